@@ -1,0 +1,26 @@
+//! Signers and verifiers: ECDSA P-256, Ed25519, RSA-PSS; X.509 root certificates.
+
+use crate::error::ExitCode;
+
+/// Errors from key material and signature operations.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("unsupported key: {0}")]
+    Unsupported(String),
+    #[error("invalid key material: {0}")]
+    InvalidKey(String),
+    #[error("signature verification failed: {0}")]
+    BadSignature(String),
+}
+
+impl CryptoError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            CryptoError::Unsupported(_) | CryptoError::InvalidKey(_) => ExitCode::Keystore,
+            CryptoError::BadSignature(_) => ExitCode::NotTrusted,
+        }
+    }
+    pub fn hint(&self) -> Option<String> {
+        None
+    }
+}

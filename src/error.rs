@@ -1,0 +1,71 @@
+//! The top-level error type and the exit-code contract.
+//!
+//! Every module has its own typed error; each can say which [`ExitCode`] it maps to and,
+//! where there is one, what the user should do next ([`Error::hint`]).
+
+use std::fmt;
+
+/// The documented exit codes (see `docs/exit-codes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Success, or "trusted".
+    Success = 0,
+    /// A definitive "no": unsigned, tampered, expired, rolled back, untrusted key.
+    NotTrusted = 1,
+    /// Usage error or bad input (arguments, malformed files given by the user).
+    Usage = 2,
+    /// Remote unavailable: network, TLS, server error, authentication refused.
+    Remote = 3,
+    /// Keystore: key missing, wrong passphrase, unreadable key file.
+    Keystore = 4,
+}
+
+impl ExitCode {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// The error every library entry point returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tuf(#[from] crate::tuf::TufError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Keystore(#[from] crate::keystore::KeystoreError),
+    /// Bad input from the user that no module-specific error describes.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Tuf(e) => e.exit_code(),
+            Error::Crypto(e) => e.exit_code(),
+            Error::Keystore(e) => e.exit_code(),
+            Error::Usage(_) => ExitCode::Usage,
+        }
+    }
+
+    /// What to do next, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Tuf(e) => e.hint(),
+            Error::Crypto(e) => e.hint(),
+            Error::Keystore(e) => e.hint(),
+            Error::Usage(_) => None,
+        }
+    }
+}
+
+/// A secret that never prints itself.
+pub struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[REDACTED]")
+    }
+}

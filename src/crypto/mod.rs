@@ -24,3 +24,14 @@ impl CryptoError {
         None
     }
 }
+
+/// Something that can produce a signature over a message, as notary's `method` names it.
+///
+/// Implemented by the private keys of the key store. The key ID written next to the
+/// signature is chosen by the caller (for root keys it is the certificate key's ID).
+pub trait SignatureProvider {
+    /// `ecdsa`, `eddsa` or `rsapss`.
+    fn method(&self) -> &'static str;
+    /// Sign `msg` (the canonical bytes of a role object).
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError>;
+}

@@ -1,0 +1,184 @@
+//! Test support: the real `notary` CLI and a real notary-server on a free loopback port.
+//!
+//! Servers are started as child processes on 127.0.0.1 and stopped by pid when the
+//! handle drops. Nothing here talks to anything but loopback.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ROOT_PASS: &str = "rootpass-123";
+pub const TARGETS_PASS: &str = "targetspass-123";
+pub const SNAPSHOT_PASS: &str = "snapshotpass-123";
+pub const DELEGATION_PASS: &str = "delegpass-123";
+
+/// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn require_binary(name: &str) -> PathBuf {
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join(name);
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("`{name}` is not installed; run `make test-deps` (installs Debian packages notary docker-registry skopeo)");
+}
+
+/// A running notary-server (memory storage, local ed25519 signer, plain HTTP).
+pub struct NotaryServer {
+    child: Child,
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl NotaryServer {
+    pub fn start() -> NotaryServer {
+        let bin = require_binary("notary-server");
+        let mut last_log = String::new();
+        // A port picked by `free_port` can be taken by someone else before the server
+        // binds it; try a few.
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let port = free_port();
+            let cfg = dir.path().join("server.json");
+            std::fs::write(
+                &cfg,
+                format!(
+                    r#"{{"server":{{"http_addr":"127.0.0.1:{port}"}},"trust_service":{{"type":"local"}},"storage":{{"backend":"memory"}},"logging":{{"level":"error"}}}}"#
+                ),
+            )
+            .unwrap();
+            let log_path = dir.path().join("server.log");
+            let child = Command::new(&bin)
+                .arg("-config")
+                .arg(&cfg)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log_path).unwrap())
+                .spawn()
+                .expect("start notary-server");
+            let url = format!("http://127.0.0.1:{port}");
+            let mut server = NotaryServer { child, url, _dir: dir };
+            if server.wait_ready(port) {
+                return server;
+            }
+            last_log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        }
+        panic!("notary-server did not become ready: {last_log}");
+    }
+
+    fn wait_ready(&mut self, port: u16) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return false;
+            }
+            if http_get_status("127.0.0.1", port, "/_notary_server/health") == Some(200) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+}
+
+impl Drop for NotaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Minimal HTTP/1.0 GET returning the status code (readiness probes only).
+pub fn http_get_status(host: &str, port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect((host, port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").ok()?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).ok()?;
+    let head = String::from_utf8_lossy(&buf);
+    head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The real `notary` CLI bound to one trust dir (and optionally one server).
+pub struct Notary {
+    pub trust_dir: PathBuf,
+    pub server: Option<String>,
+}
+
+impl Notary {
+    pub fn new(trust_dir: &Path) -> Notary {
+        Notary { trust_dir: trust_dir.to_path_buf(), server: None }
+    }
+    pub fn with_server(trust_dir: &Path, server: &NotaryServer) -> Notary {
+        Notary { trust_dir: trust_dir.to_path_buf(), server: Some(server.url.clone()) }
+    }
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(require_binary("notary"));
+        c.arg("-d").arg(&self.trust_dir);
+        // Always name a server: notary's default would be a non-loopback host.
+        c.arg("-s").arg(self.server.as_deref().unwrap_or("http://127.0.0.1:9"));
+        c.env("NOTARY_ROOT_PASSPHRASE", ROOT_PASS)
+            .env("NOTARY_TARGETS_PASSPHRASE", TARGETS_PASS)
+            .env("NOTARY_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)
+            .env("NOTARY_DELEGATION_PASSPHRASE", DELEGATION_PASS)
+            .env("HOME", &self.trust_dir)
+            .stdin(Stdio::null());
+        c
+    }
+    /// Run and require success; returns stdout.
+    pub fn run(&self, args: &[&str]) -> String {
+        let out = self.run_raw(args);
+        assert!(
+            out.status.success(),
+            "notary {args:?} failed: {}\nstdout: {}\nstderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+    pub fn run_raw(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run notary")
+    }
+}
+
+/// `vouch` with a trust dir and the env passphrases (VOUCH_*) set.
+pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("vouch").unwrap();
+    c.arg("--trust-dir").arg(trust_dir);
+    c.env_remove("VOUCH_TRUST_DIR")
+        .env("VOUCH_ROOT_PASSPHRASE", ROOT_PASS)
+        .env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS)
+        .env("VOUCH_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)
+        .env("VOUCH_DELEGATION_PASSPHRASE", DELEGATION_PASS)
+        .env("HOME", trust_dir);
+    c
+}
+
+/// Files under `dir`, recursively, with their bytes (to prove "nothing changed").
+pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        let mut entries: Vec<_> = rd.flatten().collect();
+        entries.sort_by_key(|e| e.path());
+        for e in entries {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_none_or(|x| x != "lock") {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    walk(dir, &mut out);
+    out
+}

@@ -35,6 +35,8 @@ pub enum Error {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error(transparent)]
     Keystore(#[from] crate::keystore::KeystoreError),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -46,6 +48,7 @@ impl Error {
             Error::Tuf(e) => e.exit_code(),
             Error::Crypto(e) => e.exit_code(),
             Error::Keystore(e) => e.exit_code(),
+            Error::Remote(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }
@@ -56,6 +59,7 @@ impl Error {
             Error::Tuf(e) => e.hint(),
             Error::Crypto(e) => e.hint(),
             Error::Keystore(e) => e.hint(),
+            Error::Remote(e) => e.hint(),
             Error::Usage(_) => None,
         }
     }

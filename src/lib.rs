@@ -14,6 +14,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keystore;
+pub mod remote;
 pub mod tuf;
 
 pub use error::{Error, ExitCode};

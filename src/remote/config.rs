@@ -1,0 +1,390 @@
+//! The remote part of the config file (`<trust-dir>/config.json` or `--config FILE`).
+//!
+//! The format is a superset of notary's client `config.json`, so a notary config works as is:
+//!
+//! ```json
+//! {
+//!   "remote_server": {
+//!     "url": "https://notary.example.com:4443",
+//!     "root_ca": "ca.crt",
+//!     "tls_client_cert": "client.crt",
+//!     "tls_client_key": "client.key",
+//!     "skipTLSVerify": false
+//!   },
+//!   "remote_servers": {
+//!     "registry.example.com/team": { "url": "https://notary.team.example.com", "root_ca": "team-ca.crt" },
+//!     "localhost:5000": { "url": "file:///srv/trust" }
+//!   }
+//! }
+//! ```
+//!
+//! `remote_servers` (vouch's addition) maps GUN prefixes to servers; a prefix matches whole
+//! path components (`registry.example.com/team` matches `registry.example.com/team` and
+//! `registry.example.com/team/app`, not `registry.example.com/teamx`), and the longest
+//! matching prefix wins. Relative file paths are relative to the config file's directory,
+//! `~/` is the home directory (as notary does). Other keys (`trust_dir`, `trust_pinning`, …)
+//! are ignored here.
+//!
+//! Precedence when resolving the remote for a GUN: command-line values, then the longest
+//! matching `remote_servers` entry (unless `--server` was given), then `remote_server`, then
+//! the default (a static repository in the trust directory, [`default_remote_url`]).
+
+use std::path::{Path, PathBuf};
+
+use super::{Gun, RemoteError, TlsOptions};
+
+/// One server entry: URL and TLS files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServerEntry {
+    pub url: Option<String>,
+    pub root_ca: Option<PathBuf>,
+    pub tls_client_cert: Option<PathBuf>,
+    pub tls_client_key: Option<PathBuf>,
+    pub skip_tls_verify: bool,
+}
+
+/// The remote settings of a config file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteConfig {
+    /// The file it came from, if any.
+    pub path: Option<PathBuf>,
+    /// `remote_server`.
+    pub default: ServerEntry,
+    /// `remote_servers`: (GUN prefix without trailing `/`, entry).
+    pub by_prefix: Vec<(String, ServerEntry)>,
+}
+
+/// Values given on the command line; each overrides the config file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RemoteOverrides {
+    pub server: Option<String>,
+    pub tls_ca_cert: Option<PathBuf>,
+    pub tls_client_cert: Option<PathBuf>,
+    pub tls_client_key: Option<PathBuf>,
+}
+
+/// The remote to use for one GUN.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ResolvedRemote {
+    pub url: String,
+    pub tls: TlsOptions,
+    /// Where the URL came from, for messages (`--server`, `config.json remote_servers["…"]`, `default`).
+    pub source: String,
+}
+
+/// The file name of the config file inside the trust directory.
+pub const CONFIG_FILE: &str = "config.json";
+/// The static repository used when nothing else is configured: `<trust-dir>/repository`.
+pub const DEFAULT_REPOSITORY_DIR: &str = "repository";
+
+/// `file://<trust-dir>/repository` (a plain path when `trust_dir` is relative).
+pub fn default_remote_url(trust_dir: &Path) -> String {
+    let dir = trust_dir.join(DEFAULT_REPOSITORY_DIR);
+    if dir.is_absolute() {
+        format!("file://{}", dir.display())
+    } else {
+        dir.display().to_string()
+    }
+}
+
+impl RemoteConfig {
+    /// Reads `path`; a missing file is an error.
+    pub fn load(path: &Path) -> Result<RemoteConfig, RemoteError> {
+        let bytes = read_config(path)?;
+        Self::from_json(&bytes, Some(path))
+    }
+
+    /// Reads `path` if it exists (the implicit `<trust-dir>/config.json`).
+    pub fn load_optional(path: &Path) -> Result<RemoteConfig, RemoteError> {
+        if !path.exists() {
+            return Ok(RemoteConfig::default());
+        }
+        Self::load(path)
+    }
+
+    /// Parses config JSON; relative paths are taken relative to `path`'s directory (or the
+    /// current directory when there is no path).
+    pub fn from_json(bytes: &[u8], path: Option<&Path>) -> Result<RemoteConfig, RemoteError> {
+        let shown = path
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("<config>"));
+        let err = |message: String| RemoteError::Config {
+            path: shown.clone(),
+            message,
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| err(format!("not valid JSON: {e}")))?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| err("expected a JSON object".into()))?;
+        let base = path
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let mut cfg = RemoteConfig {
+            path: path.map(Path::to_path_buf),
+            ..Default::default()
+        };
+        if let Some(rs) = obj.get("remote_server") {
+            cfg.default = parse_entry(rs, "remote_server", &base).map_err(err)?;
+        }
+        if let Some(map) = obj.get("remote_servers") {
+            let map = map.as_object().ok_or_else(|| {
+                err("remote_servers must be an object of GUN prefix → server".into())
+            })?;
+            for (prefix, entry) in map {
+                let trimmed = prefix.trim_end_matches('/');
+                Gun::parse(trimmed).map_err(|e| {
+                    err(format!(
+                        "remote_servers key {prefix:?} is not a GUN prefix: {e}"
+                    ))
+                })?;
+                let e = parse_entry(entry, &format!("remote_servers[{prefix:?}]"), &base)
+                    .map_err(err)?;
+                if e.url.is_none() {
+                    return Err(err(format!("remote_servers[{prefix:?}] has no url")));
+                }
+                cfg.by_prefix.push((trimmed.to_owned(), e));
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// The longest `remote_servers` prefix matching `gun` on path-component boundaries.
+    pub fn entry_for(&self, gun: &Gun) -> Option<(&str, &ServerEntry)> {
+        let g = gun.as_str();
+        self.by_prefix
+            .iter()
+            .filter(|(p, _)| {
+                g == p || (g.starts_with(p.as_str()) && g.as_bytes().get(p.len()) == Some(&b'/'))
+            })
+            .max_by_key(|(p, _)| p.len())
+            .map(|(p, e)| (p.as_str(), e))
+    }
+
+    /// The remote for `gun` (or for no particular GUN): see the module docs for precedence.
+    pub fn resolve(
+        &self,
+        gun: Option<&Gun>,
+        cli: &RemoteOverrides,
+        trust_dir: &Path,
+    ) -> ResolvedRemote {
+        let file = self
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "config".into());
+        let (entry, source) = match (&cli.server, gun.and_then(|g| self.entry_for(g))) {
+            (Some(s), _) => (
+                ServerEntry {
+                    url: Some(s.clone()),
+                    ..self.default.clone()
+                },
+                "--server".to_owned(),
+            ),
+            (None, Some((prefix, e))) => (e.clone(), format!("{file} remote_servers[{prefix:?}]")),
+            (None, None) => match &self.default.url {
+                Some(_) => (self.default.clone(), format!("{file} remote_server.url")),
+                None => (
+                    ServerEntry {
+                        url: Some(default_remote_url(trust_dir)),
+                        ..self.default.clone()
+                    },
+                    "default".to_owned(),
+                ),
+            },
+        };
+        let tls = TlsOptions {
+            ca_cert: cli.tls_ca_cert.clone().or(entry.root_ca),
+            client_cert: cli.tls_client_cert.clone().or(entry.tls_client_cert),
+            client_key: cli.tls_client_key.clone().or(entry.tls_client_key),
+            insecure_skip_verify: entry.skip_tls_verify,
+        };
+        ResolvedRemote {
+            url: entry.url.expect("every branch sets a url"),
+            tls,
+            source,
+        }
+    }
+}
+
+fn read_config(path: &Path) -> Result<Vec<u8>, RemoteError> {
+    let err = |message: String| RemoteError::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| err(e.to_string()))?;
+    if meta.len() > 1 << 20 {
+        return Err(err("larger than 1 MiB".into()));
+    }
+    std::fs::read(path).map_err(|e| err(e.to_string()))
+}
+
+fn parse_entry(v: &serde_json::Value, name: &str, base: &Path) -> Result<ServerEntry, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("{name} must be an object"))?;
+    let string = |k: &str| -> Result<Option<String>, String> {
+        match obj.get(k) {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::String(s)) if s.is_empty() => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(format!("{name}.{k} must be a string")),
+        }
+    };
+    let file = |k: &str| -> Result<Option<PathBuf>, String> {
+        Ok(string(k)?.map(|s| resolve_path(&s, base)))
+    };
+    let skip = match obj.get("skipTLSVerify") {
+        None | Some(serde_json::Value::Null) => false,
+        Some(serde_json::Value::Bool(b)) => *b,
+        Some(_) => return Err(format!("{name}.skipTLSVerify must be true or false")),
+    };
+    Ok(ServerEntry {
+        url: string("url")?,
+        root_ca: file("root_ca")?,
+        tls_client_cert: file("tls_client_cert")?,
+        tls_client_key: file("tls_client_key")?,
+        skip_tls_verify: skip,
+    })
+}
+
+/// notary's `GetPathRelativeToConfig`: `~/` → home, relative → next to the config file.
+fn resolve_path(s: &str, base: &Path) -> PathBuf {
+    if let Some(rest) = s.strip_prefix("~/") {
+        if let Some(home) = std::env::var_os("HOME") {
+            return PathBuf::from(home).join(rest);
+        }
+    }
+    let p = PathBuf::from(s);
+    if p.is_absolute() {
+        p
+    } else {
+        base.join(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CFG: &str = r#"{
+        "trust_dir": "ignored",
+        "trust_pinning": {"disable_tofu": true},
+        "remote_server": {"url": "https://notary.example.com:4443", "root_ca": "ca.crt",
+                          "tls_client_cert": "/abs/c.crt", "tls_client_key": "k.key"},
+        "remote_servers": {
+            "registry.example.com/team": {"url": "https://team.example.com", "root_ca": "team-ca.crt"},
+            "registry.example.com/team/special/": {"url": "file:///srv/trust"},
+            "registry.example.com": {"url": "https://reg.example.com"}
+        }
+    }"#;
+
+    fn cfg() -> RemoteConfig {
+        RemoteConfig::from_json(CFG.as_bytes(), Some(Path::new("/etc/vouch/config.json"))).unwrap()
+    }
+
+    #[test]
+    fn reads_notary_fields() {
+        let c = cfg();
+        assert_eq!(
+            c.default.url.as_deref(),
+            Some("https://notary.example.com:4443")
+        );
+        assert_eq!(
+            c.default.root_ca.as_deref(),
+            Some(Path::new("/etc/vouch/ca.crt"))
+        );
+        assert_eq!(
+            c.default.tls_client_cert.as_deref(),
+            Some(Path::new("/abs/c.crt"))
+        );
+        assert_eq!(
+            c.default.tls_client_key.as_deref(),
+            Some(Path::new("/etc/vouch/k.key"))
+        );
+    }
+
+    #[test]
+    fn prefix_mapping() {
+        let c = cfg();
+        let t = Path::new("/t");
+        let none = RemoteOverrides::default();
+        let r = |g: &str| c.resolve(Some(&Gun::parse(g).unwrap()), &none, t);
+        assert_eq!(
+            r("registry.example.com/team/app").url,
+            "https://team.example.com"
+        );
+        assert_eq!(
+            r("registry.example.com/team/app").tls.ca_cert.as_deref(),
+            Some(Path::new("/etc/vouch/team-ca.crt"))
+        );
+        assert_eq!(
+            r("registry.example.com/team").url,
+            "https://team.example.com"
+        );
+        assert_eq!(
+            r("registry.example.com/team/special/x").url,
+            "file:///srv/trust"
+        );
+        assert_eq!(
+            r("registry.example.com/teamx/app").url,
+            "https://reg.example.com"
+        );
+        assert_eq!(
+            r("other.example.com/app").url,
+            "https://notary.example.com:4443"
+        );
+        assert!(r("other.example.com/app")
+            .source
+            .ends_with("remote_server.url"));
+        // --server wins over every mapping; --tls-ca-cert over the file's.
+        let cli = RemoteOverrides {
+            server: Some("https://cli".into()),
+            tls_ca_cert: Some("/cli/ca".into()),
+            ..Default::default()
+        };
+        let rr = c.resolve(
+            Some(&Gun::parse("registry.example.com/team/app").unwrap()),
+            &cli,
+            t,
+        );
+        assert_eq!(rr.url, "https://cli");
+        assert_eq!(rr.source, "--server");
+        assert_eq!(rr.tls.ca_cert.as_deref(), Some(Path::new("/cli/ca")));
+    }
+
+    #[test]
+    fn default_is_static_in_trust_dir() {
+        let r = RemoteConfig::default().resolve(
+            None,
+            &RemoteOverrides::default(),
+            Path::new("/home/u/.vouch"),
+        );
+        assert_eq!(r.url, "file:///home/u/.vouch/repository");
+        assert_eq!(r.source, "default");
+        assert_eq!(default_remote_url(Path::new("rel")), "rel/repository");
+    }
+
+    #[test]
+    fn bad_configs() {
+        for bad in [
+            "[]",
+            "{",
+            r#"{"remote_server": 3}"#,
+            r#"{"remote_server": {"url": 3}}"#,
+            r#"{"remote_server": {"skipTLSVerify": "yes"}}"#,
+            r#"{"remote_servers": {"../x": {"url": "https://x"}}}"#,
+            r#"{"remote_servers": {"a/b": {}}}"#,
+        ] {
+            let e =
+                RemoteConfig::from_json(bad.as_bytes(), Some(Path::new("/c.json"))).unwrap_err();
+            assert!(e.to_string().starts_with("config file /c.json"), "{e}");
+        }
+        assert!(RemoteConfig::load(Path::new("/nonexistent/config.json")).is_err());
+        assert_eq!(
+            RemoteConfig::load_optional(Path::new("/nonexistent/config.json")).unwrap(),
+            RemoteConfig::default()
+        );
+    }
+}

@@ -1,0 +1,427 @@
+//! Where trust metadata lives: a notary-server over HTTP(S), or a static repository.
+//!
+//! [`open_remote`] picks the implementation from the URL:
+//!
+//! | URL | remote | writes | who signs timestamp |
+//! |---|---|---|---|
+//! | `https://host[:port][/prefix]`, `http://…` | [`NotaryServer`]: notary-server's API (`/v2/<gun>/_trust/tuf/…`), token/basic auth | yes | the server |
+//! | `file:///abs/dir` (or a plain path) | [`StaticRepo`] on disk: `DIR/<gun>/_trust/tuf/<role>.json`, plus `<role>.<sha256>.json` and `<version>.<role>.json` | yes (atomic) | the client |
+//! | `static+https://host[/prefix]`, `static+http://…` | [`StaticRepo`] read over HTTP from any web server serving such a directory at `/prefix` | no (read-only) | the client |
+//!
+//! A static directory served by a web server *under `/v2/`* has the same URLs as a
+//! notary-server, so `static+https://host/v2` and a notary-server at `https://host` read the
+//! same paths.
+//!
+//! Nothing here prints or prompts; credentials come from [`auth::CredentialLookup`] (env,
+//! NOTARY_AUTH, Docker's config and credential helpers) and an optional prompt callback.
+
+pub mod auth;
+pub mod config;
+mod gun;
+pub mod http;
+pub mod notary;
+pub mod static_repo;
+
+use std::fmt;
+use std::path::PathBuf;
+
+pub use auth::{Access, CredentialLookup, CredentialPrompt, Credentials};
+pub use config::{RemoteConfig, ResolvedRemote};
+pub use gun::{validate_checksum, validate_role, Gun, MAX_GUN_LEN};
+pub use http::{Timeouts, TlsOptions};
+pub use notary::NotaryServer;
+pub use static_repo::StaticRepo;
+
+use crate::error::ExitCode;
+use crate::tuf::PublicKey;
+
+/// Size limits of notary's client (protocol §1.7).
+pub mod limits {
+    /// `timestamp.json`.
+    pub const MAX_TIMESTAMP_SIZE: u64 = 1 << 20;
+    /// Any metadata whose length is not known from a parent (root without snapshot meta).
+    pub const MAX_DOWNLOAD_SIZE: u64 = 100 << 20;
+    /// `<role>.key` bodies.
+    pub const MAX_KEY_SIZE: u64 = 256 << 10;
+    /// Error bodies that are parsed (400 errcode bodies, token-server errors).
+    pub const MAX_ERROR_SIZE: u64 = 1 << 10;
+    /// Token-server responses.
+    pub const MAX_TOKEN_RESPONSE_SIZE: u64 = 1 << 20;
+}
+
+/// One place trust metadata can be read from and (usually) published to.
+///
+/// All methods validate role names and checksums before they build a URL or path.
+/// `max_len` is the most the caller accepts; a larger answer is refused with
+/// [`RemoteError::TooLarge`] before the body is read (or as soon as it passes the cap).
+pub trait Remote: Send + Sync {
+    /// For messages: `notary server https://…`, `static repository /path`.
+    fn describe(&self) -> String;
+
+    /// `GET <role>.json`. `Ok(None)` when the remote has no such metadata (404).
+    fn get_current(
+        &self,
+        gun: &Gun,
+        role: &str,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError>;
+
+    /// `GET <role>.<checksum>.json` (lowercase hex; only SHA-256 finds anything on notary-server).
+    fn get_by_checksum(
+        &self,
+        gun: &Gun,
+        role: &str,
+        checksum_hex: &str,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError>;
+
+    /// `GET <version>.<role>.json`.
+    fn get_by_version(
+        &self,
+        gun: &Gun,
+        role: &str,
+        version: u64,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError>;
+
+    /// Publish several roles at once (one multipart POST for a server; an atomic set of
+    /// file writes for a static repository). `parts` are `(role, exact file bytes)`.
+    fn publish(&self, gun: &Gun, parts: &[(String, Vec<u8>)]) -> Result<(), RemoteError>;
+
+    /// `GET <role>.key`: the public key the server holds for `timestamp` or `snapshot`.
+    /// Static repositories hold no keys ([`RemoteError::NotSupported`]).
+    fn server_key(&self, gun: &Gun, role: &str) -> Result<PublicKey, RemoteError>;
+
+    /// `POST <role>.key`: have the server create a new key for `timestamp` or `snapshot`.
+    fn rotate_server_key(&self, gun: &Gun, role: &str) -> Result<PublicKey, RemoteError>;
+
+    /// Delete all metadata of `gun` on the remote (200 even when there was none).
+    fn delete(&self, gun: &Gun) -> Result<(), RemoteError>;
+
+    /// `true` when the remote signs `timestamp` itself (notary-server). For a static
+    /// repository the client signs timestamp (and snapshot) and publishes them.
+    fn signs_timestamp(&self) -> bool;
+}
+
+/// How to reach a remote: TLS material, timeouts, credentials and the access level of the
+/// command (notary asks for `pull` when reading, `push,pull` when publishing and `*` for
+/// admin operations; each operation asks for at least what it needs itself).
+#[derive(Clone, Default)]
+pub struct RemoteOptions {
+    pub tls: TlsOptions,
+    pub timeouts: Timeouts,
+    /// The access the whole command needs (token scope); operations never ask for less
+    /// than their own minimum (`publish` and `GET <role>.key`: push,pull; `POST <role>.key`
+    /// and `delete`: `*`).
+    pub access: Access,
+    pub credentials: CredentialLookup,
+    /// Asked for a username and password when a server wants credentials and none were
+    /// found. The library never prompts itself.
+    pub prompt: Option<CredentialPrompt>,
+}
+
+impl fmt::Debug for RemoteOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteOptions")
+            .field("tls", &self.tls)
+            .field("timeouts", &self.timeouts)
+            .field("access", &self.access)
+            .field("credentials", &self.credentials)
+            .field("prompt", &self.prompt.is_some())
+            .finish()
+    }
+}
+
+/// Opens the remote named by `url_or_path` (see the table in the module docs).
+///
+/// A string without `scheme://` is taken as a directory path (static repository).
+/// Opening does not touch the network; the first request does.
+pub fn open_remote(
+    url_or_path: &str,
+    opts: &RemoteOptions,
+) -> Result<Box<dyn Remote>, RemoteError> {
+    let bad = |reason: &str| RemoteError::InvalidUrl {
+        url: url_or_path.to_owned(),
+        reason: reason.to_owned(),
+    };
+    if let Some(rest) = url_or_path.strip_prefix("file://") {
+        if rest.is_empty() {
+            return Err(bad("no directory after file://"));
+        }
+        if !rest.starts_with('/') {
+            return Err(bad("file:// URLs need an absolute path (file:///abs/dir); give a plain path for a relative one"));
+        }
+        return Ok(Box::new(StaticRepo::dir(PathBuf::from(rest))));
+    }
+    if let Some(inner) = url_or_path.strip_prefix("static+") {
+        if !(inner.starts_with("http://") || inner.starts_with("https://")) {
+            return Err(bad("static+ must be followed by http:// or https://"));
+        }
+        return Ok(Box::new(StaticRepo::http(inner, opts)?));
+    }
+    if url_or_path.starts_with("http://") || url_or_path.starts_with("https://") {
+        return Ok(Box::new(NotaryServer::new(url_or_path, opts)?));
+    }
+    if let Some((scheme, _)) = url_or_path.split_once("://") {
+        return Err(bad(&format!(
+            "unsupported scheme {scheme:?}; use https:// or http:// (notary server), file:///DIR or static+https:// (static repository)"
+        )));
+    }
+    if url_or_path.is_empty() {
+        return Err(bad("it is empty"));
+    }
+    Ok(Box::new(StaticRepo::dir(PathBuf::from(url_or_path))))
+}
+
+/// Errors talking to a remote, each naming the remote and what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoteError {
+    #[error("invalid GUN {gun:?}: {reason}")]
+    InvalidGun { gun: String, reason: String },
+    #[error("invalid role name {role:?}: {reason}")]
+    InvalidRole { role: String, reason: String },
+    #[error("invalid checksum {checksum:?}: expected lowercase hex of a SHA-256 digest")]
+    InvalidChecksum { checksum: String },
+    #[error("invalid remote {url:?}: {reason}")]
+    InvalidUrl { url: String, reason: String },
+    /// A config file that cannot be read or parsed.
+    #[error("config file {path}: {message}")]
+    Config { path: PathBuf, message: String },
+    /// TLS files (CA, client certificate/key) that cannot be read or used.
+    #[error("TLS setup: {message}")]
+    TlsSetup { message: String },
+
+    /// Nothing answered: connection refused, DNS failure, reset.
+    #[error("cannot reach {remote} ({url}): {cause}")]
+    Unavailable {
+        remote: String,
+        url: String,
+        cause: String,
+    },
+    /// The TLS handshake failed (unknown CA, wrong host name, plain HTTP on a TLS port…).
+    #[error("TLS connection to {url} failed: {cause}")]
+    Tls { url: String, cause: String },
+    #[error("{remote} did not answer {url} within {seconds} s")]
+    Timeout {
+        remote: String,
+        url: String,
+        seconds: u64,
+    },
+    /// The ping (`GET /v2/`) got neither 2xx nor 401: this is not a notary server.
+    #[error("{url} does not look like a notary server: GET {ping_url} returned {status}{excerpt}")]
+    NotNotaryServer {
+        url: String,
+        ping_url: String,
+        status: u16,
+        excerpt: String,
+    },
+    /// 5xx and other unexpected statuses.
+    #[error(
+        "{remote} failed on {what}: HTTP {status}{}",
+        errcode_suffix(code, message)
+    )]
+    Server {
+        remote: String,
+        what: String,
+        status: u16,
+        code: Option<String>,
+        message: Option<String>,
+    },
+    /// A 404 where something must exist (POST, DELETE, key endpoints).
+    #[error("{remote} has no {what} (HTTP 404{})", errcode_suffix(code, &None))]
+    NotFound {
+        remote: String,
+        what: String,
+        code: Option<String>,
+    },
+    /// 400: the server (or the static repository, by the same rules) refused the request.
+    /// `code` is notary's errcode (`VERSION`, `INVALID_UPDATE`, `MALFORMED_JSON`, …).
+    #[error("{remote} rejected {what}: {code}: {message}{}", detail.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    Rejected {
+        remote: String,
+        what: String,
+        code: String,
+        message: String,
+        detail: Option<String>,
+    },
+    /// 401/403 after every credential that could be tried.
+    #[error("{remote} refused {what} (HTTP {status}) for {scope}: {tried}")]
+    Unauthorized {
+        remote: String,
+        what: String,
+        status: u16,
+        scope: String,
+        tried: String,
+    },
+    /// The token server itself refused or failed.
+    #[error("token server {realm} refused a token for {scope} (HTTP {status}{}): {tried}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    TokenRefused {
+        realm: String,
+        scope: String,
+        status: u16,
+        message: Option<String>,
+        tried: String,
+    },
+    /// A body larger than the caller's cap (by Content-Length or by counting).
+    #[error("{remote} sent more than {limit} bytes for {what}{}; refused", declared.map(|d| format!(" (Content-Length {d})")).unwrap_or_default())]
+    TooLarge {
+        remote: String,
+        what: String,
+        limit: u64,
+        declared: Option<u64>,
+    },
+    /// A response that cannot be used (a key body that is not a key, a token reply without a token…).
+    #[error("{remote} sent an unusable answer for {what}: {message}")]
+    Malformed {
+        remote: String,
+        what: String,
+        message: String,
+    },
+    #[error("{what} is not supported by {remote}")]
+    NotSupported { remote: String, what: String },
+    #[error("{remote}: {what}: {source}")]
+    Io {
+        remote: String,
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn errcode_suffix(code: &Option<String>, message: &Option<String>) -> String {
+    match (code, message) {
+        (Some(c), Some(m)) => format!(" {c}: {m}"),
+        (Some(c), None) => format!(" {c}"),
+        (None, Some(m)) => format!(": {m}"),
+        (None, None) => String::new(),
+    }
+}
+
+impl RemoteError {
+    /// Bad input (names, URLs, config or TLS files given by the user) → 2; anything the
+    /// remote did or failed to do → 3.
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            RemoteError::InvalidGun { .. }
+            | RemoteError::InvalidRole { .. }
+            | RemoteError::InvalidChecksum { .. }
+            | RemoteError::InvalidUrl { .. }
+            | RemoteError::Config { .. }
+            | RemoteError::TlsSetup { .. } => ExitCode::Usage,
+            _ => ExitCode::Remote,
+        }
+    }
+
+    /// What to do next.
+    pub fn hint(&self) -> Option<String> {
+        Some(match self {
+            RemoteError::InvalidUrl { .. } => {
+                "give --server as https://HOST[:PORT] (notary server), file:///DIR or static+https://HOST/PATH (static repository)".into()
+            }
+            RemoteError::TlsSetup { .. } => {
+                "check the files given with --tls-ca-cert / --tls-client-cert / --tls-client-key (PEM; both client files or neither)".into()
+            }
+            RemoteError::Unavailable { url, .. } => {
+                format!("is the server running and reachable at {url}? check --server (or remote_server.url in the config file)")
+            }
+            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry".into(),
+            RemoteError::Tls { .. } => {
+                "pass --tls-ca-cert FILE with the CA that signed the server's certificate (and check the host name in --server matches it)".into()
+            }
+            RemoteError::NotNotaryServer { .. } => {
+                "check --server; to read a static repository served by a web server use static+https://HOST/PATH".into()
+            }
+            RemoteError::Server { .. } => "the server failed; retry later or check its logs".into(),
+            RemoteError::Rejected { code, .. } if code == "VERSION" => {
+                "the remote already has this version (or a newer one): someone else published; refresh and publish again".into()
+            }
+            RemoteError::Rejected { code, .. } if code == "INVALID_UPDATE" => {
+                "the server's validation failed for the metadata sent; see the detail above".into()
+            }
+            RemoteError::Rejected { code, .. } if code == "INVALID_GUN" => {
+                "the server only accepts GUNs with certain prefixes (repositories.gun_prefixes in its config)".into()
+            }
+            RemoteError::Unauthorized { .. } | RemoteError::TokenRefused { .. } => {
+                "set VOUCH_USERNAME and VOUCH_PASSWORD (or notary's NOTARY_AUTH=base64(user:password)), or run `docker login HOST`".into()
+            }
+            RemoteError::TooLarge { .. } => {
+                "the remote sent more data than allowed for this file; it is misbehaving or malicious".into()
+            }
+            RemoteError::NotSupported { .. } => {
+                "static repositories hold no server keys and static+http(s) repositories are read-only; publish to file:///DIR".into()
+            }
+            _ => return None,
+        })
+    }
+
+    /// The notary errcode of a rejection or server error, if there was one.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            RemoteError::Rejected { code, .. } => Some(code),
+            RemoteError::Server { code, .. } | RemoteError::NotFound { code, .. } => {
+                code.as_deref()
+            }
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_remote_schemes() {
+        let o = RemoteOptions::default();
+        assert!(open_remote("https://127.0.0.1:4443", &o)
+            .unwrap()
+            .describe()
+            .starts_with("notary server https://127.0.0.1:4443"));
+        assert!(open_remote("http://127.0.0.1:4443/", &o)
+            .unwrap()
+            .signs_timestamp());
+        let s = open_remote("file:///tmp/x", &o).unwrap();
+        assert!(!s.signs_timestamp());
+        assert_eq!(s.describe(), "static repository /tmp/x");
+        assert_eq!(
+            open_remote("rel/dir", &o).unwrap().describe(),
+            "static repository rel/dir"
+        );
+        assert!(open_remote("static+https://127.0.0.1/trust", &o)
+            .unwrap()
+            .describe()
+            .contains("https://127.0.0.1/trust"));
+        for bad in ["ftp://x", "file://rel", "file://", "static+file:///x", ""] {
+            let e = open_remote(bad, &o)
+                .err()
+                .unwrap_or_else(|| panic!("{bad} accepted"));
+            assert_eq!(e.exit_code(), ExitCode::Usage, "{e}");
+        }
+    }
+
+    #[test]
+    fn exit_codes_and_hints() {
+        let e = RemoteError::Unavailable {
+            remote: "notary server http://x".into(),
+            url: "http://x/v2/".into(),
+            cause: "refused".into(),
+        };
+        assert_eq!(e.exit_code(), ExitCode::Remote);
+        assert!(e.hint().unwrap().contains("--server"));
+        let e = RemoteError::Rejected {
+            remote: "r".into(),
+            what: "upload".into(),
+            code: "VERSION".into(),
+            message: "m".into(),
+            detail: None,
+        };
+        assert_eq!(e.exit_code(), ExitCode::Remote);
+        assert_eq!(e.code(), Some("VERSION"));
+        assert!(e.to_string().contains("VERSION: m"));
+        let e = RemoteError::Tls {
+            url: "https://x".into(),
+            cause: "UnknownIssuer".into(),
+        };
+        assert!(e.hint().unwrap().contains("--tls-ca-cert"));
+    }
+}

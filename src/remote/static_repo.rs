@@ -1,0 +1,667 @@
+//! A static repository: plain files laid out like notary-server's URLs, so any web server
+//! can serve it.
+//!
+//! ```text
+//! DIR/<gun>/_trust/tuf/<role>.json              current (timestamp.json written last)
+//! DIR/<gun>/_trust/tuf/<role>.<sha256hex>.json  by checksum
+//! DIR/<gun>/_trust/tuf/<version>.<role>.json    by version
+//! DIR/<gun>/_trust/.lock                        serialises publishers (not metadata)
+//! ```
+//!
+//! Delegations keep their slashes (`targets/releases.json`, `3.targets/releases.json`), as
+//! on the server. Served at `https://host/v2/`, the directory answers the same GETs as a
+//! notary-server at `https://host`.
+//!
+//! Publishing writes every file as temp file + fsync + rename: first all checksum- and
+//! version-named copies, then the current names with `timestamp.json` last, so a reader
+//! that starts from `timestamp.json` never sees a half-written set. Like the server, it
+//! refuses a role whose version is not strictly greater than the stored one (`VERSION`)
+//! and a part that is not `{"signed":{…},"signatures":[…]}` (`MALFORMED_JSON`); it checks
+//! no signatures (the trust layer does). There are no server keys: the client signs
+//! timestamp and snapshot.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use rand_core::{OsRng, RngCore};
+use reqwest::blocking::Client;
+use reqwest::Url;
+use sha2::{Digest, Sha256};
+
+use super::auth::{basic_authorization, parse_challenges};
+use super::http::{build_client, classify_send_error, excerpt, read_capped};
+use super::{
+    limits, validate_checksum, validate_role, CredentialLookup, Gun, Remote, RemoteError,
+    RemoteOptions, Timeouts,
+};
+use crate::tuf::PublicKey;
+
+/// A static repository in a directory (read-write) or behind a web server (read-only).
+pub struct StaticRepo {
+    kind: Kind,
+}
+
+enum Kind {
+    Dir(PathBuf),
+    Http(Box<HttpRepo>),
+}
+
+struct HttpRepo {
+    base: Url,
+    client: Client,
+    timeouts: Timeouts,
+    lookup: CredentialLookup,
+}
+
+impl StaticRepo {
+    /// A static repository rooted at `dir` (created on first publish).
+    pub fn dir(dir: PathBuf) -> StaticRepo {
+        StaticRepo {
+            kind: Kind::Dir(dir),
+        }
+    }
+
+    /// A static repository served at `url` (`http(s)://host[/prefix]`), read-only. A
+    /// `401` with a `Basic` challenge is answered with credentials from the lookup.
+    pub fn http(url: &str, opts: &RemoteOptions) -> Result<StaticRepo, RemoteError> {
+        let bad = |reason: String| RemoteError::InvalidUrl {
+            url: url.to_owned(),
+            reason,
+        };
+        let mut base = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none_or(str::is_empty) {
+            return Err(bad("expected http(s)://HOST[:PORT][/PATH]".into()));
+        }
+        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
+            return Err(bad(
+                "a repository URL has no query, fragment or user info".into()
+            ));
+        }
+        let path = base.path().trim_end_matches('/').to_owned();
+        base.set_path(&path);
+        Ok(StaticRepo {
+            kind: Kind::Http(Box::new(HttpRepo {
+                client: build_client(&opts.tls, &opts.timeouts, true)?,
+                base,
+                timeouts: opts.timeouts,
+                lookup: opts.credentials.clone(),
+            })),
+        })
+    }
+
+    /// The directory, for a local repository.
+    pub fn root_dir(&self) -> Option<&Path> {
+        match &self.kind {
+            Kind::Dir(d) => Some(d),
+            Kind::Http(_) => None,
+        }
+    }
+
+    fn tuf_dir(dir: &Path, gun: &Gun) -> PathBuf {
+        dir.join(gun.as_str()).join("_trust").join("tuf")
+    }
+
+    fn get(
+        &self,
+        gun: &Gun,
+        role: &str,
+        file: &str,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        validate_role(role)?;
+        let what = format!("{gun} {file}");
+        match &self.kind {
+            Kind::Dir(dir) => read_file_capped(
+                &Self::tuf_dir(dir, gun).join(file),
+                max_len,
+                &self.describe(),
+                &what,
+            ),
+            Kind::Http(h) => {
+                let HttpRepo {
+                    base,
+                    client,
+                    timeouts,
+                    lookup,
+                } = &**h;
+                let mut url = base.clone();
+                url.set_path(&format!(
+                    "{}/{gun}/_trust/tuf/{file}",
+                    base.path().trim_end_matches('/')
+                ));
+                let remote = self.describe();
+                let send = |auth: Option<&str>| {
+                    let mut b = client.get(url.clone());
+                    if let Some(a) = auth {
+                        b = b.header(reqwest::header::AUTHORIZATION, a);
+                    }
+                    b.send().map_err(|e| {
+                        classify_send_error(e, &remote, url.as_str(), timeouts.request)
+                    })
+                };
+                let mut resp = send(None)?;
+                let mut tried = "no credentials were sent".to_owned();
+                if resp.status().as_u16() == 401 {
+                    let basic = resp
+                        .headers()
+                        .get_all(reqwest::header::WWW_AUTHENTICATE)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok())
+                        .flat_map(parse_challenges)
+                        .any(|c| c.scheme == "basic");
+                    if basic {
+                        let host = match base.port() {
+                            Some(p) => format!("{}:{p}", base.host_str().unwrap_or_default()),
+                            None => base.host_str().unwrap_or_default().to_owned(),
+                        };
+                        let search = lookup.find(&[host]);
+                        tried = search.describe();
+                        if let Some(c) = &search.found {
+                            resp = send(Some(basic_authorization(c).as_str()))?;
+                        }
+                    }
+                }
+                let status = resp.status().as_u16();
+                match status {
+                    200 => read_capped(resp, max_len, &remote, &what).map(Some),
+                    404 => Ok(None),
+                    401 | 403 => Err(RemoteError::Unauthorized {
+                        remote,
+                        what,
+                        status,
+                        scope: "read".into(),
+                        tried,
+                    }),
+                    _ => {
+                        let body = read_capped(resp, limits::MAX_ERROR_SIZE, &remote, &what)
+                            .unwrap_or_default();
+                        Err(RemoteError::Server {
+                            remote,
+                            what,
+                            status,
+                            code: None,
+                            message: Some(excerpt(&body, 200)).filter(|s| !s.is_empty()),
+                        })
+                    }
+                }
+            }
+        }
+    }
+
+    fn dir_or_read_only(&self, what: &str) -> Result<&Path, RemoteError> {
+        match &self.kind {
+            Kind::Dir(d) => Ok(d),
+            Kind::Http(_) => Err(RemoteError::NotSupported {
+                remote: self.describe(),
+                what: format!("{what} (a static repository read over HTTP is read-only)"),
+            }),
+        }
+    }
+
+    fn io(&self, what: String) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
+        move |source| RemoteError::Io {
+            remote: self.describe(),
+            what,
+            source,
+        }
+    }
+}
+
+/// Reads `path` if it exists and is at most `max_len` bytes.
+fn read_file_capped(
+    path: &Path,
+    max_len: u64,
+    remote: &str,
+    what: &str,
+) -> Result<Option<Vec<u8>>, RemoteError> {
+    let io = |source: std::io::Error| RemoteError::Io {
+        remote: remote.to_owned(),
+        what: format!("reading {}", path.display()),
+        source,
+    };
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                || e.kind() == std::io::ErrorKind::NotADirectory =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(io(e)),
+    };
+    let meta = f.metadata().map_err(io)?;
+    if meta.is_dir() {
+        return Ok(None);
+    }
+    if meta.len() > max_len {
+        return Err(RemoteError::TooLarge {
+            remote: remote.to_owned(),
+            what: what.to_owned(),
+            limit: max_len,
+            declared: Some(meta.len()),
+        });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(max_len.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(io)?;
+    if buf.len() as u64 > max_len {
+        return Err(RemoteError::TooLarge {
+            remote: remote.to_owned(),
+            what: what.to_owned(),
+            limit: max_len,
+            declared: None,
+        });
+    }
+    Ok(Some(buf))
+}
+
+/// `signed.version` and `signed._type` of a metadata file, or why it is not one.
+fn parse_meta(bytes: &[u8]) -> Result<(u64, String), String> {
+    #[derive(serde::Deserialize)]
+    struct Signed {
+        #[serde(rename = "_type")]
+        ty: String,
+        version: u64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        signed: Signed,
+        #[allow(dead_code)]
+        signatures: Vec<serde_json::Value>,
+    }
+    let e: Envelope = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+    Ok((e.signed.version, e.signed.ty))
+}
+
+fn expected_type(role: &str) -> &'static str {
+    match role {
+        "root" => "Root",
+        "snapshot" => "Snapshot",
+        "timestamp" => "Timestamp",
+        _ => "Targets",
+    }
+}
+
+/// Publishing order: root, targets, delegations (shallow first), snapshot, timestamp.
+fn order(role: &str) -> (u8, usize, String) {
+    let rank = match role {
+        "root" => 0,
+        "targets" => 1,
+        "snapshot" => 3,
+        "timestamp" => 4,
+        _ => 2,
+    };
+    (rank, role.matches('/').count(), role.to_owned())
+}
+
+/// Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename.
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("metadata paths have a parent");
+    std::fs::create_dir_all(dir)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("meta");
+    let mut rnd = [0u8; 8];
+    OsRng.fill_bytes(&mut rnd);
+    let tmp = dir.join(format!(".{name}.tmp-{}", hex::encode(rnd)));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl Remote for StaticRepo {
+    fn describe(&self) -> String {
+        match &self.kind {
+            Kind::Dir(d) => format!("static repository {}", d.display()),
+            Kind::Http(h) => {
+                format!(
+                    "static repository {}",
+                    h.base.as_str().trim_end_matches('/')
+                )
+            }
+        }
+    }
+
+    fn get_current(
+        &self,
+        gun: &Gun,
+        role: &str,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.get(gun, role, &format!("{role}.json"), max_len)
+    }
+
+    fn get_by_checksum(
+        &self,
+        gun: &Gun,
+        role: &str,
+        checksum_hex: &str,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        validate_checksum(checksum_hex)?;
+        self.get(gun, role, &format!("{role}.{checksum_hex}.json"), max_len)
+    }
+
+    fn get_by_version(
+        &self,
+        gun: &Gun,
+        role: &str,
+        version: u64,
+        max_len: u64,
+    ) -> Result<Option<Vec<u8>>, RemoteError> {
+        self.get(gun, role, &format!("{version}.{role}.json"), max_len)
+    }
+
+    fn publish(&self, gun: &Gun, parts: &[(String, Vec<u8>)]) -> Result<(), RemoteError> {
+        for (role, _) in parts {
+            validate_role(role)?;
+        }
+        let dir = self.dir_or_read_only("publishing")?;
+        if parts.is_empty() {
+            return Ok(());
+        }
+        let remote = self.describe();
+        let what = {
+            let roles: Vec<&str> = parts.iter().map(|(r, _)| r.as_str()).collect();
+            format!("the upload of {} for {gun}", roles.join(", "))
+        };
+        let reject = |code: &str, message: String| RemoteError::Rejected {
+            remote: remote.clone(),
+            what: what.clone(),
+            code: code.to_owned(),
+            message,
+            detail: None,
+        };
+        let mut seen = BTreeSet::new();
+        let mut checked = Vec::with_capacity(parts.len());
+        for (role, bytes) in parts {
+            if !seen.insert(role.as_str()) {
+                return Err(reject(
+                    "INVALID_ROLE",
+                    format!("role {role} appears twice in one upload"),
+                ));
+            }
+            let (version, ty) = parse_meta(bytes).map_err(|e| {
+                reject(
+                    "MALFORMED_JSON",
+                    format!("{role} is not a signed metadata file: {e}"),
+                )
+            })?;
+            if ty != expected_type(role) {
+                return Err(reject(
+                    "INVALID_UPDATE",
+                    format!(
+                        "{role} has _type {ty:?}, expected {:?}",
+                        expected_type(role)
+                    ),
+                ));
+            }
+            if version < 1 {
+                return Err(reject(
+                    "INVALID_UPDATE",
+                    format!("{role} has version 0; versions start at 1"),
+                ));
+            }
+            checked.push((role.as_str(), bytes.as_slice(), version));
+        }
+        checked.sort_by_key(|(role, _, _)| order(role));
+
+        let gun_dir = dir.join(gun.as_str()).join("_trust");
+        let tuf = gun_dir.join("tuf");
+        std::fs::create_dir_all(&gun_dir)
+            .map_err(self.io(format!("creating {}", gun_dir.display())))?;
+        let lock_path = gun_dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(format!("opening {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(self.io(format!("locking {}", lock_path.display())))?;
+
+        // Like the server: every uploaded version must be newer than the stored one.
+        for (role, _, version) in &checked {
+            let current = tuf.join(format!("{role}.json"));
+            if let Some(old) = read_file_capped(&current, limits::MAX_DOWNLOAD_SIZE, &remote, role)?
+            {
+                let (stored, _) = parse_meta(&old).map_err(|e| RemoteError::Malformed {
+                    remote: remote.clone(),
+                    what: current.display().to_string(),
+                    message: format!("the stored file is not signed metadata: {e}"),
+                })?;
+                if *version <= stored {
+                    return Err(reject(
+                        "VERSION",
+                        format!("{role} version {version} is not newer than the stored version {stored}"),
+                    ));
+                }
+            }
+        }
+
+        let write =
+            |path: PathBuf, data: &[u8], dirs: &mut BTreeSet<PathBuf>| -> Result<(), RemoteError> {
+                write_atomic(&path, data)
+                    .map_err(self.io(format!("writing {}", path.display())))?;
+                dirs.insert(path.parent().expect("has parent").to_path_buf());
+                Ok(())
+            };
+        let sync = |dirs: &BTreeSet<PathBuf>| -> Result<(), RemoteError> {
+            for d in dirs {
+                fsync_dir(d).map_err(self.io(format!("syncing {}", d.display())))?;
+            }
+            Ok(())
+        };
+        let mut dirs = BTreeSet::new();
+        for (role, bytes, version) in &checked {
+            let sum = hex::encode(Sha256::digest(bytes));
+            write(tuf.join(format!("{role}.{sum}.json")), bytes, &mut dirs)?;
+            write(tuf.join(format!("{version}.{role}.json")), bytes, &mut dirs)?;
+        }
+        // The copies must be durable before any current name points at them.
+        sync(&dirs)?;
+        let mut dirs = BTreeSet::new();
+        for (role, bytes, _) in &checked {
+            write(tuf.join(format!("{role}.json")), bytes, &mut dirs)?;
+        }
+        sync(&dirs)?;
+        drop(lock);
+        Ok(())
+    }
+
+    fn server_key(&self, _gun: &Gun, role: &str) -> Result<PublicKey, RemoteError> {
+        Err(RemoteError::NotSupported {
+            remote: self.describe(),
+            what: format!("a server-held {role} key"),
+        })
+    }
+
+    fn rotate_server_key(&self, _gun: &Gun, role: &str) -> Result<PublicKey, RemoteError> {
+        Err(RemoteError::NotSupported {
+            remote: self.describe(),
+            what: format!("rotating a server-held {role} key"),
+        })
+    }
+
+    fn delete(&self, gun: &Gun) -> Result<(), RemoteError> {
+        let dir = self.dir_or_read_only("deleting")?;
+        let gun_dir = dir.join(gun.as_str()).join("_trust");
+        if !gun_dir.exists() {
+            return Ok(());
+        }
+        let lock_path = gun_dir.join(".lock");
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(format!("opening {}", lock_path.display())))?;
+        lock.lock()
+            .map_err(self.io(format!("locking {}", lock_path.display())))?;
+        let tuf = gun_dir.join("tuf");
+        match std::fs::remove_dir_all(&tuf) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(self.io(format!("removing {}", tuf.display()))(e)),
+        }
+        Ok(())
+    }
+
+    fn signs_timestamp(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(ty: &str, v: u64) -> Vec<u8> {
+        format!(r#"{{"signed":{{"_type":"{ty}","expires":"2030-01-01T00:00:00Z","version":{v}}},"signatures":[]}}"#).into_bytes()
+    }
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let mut r = [0u8; 6];
+        OsRng.fill_bytes(&mut r);
+        let d = std::env::temp_dir().join(format!("vouch-static-{tag}-{}", hex::encode(r)));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn write_read_round_trip_and_version_rule() {
+        let d = tmpdir("rt");
+        let repo = StaticRepo::dir(d.clone());
+        let g = Gun::parse("example.com/app").unwrap();
+        assert_eq!(repo.get_current(&g, "root", 1000).unwrap(), None);
+        let parts = vec![
+            ("timestamp".to_owned(), meta("Timestamp", 1)),
+            ("targets/releases".to_owned(), meta("Targets", 1)),
+            ("root".to_owned(), meta("Root", 1)),
+        ];
+        repo.publish(&g, &parts).unwrap();
+        for (role, bytes) in &parts {
+            assert_eq!(
+                repo.get_current(&g, role, 1000).unwrap().as_ref(),
+                Some(bytes)
+            );
+            let sum = hex::encode(Sha256::digest(bytes));
+            assert_eq!(
+                repo.get_by_checksum(&g, role, &sum, 1000).unwrap().as_ref(),
+                Some(bytes)
+            );
+            assert_eq!(
+                repo.get_by_version(&g, role, 1, 1000).unwrap().as_ref(),
+                Some(bytes)
+            );
+        }
+        assert!(d
+            .join("example.com/app/_trust/tuf/1.targets/releases.json")
+            .is_file());
+        let e = repo
+            .publish(&g, &[("root".into(), meta("Root", 1))])
+            .unwrap_err();
+        assert_eq!(e.code(), Some("VERSION"), "{e}");
+        let e = repo
+            .publish(&g, &[("root".into(), b"{not json".to_vec())])
+            .unwrap_err();
+        assert_eq!(e.code(), Some("MALFORMED_JSON"));
+        let e = repo
+            .publish(&g, &[("root".into(), meta("Targets", 2))])
+            .unwrap_err();
+        assert_eq!(e.code(), Some("INVALID_UPDATE"));
+        // A rejected upload writes nothing, even for the parts that were fine.
+        let before = repo.get_current(&g, "timestamp", 1000).unwrap();
+        let e = repo
+            .publish(
+                &g,
+                &[
+                    ("timestamp".into(), meta("Timestamp", 2)),
+                    ("root".into(), meta("Root", 1)),
+                ],
+            )
+            .unwrap_err();
+        assert_eq!(e.code(), Some("VERSION"));
+        assert_eq!(repo.get_current(&g, "timestamp", 1000).unwrap(), before);
+        assert_eq!(repo.get_by_version(&g, "timestamp", 2, 1000).unwrap(), None);
+        // A newer version goes through.
+        repo.publish(&g, &[("timestamp".into(), meta("Timestamp", 2))])
+            .unwrap();
+        assert_eq!(
+            repo.get_current(&g, "timestamp", 1000).unwrap(),
+            Some(meta("Timestamp", 2))
+        );
+        assert_eq!(
+            repo.get_by_version(&g, "timestamp", 1, 1000).unwrap(),
+            Some(meta("Timestamp", 1))
+        );
+        // Size cap.
+        let e = repo.get_current(&g, "root", 10).unwrap_err();
+        assert!(matches!(e, RemoteError::TooLarge { limit: 10, .. }), "{e}");
+        // No temp files left behind.
+        let leftovers: Vec<_> = walk(&d)
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+        repo.delete(&g).unwrap();
+        assert_eq!(repo.get_current(&g, "root", 1000).unwrap(), None);
+        repo.delete(&g).unwrap();
+        assert!(matches!(
+            repo.server_key(&g, "timestamp"),
+            Err(RemoteError::NotSupported { .. })
+        ));
+        assert!(!repo.signs_timestamp());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn walk(d: &Path) -> Vec<PathBuf> {
+        let mut out = vec![];
+        for e in std::fs::read_dir(d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn publish_order() {
+        let mut roles = vec![
+            "timestamp",
+            "snapshot",
+            "targets/a/b",
+            "targets/a",
+            "targets",
+            "root",
+        ];
+        roles.sort_by_key(|r| order(r));
+        assert_eq!(
+            roles,
+            [
+                "root",
+                "targets",
+                "targets/a",
+                "targets/a/b",
+                "snapshot",
+                "timestamp"
+            ]
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! Signers and verifiers: ECDSA P-256, Ed25519, RSA-PSS; X.509 root certificates.
 
+pub mod private;
+
 use crate::error::ExitCode;
 
 /// Errors from key material and signature operations.
@@ -11,12 +13,20 @@ pub enum CryptoError {
     InvalidKey(String),
     #[error("signature verification failed: {0}")]
     BadSignature(String),
+    /// Bytes that are not the DER structure expected (after a decryption: wrong passphrase).
+    #[error("malformed key data: {0}")]
+    Malformed(String),
+    #[error("signing failed: {0}")]
+    SigningFailed(String),
 }
 
 impl CryptoError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            CryptoError::Unsupported(_) | CryptoError::InvalidKey(_) => ExitCode::Keystore,
+            CryptoError::Unsupported(_)
+            | CryptoError::InvalidKey(_)
+            | CryptoError::Malformed(_)
+            | CryptoError::SigningFailed(_) => ExitCode::Keystore,
             CryptoError::BadSignature(_) => ExitCode::NotTrusted,
         }
     }

@@ -1,19 +1,34 @@
 //! Key files on disk: notary-compatible layout, PEM + encrypted PKCS#8, passphrases.
+//!
+//! - [`KeyStore`]: the keys of one trust directory (`~/.vouch`, `~/.notary`,
+//!   `~/.docker/trust`): list, load, generate, import, export, change passphrase, remove.
+//! - [`format`]: which key file formats are read and written ([`KeyFormat`], [`FileFormat`]).
+//! - [`passphrase`]: where passphrases come from ([`PassphraseSource`] and the
+//!   environment / file / fixed sources, [`Chain`]); [`keyring`]: the OS keyring cache.
+//!
+//! The library never prompts and never prints; the binary supplies an interactive
+//! [`PassphraseSource`].
 
-use crate::error::ExitCode;
+pub mod encryption;
+mod error;
+pub mod format;
+mod fsio;
+pub mod keyring;
+pub mod layout;
+pub mod passphrase;
+pub mod pemblock;
+pub mod role;
+mod store;
+mod transfer;
+mod unlock;
 
-/// Errors from the key store.
-#[derive(Debug, thiserror::Error)]
-pub enum KeystoreError {
-    #[error("key {0} not found")]
-    NotFound(String),
-}
-
-impl KeystoreError {
-    pub fn exit_code(&self) -> ExitCode {
-        ExitCode::Keystore
-    }
-    pub fn hint(&self) -> Option<String> {
-        None
-    }
-}
+pub use error::KeystoreError;
+pub use format::{FileFormat, KeyFormat};
+pub use fsio::LOCK_FILE;
+pub use keyring::KeyringCache;
+pub use passphrase::{
+    Chain, EnvSource, Fixed, NoPassphrase, Origin, PassphraseFile, PassphraseRequest,
+    PassphraseSource, Secret,
+};
+pub use store::{KeyInfo, KeyStore, Scan, Skipped};
+pub use transfer::{ExportFormat, ImportOptions, ImportOutcome, ImportedKey};

@@ -1,0 +1,165 @@
+//! The key store's error type: every variant names what failed and says what to do next.
+
+use std::path::PathBuf;
+
+use crate::crypto::CryptoError;
+use crate::error::ExitCode;
+
+use super::passphrase::env_vars_for;
+
+/// Errors from the key store and its passphrase sources.
+#[derive(Debug, thiserror::Error)]
+pub enum KeystoreError {
+    #[error("key {id} not found in {dir}")]
+    NotFound { id: String, dir: PathBuf },
+    #[error("key ID prefix {prefix:?} matches {count} keys in {dir}")]
+    Ambiguous {
+        prefix: String,
+        count: usize,
+        dir: PathBuf,
+    },
+    #[error("wrong passphrase for {role} key {id} ({path})")]
+    WrongPassphrase {
+        id: String,
+        role: String,
+        path: PathBuf,
+    },
+    #[error("too many wrong passphrases for {role} key {id} ({path})")]
+    TooManyAttempts {
+        id: String,
+        role: String,
+        path: PathBuf,
+    },
+    #[error("no passphrase available for {role} key {id}")]
+    PassphraseRequired { id: String, role: String },
+    #[error("empty passphrase for new {role} key {id}")]
+    EmptyPassphrase { id: String, role: String },
+    #[error("cannot get a passphrase: {reason}")]
+    PassphraseInput { reason: String },
+    #[error("passphrase file {path} is readable or writable by group or others (mode {mode:04o})")]
+    InsecurePassphraseFile { path: PathBuf, mode: u32 },
+    #[error("corrupt key file {path}: {reason}")]
+    Corrupt { path: PathBuf, reason: String },
+    #[error("unsupported key file {path}: {reason}")]
+    Unsupported { path: PathBuf, reason: String },
+    #[error("key file {path} holds key {actual}, not {expected}")]
+    IdMismatch {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+    #[error("key {id} already exists at {path}")]
+    AlreadyExists { id: String, path: PathBuf },
+    #[error("cannot {op} {path}: {source}")]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid role {role:?}: {reason}")]
+    InvalidRole { role: String, reason: String },
+    #[error("invalid GUN {gun:?}: {reason}")]
+    InvalidGun { gun: String, reason: String },
+    #[error("a {role} key belongs to one repository: a GUN is required")]
+    GunRequired { role: String },
+    #[error("a {role} key is not tied to a repository: GUN {gun:?} does not apply")]
+    GunNotAllowed { role: String, gun: String },
+    #[error("{what}: the key has no role")]
+    RoleRequired { what: String },
+    #[error("no private key found in {what}")]
+    NoKeys { what: String },
+    #[error("{what}: {reason}")]
+    BadInput { what: String, reason: String },
+    #[error("cannot generate a {algorithm} key: {reason}")]
+    UnsupportedAlgorithm { algorithm: String, reason: String },
+    #[error("key {id}: {source}")]
+    Crypto {
+        id: String,
+        #[source]
+        source: CryptoError,
+    },
+}
+
+impl KeystoreError {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        KeystoreError::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn exit_code(&self) -> ExitCode {
+        use KeystoreError::*;
+        match self {
+            NotFound { .. }
+            | Ambiguous { .. }
+            | WrongPassphrase { .. }
+            | TooManyAttempts { .. }
+            | PassphraseRequired { .. }
+            | PassphraseInput { .. }
+            | Corrupt { .. }
+            | Unsupported { .. }
+            | IdMismatch { .. }
+            | AlreadyExists { .. }
+            | Io { .. }
+            | Crypto { .. } => ExitCode::Keystore,
+            EmptyPassphrase { .. }
+            | InsecurePassphraseFile { .. }
+            | InvalidRole { .. }
+            | InvalidGun { .. }
+            | GunRequired { .. }
+            | GunNotAllowed { .. }
+            | RoleRequired { .. }
+            | NoKeys { .. }
+            | BadInput { .. }
+            | UnsupportedAlgorithm { .. } => ExitCode::Usage,
+        }
+    }
+
+    /// What the user should do next.
+    pub fn hint(&self) -> Option<String> {
+        use KeystoreError::*;
+        Some(match self {
+            NotFound { .. } => {
+                "run `vouch key list` to see the keys in this trust directory, or pass --trust-dir".into()
+            }
+            Ambiguous { .. } => "give more characters of the key ID".into(),
+            WrongPassphrase { role, .. } => format!(
+                "check the passphrase; for {role} keys it is read from {}",
+                env_vars_for(role).join(", ")
+            ),
+            TooManyAttempts { .. } => "try again; if the passphrase is lost, the key cannot be recovered".into(),
+            PassphraseRequired { role, .. } => format!(
+                "set {} (or use a passphrase file, or run in a terminal to be prompted)",
+                env_vars_for(role).join(" or ")
+            ),
+            EmptyPassphrase { .. } => {
+                "choose a non-empty passphrase; to store a key unencrypted, ask for the unencrypted format explicitly".into()
+            }
+            PassphraseInput { .. } => "use an environment variable or a passphrase file".into(),
+            InsecurePassphraseFile { path, .. } => format!("run `chmod 600 {}`", path.display()),
+            Corrupt { .. } => "restore the key file from a backup, or remove it with `vouch key remove`".into(),
+            Unsupported { .. } => {
+                "vouch reads ECDSA P-256, Ed25519 and RSA keys in PKCS#8 (PBES2), SEC1, PKCS#1 or notary's formats".into()
+            }
+            IdMismatch { .. } => {
+                "the file was renamed or edited: import the key again with `vouch key import`".into()
+            }
+            AlreadyExists { .. } => "remove the existing key first, or import with --force".into(),
+            Io { .. } => "check that the path exists and that you own it".into(),
+            InvalidRole { .. } => {
+                "use root, targets, snapshot, timestamp, targets/<name> (lowercase) or a signer name".into()
+            }
+            InvalidGun { .. } => "use the repository name, e.g. registry.example.com/team/app".into(),
+            GunRequired { .. } => "pass the repository (GUN) the key belongs to".into(),
+            GunNotAllowed { .. } => "drop the GUN: root and delegation keys are shared across repositories".into(),
+            RoleRequired { .. } => "pass the role the key is for (e.g. --role targets/releases)".into(),
+            NoKeys { .. } => "the input must contain a PEM private key block".into(),
+            BadInput { .. } => return None,
+            UnsupportedAlgorithm { .. } => "use ecdsa (the default) or ed25519".into(),
+            Crypto { source, .. } => return source.hint(),
+        })
+    }
+}

@@ -1,0 +1,145 @@
+//! File-system primitives of the key store: the trust-dir lock, atomic writes, modes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read as _, Write as _};
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+
+use rand_core::{OsRng, RngCore as _};
+use zeroize::Zeroizing;
+
+use super::KeystoreError;
+
+/// Key files larger than this are not key files.
+pub(crate) const MAX_KEY_FILE: u64 = 1 << 20;
+
+/// The lock file in the trust directory; writers hold an exclusive lock on it.
+pub const LOCK_FILE: &str = ".vouch.lock";
+
+/// An exclusive lock on `<trust_dir>/.vouch.lock`, released on drop.
+pub(crate) struct DirLock {
+    _file: File,
+}
+
+/// Block until this process holds the trust directory's write lock.
+pub(crate) fn lock(trust_dir: &Path) -> Result<DirLock, KeystoreError> {
+    let path = trust_dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(|e| KeystoreError::io("open lock file", &path, e))?;
+    file.lock()
+        .map_err(|e| KeystoreError::io("lock", &path, e))?;
+    Ok(DirLock { _file: file })
+}
+
+/// Create `dir` (and parents) if missing; set it to 0700.
+pub(crate) fn ensure_private_dir(dir: &Path) -> Result<(), KeystoreError> {
+    if !dir.is_dir() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| KeystoreError::io("create directory", dir, e))?;
+    }
+    set_mode(dir, 0o700)
+}
+
+pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), KeystoreError> {
+    let current = fs::metadata(path).map_err(|e| KeystoreError::io("stat", path, e))?;
+    if current.permissions().mode() & 0o7777 != mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .map_err(|e| KeystoreError::io("chmod", path, e))?;
+    }
+    Ok(())
+}
+
+/// Write `bytes` to `path` atomically: a 0600 temp file in the same directory, fsync,
+/// rename over `path`, fsync the directory. On error the temp file is removed and
+/// `path` is untouched.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
+    let tmp = dir.join(format!(".{name}.tmp-{:016x}", OsRng.next_u64()));
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(|e| KeystoreError::io("create", &tmp, e))?;
+        f.write_all(bytes)
+            .map_err(|e| KeystoreError::io("write", &tmp, e))?;
+        f.sync_all()
+            .map_err(|e| KeystoreError::io("sync", &tmp, e))?;
+        drop(f);
+        set_mode(&tmp, 0o600)?;
+        fs::rename(&tmp, path).map_err(|e| KeystoreError::io("rename into place", path, e))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Remove `path` and make the removal durable.
+pub(crate) fn remove_durable(path: &Path) -> Result<(), KeystoreError> {
+    fs::remove_file(path).map_err(|e| KeystoreError::io("remove", path, e))?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), KeystoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| KeystoreError::io("sync directory", dir, e))
+}
+
+/// Read a key file (at most [`MAX_KEY_FILE`] bytes) into a wiping buffer.
+pub(crate) fn read_key_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeystoreError> {
+    let f = File::open(path).map_err(|e| KeystoreError::io("read", path, e))?;
+    let mut buf = Zeroizing::new(Vec::new());
+    f.take(MAX_KEY_FILE + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| KeystoreError::io("read", path, e))?;
+    if buf.len() as u64 > MAX_KEY_FILE {
+        return Err(KeystoreError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("larger than {MAX_KEY_FILE} bytes"),
+        });
+    }
+    Ok(buf)
+}
+
+/// Walk `root` for regular `*.key` files, not following symlinks, skipping dot-files.
+pub(crate) fn walk_key_files(root: &Path) -> Result<Vec<PathBuf>, KeystoreError> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && depth > 0 => continue,
+            Err(e) => return Err(KeystoreError::io("list", &dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| KeystoreError::io("list", &dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with('.') {
+                continue;
+            }
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() && depth < 32 {
+                stack.push((path, depth + 1));
+            } else if ft.is_file() && name.ends_with(".key") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}

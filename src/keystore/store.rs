@@ -1,0 +1,422 @@
+//! The key store over a trust directory (notary layout, protocol §6.1).
+//!
+//! Writes hold an exclusive lock on `<trust_dir>/.vouch.lock`, go through a temp file,
+//! fsync and rename, and leave files 0600 in 0700 directories. Reads take no lock (files
+//! are only ever replaced whole). Legacy notary ≤ 0.3 files are read in place.
+
+use std::path::{Path, PathBuf};
+
+use super::format::{self, FileFormat, KeyFormat};
+use super::fsio::{self, DirLock};
+use super::layout::{self, Location};
+use super::passphrase::PassphraseSource;
+use super::pemblock::{self, PemBlock};
+use super::role::{role_takes_gun, validate_role_gun};
+use super::unlock::{self, Target};
+use super::KeystoreError;
+use crate::crypto::private::{Algorithm, PrivateKey};
+use crate::crypto::CryptoError;
+use crate::tuf::KeyId;
+
+type Result<T> = std::result::Result<T, KeystoreError>;
+
+/// What the key store knows about a key without its passphrase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The canonical key ID (the file name).
+    pub id: KeyId,
+    /// `root`, `targets`, `snapshot`, `timestamp`, `targets/<name>`, a signer name, or ""
+    /// if the file does not say.
+    pub role: String,
+    /// The repository, for targets/snapshot/timestamp keys.
+    pub gun: Option<String>,
+    /// `ecdsa`, `ed25519` or `rsa`, when known without decrypting.
+    pub algorithm: Option<String>,
+    pub path: PathBuf,
+    pub format: FileFormat,
+    /// Stored in notary ≤ 0.3's `root_keys/` or `tuf_keys/` directories.
+    pub legacy_layout: bool,
+}
+
+/// A `*.key` file that `scan` could not use, and why.
+#[derive(Debug, Clone)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+/// The result of walking the key directory.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    pub keys: Vec<KeyInfo>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// Private keys in `<trust_dir>/private`.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    trust_dir: PathBuf,
+    private_dir: PathBuf,
+}
+
+impl KeyStore {
+    /// Open the key store of `trust_dir`, creating `trust_dir` and `trust_dir/private`
+    /// (mode 0700) if they do not exist. Works on an existing `~/.notary` or `~/.docker/trust`.
+    pub fn open(trust_dir: impl AsRef<Path>) -> Result<KeyStore> {
+        let trust_dir = trust_dir.as_ref().to_path_buf();
+        let private_dir = trust_dir.join("private");
+        for dir in [&trust_dir, &private_dir] {
+            if !dir.is_dir() {
+                fsio::ensure_private_dir(dir)?;
+            }
+        }
+        Ok(KeyStore {
+            trust_dir,
+            private_dir,
+        })
+    }
+
+    pub fn trust_dir(&self) -> &Path {
+        &self.trust_dir
+    }
+
+    pub fn private_dir(&self) -> &Path {
+        &self.private_dir
+    }
+
+    /// Walk `private/` for `*.key` files (symlinks skipped) and describe each key. When a
+    /// key ID appears twice, the file in the current layout wins.
+    pub fn scan(&self) -> Result<Scan> {
+        let mut scan = Scan::default();
+        for path in fsio::walk_key_files(&self.private_dir)? {
+            let described = layout::locate(&self.private_dir, &path)
+                .map_err(|reason| KeystoreError::Corrupt {
+                    path: path.clone(),
+                    reason,
+                })
+                .and_then(|loc| read_entry(&loc));
+            match described {
+                Ok((info, _)) => scan.keys.push(info),
+                Err(e) => scan.skipped.push(Skipped {
+                    path,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        scan.keys.sort_by(|a, b| {
+            (&a.id, a.legacy_layout, &a.path).cmp(&(&b.id, b.legacy_layout, &b.path))
+        });
+        scan.keys.dedup_by(|later, first| later.id == first.id);
+        Ok(scan)
+    }
+
+    /// All keys, sorted by ID.
+    pub fn list(&self) -> Result<Vec<KeyInfo>> {
+        Ok(self.scan()?.keys)
+    }
+
+    /// The key with this ID.
+    pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
+        Ok(read_entry(&self.locate(id)?)?.0)
+    }
+
+    /// The one key whose ID starts with `prefix`.
+    pub fn find(&self, prefix: &str) -> Result<KeyInfo> {
+        if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(KeystoreError::BadInput {
+                what: format!("key ID {prefix:?}"),
+                reason: "expected hexadecimal characters of a key ID".into(),
+            });
+        }
+        let prefix = prefix.to_ascii_lowercase();
+        let mut hits: Vec<KeyInfo> = self
+            .list()?
+            .into_iter()
+            .filter(|k| k.id.as_str().starts_with(&prefix))
+            .collect();
+        match hits.len() {
+            1 => Ok(hits.remove(0)),
+            0 => Err(self.not_found(&prefix)),
+            count => Err(KeystoreError::Ambiguous {
+                prefix,
+                count,
+                dir: self.private_dir.clone(),
+            }),
+        }
+    }
+
+    /// Load and decrypt a key. The decrypted key's ID must equal `id` (the file name).
+    pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
+        let (info, block, _) = self.read(id)?;
+        let (key, _) = self.open_block(&info, &block, pass)?;
+        Ok((key, info))
+    }
+
+    /// Generate a key for `role` (and `gun`, for targets/snapshot/timestamp) and store it.
+    pub fn generate(
+        &self,
+        role: &str,
+        gun: Option<&str>,
+        algorithm: Algorithm,
+        format: KeyFormat,
+        pass: &dyn PassphraseSource,
+    ) -> Result<KeyInfo> {
+        self.generate_key(role, gun, algorithm, format, pass)
+            .map(|(_, info)| info)
+    }
+
+    /// Like [`Self::generate`], also returning the key (e.g. to self-sign a root certificate
+    /// without asking for the passphrase again).
+    pub fn generate_key(
+        &self,
+        role: &str,
+        gun: Option<&str>,
+        algorithm: Algorithm,
+        format: KeyFormat,
+        pass: &dyn PassphraseSource,
+    ) -> Result<(PrivateKey, KeyInfo)> {
+        validate_role_gun(role, gun)?;
+        let key =
+            PrivateKey::generate(algorithm).map_err(|e| KeystoreError::UnsupportedAlgorithm {
+                algorithm: algorithm.to_string(),
+                reason: e.to_string(),
+            })?;
+        let info = self.add_key(&key, role, gun, format, pass)?;
+        Ok((key, info))
+    }
+
+    /// Store an existing key under `role` / `gun`. Fails with `AlreadyExists` if a file for
+    /// this key ID is already in the store.
+    pub fn add_key(
+        &self,
+        key: &PrivateKey,
+        role: &str,
+        gun: Option<&str>,
+        format: KeyFormat,
+        pass: &dyn PassphraseSource,
+    ) -> Result<KeyInfo> {
+        validate_role_gun(role, gun)?;
+        let id = key.key_id();
+        let (block, asked) = encode_new(key, role, gun, format, pass)?;
+        let text = block.encode().map_err(|reason| bad_header(&id, reason))?;
+        let path = layout::key_path(&self.private_dir, &id);
+        {
+            let _lock = self.write_lock()?;
+            if let Ok(existing) = self.locate(&id) {
+                return Err(KeystoreError::AlreadyExists {
+                    id: id.to_string(),
+                    path: existing.path,
+                });
+            }
+            fsio::write_atomic(&path, text.as_bytes())?;
+        }
+        if let Some((req, secret)) = asked {
+            pass.report(&req, &secret, true);
+        }
+        let format = format::classify(&block).map_err(|e| target(&id, "", &path).error(e))?;
+        Ok(KeyInfo {
+            id,
+            role: role.to_owned(),
+            gun: gun.map(str::to_owned),
+            algorithm: Some(key.algorithm().as_str().to_owned()),
+            path,
+            format,
+            legacy_layout: false,
+        })
+    }
+
+    /// Re-encrypt a key under a new passphrase (asked from `new` as for a new key), in
+    /// `format` or, by default, the family it is in (vouch stays vouch; notary, legacy and
+    /// openssl files become notary so notary and docker can still use them; unencrypted
+    /// becomes vouch). The file is rewritten in place; a wrong old passphrase changes nothing.
+    pub fn change_passphrase(
+        &self,
+        id: &KeyId,
+        old: &dyn PassphraseSource,
+        new: &dyn PassphraseSource,
+        format: Option<KeyFormat>,
+    ) -> Result<KeyInfo> {
+        let (info, block, original) = self.read(id)?;
+        let (key, _) = self.open_block(&info, &block, old)?;
+        let format = format.unwrap_or(match info.format {
+            FileFormat::Scrypt { .. } | FileFormat::Unencrypted => KeyFormat::Vouch,
+            FileFormat::Pbkdf2 { .. } | FileFormat::Legacy { .. } => KeyFormat::Notary,
+        });
+        let gun = info.gun.as_deref().filter(|_| role_takes_gun(&info.role));
+        let (block, asked) = encode_new(&key, &info.role, gun, format, new)?;
+        let text = block.encode().map_err(|reason| bad_header(id, reason))?;
+        {
+            let _lock = self.write_lock()?;
+            // Refuse to overwrite a file that changed since it was read.
+            if *fsio::read_key_file(&info.path)? != *original {
+                return Err(KeystoreError::Corrupt {
+                    path: info.path.clone(),
+                    reason: "the file changed while its passphrase was being changed; try again"
+                        .into(),
+                });
+            }
+            fsio::write_atomic(&info.path, text.as_bytes())?;
+        }
+        if let Some((req, secret)) = asked {
+            new.report(&req, &secret, true);
+        }
+        self.info(id)
+    }
+
+    /// Delete every file holding key `id`. Returns the removed paths.
+    pub fn remove(&self, id: &KeyId) -> Result<Vec<PathBuf>> {
+        let _lock = self.write_lock()?;
+        let paths: Vec<PathBuf> = self.locations(id)?.into_iter().map(|l| l.path).collect();
+        if paths.is_empty() {
+            return Err(self.not_found(id.as_str()));
+        }
+        for p in &paths {
+            fsio::remove_durable(p)?;
+        }
+        Ok(paths)
+    }
+
+    // ---- internals shared with import/export ----
+
+    pub(crate) fn write_lock(&self) -> Result<DirLock> {
+        fsio::ensure_private_dir(&self.trust_dir)?;
+        fsio::ensure_private_dir(&self.private_dir)?;
+        fsio::lock(&self.trust_dir)
+    }
+
+    pub(crate) fn not_found(&self, id: &str) -> KeystoreError {
+        KeystoreError::NotFound {
+            id: id.to_owned(),
+            dir: self.private_dir.clone(),
+        }
+    }
+
+    /// Every file for `id`, current layout first.
+    pub(crate) fn locations(&self, id: &KeyId) -> Result<Vec<Location>> {
+        let mut out: Vec<Location> = fsio::walk_key_files(&self.private_dir)?
+            .into_iter()
+            .filter_map(|p| layout::locate(&self.private_dir, &p).ok())
+            .filter(|l| &l.id == id)
+            .collect();
+        out.sort_by(|a, b| (a.legacy, &a.path).cmp(&(b.legacy, &b.path)));
+        Ok(out)
+    }
+
+    fn locate(&self, id: &KeyId) -> Result<Location> {
+        self.locations(id)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| self.not_found(id.as_str()))
+    }
+
+    /// The key's info, its key block and the file's bytes.
+    pub(crate) fn read(
+        &self,
+        id: &KeyId,
+    ) -> Result<(KeyInfo, PemBlock, zeroize::Zeroizing<Vec<u8>>)> {
+        let loc = self.locate(id)?;
+        let bytes = fsio::read_key_file(&loc.path)?;
+        let (info, block) = describe(&loc, &bytes)?;
+        Ok((info, block, bytes))
+    }
+
+    /// Decrypt a stored block and check that it holds the key its file name says.
+    pub(crate) fn open_block(
+        &self,
+        info: &KeyInfo,
+        block: &PemBlock,
+        pass: &dyn PassphraseSource,
+    ) -> Result<(PrivateKey, Option<super::Secret>)> {
+        let t = Target {
+            id: Some(&info.id),
+            role: &info.role,
+            path: &info.path,
+        };
+        let (key, secret) = unlock::unlock(block, &t, pass)?;
+        let actual = key.key_id();
+        if actual != info.id {
+            return Err(KeystoreError::IdMismatch {
+                path: info.path.clone(),
+                expected: info.id.to_string(),
+                actual: actual.to_string(),
+            });
+        }
+        Ok((key, secret))
+    }
+}
+
+/// Read and describe the key file at `loc`.
+fn read_entry(loc: &Location) -> Result<(KeyInfo, PemBlock)> {
+    describe(loc, &fsio::read_key_file(&loc.path)?)
+}
+
+fn describe(loc: &Location, bytes: &[u8]) -> Result<(KeyInfo, PemBlock)> {
+    let corrupt = |reason: String| KeystoreError::Corrupt {
+        path: loc.path.clone(),
+        reason,
+    };
+    let block = pemblock::parse_all(bytes)
+        .map_err(corrupt)?
+        .into_iter()
+        .find(|b| format::is_key_block(&b.kind))
+        .ok_or_else(|| corrupt("no PEM private key block".into()))?;
+    let role = block
+        .header("role")
+        .map(str::to_owned)
+        .or_else(|| loc.path_role.clone())
+        .unwrap_or_default();
+    let gun = block
+        .header("gun")
+        .map(str::to_owned)
+        .or_else(|| loc.path_gun.clone().filter(|_| role_takes_gun(&role)));
+    let fmt = format::classify(&block).map_err(|e| target(&loc.id, &role, &loc.path).error(e))?;
+    let info = KeyInfo {
+        id: loc.id.clone(),
+        role,
+        gun,
+        algorithm: format::algorithm_hint(&block),
+        path: loc.path.clone(),
+        format: fmt,
+        legacy_layout: loc.legacy,
+    };
+    Ok((info, block))
+}
+
+fn target<'a>(id: &'a KeyId, role: &'a str, path: &'a Path) -> Target<'a> {
+    Target {
+        id: Some(id),
+        role,
+        path,
+    }
+}
+
+type Asked = Option<(super::PassphraseRequest, super::Secret)>;
+
+/// Encode `key` for storage, asking for a new passphrase unless `format` is unencrypted.
+pub(crate) fn encode_new(
+    key: &PrivateKey,
+    role: &str,
+    gun: Option<&str>,
+    format: KeyFormat,
+    pass: &dyn PassphraseSource,
+) -> Result<(PemBlock, Asked)> {
+    let id = key.key_id();
+    let asked = match format {
+        KeyFormat::Unencrypted => None,
+        KeyFormat::Vouch | KeyFormat::Notary => Some(unlock::new_passphrase(pass, &id, role)?),
+    };
+    let secret = asked.as_ref().map(|(_, s)| s.expose().as_bytes());
+    let block =
+        format::encode(key, role, gun, format, secret).map_err(|reason| KeystoreError::Crypto {
+            id: id.to_string(),
+            source: CryptoError::InvalidKey(reason),
+        })?;
+    Ok((block, asked))
+}
+
+fn bad_header(id: &KeyId, reason: String) -> KeystoreError {
+    KeystoreError::BadInput {
+        what: format!("key {id}"),
+        reason,
+    }
+}

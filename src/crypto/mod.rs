@@ -1,6 +1,8 @@
 //! Signers and verifiers: ECDSA P-256, Ed25519, RSA-PSS; X.509 root certificates.
 
 pub mod private;
+pub mod verify;
+pub mod x509;
 
 use crate::error::ExitCode;
 
@@ -18,6 +20,22 @@ pub enum CryptoError {
     Malformed(String),
     #[error("signing failed: {0}")]
     SigningFailed(String),
+    /// A signature method that cannot be used with the key's type (notary picks the
+    /// verifier from the trusted key, the method only selects a variant).
+    #[error("signature method {method:?} cannot be used with a {keytype} key")]
+    MethodMismatch { method: String, keytype: String },
+    /// A certificate that cannot be read.
+    #[error("invalid certificate: {0}")]
+    Certificate(String),
+    /// A certificate that was read but is not acceptable.
+    #[error("certificate {cn:?} rejected: {reason}")]
+    CertificateRejected { cn: String, reason: String },
+    #[error("certificate {cn:?} is not valid now: valid from {not_before} to {not_after}")]
+    CertificateExpired {
+        cn: String,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    },
 }
 
 impl CryptoError {
@@ -27,7 +45,11 @@ impl CryptoError {
             | CryptoError::InvalidKey(_)
             | CryptoError::Malformed(_)
             | CryptoError::SigningFailed(_) => ExitCode::Keystore,
-            CryptoError::BadSignature(_) => ExitCode::NotTrusted,
+            CryptoError::BadSignature(_)
+            | CryptoError::MethodMismatch { .. }
+            | CryptoError::Certificate(_)
+            | CryptoError::CertificateRejected { .. }
+            | CryptoError::CertificateExpired { .. } => ExitCode::NotTrusted,
         }
     }
     pub fn hint(&self) -> Option<String> {

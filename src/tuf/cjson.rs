@@ -58,8 +58,9 @@ fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), TufError> {
 }
 
 fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), TufError> {
-    // Go's verifier decodes every number into a float64 and re-encodes it; integral values
-    // print as integers, anything else is an error. Emulate exactly that.
+    // Go's verifier decodes every number into a float64 and writes `int64(f)`; anything
+    // non-integral is an error. Emulate exactly that (so 2^53 + 1 prints as 2^53, `1.0`
+    // and `1e2` print as `1` and `100`, `-0` prints as `0`).
     let f = n
         .as_f64()
         .ok_or_else(|| TufError::Malformed(format!("number {n} is not representable")))?;
@@ -68,14 +69,14 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) -> Result<(), TufErro
             "canonical JSON allows only integers, found {n}"
         )));
     }
-    if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= 1u64 << 53) {
-        out.extend_from_slice(i.to_string().as_bytes());
-    } else if let Some(u) = n.as_u64().filter(|u| *u <= 1u64 << 53) {
-        out.extend_from_slice(u.to_string().as_bytes());
+    // Out of int64 range, Go's conversion yields the "integer indefinite" value on amd64.
+    const TWO_63: f64 = 9_223_372_036_854_775_808.0;
+    let i = if (-TWO_63..TWO_63).contains(&f) {
+        f as i64
     } else {
-        // Beyond 2^53 the float64 value is what Go writes.
-        out.extend_from_slice(format!("{f:.0}").as_bytes());
-    }
+        i64::MIN
+    };
+    out.extend_from_slice(i.to_string().as_bytes());
     Ok(())
 }
 
@@ -116,4 +117,115 @@ pub fn html_escape(canonical: &[u8]) -> Vec<u8> {
         i += 1;
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn canon(text: &str) -> Vec<u8> {
+        to_canonical(&serde_json::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn protocol_vector_12_1() {
+        let got = canon(r#"{"b":1,"a":"<&>","_t":"x\n\u00e9\"\\","Z":[true,null]}"#);
+        let mut want = b"{\"Z\":[true,null],\"_t\":\"x\n".to_vec();
+        want.extend_from_slice("é".as_bytes());
+        want.extend_from_slice(b"\\\"\\\\\",\"a\":\"<&>\",\"b\":1}");
+        assert_eq!(got, want);
+        assert!(got.contains(&b'\n') && got.windows(2).any(|w| w == [0xC3, 0xA9]));
+    }
+
+    #[test]
+    fn go_encoder_test_cases() {
+        // encode_test.go: struct {S:"",F:0,I:0,E:nil} with fields sorted by name.
+        assert_eq!(
+            canon(r#"{"S":"","F":0,"I":0,"E":null}"#),
+            br#"{"E":null,"F":0,"I":0,"S":""}"#
+        );
+        // Floats that are not integral are refused.
+        let err = to_canonical(&json!(1.2)).unwrap_err();
+        assert!(err.to_string().contains("only integers"), "{err}");
+        // Only `\` and `"` are escaped; U+0090, TAB and LF are written raw.
+        let got = to_canonical(&json!("\u{0090} \t \\ \n \"")).unwrap();
+        let mut want = b"\"".to_vec();
+        want.extend_from_slice("\u{0090}".as_bytes());
+        want.extend_from_slice(b" \t \\\\ \n \\\"\"");
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn keys_sort_bytewise_and_nest() {
+        assert_eq!(
+            canon(r#"{"a":{"z":1,"Z":2,"_":3},"B":[],"é":0,"e":{}}"#),
+            "{\"B\":[],\"a\":{\"Z\":2,\"_\":3,\"z\":1},\"e\":{},\"é\":0}".as_bytes()
+        );
+    }
+
+    #[test]
+    fn numbers_go_through_float64_like_go() {
+        assert_eq!(canon("[1.0,1e2,-0,-5,0]"), b"[1,100,0,-5,0]");
+        // 2^53 + 1 is not a float64; Go writes the rounded value.
+        assert_eq!(canon("9007199254740993"), b"9007199254740992");
+        assert_eq!(canon("-9007199254740993"), b"-9007199254740992");
+        assert_eq!(canon("9223372036854775807"), b"-9223372036854775808");
+        assert!(to_canonical(&serde_json::from_str("2.5").unwrap()).is_err());
+    }
+
+    #[test]
+    fn key_id_input_bytes() {
+        // protocol §12.1: the key object of baseECDSAKey and its ID.
+        let v = json!({"keyval":{"public":"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgl3rzMPMEKhS1k/AX16MM4PdidpjJr+z4pj0Td+30QnpbOIARgpyR1PiFztU8BZlqG3cUazvFclr2q/xHvfrqw==","private":null},"keytype":"ecdsa"});
+        let bytes = to_canonical(&v).unwrap();
+        assert_eq!(
+            bytes,
+            br#"{"keytype":"ecdsa","keyval":{"private":null,"public":"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEgl3rzMPMEKhS1k/AX16MM4PdidpjJr+z4pj0Td+30QnpbOIARgpyR1PiFztU8BZlqG3cUazvFclr2q/xHvfrqw=="}}"#
+        );
+        use sha2::Digest as _;
+        assert_eq!(
+            hex::encode(sha2::Sha256::digest(&bytes)),
+            "e3a5a4fdaf11ea1ec58f5efed6f3639b39cd4cfa1418c8b55c9a8c2447ace5d9"
+        );
+    }
+
+    #[test]
+    fn to_canonical_from_serializes_structs() {
+        #[derive(serde::Serialize)]
+        struct S {
+            z: u8,
+            a: Option<u8>,
+        }
+        assert_eq!(
+            to_canonical_from(&S { z: 1, a: None }).unwrap(),
+            br#"{"a":null,"z":1}"#
+        );
+    }
+
+    #[test]
+    fn html_escape_like_go_marshal() {
+        let canonical = "{\"t\":\"a<b>&c\u{2028}d\u{2029}e\u{2027}\"}".as_bytes();
+        assert_eq!(
+            html_escape(canonical),
+            br#"{"t":"a\u003cb\u003e\u0026c\u2028d\u2029e"#
+                .iter()
+                .chain("\u{2027}\"}".as_bytes())
+                .copied()
+                .collect::<Vec<u8>>()
+        );
+        // Nothing else changes (non-ASCII, escapes already present).
+        let plain = "{\"é\":\"\\\"x\\\\\"}".as_bytes();
+        assert_eq!(html_escape(plain), plain);
+    }
+
+    #[test]
+    fn escaped_input_round_trips_to_raw_canonical() {
+        // A file written by Go holds `\u003c`; parsing decodes it, canonical is raw `<`.
+        assert_eq!(canon(r#"{"n":"a\u003cb"}"#), br#"{"n":"a<b"}"#);
+        assert_eq!(
+            html_escape(&canon(r#"{"n":"a\u003cb"}"#)),
+            br#"{"n":"a\u003cb"}"#
+        );
+    }
 }

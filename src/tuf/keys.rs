@@ -15,7 +15,10 @@ pub struct KeyId(String);
 
 impl KeyId {
     pub fn parse(s: &str) -> Result<Self, TufError> {
-        if s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() == 64
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             Ok(KeyId(s.to_owned()))
         } else {
             Err(TufError::InvalidKeyId(s.to_owned()))
@@ -80,7 +83,10 @@ impl fmt::Debug for PublicKey {
 
 impl PublicKey {
     pub fn new(keytype: impl Into<String>, public: Vec<u8>) -> Self {
-        PublicKey { keytype: keytype.into(), public }
+        PublicKey {
+            keytype: keytype.into(),
+            public,
+        }
     }
 
     /// The base64 of `public`, as written in metadata.
@@ -99,6 +105,25 @@ impl PublicKey {
         let bytes = super::cjson::to_canonical(&serde_json::Value::Object(v))
             .expect("a key object always canonicalizes");
         KeyId::from_digest(&Sha256::digest(&bytes))
+    }
+
+    /// The canonical key ID (protocol §5.2, notary's `CanonicalKeyID`): for
+    /// `ecdsa-x509`/`rsa-x509` keys, the ID of the `ecdsa`/`rsa` key made of the first
+    /// certificate's public key (DER SPKI); for every other type, [`key_id`](Self::key_id).
+    /// Private key files are named by this ID.
+    pub fn canonical_key_id(&self) -> Result<KeyId, TufError> {
+        let plain_type = match self.keytype.as_str() {
+            ECDSA_X509 => ECDSA,
+            RSA_X509 => RSA,
+            _ => return Ok(self.key_id()),
+        };
+        let cert = crate::crypto::x509::load_cert_from_pem(&self.public).map_err(|source| {
+            TufError::Key {
+                keyid: self.key_id(),
+                source,
+            }
+        })?;
+        Ok(PublicKey::new(plain_type, cert.spki_der).key_id())
     }
 }
 
@@ -119,7 +144,10 @@ impl Serialize for PublicKey {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         WireKey {
             keytype: self.keytype.clone(),
-            keyval: KeyVal { private: None, public: self.public_b64() },
+            keyval: KeyVal {
+                private: None,
+                public: self.public_b64(),
+            },
         }
         .serialize(s)
     }
@@ -132,6 +160,81 @@ impl<'de> Deserialize<'de> for PublicKey {
             .decode(w.keyval.public.as_bytes())
             .map_err(serde::de::Error::custom)?;
         // notary lower-cases nothing here; key types are compared exactly.
-        Ok(PublicKey { keytype: w.keytype, public })
+        Ok(PublicKey {
+            keytype: w.keytype,
+            public,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// `baseECDSAx509Key` of notary's `tuf/signed/verifiers_test.go` (cert CN/O
+    /// `docker.com/notary`).
+    pub(crate) const BASE_ECDSA_X509_PUBLIC: &str = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJwRENDQVVtZ0F3SUJBZ0lRQlBWc1NoUmRMdG45WEtRZ29JaDIvREFLQmdncWhrak9QUVFEQWpBNE1Sb3cKR0FZRFZRUUtFeEZrYjJOclpYSXVZMjl0TDI1dmRHRnllVEVhTUJnR0ExVUVBeE1SWkc5amEyVnlMbU52YlM5dQpiM1JoY25rd0hoY05NVFV3TnpFek1EVXdORFF4V2hjTk1UY3dOekV5TURVd05EUXhXakE0TVJvd0dBWURWUVFLCkV4RmtiMk5yWlhJdVkyOXRMMjV2ZEdGeWVURWFNQmdHQTFVRUF4TVJaRzlqYTJWeUxtTnZiUzl1YjNSaGNua3cKV1RBVEJnY3Foa2pPUFFJQkJnZ3Foa2pPUFFNQkJ3TkNBQVI3SjNSOGpWODV5Rnp0dGFTV3FMRDFHa042UHlhWAowUUdmOHh2Rzd6MUYwUG5DQUdSWk9QQ01aWWpZSGVkdzNXY0FmQWVVcDY5OVExSjNEYW9kbzNBcm96VXdNekFPCkJnTlZIUThCQWY4RUJBTUNBS0F3RXdZRFZSMGxCQXd3Q2dZSUt3WUJCUVVIQXdNd0RBWURWUjBUQVFIL0JBSXcKQURBS0JnZ3Foa2pPUFFRREFnTkpBREJHQWlFQWppVkJjaTBDRTBaazgwZ2ZqbytYdE9xM3NURGJkSWJRRTZBTQpoL29mN1RFQ0lRRGxlbXB5MDRhY0RKODNnVHBvaFNtcFJYdjdJbnRLc0lRTU1oLy9VZzliU2c9PQotLS0tLUVORCBDRVJUSUZJQ0FURS0tLS0tCg==";
+
+    pub(crate) fn base_ecdsa_x509_key() -> PublicKey {
+        let json = format!(
+            r#"{{"keytype":"ecdsa-x509","keyval":{{"public":"{BASE_ECDSA_X509_PUBLIC}","private":null}}}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn ed25519_key_id_vector() {
+        let raw = hex::decode("846612b43cef909a0e4ea9c818379bca4723a2020619f95e7a0ccc6f0850b7dc")
+            .unwrap();
+        let key = PublicKey::new(ED25519, raw);
+        let want = "bfb4fc848dff4fda17f40331f705e0718c20beb7615818d9f9f536e4e395d08c";
+        assert_eq!(key.key_id().as_str(), want);
+        assert_eq!(key.canonical_key_id().unwrap().as_str(), want);
+    }
+
+    #[test]
+    fn ecdsa_x509_key_id_and_canonical_id_vector() {
+        let key = base_ecdsa_x509_key();
+        assert_eq!(
+            key.key_id().as_str(),
+            "cf43f17dbcc5a9f4da3d2419fc52cce7f3cb241ed663f6c2eda6885bf809513a"
+        );
+        assert_eq!(
+            key.canonical_key_id().unwrap().as_str(),
+            "277f290bdd27cfbf7816024e91dbda047b414dce55b990c703febff65e2a6e04"
+        );
+    }
+
+    #[test]
+    fn canonical_id_of_plain_key_is_its_id_and_bad_pem_fails() {
+        let key = PublicKey::new(ECDSA, b"not even DER".to_vec());
+        assert_eq!(key.canonical_key_id().unwrap(), key.key_id());
+        let broken = PublicKey::new(
+            ECDSA_X509,
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".to_vec(),
+        );
+        let err = broken.canonical_key_id().unwrap_err();
+        assert!(err.to_string().contains(broken.key_id().as_str()), "{err}");
+    }
+
+    #[test]
+    fn wire_form_round_trips() {
+        let key = base_ecdsa_x509_key();
+        let text = serde_json::to_string(&key).unwrap();
+        assert_eq!(
+            text,
+            format!(
+                r#"{{"keytype":"ecdsa-x509","keyval":{{"private":null,"public":"{BASE_ECDSA_X509_PUBLIC}"}}}}"#
+            )
+        );
+        assert_eq!(serde_json::from_str::<PublicKey>(&text).unwrap(), key);
+    }
+
+    #[test]
+    fn key_id_parse() {
+        let id = "bfb4fc848dff4fda17f40331f705e0718c20beb7615818d9f9f536e4e395d08c";
+        assert_eq!(KeyId::parse(id).unwrap().short(), "bfb4fc8");
+        assert!(KeyId::parse(&id.to_uppercase()).is_err());
+        assert!(KeyId::parse(&id[1..]).is_err());
     }
 }

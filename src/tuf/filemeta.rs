@@ -1,0 +1,219 @@
+//! Length and hashes of a file (a target, or a metadata file listed in snapshot or
+//! timestamp) and the hash rules of protocol §3.7.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256, Sha512};
+
+use super::serde_util::b64_map;
+use super::TufError;
+
+pub const SHA256: &str = "sha256";
+pub const SHA512: &str = "sha512";
+
+/// Algorithm name → raw digest bytes (base64 on the wire).
+pub type Hashes = BTreeMap<String, Vec<u8>>;
+
+/// `{"custom":…,"hashes":{…},"length":N}` (`custom` omitted when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub length: i64,
+    #[serde(with = "b64_map", default)]
+    pub hashes: Hashes,
+    /// Free-form JSON attached to a target. Signed in canonical form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom: Option<Value>,
+    /// Fields this version does not know, kept for re-serialization.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+impl FileMeta {
+    /// Length and the given hashes (`sha256`, `sha512`) of `bytes`.
+    pub fn from_bytes(bytes: &[u8], algorithms: &[&str]) -> Result<Self, TufError> {
+        let mut hashes = Hashes::new();
+        for &alg in algorithms {
+            let digest = digest(alg, bytes)
+                .ok_or_else(|| TufError::Malformed(format!("unknown hash algorithm {alg:?}")))?;
+            hashes.insert(alg.to_owned(), digest);
+        }
+        Ok(FileMeta {
+            length: bytes.len() as i64,
+            hashes,
+            custom: None,
+            extra: BTreeMap::new(),
+        })
+    }
+
+    /// The sha256 digest, if listed.
+    pub fn sha256(&self) -> Option<&[u8]> {
+        self.hashes.get(SHA256).map(Vec::as_slice)
+    }
+}
+
+fn digest(alg: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    match alg {
+        SHA256 => Some(Sha256::digest(bytes).to_vec()),
+        SHA512 => Some(Sha512::digest(bytes).to_vec()),
+        _ => None,
+    }
+}
+
+/// notary's `CheckHashes`: every `sha256`/`sha512` listed must match `bytes`; other
+/// algorithms are ignored; at least one of the two must be listed. The length is not
+/// compared (it is a download cap; the hashes catch any difference). `name` says what
+/// is being checked, for the error message.
+pub fn check_hashes(name: &str, bytes: &[u8], meta: &FileMeta) -> Result<(), TufError> {
+    let mut checked = 0;
+    for (alg, expected) in &meta.hashes {
+        let Some(actual) = digest(alg, bytes) else {
+            continue;
+        };
+        if actual != *expected {
+            return Err(TufError::HashMismatch {
+                name: name.to_owned(),
+                algorithm: alg.clone(),
+                expected: hex::encode(expected),
+                actual: hex::encode(actual),
+            });
+        }
+        checked += 1;
+    }
+    if checked == 0 {
+        return Err(TufError::MissingHashes {
+            name: name.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// notary's `CheckValidHashStructures`: a listed sha256 is 32 bytes, a sha512 64 bytes,
+/// and at least one of them is listed. The error says which rule failed.
+pub fn check_valid_hash_structures(hashes: &Hashes) -> Result<(), String> {
+    let mut supported = 0;
+    for (alg, value) in hashes {
+        let want = match alg.as_str() {
+            SHA256 => 32,
+            SHA512 => 64,
+            _ => continue,
+        };
+        if value.len() != want {
+            return Err(format!(
+                "{alg} checksum is {} bytes, expected {want}",
+                value.len()
+            ));
+        }
+        supported += 1;
+    }
+    if supported == 0 {
+        return Err("at least one sha256 or sha512 checksum is needed".to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EMPTY_SHA256_B64: &str = "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=";
+
+    #[test]
+    fn wire_format_round_trip() {
+        let text = format!(r#"{{"hashes":{{"sha256":"{EMPTY_SHA256_B64}"}},"length":0}}"#);
+        let m: FileMeta = serde_json::from_str(&text).unwrap();
+        assert_eq!(m.length, 0);
+        assert_eq!(m.sha256().unwrap(), Sha256::digest(b"").as_slice());
+        assert_eq!(m.custom, None);
+        assert_eq!(
+            super::super::cjson::to_canonical_from(&m).unwrap(),
+            text.as_bytes()
+        );
+    }
+
+    #[test]
+    fn custom_and_unknown_fields_are_kept() {
+        let text = r#"{"custom":{"b":1,"a":"x"},"hashes":{},"length":3,"zzz":[1]}"#;
+        let m: FileMeta = serde_json::from_str(text).unwrap();
+        assert_eq!(m.custom, Some(serde_json::json!({"a":"x","b":1})));
+        assert_eq!(m.extra.get("zzz"), Some(&serde_json::json!([1])));
+        let back = super::super::cjson::to_canonical_from(&m).unwrap();
+        assert_eq!(
+            back,
+            br#"{"custom":{"a":"x","b":1},"hashes":{},"length":3,"zzz":[1]}"#
+        );
+    }
+
+    #[test]
+    fn null_custom_and_hashes_parse_as_absent() {
+        let m: FileMeta =
+            serde_json::from_str(r#"{"custom":null,"hashes":null,"length":1}"#).unwrap();
+        assert!(m.custom.is_none());
+        assert!(m.hashes.is_empty());
+        assert_eq!(
+            super::super::cjson::to_canonical_from(&m).unwrap(),
+            br#"{"hashes":{},"length":1}"#
+        );
+    }
+
+    #[test]
+    fn bad_base64_is_rejected() {
+        let err = serde_json::from_str::<FileMeta>(r#"{"hashes":{"sha256":"***"},"length":1}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("sha256"), "{err}");
+    }
+
+    #[test]
+    fn from_bytes_and_check() {
+        let m = FileMeta::from_bytes(b"hello", &[SHA256, SHA512]).unwrap();
+        assert_eq!(m.length, 5);
+        assert_eq!(m.hashes[SHA512].len(), 64);
+        check_hashes("f", b"hello", &m).unwrap();
+        let err = check_hashes("f", b"hellO", &m).unwrap_err();
+        assert!(
+            matches!(err, TufError::HashMismatch { ref name, .. } if name == "f"),
+            "{err}"
+        );
+        assert!(FileMeta::from_bytes(b"", &["md5"]).is_err());
+    }
+
+    #[test]
+    fn every_listed_hash_must_match() {
+        // sha256 matches, sha512 does not: rejected (all known hashes are checked).
+        let mut m = FileMeta::from_bytes(b"data", &[SHA256, SHA512]).unwrap();
+        m.hashes.insert(SHA512.into(), vec![0; 64]);
+        let err = check_hashes("t", b"data", &m).unwrap_err();
+        assert!(matches!(err, TufError::HashMismatch { ref algorithm, .. } if algorithm == SHA512));
+    }
+
+    #[test]
+    fn unknown_algorithms_alone_are_missing_hashes() {
+        let mut m = FileMeta::from_bytes(b"data", &[]).unwrap();
+        m.hashes.insert("md5".into(), vec![1, 2, 3]);
+        assert!(matches!(
+            check_hashes("t", b"data", &m),
+            Err(TufError::MissingHashes { .. })
+        ));
+        // An unknown algorithm next to a matching sha256 is ignored.
+        m.hashes
+            .insert(SHA256.into(), Sha256::digest(b"data").to_vec());
+        check_hashes("t", b"data", &m).unwrap();
+    }
+
+    #[test]
+    fn hash_structure_rules() {
+        let mut h = Hashes::new();
+        assert!(check_valid_hash_structures(&h).is_err());
+        h.insert("md5".into(), vec![0; 16]);
+        assert!(check_valid_hash_structures(&h).is_err());
+        h.insert(SHA256.into(), vec![0; 32]);
+        check_valid_hash_structures(&h).unwrap();
+        h.insert(SHA512.into(), vec![0; 32]);
+        let err = check_valid_hash_structures(&h).unwrap_err();
+        assert!(err.contains("sha512"), "{err}");
+        h.insert(SHA512.into(), vec![0; 64]);
+        h.insert(SHA256.into(), vec![0; 31]);
+        assert!(check_valid_hash_structures(&h).is_err());
+    }
+}

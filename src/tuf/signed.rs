@@ -1,0 +1,188 @@
+//! The file envelope `{"signed":…,"signatures":[…]}` (protocol §3.1, §4.2, §4.3).
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::cjson;
+use super::expires::Expires;
+use super::keys::KeyId;
+use super::serde_util::{b64, null_default};
+use super::TufError;
+use crate::crypto::SignatureProvider;
+
+/// A role object: what goes inside `signed`.
+pub trait Metadata: Serialize + DeserializeOwned {
+    /// The `_type` this role carries (`Root`, `Targets`, `Snapshot`, `Timestamp`).
+    const TYPE: &'static str;
+    /// The `_type` actually present.
+    fn type_field(&self) -> &str;
+    fn expires(&self) -> &Expires;
+    fn version(&self) -> i64;
+    /// notary's structure checks for a document of role `role` (type, version ≥ 1, the
+    /// entries that must be present). Signatures and expiry are checked elsewhere.
+    fn validate(&self, role: &str) -> Result<(), TufError>;
+}
+
+/// One signature: `{"keyid":…,"method":…,"sig":"<base64>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Signature {
+    pub keyid: String,
+    /// `ecdsa`, `eddsa`, `rsapss`, … (lower-cased on parse, as notary does).
+    pub method: String,
+    #[serde(with = "b64")]
+    pub sig: Vec<u8>,
+}
+
+impl<'de> Deserialize<'de> for Signature {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Missing fields decode as empty, as in Go; such a signature never verifies.
+        #[derive(Deserialize)]
+        struct Wire {
+            #[serde(default, deserialize_with = "null_default")]
+            keyid: String,
+            #[serde(default, deserialize_with = "null_default")]
+            method: String,
+            #[serde(default, with = "b64")]
+            sig: Vec<u8>,
+        }
+        let w = Wire::deserialize(d)?;
+        Ok(Signature {
+            keyid: w.keyid,
+            method: w.method.to_lowercase(),
+            sig: w.sig,
+        })
+    }
+}
+
+/// A parsed metadata file.
+///
+/// Keeps the exact file bytes and the generic JSON value of `signed`, because
+/// signatures are checked over the canonical form of that generic value (protocol
+/// §4.2), never over a re-serialization of the typed role. The typed role is read
+/// from the same value, so the two cannot disagree; fields are private so nobody can
+/// change one without the other.
+#[derive(Debug, Clone)]
+pub struct Signed<T> {
+    signed: T,
+    signatures: Vec<Signature>,
+    raw_signed: Value,
+    bytes: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    signed: Value,
+    #[serde(default, deserialize_with = "null_default")]
+    signatures: Vec<Signature>,
+}
+
+impl<T: Metadata> Signed<T> {
+    /// Parse a metadata file. Checks only that it is well-formed; nothing is trusted yet.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TufError> {
+        let env: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+            TufError::Malformed(format!("{} file is not a signed envelope: {e}", T::TYPE))
+        })?;
+        if !env.signed.is_object() {
+            return Err(TufError::Malformed(format!(
+                "{} file: \"signed\" is not a JSON object",
+                T::TYPE
+            )));
+        }
+        let signed = T::deserialize(&env.signed)
+            .map_err(|e| TufError::Malformed(format!("{} metadata: {e}", T::TYPE)))?;
+        Ok(Signed {
+            signed,
+            signatures: env.signatures,
+            raw_signed: env.signed,
+            bytes: bytes.to_vec(),
+        })
+    }
+}
+
+impl<T> Signed<T> {
+    /// The typed role object (not yet verified).
+    pub fn signed(&self) -> &T {
+        &self.signed
+    }
+
+    pub fn signatures(&self) -> &[Signature] {
+        &self.signatures
+    }
+
+    /// The file exactly as read.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// `signed` as a generic JSON value, as parsed.
+    pub fn raw_signed(&self) -> &Value {
+        &self.raw_signed
+    }
+
+    /// The bytes the signatures cover: the canonical form of the parsed `signed` value.
+    pub fn canonical_signed(&self) -> Result<Vec<u8>, TufError> {
+        cjson::to_canonical(&self.raw_signed)
+    }
+
+    pub(crate) fn into_parts(self) -> (T, Vec<Signature>, Vec<u8>) {
+        (self.signed, self.signatures, self.bytes)
+    }
+}
+
+/// Write a metadata file: `{"signed":` + canonical bytes with Go's HTML escaping +
+/// `,"signatures":[…]}`, no trailing newline (protocol §4.3).
+///
+/// Fails when the canonical bytes hold a raw control character (only possible inside a
+/// string): Go cannot write such a file and notary-server would reject it.
+pub fn encode_envelope(
+    canonical_signed: &[u8],
+    signatures: &[Signature],
+) -> Result<Vec<u8>, TufError> {
+    if let Some(pos) = canonical_signed.iter().position(|&b| b < 0x20) {
+        return Err(TufError::Malformed(format!(
+            "cannot write metadata: a string contains control character 0x{:02x} (at byte {pos}), \
+             which notary cannot encode",
+            canonical_signed[pos]
+        )));
+    }
+    let sigs = serde_json::to_vec(signatures)
+        .map_err(|e| TufError::Malformed(format!("cannot encode signatures: {e}")))?;
+    let escaped = cjson::html_escape(canonical_signed);
+    let mut out = Vec::with_capacity(escaped.len() + sigs.len() + 32);
+    out.extend_from_slice(b"{\"signed\":");
+    out.extend_from_slice(&escaped);
+    out.extend_from_slice(b",\"signatures\":");
+    out.extend_from_slice(&sigs);
+    out.push(b'}');
+    Ok(out)
+}
+
+/// Sign `role` with every signer and return the file bytes.
+///
+/// The key ID next to each signature is the one given (for root keys, the ID of the
+/// certificate key as listed in root.json).
+pub fn sign_role<T: Serialize>(
+    role: &T,
+    signers: &[(KeyId, &dyn SignatureProvider)],
+) -> Result<Vec<u8>, TufError> {
+    if signers.is_empty() {
+        return Err(TufError::NoSigners("no signing keys were given".to_owned()));
+    }
+    let canonical = cjson::to_canonical_from(role)?;
+    let mut signatures = Vec::with_capacity(signers.len());
+    for (keyid, signer) in signers {
+        let sig = signer
+            .sign(&canonical)
+            .map_err(|source| TufError::Signing {
+                keyid: keyid.clone(),
+                source,
+            })?;
+        signatures.push(Signature {
+            keyid: keyid.to_string(),
+            method: signer.method().to_owned(),
+            sig,
+        });
+    }
+    encode_envelope(&canonical, &signatures)
+}

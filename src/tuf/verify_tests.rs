@@ -184,6 +184,33 @@ fn a_repeated_signature_counts_once() {
 }
 
 #[test]
+fn two_different_signatures_by_one_key_count_once() {
+    use p256::ecdsa::signature::RandomizedSigner as _;
+    let a = signer(1);
+    let ka = public(&a);
+    let once = sign(&targets(), &[&a]);
+    let msg = once.canonical_signed().unwrap();
+    let sigs: Vec<Signature> = (0..2)
+        .map(|_| {
+            let s: p256::ecdsa::Signature = a.0.sign_with_rng(&mut rand_core::OsRng, &msg);
+            Signature {
+                keyid: ka.key_id().to_string(),
+                method: "ecdsa".into(),
+                sig: s.to_vec(),
+            }
+        })
+        .collect();
+    assert_ne!(sigs[0].sig, sigs[1].sig);
+    let two = with_signatures(&once, sigs);
+    verify(two.clone(), &role("targets", &[&ka], 1)).unwrap();
+    let err = verify(two, &role("targets", &[&ka], 2)).unwrap_err();
+    assert!(
+        matches!(err, TufError::ThresholdNotMet { valid: 1, .. }),
+        "{err}"
+    );
+}
+
+#[test]
 fn one_public_key_under_two_ids_counts_once() {
     let a = signer(7);
     let plain = public(&a);
@@ -392,4 +419,33 @@ fn envelope_parsing_is_as_tolerant_as_go() {
         let err = Signed::<Targets>::from_bytes(bad).unwrap_err();
         assert!(matches!(err, TufError::Malformed(_)), "{err}");
     }
+}
+
+#[test]
+fn signatures_cover_the_parsed_value_not_our_re_serialization() {
+    // A Go-written document whose typed form re-serializes differently: no
+    // `delegations`, `custom: null`, a null key ID list, an unknown field.
+    let a = signer(3);
+    let ka = public(&a);
+    let doc = serde_json::json!({
+        "_type": "Targets",
+        "expires": "2030-01-01T00:00:00.5-05:00",
+        "targets": {"x": {"custom": null, "hashes": {"sha256": "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="}, "length": 0}},
+        "version": 1,
+        "x-extension": {"b": [1, 2], "a": null}
+    });
+    let bytes = sign_role(&doc, &[(ka.key_id(), &a as &dyn SignatureProvider)]).unwrap();
+    let signed: Signed<Targets> = Signed::from_bytes(&bytes).unwrap();
+    let typed = crate::tuf::cjson::to_canonical_from(signed.signed()).unwrap();
+    assert_ne!(
+        typed,
+        signed.canonical_signed().unwrap(),
+        "the test needs a differing re-serialization"
+    );
+    let v = verify(signed, &role("targets", &[&ka], 1)).unwrap();
+    assert_eq!(
+        v.role().extra["x-extension"],
+        serde_json::json!({"a": null, "b": [1, 2]})
+    );
+    assert_eq!(v.role().expires.as_str(), "2030-01-01T00:00:00.5-05:00");
 }

@@ -157,10 +157,17 @@ pub(crate) fn classify_send_error(
     }
     let e = e.without_url();
     let full = chain(&e);
+    // hyper's wrappers say nothing a user can act on.
+    let noise = [
+        "error sending request",
+        "client error (Connect)",
+        "tcp connect error",
+    ];
     let cause = full
-        .strip_prefix("error sending request: ")
-        .unwrap_or(&full)
-        .to_owned();
+        .split(": ")
+        .filter(|p| !noise.contains(p))
+        .collect::<Vec<_>>()
+        .join(": ");
     let lower = cause.to_ascii_lowercase();
     let tls_markers = [
         "certificate",

@@ -325,11 +325,19 @@ impl RemoteError {
                 format!("is the server running and reachable at {url}? check --server (or remote_server.url in the config file)")
             }
             RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry".into(),
+            RemoteError::Tls { cause, .. }
+                if cause.contains("InvalidContentType") || cause.contains("corrupt message") =>
+            {
+                "the server does not speak TLS on that port: check the scheme (http:// or https://) and port in --server".into()
+            }
             RemoteError::Tls { .. } => {
                 "pass --tls-ca-cert FILE with the CA that signed the server's certificate (and check the host name in --server matches it)".into()
             }
+            RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("HTTPS server") => {
+                "the server speaks HTTPS on that port: use https:// in --server".into()
+            }
             RemoteError::NotNotaryServer { .. } => {
-                "check --server; to read a static repository served by a web server use static+https://HOST/PATH".into()
+                "check --server (scheme, host, port and path prefix); to read a static repository served by a web server use static+https://HOST/PATH".into()
             }
             RemoteError::Server { .. } => "the server failed; retry later or check its logs".into(),
             RemoteError::Rejected { code, .. } if code == "VERSION" => {

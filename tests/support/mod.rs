@@ -5,6 +5,10 @@
 
 #![allow(dead_code)]
 
+pub mod httpd;
+pub mod tls;
+pub mod token;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -17,7 +21,11 @@ pub const DELEGATION_PASS: &str = "delegpass-123";
 
 /// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn require_binary(name: &str) -> PathBuf {
@@ -34,11 +42,27 @@ pub fn require_binary(name: &str) -> PathBuf {
 pub struct NotaryServer {
     child: Child,
     pub url: String,
+    pub port: u16,
     _dir: tempfile::TempDir,
+}
+
+/// Extra notary-server settings: TLS files, an `auth` block, GUN prefixes.
+#[derive(Clone, Debug, Default)]
+pub struct ServerConfig {
+    /// (certificate, key) PEM files: the server then speaks HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The `auth` block (e.g. from `token::TokenServer::notary_auth_block`).
+    pub auth: Option<serde_json::Value>,
+    /// `repositories.gun_prefixes`.
+    pub gun_prefixes: Vec<String>,
 }
 
 impl NotaryServer {
     pub fn start() -> NotaryServer {
+        NotaryServer::start_with(&ServerConfig::default())
+    }
+
+    pub fn start_with(extra: &ServerConfig) -> NotaryServer {
         let bin = require_binary("notary-server");
         let mut last_log = String::new();
         // A port picked by `free_port` can be taken by someone else before the server
@@ -47,13 +71,24 @@ impl NotaryServer {
             let dir = tempfile::tempdir().unwrap();
             let port = free_port();
             let cfg = dir.path().join("server.json");
-            std::fs::write(
-                &cfg,
-                format!(
-                    r#"{{"server":{{"http_addr":"127.0.0.1:{port}"}},"trust_service":{{"type":"local"}},"storage":{{"backend":"memory"}},"logging":{{"level":"error"}}}}"#
-                ),
-            )
-            .unwrap();
+            let mut server = serde_json::json!({"http_addr": format!("127.0.0.1:{port}")});
+            if let Some((cert, key)) = &extra.tls {
+                server["tls_cert_file"] = cert.to_str().unwrap().into();
+                server["tls_key_file"] = key.to_str().unwrap().into();
+            }
+            let mut config = serde_json::json!({
+                "server": server,
+                "trust_service": {"type": "local"},
+                "storage": {"backend": "memory"},
+                "logging": {"level": "error"},
+            });
+            if let Some(auth) = &extra.auth {
+                config["auth"] = auth.clone();
+            }
+            if !extra.gun_prefixes.is_empty() {
+                config["repositories"] = serde_json::json!({"gun_prefixes": extra.gun_prefixes});
+            }
+            std::fs::write(&cfg, config.to_string()).unwrap();
             let log_path = dir.path().join("server.log");
             let child = Command::new(&bin)
                 .arg("-config")
@@ -63,8 +98,14 @@ impl NotaryServer {
                 .stderr(std::fs::File::create(&log_path).unwrap())
                 .spawn()
                 .expect("start notary-server");
-            let url = format!("http://127.0.0.1:{port}");
-            let mut server = NotaryServer { child, url, _dir: dir };
+            let scheme = if extra.tls.is_some() { "https" } else { "http" };
+            let url = format!("{scheme}://127.0.0.1:{port}");
+            let mut server = NotaryServer {
+                child,
+                url,
+                port,
+                _dir: dir,
+            };
             if server.wait_ready(port) {
                 return server;
             }
@@ -79,7 +120,12 @@ impl NotaryServer {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return false;
             }
-            if http_get_status("127.0.0.1", port, "/_notary_server/health") == Some(200) {
+            // A TLS server answers a plain-HTTP probe with 400 ("Client sent an HTTP
+            // request to an HTTPS server"), which is as good a sign of life.
+            if matches!(
+                http_get_status("127.0.0.1", port, "/_notary_server/health"),
+                Some(200 | 400)
+            ) {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -115,16 +161,23 @@ pub struct Notary {
 
 impl Notary {
     pub fn new(trust_dir: &Path) -> Notary {
-        Notary { trust_dir: trust_dir.to_path_buf(), server: None }
+        Notary {
+            trust_dir: trust_dir.to_path_buf(),
+            server: None,
+        }
     }
     pub fn with_server(trust_dir: &Path, server: &NotaryServer) -> Notary {
-        Notary { trust_dir: trust_dir.to_path_buf(), server: Some(server.url.clone()) }
+        Notary {
+            trust_dir: trust_dir.to_path_buf(),
+            server: Some(server.url.clone()),
+        }
     }
     pub fn cmd(&self) -> Command {
         let mut c = Command::new(require_binary("notary"));
         c.arg("-d").arg(&self.trust_dir);
         // Always name a server: notary's default would be a non-loopback host.
-        c.arg("-s").arg(self.server.as_deref().unwrap_or("http://127.0.0.1:9"));
+        c.arg("-s")
+            .arg(self.server.as_deref().unwrap_or("http://127.0.0.1:9"));
         c.env("NOTARY_ROOT_PASSPHRASE", ROOT_PASS)
             .env("NOTARY_TARGETS_PASSPHRASE", TARGETS_PASS)
             .env("NOTARY_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)

@@ -8,7 +8,7 @@ use der::oid::ObjectIdentifier;
 use der::{Decode, Encode, SliceReader, Tag, Tagged as _};
 use p256::ecdsa::signature::Signer as _;
 use rand_core::RngCore as _;
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use time::{Duration, OffsetDateTime};
 use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::ext::pkix::BasicConstraints;
@@ -19,6 +19,7 @@ use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
 use super::CryptoError;
+use crate::tuf::keys::{self, PublicKey};
 
 const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
@@ -329,6 +330,54 @@ pub fn validate_root_cert(
     }
     validate_certificate(&leaf, now, check_expiry)?;
     Ok(leaf)
+}
+
+/// A public key from a PEM file, as `notary delegation add` reads it (notary's
+/// `ParsePEMPublicKey`): a `CERTIFICATE` (checked with [`validate_certificate`],
+/// expiry included) becomes an `ecdsa-x509`/`rsa-x509` key holding that one
+/// certificate in Go's PEM form; a `PUBLIC KEY` becomes an `ecdsa`/`rsa` key holding
+/// the DER as given. Only the first PEM block is read.
+pub fn public_key_from_pem(pem_text: &[u8], now: OffsetDateTime) -> Result<PublicKey, CryptoError> {
+    let block = pem::parse(pem_text).map_err(|e| {
+        CryptoError::InvalidKey(format!("no PEM public key or certificate found: {e}"))
+    })?;
+    match block.tag() {
+        "CERTIFICATE" => {
+            let info = parse_certificate_der(block.contents())?;
+            validate_certificate(&info, now, true)?;
+            let keytype = match info.key_algorithm {
+                CertKeyAlgorithm::Ecdsa => keys::ECDSA_X509,
+                CertKeyAlgorithm::Rsa => keys::RSA_X509,
+                other => {
+                    return Err(CryptoError::Unsupported(format!(
+                        "certificate key algorithm {other:?} (only ECDSA and RSA certificates can be keys)"
+                    )))
+                }
+            };
+            Ok(PublicKey::new(
+                keytype,
+                to_pem("CERTIFICATE", &info.der).into_bytes(),
+            ))
+        }
+        "PUBLIC KEY" => {
+            let spki = SubjectPublicKeyInfoRef::from_der(block.contents()).map_err(|e| {
+                CryptoError::InvalidKey(format!("unable to parse PEM public key: {e}"))
+            })?;
+            let keytype = match spki.algorithm.oid {
+                OID_EC_PUBLIC_KEY => keys::ECDSA,
+                OID_RSA_ENCRYPTION => keys::RSA,
+                other => {
+                    return Err(CryptoError::Unsupported(format!(
+                        "public key algorithm {other} (only ECDSA and RSA public keys are accepted)"
+                    )))
+                }
+            };
+            Ok(PublicKey::new(keytype, block.contents().to_vec()))
+        }
+        other => Err(CryptoError::InvalidKey(format!(
+            "unsupported PEM block type {other:?}, expected CERTIFICATE or PUBLIC KEY"
+        ))),
+    }
 }
 
 /// PEM text the way Go's `encoding/pem` writes it: LF line ends, 64-column base64.

@@ -280,3 +280,34 @@ fn canonical_loader_skips_blocks_that_are_not_plain_certificates() {
     // The verifiers' reader takes the first block whatever it is, and fails here.
     assert!(first_pem_certificate(&with_key_first).is_err());
 }
+
+#[test]
+fn public_keys_from_pem_files() {
+    let now = datetime!(2026-07-01 00:00:00 UTC);
+    // A certificate becomes an x509 key, re-encoded as Go's PEM of that one certificate.
+    let root = notary01_root_key();
+    let key = public_key_from_pem(&root.public, now).unwrap();
+    assert_eq!(key, root);
+    // Expired certificates are refused (notary checks expiry when adding a delegation).
+    let expired = notary03_root_key();
+    assert!(matches!(
+        public_key_from_pem(&expired.public, datetime!(2026-08-01 00:00 UTC)),
+        Err(CryptoError::CertificateExpired { .. })
+    ));
+    // A PUBLIC KEY block becomes an `ecdsa` key of those DER bytes, with the canonical ID
+    // of the certificate key.
+    use p256::pkcs8::EncodePublicKey as _;
+    let spki = test_key().verifying_key().to_public_key_der().unwrap();
+    let pem_text = to_pem("PUBLIC KEY", spki.as_bytes());
+    let plain = public_key_from_pem(pem_text.as_bytes(), now).unwrap();
+    assert_eq!(plain.keytype, "ecdsa");
+    assert_eq!(plain.public, spki.as_bytes());
+    let cert = root_certificate(&test_key(), "g", now).unwrap();
+    let cert_key = public_key_from_pem(cert.as_bytes(), now).unwrap();
+    assert_eq!(cert_key.keytype, "ecdsa-x509");
+    assert_eq!(cert_key.canonical_key_id().unwrap(), plain.key_id());
+
+    let err = public_key_from_pem(to_pem("EC PRIVATE KEY", &[1]).as_bytes(), now).unwrap_err();
+    assert!(err.to_string().contains("EC PRIVATE KEY"), "{err}");
+    assert!(public_key_from_pem(b"nothing", now).is_err());
+}

@@ -86,19 +86,73 @@ pub(crate) fn encrypt_pkcs8(plain: &[u8], pass: &[u8], kind: Pbes2Kind) -> Resul
                 .into()
         }
     };
+    let key = derive_key(&kdf, pass, 32).map_err(|_| "key derivation failed".to_string())?;
+    // PKCS#7 padding, always 1–16 bytes, as notary adds it.
+    let pad = 16 - plain.len() % 16;
+    let mut buf = Zeroizing::new(Vec::with_capacity(plain.len() + pad));
+    buf.extend_from_slice(plain);
+    buf.resize(plain.len() + pad, pad as u8);
+    {
+        use cbc::cipher::{block_padding::NoPadding, BlockEncryptMut as _, KeyIvInit as _};
+        let len = buf.len();
+        cbc::Encryptor::<aes::Aes256>::new_from_slices(&key, &iv)
+            .map_err(|e| format!("cipher setup: {e}"))?
+            .encrypt_padded_mut::<NoPadding>(&mut buf, len)
+            .map_err(|e| format!("encryption failed: {e}"))?;
+    }
     let params = pbes2::Parameters {
         kdf,
         encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
     };
-    let encrypted = params
-        .encrypt(pass, plain)
-        .map_err(|e| format!("encryption failed: {e}"))?;
     pkcs8::EncryptedPrivateKeyInfo {
         encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(params),
-        encrypted_data: &encrypted,
+        encrypted_data: &buf,
     }
     .to_der()
     .map_err(|e| format!("encoding the encrypted key: {e}"))
+}
+
+/// Run the PBES2 key derivation into a wiping buffer (`pkcs5`'s own does not wipe).
+fn derive_key(kdf: &Kdf<'_>, pass: &[u8], len: usize) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+    use pbkdf2::pbkdf2_hmac;
+    if kdf.key_length().is_some_and(|l| usize::from(l) != len) {
+        return Err(DecryptError::Unsupported(format!(
+            "key derivation length {:?} does not fit the cipher",
+            kdf.key_length()
+        )));
+    }
+    let mut key = Zeroizing::new(vec![0u8; len]);
+    match kdf {
+        Kdf::Pbkdf2(p) => {
+            let (salt, n) = (p.salt, p.iteration_count);
+            match p.prf {
+                Pbkdf2Prf::HmacWithSha1 => pbkdf2_hmac::<sha1::Sha1>(pass, salt, n, &mut key),
+                Pbkdf2Prf::HmacWithSha224 => pbkdf2_hmac::<sha2::Sha224>(pass, salt, n, &mut key),
+                Pbkdf2Prf::HmacWithSha256 => pbkdf2_hmac::<sha2::Sha256>(pass, salt, n, &mut key),
+                Pbkdf2Prf::HmacWithSha384 => pbkdf2_hmac::<sha2::Sha384>(pass, salt, n, &mut key),
+                Pbkdf2Prf::HmacWithSha512 => pbkdf2_hmac::<sha2::Sha512>(pass, salt, n, &mut key),
+                other => {
+                    return Err(DecryptError::Unsupported(format!(
+                        "PBKDF2 PRF {}",
+                        other.oid()
+                    )))
+                }
+            }
+        }
+        Kdf::Scrypt(s) => {
+            let params = pkcs5::scrypt::Params::try_from(s)
+                .map_err(|e| DecryptError::Unsupported(format!("scrypt parameters: {e}")))?;
+            pkcs5::scrypt::scrypt(pass, s.salt, &params, &mut key)
+                .map_err(|e| DecryptError::Unsupported(format!("scrypt: {e}")))?;
+        }
+        other => {
+            return Err(DecryptError::Unsupported(format!(
+                "key derivation {}",
+                other.oid()
+            )))
+        }
+    }
+    Ok(key)
 }
 
 fn parse_pbes2(der: &[u8]) -> Result<(pbes2::Parameters<'_>, &[u8]), DecryptError> {
@@ -176,11 +230,40 @@ pub(crate) fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>
             data.len()
         )));
     }
-    match params.decrypt(pass, data) {
-        Ok(plain) => Ok(Zeroizing::new(plain)),
-        Err(pkcs5::Error::DecryptFailed) => Err(DecryptError::WrongPassphrase),
-        Err(e) => Err(DecryptError::Unsupported(format!("encryption scheme: {e}"))),
+    let (name, key_len, iv) = match params.encryption {
+        pbes2::EncryptionScheme::Aes128Cbc { iv } => ("AES-128-CBC", 16, iv),
+        pbes2::EncryptionScheme::Aes192Cbc { iv } => ("AES-192-CBC", 24, iv),
+        pbes2::EncryptionScheme::Aes256Cbc { iv } => ("AES-256-CBC", 32, iv),
+        other => {
+            return Err(DecryptError::Unsupported(format!(
+                "PBES2 cipher {}",
+                other.oid()
+            )))
+        }
+    };
+    let key = derive_key(&params.kdf, pass, key_len)?;
+    let mut buf = Zeroizing::new(data.to_vec());
+    cbc_decrypt(name, &key, iv, &mut buf)?;
+    strip_pkcs7(&mut buf, 16)?;
+    Ok(buf)
+}
+
+/// Remove PKCS#7 padding, checked as Go's `DecryptPEMBlock` does: a bad pad means a
+/// wrong passphrase.
+fn strip_pkcs7(buf: &mut Zeroizing<Vec<u8>>, block: usize) -> Result<(), DecryptError> {
+    let pad = usize::from(*buf.last().unwrap_or(&0));
+    if pad == 0
+        || pad > block
+        || pad > buf.len()
+        || buf[buf.len() - pad..]
+            .iter()
+            .any(|b| usize::from(*b) != pad)
+    {
+        return Err(DecryptError::WrongPassphrase);
     }
+    let keep = buf.len() - pad;
+    buf.truncate(keep);
+    Ok(())
 }
 
 /// The legacy ciphers Go's `x509.DecryptPEMBlock` knows: (name, key length, block size).

@@ -146,9 +146,11 @@ impl KeyStore {
     }
 
     /// Load and decrypt a key. The decrypted key's ID must equal `id` (the file name).
+    /// The returned info has the algorithm filled in.
     pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
-        let (info, block, _) = self.read(id)?;
+        let (mut info, block, _) = self.read(id)?;
         let (key, _) = self.open_block(&info, &block, pass)?;
+        info.algorithm = Some(key.algorithm().as_str().to_owned());
         Ok((key, info))
     }
 

@@ -493,3 +493,122 @@ fn the_notary_cli_accepts_the_token_server_too() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("bad credentials"));
 }
+
+/// A notary-looking server behind `Basic` auth (e.g. a reverse proxy): alice/s3cret.
+fn basic_protected_server() -> support::httpd::HttpServer {
+    use support::httpd::{HttpServer, Response};
+    HttpServer::start(|req| {
+        if req.basic_auth() != Some(("alice".into(), "s3cret".into())) {
+            return Response::new(401, "")
+                .with_header("WWW-Authenticate", "Basic realm=\"notary\"");
+        }
+        match (req.method.as_str(), req.path()) {
+            ("GET", "/v2/") => Response::new(200, "{}"),
+            ("GET", p) if p.ends_with("/root.json") => Response::new(200, "ROOT"),
+            ("DELETE", _) => Response::new(200, ""),
+            _ => Response::new(404, ""),
+        }
+    })
+}
+
+#[test]
+fn basic_auth_servers() {
+    let server = basic_protected_server();
+    let gun = Gun::parse("example.com/basic").unwrap();
+    let with = |lookup| {
+        open_remote(
+            &server.url,
+            &RemoteOptions {
+                credentials: lookup,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let r = with(notary_auth("alice:s3cret"));
+    assert_eq!(
+        r.get_current(&gun, "root", MAX).unwrap().as_deref(),
+        Some(&b"ROOT"[..])
+    );
+    r.delete(&gun).unwrap();
+    let e = with(notary_auth("alice:bad"))
+        .get_current(&gun, "root", MAX)
+        .unwrap_err();
+    match &e {
+        RemoteError::Unauthorized {
+            status: 401, tried, ..
+        } => assert!(tried.contains("\"alice\" from NOTARY_AUTH"), "{tried}"),
+        _ => panic!("expected Unauthorized, got {e}"),
+    }
+    let e = with(nowhere()).delete(&gun).unwrap_err();
+    assert!(e.to_string().contains("no credentials found"), "{e}");
+}
+
+#[test]
+fn token_server_that_refuses_anonymous_requests() {
+    use support::httpd::{HttpServer, Response};
+    let tokens = HttpServer::start(|req| match req.basic_auth() {
+        Some((u, p)) if u == "alice" && p == "s3cret" => {
+            Response::json(200, r#"{"access_token":"good-token","expires_in":3600}"#)
+        }
+        _ => Response::json(
+            401,
+            r#"{"errors":[{"code":"UNAUTHORIZED","message":"anonymous access is disabled"}]}"#,
+        ),
+    });
+    let realm = format!("{}/token", tokens.url);
+    let server = HttpServer::start(move |req| {
+        if req.header("authorization") != Some("Bearer good-token") {
+            return Response::new(401, "").with_header(
+                "WWW-Authenticate",
+                &format!("Bearer realm=\"{realm}\",service=\"svc\""),
+            );
+        }
+        if req.path() == "/v2/example.com/anon/_trust/tuf/root.json" {
+            Response::new(200, "ROOT")
+        } else {
+            Response::new(404, "")
+        }
+    });
+    let gun = Gun::parse("example.com/anon").unwrap();
+    // Reads fall back to credentials when anonymous tokens are refused.
+    let r = open_remote(
+        &server.url,
+        &RemoteOptions {
+            credentials: notary_auth("alice:s3cret"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        r.get_current(&gun, "root", MAX).unwrap().as_deref(),
+        Some(&b"ROOT"[..])
+    );
+    // Without credentials the read is refused, naming the token server's reason.
+    let r = open_remote(
+        &server.url,
+        &RemoteOptions {
+            credentials: nowhere(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = r.get_current(&gun, "root", MAX).unwrap_err();
+    assert!(matches!(e, RemoteError::Unauthorized { .. }), "{e}");
+    assert!(e.to_string().contains("no credentials found"), "{e}");
+    // With wrong credentials, the token server's message is shown.
+    let r = open_remote(
+        &server.url,
+        &RemoteOptions {
+            credentials: notary_auth("alice:x"),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let e = r.get_current(&gun, "root", MAX).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("unauthorized: anonymous access is disabled"),
+        "{e}"
+    );
+}

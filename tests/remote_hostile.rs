@@ -204,13 +204,8 @@ fn slow_servers_time_out() {
         "took {:?}",
         t.elapsed()
     );
-    assert!(
-        matches!(
-            e,
-            RemoteError::Timeout { .. } | RemoteError::Unavailable { .. }
-        ),
-        "{e}"
-    );
+    assert!(matches!(e, RemoteError::Timeout { .. }), "{e}");
+    assert!(e.to_string().contains("did not answer"), "{e}");
     assert_eq!(e.exit_code(), vouch::ExitCode::Remote);
 
     // A ping that never answers: the ping timeout applies.

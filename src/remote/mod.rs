@@ -201,7 +201,7 @@ pub enum RemoteError {
     /// The TLS handshake failed (unknown CA, wrong host name, plain HTTP on a TLS port…).
     #[error("TLS connection to {url} failed: {cause}")]
     Tls { url: String, cause: String },
-    #[error("{remote} did not answer {url} within {seconds} s")]
+    #[error("{remote} did not answer {url} {}", within(*seconds))]
     Timeout {
         remote: String,
         url: String,
@@ -286,6 +286,14 @@ pub enum RemoteError {
         #[source]
         source: std::io::Error,
     },
+}
+
+fn within(seconds: u64) -> String {
+    if seconds == 0 {
+        "in time".into()
+    } else {
+        format!("within {seconds} s")
+    }
 }
 
 fn errcode_suffix(code: &Option<String>, message: &Option<String>) -> String {

@@ -21,7 +21,8 @@
 //! `remote_servers` (vouch's addition) maps GUN prefixes to servers; a prefix matches whole
 //! path components (`registry.example.com/team` matches `registry.example.com/team` and
 //! `registry.example.com/team/app`, not `registry.example.com/teamx`), and the longest
-//! matching prefix wins. Relative file paths are relative to the config file's directory,
+//! matching prefix wins. Relative file paths (TLS files, and a `url` that is a plain
+//! directory path) are relative to the config file's directory,
 //! `~/` is the home directory (as notary does). Other keys (`trust_dir`, `trust_pinning`, …)
 //! are ignored here.
 //!
@@ -241,7 +242,14 @@ fn parse_entry(v: &serde_json::Value, name: &str, base: &Path) -> Result<ServerE
         Some(_) => return Err(format!("{name}.skipTLSVerify must be true or false")),
     };
     Ok(ServerEntry {
-        url: string("url")?,
+        // A plain directory path (a static repository) is relative to the config file too.
+        url: string("url")?.map(|u| {
+            if u.contains("://") {
+                u
+            } else {
+                resolve_path(&u, base).display().to_string()
+            }
+        }),
         root_ca: file("root_ca")?,
         tls_client_cert: file("tls_client_cert")?,
         tls_client_key: file("tls_client_key")?,
@@ -276,6 +284,7 @@ mod tests {
         "remote_servers": {
             "registry.example.com/team": {"url": "https://team.example.com", "root_ca": "team-ca.crt"},
             "registry.example.com/team/special/": {"url": "file:///srv/trust"},
+            "localhost:5000": {"url": "static-repo"},
             "registry.example.com": {"url": "https://reg.example.com"}
         }
     }"#;

@@ -35,9 +35,7 @@ impl KeyringCache {
 
     /// Remember `secret` for key `id`. Returns false if the keyring is not available.
     pub fn store(&self, id: &crate::tuf::KeyId, secret: &Secret) -> bool {
-        keyring::Entry::new(&self.service, id.as_str())
-            .and_then(|e| e.set_password(secret.expose()))
-            .is_ok()
+        set(&self.service, id.as_str(), secret)
     }
 
     /// Forget key `id` (after `key remove` or a passphrase change). Best effort.
@@ -46,6 +44,15 @@ impl KeyringCache {
             let _ = e.delete_credential();
         }
     }
+}
+
+/// Store a password. The Linux keyutils backend can fail the first write of a process
+/// with `NoEntry` while the persistent keyring is being set up, so one failure is retried
+/// with a fresh entry.
+fn set(service: &str, user: &str, secret: &Secret) -> bool {
+    (0..2).any(|_| {
+        keyring::Entry::new(service, user).is_ok_and(|e| e.set_password(secret.expose()).is_ok())
+    })
 }
 
 impl Default for KeyringCache {
@@ -71,7 +78,9 @@ impl PassphraseSource for KeyringCache {
         match (accepted, secret.origin()) {
             (true, Origin::Cached) => {}
             (true, _) => {
-                let _ = entry.set_password(secret.expose());
+                if let Some(id) = &req.key_id {
+                    set(&self.service, id.as_str(), secret);
+                }
             }
             (false, Origin::Cached) => {
                 let _ = entry.delete_credential();

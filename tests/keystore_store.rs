@@ -268,6 +268,7 @@ fn change_passphrase_rewrites_in_place_and_keeps_notary_keys_notary() {
         .change_passphrase(&id, &pass("password"), &pass("fresh one"), None)
         .unwrap();
     assert!(re.legacy_layout && re.path.starts_with(&legacy) && re.role == "root");
+    assert_eq!((mode(&re.path), mode(&legacy)), (0o600, 0o700));
     assert_eq!(
         re.format,
         FileFormat::Pbkdf2 {

@@ -57,14 +57,15 @@ pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), KeystoreError> {
     Ok(())
 }
 
-/// Write `bytes` to `path` atomically: a 0600 temp file in the same directory, fsync,
-/// rename over `path`, fsync the directory. On error the temp file is removed and
+/// Write `bytes` to `path` atomically: a 0600 temp file in the same (0700) directory,
+/// fsync, rename over `path`, fsync the directory. On error the temp file is removed and
 /// `path` is untouched.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
     let tmp = dir.join(format!(".{name}.tmp-{:016x}", OsRng.next_u64()));
     let result = (|| {
+        set_mode(dir, 0o700)?;
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)

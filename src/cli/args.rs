@@ -126,6 +126,9 @@ pub enum KeyCommand {
         /// Re-encrypt in this format (default: keep the current one).
         #[arg(long, value_enum)]
         format: Option<KeyFormatArg>,
+        /// Read the new passphrase from this file (first line) instead of prompting.
+        #[arg(long, value_name = "FILE")]
+        new_passphrase_file: Option<PathBuf>,
     },
     /// Delete a key from the key store.
     Remove {

@@ -1,0 +1,380 @@
+//! `vouch key …`: the local key store.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use serde_json::json;
+use vouch::crypto::private::Algorithm;
+use vouch::keystore::{ExportFormat, ImportOptions, ImportOutcome, KeyFormat, KeyInfo, KeyStore};
+
+use super::args::{AlgorithmArg, KeyCommand, KeyFormatArg};
+use super::output::{print_json, Table};
+use super::{prompt, usage, CliResult, Context};
+
+pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
+    let store = KeyStore::open(&ctx.trust_dir)?;
+    match cmd {
+        KeyCommand::Generate {
+            role,
+            gun,
+            algorithm,
+            format,
+        } => generate(ctx, &store, &role, gun.as_deref(), algorithm, format),
+        KeyCommand::List => list(ctx, &store),
+        KeyCommand::Import {
+            files,
+            role,
+            gun,
+            format,
+        } => import(ctx, &store, &files, role, gun, format),
+        KeyCommand::Export {
+            key_id,
+            format,
+            out,
+        } => export(ctx, &store, &key_id, format, out.as_deref()),
+        KeyCommand::Passwd {
+            key_id,
+            format,
+            new_passphrase_file,
+        } => passwd(ctx, &store, &key_id, format, new_passphrase_file.as_deref()),
+        KeyCommand::Remove { key_id, yes } => remove(ctx, &store, &key_id, yes),
+        KeyCommand::Public { key_id, gun } => public(ctx, &store, &key_id, gun.as_deref()),
+    }
+}
+
+fn key_format(f: KeyFormatArg) -> KeyFormat {
+    match f {
+        KeyFormatArg::Vouch => KeyFormat::Vouch,
+        KeyFormatArg::Notary => KeyFormat::Notary,
+    }
+}
+
+fn generate(
+    ctx: &Context,
+    store: &KeyStore,
+    role: &str,
+    gun: Option<&str>,
+    algorithm: AlgorithmArg,
+    format: KeyFormatArg,
+) -> CliResult {
+    let alg = match algorithm {
+        AlgorithmArg::Ecdsa => Algorithm::Ecdsa,
+        AlgorithmArg::Ed25519 => Algorithm::Ed25519,
+    };
+    let pass = prompt::sources(ctx)?;
+    let info = store.generate(role, gun, alg, key_format(format), &pass)?;
+    if ctx.json() {
+        print_json(&key_json(&info));
+    } else {
+        println!("{}", info.id);
+        ctx.note(format!(
+            "Generated {} {} key {} in {}",
+            alg.as_str(),
+            describe_role(&info),
+            info.id,
+            info.path.display()
+        ));
+    }
+    Ok(())
+}
+
+fn describe_role(info: &KeyInfo) -> String {
+    match &info.gun {
+        Some(g) => format!("{} ({g})", info.role),
+        None => info.role.clone(),
+    }
+}
+
+fn key_json(info: &KeyInfo) -> serde_json::Value {
+    json!({
+        "id": info.id.as_str(),
+        "role": info.role,
+        "gun": info.gun,
+        "algorithm": info.algorithm,
+        "location": info.path,
+        "encryption": info.format.to_string(),
+        "notary_readable": info.format.notary_readable(),
+    })
+}
+
+fn list(ctx: &Context, store: &KeyStore) -> CliResult {
+    let scan = store.scan()?;
+    for s in &scan.skipped {
+        ctx.warn(format!("skipped {}: {}", s.path.display(), s.reason));
+    }
+    let mut keys = scan.keys;
+    // notary's order: root keys first, then by GUN, role and ID.
+    keys.sort_by(|a, b| {
+        (a.role != "root", &a.gun, &a.role, &a.id).cmp(&(b.role != "root", &b.gun, &b.role, &b.id))
+    });
+    if ctx.json() {
+        print_json(&serde_json::Value::Array(
+            keys.iter().map(key_json).collect(),
+        ));
+        return Ok(());
+    }
+    if keys.is_empty() {
+        ctx.note(format!(
+            "No signing keys found in {}.",
+            store.private_dir().display()
+        ));
+        return Ok(());
+    }
+    let mut t = Table::new(&["ROLE", "GUN", "KEY ID", "ALGORITHM", "LOCATION"]);
+    for k in &keys {
+        t.row(vec![
+            k.role.clone(),
+            k.gun.clone().unwrap_or_default(),
+            k.id.to_string(),
+            k.algorithm.clone().unwrap_or_else(|| "?".into()),
+            k.path.display().to_string(),
+        ]);
+    }
+    print!("{}", t.render());
+    Ok(())
+}
+
+fn import(
+    ctx: &Context,
+    store: &KeyStore,
+    files: &[std::path::PathBuf],
+    role: Option<String>,
+    gun: Option<String>,
+    format: KeyFormatArg,
+) -> CliResult {
+    let pass = prompt::sources(ctx)?;
+    let mut results = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(file)
+            .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+        let opts = ImportOptions {
+            role: role.clone(),
+            gun: gun.clone(),
+            unencrypted_as: key_format(format),
+            overwrite: false,
+            source_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
+        };
+        let imported = store.import(&bytes, &opts, &pass).map_err(|e| {
+            super::CliError::from(e).with_context(format!("importing {}", file.display()))
+        })?;
+        for k in imported {
+            let what = match k.outcome {
+                ImportOutcome::Imported => "imported",
+                ImportOutcome::Replaced => "replaced",
+                ImportOutcome::AlreadyPresent => "already present, left unchanged",
+            };
+            ctx.note(format!(
+                "{}: {} key {} {what}",
+                file.display(),
+                describe_role(&k.info),
+                k.info.id
+            ));
+            results.push((file.clone(), k));
+        }
+    }
+    if ctx.json() {
+        print_json(&serde_json::Value::Array(
+            results
+                .iter()
+                .map(|(f, k)| {
+                    let mut v = key_json(&k.info);
+                    v["source"] = json!(f);
+                    v["outcome"] = json!(format!("{:?}", k.outcome).to_lowercase());
+                    v
+                })
+                .collect(),
+        ));
+    } else {
+        for (_, k) in &results {
+            println!("{}", k.info.id);
+        }
+    }
+    Ok(())
+}
+
+fn export(
+    ctx: &Context,
+    store: &KeyStore,
+    key: &str,
+    format: KeyFormatArg,
+    out: Option<&Path>,
+) -> CliResult {
+    let info = store.find(key)?;
+    let pass = prompt::sources(ctx)?;
+    let fmt = match format {
+        KeyFormatArg::Vouch => ExportFormat::Vouch,
+        KeyFormatArg::Notary => ExportFormat::Notary,
+    };
+    let pem = store.export(&info.id, fmt, &pass)?;
+    match out {
+        Some(path) => {
+            write_private_file(path, pem.as_bytes())?;
+            ctx.note(format!(
+                "Exported {} key {} to {}",
+                describe_role(&info),
+                info.id,
+                path.display()
+            ));
+        }
+        None => {
+            if std::io::stdout().is_terminal() {
+                ctx.warn(
+                    "writing a private key to the terminal; use -o FILE to write it to a file",
+                );
+            }
+            std::io::stdout()
+                .write_all(pem.as_bytes())
+                .map_err(|e| usage(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Create `path` with mode 0600 (refusing to overwrite), write, fsync.
+fn write_private_file(path: &Path, bytes: &[u8]) -> CliResult {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| {
+            usage(format!(
+                "cannot create {}: {e}{}",
+                path.display(),
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    " (refusing to overwrite; remove it or choose another name)"
+                } else {
+                    ""
+                }
+            ))
+        })?;
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+    Ok(())
+}
+
+fn passwd(
+    ctx: &Context,
+    store: &KeyStore,
+    key: &str,
+    format: Option<KeyFormatArg>,
+    new_file: Option<&Path>,
+) -> CliResult {
+    let info = store.find(key)?;
+    let old = prompt::sources(ctx)?;
+    let new = prompt::new_passphrase_sources(new_file)?;
+    let updated = store.change_passphrase(&info.id, &old, &new, format.map(key_format))?;
+    ctx.note(format!(
+        "Changed the passphrase of {} key {} ({})",
+        describe_role(&updated),
+        updated.id,
+        updated.format
+    ));
+    Ok(())
+}
+
+fn remove(ctx: &Context, store: &KeyStore, key: &str, yes: bool) -> CliResult {
+    let info = store.find(key)?;
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(usage(format!(
+                "refusing to delete {} key {} without confirmation; pass --yes",
+                describe_role(&info),
+                info.id
+            )));
+        }
+        eprint!(
+            "Delete {} key {} ({})? A deleted key cannot be recovered unless it is backed up. Type 'yes' to continue: ",
+            describe_role(&info),
+            info.id,
+            info.path.display()
+        );
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| usage(format!("cannot read the answer: {e}")))?;
+        if answer.trim() != "yes" {
+            return Err(usage("not deleted"));
+        }
+    }
+    let removed = store.remove(&info.id)?;
+    for p in &removed {
+        ctx.note(format!("Deleted {}", p.display()));
+    }
+    if ctx.json() {
+        print_json(&json!({ "id": info.id.as_str(), "removed": removed }));
+    }
+    Ok(())
+}
+
+fn public(ctx: &Context, store: &KeyStore, key: &str, gun: Option<&str>) -> CliResult {
+    let info = store.find(key)?;
+    if let Some(gun) = gun {
+        if info.role != "root" {
+            return Err(usage(format!(
+                "--gun issues a root certificate, but key {} is a {} key",
+                info.id, info.role
+            )));
+        }
+        vouch::keystore::role::validate_gun(gun)?;
+        let pass = prompt::sources(ctx)?;
+        let (key, _) = store.load(&info.id, &pass)?;
+        let signing = key.ecdsa_signing_key().ok_or_else(|| {
+            usage(format!(
+                "root certificates need an ECDSA P-256 key; key {} is {}",
+                info.id,
+                key.algorithm().as_str()
+            ))
+        })?;
+        let cert =
+            vouch::crypto::x509::root_certificate(signing, gun, time::OffsetDateTime::now_utc())?;
+        print_or_json(ctx, &info, &cert, Some(gun));
+        return Ok(());
+    }
+    // Encrypted key files hold the public key inside the encryption: unlock to read it.
+    let pass = prompt::sources(ctx)?;
+    let (key, _) = store.load(&info.id, &pass)?;
+    let pem = public_key_pem(&key.public_key(), &info.role)?;
+    print_or_json(ctx, &info, &pem, None);
+    Ok(())
+}
+
+/// A `PUBLIC KEY` PEM (DER SubjectPublicKeyInfo) with a `role:` header, as
+/// `docker trust key generate` writes `NAME.pub` and `notary delegation add` reads.
+fn public_key_pem(key: &vouch::tuf::PublicKey, role: &str) -> CliResult<String> {
+    use vouch::keystore::pemblock::PemBlock;
+    let der = match key.keytype.as_str() {
+        "ecdsa" | "rsa" => key.public.clone(),
+        "ed25519" => {
+            // RFC 8410 SubjectPublicKeyInfo: SEQ { SEQ { OID 1.3.101.112 }, BIT STRING }
+            let mut d = vec![
+                0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+            ];
+            d.extend_from_slice(&key.public);
+            d
+        }
+        other => {
+            return Err(usage(format!(
+                "cannot write a public key PEM for key type {other}"
+            )))
+        }
+    };
+    let mut block = PemBlock::new("PUBLIC KEY", zeroize::Zeroizing::new(der));
+    if !role.is_empty() {
+        block.headers.insert("role".into(), role.into());
+    }
+    let text = block
+        .encode()
+        .map_err(|e| usage(format!("cannot encode the public key: {e}")))?;
+    Ok(text.to_string())
+}
+
+fn print_or_json(ctx: &Context, info: &KeyInfo, pem: &str, gun: Option<&str>) {
+    if ctx.json() {
+        print_json(&json!({ "id": info.id.as_str(), "role": info.role, "gun": gun, "pem": pem }));
+    } else {
+        print!("{pem}");
+    }
+}

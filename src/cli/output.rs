@@ -1,0 +1,84 @@
+//! Text tables (laid out like notary's) and JSON output.
+
+use std::io::Write;
+
+/// A table with a header row, a row of dashes and aligned columns separated by at least
+/// four spaces, as notary prints them.
+pub struct Table {
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(header: &[&str]) -> Table {
+        Table {
+            header: header.iter().map(|s| s.to_string()).collect(),
+            rows: Vec::new(),
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let dashes: Vec<String> = self
+            .header
+            .iter()
+            .map(|h| "-".repeat(h.chars().count()))
+            .collect();
+        let all: Vec<&Vec<String>> = std::iter::once(&self.header)
+            .chain(std::iter::once(&dashes))
+            .chain(self.rows.iter())
+            .collect();
+        let cols = self.header.len();
+        let mut widths = vec![0usize; cols];
+        for r in &all {
+            for (i, c) in r.iter().enumerate().take(cols) {
+                widths[i] = widths[i].max(c.chars().count());
+            }
+        }
+        let mut out = String::new();
+        for r in all {
+            let mut line = String::new();
+            for (i, c) in r.iter().enumerate().take(cols) {
+                line.push_str(c);
+                if i + 1 < cols {
+                    let pad = widths[i].max(4) - c.chars().count() + 4;
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// Print a JSON value on stdout, pretty, with a trailing newline.
+pub fn print_json(v: &serde_json::Value) {
+    let mut s = serde_json::to_string_pretty(v).expect("JSON values always serialize");
+    s.push('\n');
+    let _ = std::io::stdout().write_all(s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_matches_notary_layout() {
+        let mut t = Table::new(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
+        t.row(vec![
+            "v1".into(),
+            "abc".into(),
+            "6".into(),
+            "targets".into(),
+        ]);
+        let s = t.render();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines[0], "NAME    DIGEST    SIZE (BYTES)    ROLE");
+        assert_eq!(lines[1], "----    ------    ------------    ----");
+        assert_eq!(lines[2], "v1      abc       6               targets");
+    }
+}

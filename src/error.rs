@@ -37,6 +37,8 @@ pub enum Error {
     Keystore(#[from] crate::keystore::KeystoreError),
     #[error(transparent)]
     Remote(#[from] crate::remote::RemoteError),
+    #[error(transparent)]
+    Trust(#[from] crate::trust::TrustError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -49,6 +51,7 @@ impl Error {
             Error::Crypto(e) => e.exit_code(),
             Error::Keystore(e) => e.exit_code(),
             Error::Remote(e) => e.exit_code(),
+            Error::Trust(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }
@@ -60,6 +63,7 @@ impl Error {
             Error::Crypto(e) => e.hint(),
             Error::Keystore(e) => e.hint(),
             Error::Remote(e) => e.hint(),
+            Error::Trust(e) => e.hint(),
             Error::Usage(_) => None,
         }
     }

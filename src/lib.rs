@@ -14,7 +14,9 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keystore;
+pub mod reference;
 pub mod remote;
+pub mod trust;
 pub mod tuf;
 
 pub use error::{Error, ExitCode};

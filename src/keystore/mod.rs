@@ -12,7 +12,7 @@
 pub mod encryption;
 mod error;
 pub mod format;
-mod fsio;
+pub(crate) mod fsio;
 pub mod keyring;
 pub mod layout;
 pub mod passphrase;

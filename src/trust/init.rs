@@ -1,0 +1,204 @@
+//! `init`: create a repository as `notary init -p` does (protocol §9.1): a root
+//! certificate for the GUN, targets and snapshot keys, the server's timestamp key, root v1,
+//! targets and snapshot signed locally and published in one upload (root 1, targets 2,
+//! snapshot 2).
+
+use std::collections::BTreeMap;
+
+use crate::crypto::private::{Algorithm, PrivateKey};
+use crate::crypto::x509;
+use crate::error::Error;
+use crate::keystore::KeyFormat;
+use crate::remote::{limits, Gun};
+use crate::tuf::{keys, Expires, FileMeta, KeyId, PublicKey, RoleKeys, Root, Snapshot, Targets};
+
+use super::local::LocalRepo;
+use super::publish::{publish_locked, sign_with_keys, Env, PublishReport};
+use super::{expiry, TrustError};
+
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Use this root key (canonical ID) instead of the first one in the key store.
+    pub root_key: Option<KeyId>,
+    /// Let the server hold the snapshot key (Docker's default).
+    pub server_managed_snapshot: bool,
+    /// File format for newly generated keys.
+    pub key_format: KeyFormat,
+}
+
+#[derive(Debug, Clone)]
+pub struct InitReport {
+    pub root_key: KeyId,
+    pub root_key_created: bool,
+    pub root_cert_key: KeyId,
+    pub targets_key: KeyId,
+    /// None when the server holds it.
+    pub snapshot_key: Option<KeyId>,
+    pub timestamp_key: KeyId,
+    /// True when an earlier `init` had prepared the repository locally and this one only
+    /// published it.
+    pub resumed: bool,
+    pub publish: PublishReport,
+}
+
+pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<InitReport, Error> {
+    let _lock = local.lock()?;
+    let gun = local.gun().clone();
+    if env
+        .remote
+        .get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE)?
+        .is_some()
+    {
+        return Err(TrustError::AlreadyExists {
+            gun: gun.to_string(),
+            remote: env.remote.describe(),
+        }
+        .into());
+    }
+    // A previous init that could not publish left a complete local repository: publish it.
+    if let Some(bytes) = local.read_cached("root")? {
+        let root = super::state::trust_cached_root(gun.as_str(), &bytes, env.clock.now())?;
+        let report = publish_locked(env, local)?;
+        return Ok(resumed_report(root.role(), report));
+    }
+    let now = env.clock.now();
+
+    // Root key: as given, else the first existing root key, else a new one.
+    let (root_key, root_key_created) = match &opts.root_key {
+        Some(id) => (env.keys.load(id, env.pass)?.0, false),
+        None => {
+            let mut roots: Vec<_> = env
+                .keys
+                .list()?
+                .into_iter()
+                .filter(|k| k.role == "root")
+                .collect();
+            roots.sort_by(|a, b| a.id.cmp(&b.id));
+            match roots.first() {
+                Some(info) => (env.keys.load(&info.id, env.pass)?.0, false),
+                None => (
+                    env.keys
+                        .generate_key("root", None, Algorithm::Ecdsa, opts.key_format, env.pass)?
+                        .0,
+                    true,
+                ),
+            }
+        }
+    };
+    let signing = root_key.ecdsa_signing_key().ok_or_else(|| {
+        TrustError::BadInput(format!(
+            "root key {} is {}; root certificates need an ECDSA P-256 key",
+            root_key.key_id(),
+            root_key.algorithm().as_str()
+        ))
+    })?;
+    let cert = x509::root_certificate(signing, gun.as_str(), now)?;
+    let root_pub = PublicKey::new(keys::ECDSA_X509, cert.into_bytes());
+
+    let g = Some(gun.as_str());
+    let (targets_key, _) =
+        env.keys
+            .generate_key("targets", g, Algorithm::Ecdsa, opts.key_format, env.pass)?;
+    let snapshot_key: Option<PrivateKey> = if opts.server_managed_snapshot {
+        None
+    } else {
+        Some(
+            env.keys
+                .generate_key("snapshot", g, Algorithm::Ecdsa, opts.key_format, env.pass)?
+                .0,
+        )
+    };
+    let snapshot_pub = match &snapshot_key {
+        Some(k) => k.public_key(),
+        None => env.remote.server_key(&gun, "snapshot")?,
+    };
+    let timestamp_pub = if env.remote.signs_timestamp() {
+        env.remote.server_key(&gun, "timestamp")?
+    } else {
+        env.keys
+            .generate_key("timestamp", g, Algorithm::Ecdsa, opts.key_format, env.pass)?
+            .0
+            .public_key()
+    };
+
+    let targets_pub = targets_key.public_key();
+    let mut keys_map = BTreeMap::new();
+    let mut roles = BTreeMap::new();
+    for (name, key) in [
+        ("root", &root_pub),
+        ("targets", &targets_pub),
+        ("snapshot", &snapshot_pub),
+        ("timestamp", &timestamp_pub),
+    ] {
+        let id = key.key_id().to_string();
+        keys_map.insert(id.clone(), key.clone());
+        roles.insert(name.to_owned(), RoleKeys::new(vec![id], 1));
+    }
+    let root = Root::new(1, Expires::new(now + expiry::ROOT)?, keys_map, roles);
+    let root_bytes = sign_with_keys(&root, &[(root_pub.key_id(), root_key)])?;
+    let targets = Targets::new(1, Expires::new(now + expiry::TARGETS)?);
+    let targets_bytes = sign_with_keys(&targets, &[(targets_pub.key_id(), targets_key)])?;
+    let mut cache = vec![
+        ("root".to_owned(), root_bytes.clone()),
+        ("targets".to_owned(), targets_bytes.clone()),
+    ];
+    if let Some(sk) = snapshot_key {
+        let mut meta = BTreeMap::new();
+        meta.insert(
+            "root".to_owned(),
+            FileMeta::from_bytes(&root_bytes, &["sha256", "sha512"])?,
+        );
+        meta.insert(
+            "targets".to_owned(),
+            FileMeta::from_bytes(&targets_bytes, &["sha256", "sha512"])?,
+        );
+        let snap = Snapshot::new(1, Expires::new(now + expiry::SNAPSHOT)?, meta);
+        cache.push((
+            "snapshot".to_owned(),
+            sign_with_keys(&snap, &[(snapshot_pub.key_id(), sk)])?,
+        ));
+    }
+    // The local repository exists from here on: a failed upload can be retried.
+    local.write_cached_all(&cache)?;
+    let report = publish_locked(env, local)?;
+    let mut r = resumed_report(&root, report);
+    r.resumed = false;
+    r.root_key_created = root_key_created;
+    Ok(r)
+}
+
+fn resumed_report(root: &Root, publish: PublishReport) -> InitReport {
+    let first = |role: &str| -> (KeyId, Option<KeyId>) {
+        let id = root
+            .roles
+            .get(role)
+            .and_then(|r| r.keyids.first())
+            .cloned()
+            .unwrap_or_default();
+        let key = root.keys.get(&id);
+        (
+            KeyId::parse(&id).unwrap_or_else(|_| KeyId::parse(&"0".repeat(64)).expect("valid")),
+            key.and_then(|k| k.canonical_key_id().ok()),
+        )
+    };
+    let (root_cert_key, root_key) = first("root");
+    let (_, targets_key) = first("targets");
+    let (snapshot_tuf, snapshot_key) = first("snapshot");
+    let (timestamp_key, _) = first("timestamp");
+    let _ = snapshot_tuf;
+    InitReport {
+        root_key: root_key.unwrap_or_else(|| root_cert_key.clone()),
+        root_key_created: false,
+        root_cert_key,
+        targets_key: targets_key.unwrap_or_else(|| KeyId::parse(&"0".repeat(64)).expect("valid")),
+        snapshot_key,
+        timestamp_key,
+        resumed: true,
+        publish,
+    }
+}
+
+/// The GUN a `Gun` names, for messages.
+pub fn describe(gun: &Gun) -> String {
+    gun.to_string()
+}

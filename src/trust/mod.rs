@@ -1,0 +1,111 @@
+//! The workflows: creating repositories, staging and publishing changes, reading
+//! verified trust data back.
+//!
+//! Everything that comes from a remote or from the local cache is verified (signatures,
+//! thresholds, hashes, versions) before it is used; see [`state`].
+
+pub mod changelist;
+pub mod init;
+pub mod local;
+pub mod publish;
+pub mod state;
+pub mod view;
+
+use crate::error::ExitCode;
+
+pub use changelist::{Change, Changelist};
+pub use local::LocalRepo;
+pub use state::RepoState;
+
+/// Default lifetimes (notary `const.go`).
+pub mod expiry {
+    use time::Duration;
+    pub const ROOT: Duration = Duration::days(3650);
+    pub const TARGETS: Duration = Duration::days(1095);
+    pub const SNAPSHOT: Duration = Duration::days(1095);
+    /// For repositories whose timestamp vouch signs itself (static repositories).
+    pub const TIMESTAMP: Duration = Duration::days(14);
+    /// Root is re-signed on publish when it expires within this window.
+    pub const ROOT_RESIGN_WINDOW: Duration = Duration::days(183);
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrustError {
+    #[error("{remote} has no trust data for {gun}")]
+    NoTrustData { gun: String, remote: String },
+    #[error("repository {gun} is not initialized: no trust data on {remote} and none in the local cache")]
+    NotInitialized { gun: String, remote: String },
+    #[error("{role} metadata for {gun} failed verification: {reason}")]
+    Verification {
+        gun: String,
+        role: String,
+        reason: String,
+    },
+    #[error(
+        "no signing key for the {role} role of {gun} in the key store (needs one of: {keyids})"
+    )]
+    MissingKey {
+        gun: String,
+        role: String,
+        keyids: String,
+    },
+    #[error("{0}")]
+    BadInput(String),
+    #[error("trust data for {gun} already exists on {remote}")]
+    AlreadyExists { gun: String, remote: String },
+    #[error("{what} {path}: {reason}")]
+    LocalState {
+        what: String,
+        path: std::path::PathBuf,
+        reason: String,
+    },
+    #[error("publishing {gun} failed: {reason}")]
+    Conflict { gun: String, reason: String },
+    #[error("no target {name:?} in {gun}")]
+    NoSuchTarget { gun: String, name: String },
+}
+
+impl TrustError {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            TrustError::NoTrustData { .. }
+            | TrustError::NotInitialized { .. }
+            | TrustError::Verification { .. }
+            | TrustError::NoSuchTarget { .. } => ExitCode::NotTrusted,
+            TrustError::MissingKey { .. } => ExitCode::Keystore,
+            TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
+            TrustError::LocalState { .. } => ExitCode::Usage,
+            TrustError::Conflict { .. } => ExitCode::Remote,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            TrustError::NoTrustData { gun, .. } | TrustError::NotInitialized { gun, .. } => Some(format!(
+                "check the repository name and --server; to create it run `vouch init {gun}`"
+            )),
+            TrustError::MissingKey { .. } => Some(
+                "import the key with `vouch key import FILE` (or point --trust-dir at the trust dir that holds it); `vouch key list` shows what is there".into(),
+            ),
+            TrustError::AlreadyExists { gun, .. } => Some(format!(
+                "use `vouch sign`/`vouch publish` to add to it, or `vouch delete {gun} --remote` to start over"
+            )),
+            TrustError::Conflict { gun, .. } => Some(format!(
+                "your staged changes are kept; run `vouch publish {gun}` again"
+            )),
+            TrustError::Verification { .. } => Some(
+                "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
+            ),
+            TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) fn verification(gun: &str, role: &str, reason: impl std::fmt::Display) -> TrustError {
+    TrustError::Verification {
+        gun: gun.to_owned(),
+        role: role.to_owned(),
+        reason: reason.to_string(),
+    }
+}

@@ -1,0 +1,397 @@
+//! Publishing: apply staged changes to the current verified state, re-sign what notary
+//! would re-sign, upload everything in one request (protocol §9.2).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use crate::clock::Clock;
+use crate::crypto::private::PrivateKey;
+use crate::crypto::SignatureProvider;
+use crate::error::Error;
+use crate::keystore::{KeyStore, PassphraseSource};
+use crate::remote::{Remote, RemoteError};
+use crate::tuf::roles::BaseRole;
+use crate::tuf::{
+    sign_role, Expires, FileMeta, KeyId, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
+};
+
+use super::changelist::{Changelist, StagedChange, ACTION_CREATE, ACTION_DELETE, TYPE_TARGET};
+use super::local::LocalRepo;
+use super::state::{LoadPolicy, RepoState};
+use super::{expiry, TrustError};
+
+/// Everything a workflow needs.
+pub struct Env<'a> {
+    pub keys: &'a KeyStore,
+    pub pass: &'a dyn PassphraseSource,
+    pub remote: &'a dyn Remote,
+    pub clock: &'a dyn Clock,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, Default)]
+pub struct PublishReport {
+    /// Role → new version, for every file uploaded.
+    pub uploaded: BTreeMap<String, i64>,
+    pub applied_changes: usize,
+    /// True when the remote had no trust data before (first publish).
+    pub first: bool,
+    pub warnings: Vec<String>,
+}
+
+/// How often a publish that lost a race (the remote moved on) is rebased and retried.
+const MAX_ATTEMPTS: usize = 3;
+
+/// Publish the staged changes of `local` (and, on the first publish, the locally
+/// initialised repository). Staged changes are removed only after the upload succeeded.
+pub fn publish(env: &Env<'_>, local: &LocalRepo) -> Result<PublishReport, Error> {
+    let _lock = local.lock()?;
+    publish_locked(env, local)
+}
+
+pub(crate) fn publish_locked(env: &Env<'_>, local: &LocalRepo) -> Result<PublishReport, Error> {
+    let changelist = Changelist::new(local.changelist_dir());
+    let staged = changelist.list()?;
+    let mut last_err = None;
+    for _ in 0..MAX_ATTEMPTS {
+        match attempt(env, local, &staged) {
+            Ok((report, cache)) => {
+                let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
+                changelist.remove(&files)?;
+                local.write_cached_all(&cache)?;
+                return Ok(report);
+            }
+            Err(Error::Remote(e)) if is_version_conflict(&e) => {
+                // Somebody else published in between: fetch, verify and rebase again.
+                last_err = Some(e);
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(TrustError::Conflict {
+        gun: local.gun().to_string(),
+        reason: format!(
+            "the remote kept changing while publishing ({})",
+            last_err.map(|e| e.to_string()).unwrap_or_default()
+        ),
+    }
+    .into())
+}
+
+fn is_version_conflict(e: &RemoteError) -> bool {
+    e.code() == Some("VERSION")
+}
+
+type CacheFiles = Vec<(String, Vec<u8>)>;
+
+fn attempt(
+    env: &Env<'_>,
+    local: &LocalRepo,
+    staged: &[StagedChange],
+) -> Result<(PublishReport, CacheFiles), Error> {
+    let gun = local.gun().as_str().to_owned();
+    let policy = LoadPolicy {
+        clock: env.clock,
+        check_expiry: false,
+    };
+    let (state, first) = match RepoState::fetch(env.remote, local, policy)? {
+        Some(s) => (s, false),
+        None => match RepoState::from_cache(local, policy)? {
+            Some(s) => (s, true),
+            None => {
+                return Err(TrustError::NotInitialized {
+                    gun,
+                    remote: env.remote.describe(),
+                }
+                .into());
+            }
+        },
+    };
+    let now = env.clock.now();
+    let mut report = PublishReport {
+        first,
+        warnings: state.warnings.clone(),
+        ..Default::default()
+    };
+
+    // Apply staged changes to copies of the targets roles.
+    let mut roles: BTreeMap<String, Targets> = state
+        .targets
+        .iter()
+        .map(|(k, v)| (k.clone(), v.role().clone()))
+        .collect();
+    let mut dirty: BTreeSet<String> = BTreeSet::new();
+    for s in staged {
+        apply(&gun, &mut roles, &mut dirty, &s.change)?;
+    }
+    report.applied_changes = staged.len();
+    if first {
+        dirty.insert("targets".into());
+    }
+
+    // Root: uploaded as is on the first publish; re-signed when it nears expiry.
+    let mut root_bytes = state.root.bytes().to_vec();
+    let mut root_changed = first;
+    let root = state.root.role().clone();
+    if !first && root.expires.time() - now < expiry::ROOT_RESIGN_WINDOW {
+        let mut new_root = root.clone();
+        new_root.version += 1;
+        new_root.expires = Expires::new(now + expiry::ROOT)?;
+        let role = root.base_role("root")?;
+        root_bytes = sign_with_role(env, &gun, &new_root, &role)?;
+        root_changed = true;
+        report.warnings.push(format!(
+            "root was due to expire at {}; re-signed as version {}",
+            root.expires, new_root.version
+        ));
+    }
+
+    if dirty.is_empty() && !root_changed {
+        return Ok((report, Vec::new()));
+    }
+
+    let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    if root_changed {
+        parts.push(("root".into(), root_bytes.clone()));
+        report.uploaded.insert(
+            "root".into(),
+            Signed::<Root>::from_bytes(&root_bytes)?.signed().version,
+        );
+    }
+
+    // Re-sign changed targets roles, shallowest first.
+    let mut new_bytes: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut order: Vec<&String> = dirty.iter().collect();
+    order.sort_by_key(|r| (r.matches('/').count(), r.to_string()));
+    for name in order {
+        let mut t = roles.get(name).cloned().expect("dirty roles exist");
+        t.version += 1;
+        t.expires = Expires::new(now + expiry::TARGETS)?;
+        let role = signing_role(&gun, &root, &roles, name)?;
+        let bytes = sign_with_role(env, &gun, &t, &role)?;
+        report.uploaded.insert(name.clone(), t.version);
+        new_bytes.insert(name.clone(), bytes.clone());
+        parts.push((name.clone(), bytes));
+    }
+
+    // Snapshot: signed here when we hold its key (always for static repositories).
+    let snapshot_role = root.base_role("snapshot")?;
+    let must_sign_snapshot = !env.remote.signs_timestamp();
+    let snapshot_bytes = if must_sign_snapshot || holds_any_key(env, &snapshot_role)? {
+        let prev_version = state
+            .snapshot
+            .as_ref()
+            .map(|s| s.role().version)
+            .unwrap_or(0);
+        let mut meta = BTreeMap::new();
+        meta.insert(
+            "root".to_owned(),
+            FileMeta::from_bytes(&root_bytes, &["sha256", "sha512"])?,
+        );
+        for (name, v) in &state.targets {
+            let bytes = new_bytes.get(name).map(Vec::as_slice).unwrap_or(v.bytes());
+            meta.insert(
+                name.clone(),
+                FileMeta::from_bytes(bytes, &["sha256", "sha512"])?,
+            );
+        }
+        let snap = Snapshot::new(
+            prev_version + 1,
+            Expires::new(now + expiry::SNAPSHOT)?,
+            meta,
+        );
+        let bytes = sign_with_role(env, &gun, &snap, &snapshot_role)?;
+        report.uploaded.insert("snapshot".into(), snap.version);
+        parts.push(("snapshot".into(), bytes.clone()));
+        Some(bytes)
+    } else {
+        None
+    };
+
+    // Timestamp: notary-server always signs it; for a static repository we do.
+    let mut ts_bytes = None;
+    if !env.remote.signs_timestamp() {
+        let snap = snapshot_bytes
+            .as_ref()
+            .expect("snapshot signed for static repositories");
+        let prev = state
+            .timestamp
+            .as_ref()
+            .map(|t| t.role().version)
+            .unwrap_or(0);
+        let ts = Timestamp::new(
+            prev + 1,
+            Expires::new(now + expiry::TIMESTAMP)?,
+            FileMeta::from_bytes(snap, &["sha256", "sha512"])?,
+        );
+        let role = root.base_role("timestamp")?;
+        let bytes = sign_with_role(env, &gun, &ts, &role)?;
+        report.uploaded.insert("timestamp".into(), ts.version);
+        parts.push(("timestamp".into(), bytes.clone()));
+        ts_bytes = Some(bytes);
+    }
+
+    env.remote.publish(local.gun(), &parts)?;
+
+    // What the cache holds afterwards: everything uploaded. Server-signed roles are
+    // refreshed by the next read.
+    let mut cache: CacheFiles = Vec::new();
+    if root_changed {
+        cache.push(("root".into(), root_bytes));
+    }
+    for (n, b) in new_bytes {
+        cache.push((n, b));
+    }
+    if let Some(b) = snapshot_bytes {
+        cache.push(("snapshot".into(), b));
+    }
+    if let Some(b) = ts_bytes {
+        cache.push(("timestamp".into(), b));
+    }
+    Ok((report, cache))
+}
+
+fn apply(
+    gun: &str,
+    roles: &mut BTreeMap<String, Targets>,
+    dirty: &mut BTreeSet<String>,
+    c: &super::Change,
+) -> Result<(), Error> {
+    if c.kind != TYPE_TARGET {
+        return Err(TrustError::BadInput(format!(
+            "staged change of type {:?} on {} is not supported by this version of vouch; publish it with notary or drop it with `vouch reset {gun}`",
+            c.kind, c.role
+        ))
+        .into());
+    }
+    let Some(t) = roles.get_mut(&c.role) else {
+        return Err(TrustError::BadInput(format!(
+            "staged change for target {:?} is for role {}, which {gun} does not have (or which failed verification)",
+            c.path, c.role
+        ))
+        .into());
+    };
+    match c.action.as_str() {
+        ACTION_CREATE => {
+            let mut meta = c.target_meta()?;
+            // Sign `custom` in canonical form so every verifier agrees on the bytes.
+            if let Some(custom) = meta.custom.take() {
+                let canon = crate::tuf::cjson::to_canonical(&custom)?;
+                meta.custom = Some(
+                    serde_json::from_slice(&canon)
+                        .map_err(|e| TrustError::BadInput(e.to_string()))?,
+                );
+            }
+            crate::tuf::check_valid_hash_structures(&meta.hashes)
+                .map_err(|e| TrustError::BadInput(format!("target {:?}: {e}", c.path)))?;
+            t.targets.insert(c.path.clone(), meta);
+        }
+        ACTION_DELETE => {
+            t.targets.remove(&c.path);
+        }
+        other => {
+            return Err(TrustError::BadInput(format!(
+                "unknown staged action {other:?} for target {:?}",
+                c.path
+            ))
+            .into())
+        }
+    }
+    dirty.insert(c.role.clone());
+    Ok(())
+}
+
+/// The keys that must sign targets role `name`: root's targets role, or the delegation
+/// entry in its parent.
+fn signing_role(
+    gun: &str,
+    root: &Root,
+    roles: &BTreeMap<String, Targets>,
+    name: &str,
+) -> Result<BaseRole, Error> {
+    if name == "targets" {
+        return Ok(root.base_role("targets")?);
+    }
+    let parent = crate::tuf::roles::parent_role(name)
+        .ok_or_else(|| TrustError::BadInput(format!("{name} is not a targets role")))?;
+    let p = roles.get(parent).ok_or_else(|| {
+        TrustError::BadInput(format!(
+            "{gun}: parent role {parent} of {name} is not loaded"
+        ))
+    })?;
+    Ok(p.delegation_role(name)?)
+}
+
+/// Whether the key store holds any private key of `role`.
+fn holds_any_key(env: &Env<'_>, role: &BaseRole) -> Result<bool, Error> {
+    for key in role.keys.values() {
+        if let Ok(id) = key.canonical_key_id() {
+            if env.keys.info(&id).is_ok() {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
+}
+
+/// Load the private keys for `role` from the key store: (listed key ID, key).
+pub fn load_signers(
+    env: &Env<'_>,
+    gun: &str,
+    role: &BaseRole,
+) -> Result<Vec<(KeyId, PrivateKey)>, Error> {
+    let mut out = Vec::new();
+    let mut last_err = None;
+    for (listed, key) in &role.keys {
+        let Ok(canonical) = key.canonical_key_id() else {
+            continue;
+        };
+        if env.keys.info(&canonical).is_err() {
+            continue;
+        }
+        match env.keys.load(&canonical, env.pass) {
+            Ok((pk, _)) => out.push((KeyId::parse(listed)?, pk)),
+            Err(e) => last_err = Some(e),
+        }
+    }
+    if (out.len() as i64) < role.threshold.max(1) {
+        if let Some(e) = last_err {
+            return Err(e.into());
+        }
+        return Err(TrustError::MissingKey {
+            gun: gun.to_owned(),
+            role: role.name.clone(),
+            keyids: role
+                .keys
+                .values()
+                .filter_map(|k| k.canonical_key_id().ok())
+                .map(|k| k.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }
+        .into());
+    }
+    Ok(out)
+}
+
+pub(crate) fn sign_with_role<T: Metadata>(
+    env: &Env<'_>,
+    gun: &str,
+    meta: &T,
+    role: &BaseRole,
+) -> Result<Vec<u8>, Error> {
+    let signers = load_signers(env, gun, role)?;
+    sign_with_keys(meta, &signers)
+}
+
+pub(crate) fn sign_with_keys<T: Metadata>(
+    meta: &T,
+    signers: &[(KeyId, PrivateKey)],
+) -> Result<Vec<u8>, Error> {
+    let refs: Vec<(KeyId, &dyn SignatureProvider)> = signers
+        .iter()
+        .map(|(id, k)| (id.clone(), k as &dyn SignatureProvider))
+        .collect();
+    Ok(sign_role(meta, &refs)?)
+}

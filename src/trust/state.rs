@@ -1,0 +1,608 @@
+//! Verified repository state: root, targets and delegations, snapshot, timestamp, each
+//! with the exact bytes it was read from.
+//!
+//! [`RepoState::fetch`] follows notary's update flow (protocol §8): the cached root is the
+//! trust anchor (trust on first use when there is none; pinning comes with `verify`),
+//! newer roots are followed version by version, each signed by the previous root's keys
+//! and its own; then timestamp → snapshot → targets → delegations, each checked against
+//! its parent's hashes and keys, and never older than the cached copy.
+
+use std::collections::BTreeMap;
+
+use time::OffsetDateTime;
+
+use crate::clock::Clock;
+use crate::crypto::x509;
+use crate::error::Error;
+use crate::remote::{limits, Gun, Remote};
+use crate::tuf::roles::{self, BaseRole};
+use crate::tuf::{
+    check_hashes, verify, verify_with_roles, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
+    Verified,
+};
+
+use super::local::LocalRepo;
+use super::{verification, TrustError};
+
+/// How many root versions one update may walk through.
+pub const MAX_ROOT_ROTATIONS: i64 = 256;
+
+/// Where the state came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Remote,
+    Cache,
+}
+
+pub struct RepoState {
+    pub gun: Gun,
+    pub root: Verified<Root>,
+    /// `targets` and every delegation that loaded and verified, by role name.
+    pub targets: BTreeMap<String, Verified<Targets>>,
+    pub snapshot: Option<Verified<Snapshot>>,
+    pub timestamp: Option<Verified<Timestamp>>,
+    pub source: Source,
+    /// Delegations that were skipped, and why.
+    pub warnings: Vec<String>,
+}
+
+/// How strictly to load.
+#[derive(Clone, Copy)]
+pub struct LoadPolicy<'a> {
+    pub clock: &'a dyn Clock,
+    /// Refuse expired metadata (verification); publishing re-signs and may ignore it.
+    pub check_expiry: bool,
+}
+
+impl RepoState {
+    /// Every metadata file of the state, by role name, in upload order
+    /// (root, targets, delegations, snapshot, timestamp).
+    pub fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = vec![("root".to_owned(), self.root.bytes().to_vec())];
+        for (name, t) in &self.targets {
+            out.push((name.clone(), t.bytes().to_vec()));
+        }
+        if let Some(s) = &self.snapshot {
+            out.push(("snapshot".into(), s.bytes().to_vec()));
+        }
+        if let Some(t) = &self.timestamp {
+            out.push(("timestamp".into(), t.bytes().to_vec()));
+        }
+        out
+    }
+
+    /// Download and verify the repository. `Ok(None)` when the remote has no trust data.
+    pub fn fetch(
+        remote: &dyn Remote,
+        local: &LocalRepo,
+        policy: LoadPolicy<'_>,
+    ) -> Result<Option<RepoState>, Error> {
+        let gun = local.gun().clone();
+        let g = gun.as_str();
+        let now = policy.clock.now();
+        let cached_root = match local.read_cached("root")? {
+            Some(bytes) => Some(trust_cached_root(g, &bytes, now)?),
+            None => None,
+        };
+        let Some(remote_root_bytes) =
+            remote.get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE)?
+        else {
+            return Ok(None);
+        };
+        let root = update_root(remote, &gun, cached_root, remote_root_bytes, now)?;
+        if policy.check_expiry {
+            root.check_expiry(policy.clock)
+                .map_err(|e| verification(g, "root", e))?;
+        }
+
+        // Timestamp.
+        let ts_bytes = remote
+            .get_current(&gun, "timestamp", limits::MAX_TIMESTAMP_SIZE)?
+            .ok_or_else(|| {
+                verification(
+                    g,
+                    "timestamp",
+                    format!("{} has root.json but no timestamp.json", remote.describe()),
+                )
+            })?;
+        let timestamp = verify_role::<Timestamp>(
+            g,
+            "timestamp",
+            &ts_bytes,
+            &base_role(g, root.role(), "timestamp")?,
+        )?;
+        check_floor(local, g, &timestamp, |b| {
+            verify_role::<Timestamp>(
+                g,
+                "timestamp",
+                b,
+                &base_role(g, root.role(), "timestamp").ok()?,
+            )
+            .ok()
+        })?;
+        if policy.check_expiry {
+            timestamp
+                .check_expiry(policy.clock)
+                .map_err(|e| verification(g, "timestamp", e))?;
+        }
+
+        // Snapshot, by the checksum the timestamp lists.
+        let snap_meta = timestamp
+            .role()
+            .snapshot_meta()
+            .ok_or_else(|| verification(g, "timestamp", "it lists no snapshot"))?
+            .clone();
+        let snap_bytes = fetch_by_meta(remote, &gun, "snapshot", &snap_meta)?;
+        let snapshot = verify_role::<Snapshot>(
+            g,
+            "snapshot",
+            &snap_bytes,
+            &base_role(g, root.role(), "snapshot")?,
+        )?;
+        check_floor(local, g, &snapshot, |b| {
+            verify_role::<Snapshot>(
+                g,
+                "snapshot",
+                b,
+                &base_role(g, root.role(), "snapshot").ok()?,
+            )
+            .ok()
+        })?;
+        if policy.check_expiry {
+            snapshot
+                .check_expiry(policy.clock)
+                .map_err(|e| verification(g, "snapshot", e))?;
+        }
+        if let Some(m) = snapshot.role().meta.get("root") {
+            check_hashes("root", root.bytes(), m).map_err(|e| {
+                verification(
+                    g,
+                    "snapshot",
+                    format!("it lists a different root than the current one: {e}"),
+                )
+            })?;
+        }
+
+        // Targets and delegations.
+        let mut state = RepoState {
+            gun: gun.clone(),
+            root,
+            targets: BTreeMap::new(),
+            snapshot: None,
+            timestamp: None,
+            source: Source::Remote,
+            warnings: Vec::new(),
+        };
+        let targets_meta = snapshot
+            .role()
+            .meta
+            .get("targets")
+            .ok_or_else(|| verification(g, "snapshot", "it lists no targets"))?
+            .clone();
+        let t_bytes = fetch_by_meta(remote, &gun, "targets", &targets_meta)?;
+        let targets_role = base_role(g, state.root.role(), "targets")?;
+        let targets = verify_role::<Targets>(g, "targets", &t_bytes, &targets_role)?;
+        check_floor(local, g, &targets, |b| {
+            verify_role::<Targets>(g, "targets", b, &targets_role).ok()
+        })?;
+        if policy.check_expiry {
+            targets
+                .check_expiry(policy.clock)
+                .map_err(|e| verification(g, "targets", e))?;
+        }
+        state.targets.insert("targets".into(), targets);
+        state.load_delegations(
+            policy,
+            |role, meta| fetch_by_meta(remote, &gun, role, meta).map(Some),
+            snapshot.role(),
+            Some(local),
+        )?;
+        state.snapshot = Some(snapshot);
+        state.timestamp = Some(timestamp);
+        Ok(Some(state))
+    }
+
+    /// Load from the local cache alone. `Ok(None)` when nothing is cached.
+    /// The cached root is the trust anchor; everything else must chain to it.
+    pub fn from_cache(
+        local: &LocalRepo,
+        policy: LoadPolicy<'_>,
+    ) -> Result<Option<RepoState>, Error> {
+        let gun = local.gun().clone();
+        let g = gun.as_str();
+        let Some(root_bytes) = local.read_cached("root")? else {
+            return Ok(None);
+        };
+        let root = trust_cached_root(g, &root_bytes, policy.clock.now())?;
+        if policy.check_expiry {
+            root.check_expiry(policy.clock)
+                .map_err(|e| verification(g, "root", e))?;
+        }
+        let timestamp = match local.read_cached("timestamp")? {
+            Some(b) => Some(verify_role::<Timestamp>(
+                g,
+                "timestamp",
+                &b,
+                &base_role(g, root.role(), "timestamp")?,
+            )?),
+            None => None,
+        };
+        let snapshot = match local.read_cached("snapshot")? {
+            Some(b) => {
+                if let Some(m) = timestamp.as_ref().and_then(|t| t.role().snapshot_meta()) {
+                    check_hashes("snapshot", &b, m).map_err(|e| verification(g, "snapshot", e))?;
+                }
+                Some(verify_role::<Snapshot>(
+                    g,
+                    "snapshot",
+                    &b,
+                    &base_role(g, root.role(), "snapshot")?,
+                )?)
+            }
+            None => None,
+        };
+        let t_bytes = local.read_cached("targets")?.ok_or_else(|| {
+            verification(
+                g,
+                "targets",
+                "the local cache has root.json but no targets.json",
+            )
+        })?;
+        if let Some(m) = snapshot.as_ref().and_then(|s| s.role().meta.get("targets")) {
+            check_hashes("targets", &t_bytes, m).map_err(|e| verification(g, "targets", e))?;
+        }
+        let targets = verify_role::<Targets>(
+            g,
+            "targets",
+            &t_bytes,
+            &base_role(g, root.role(), "targets")?,
+        )?;
+        if policy.check_expiry {
+            for (role, r) in [
+                (
+                    "timestamp",
+                    timestamp.as_ref().map(|t| t.role().expires().clone()),
+                ),
+                (
+                    "snapshot",
+                    snapshot.as_ref().map(|t| t.role().expires().clone()),
+                ),
+                ("targets", Some(targets.role().expires().clone())),
+            ] {
+                if let Some(exp) = r {
+                    if exp.is_expired_at(policy.clock.now()) {
+                        return Err(verification(
+                            g,
+                            role,
+                            format!("the cached copy expired at {exp}"),
+                        )
+                        .into());
+                    }
+                }
+            }
+        }
+        let mut state = RepoState {
+            gun: gun.clone(),
+            root,
+            targets: BTreeMap::from([("targets".to_owned(), targets)]),
+            snapshot: None,
+            timestamp,
+            source: Source::Cache,
+            warnings: Vec::new(),
+        };
+        if let Some(snap) = &snapshot {
+            let snap_role = snap.role().clone();
+            state.load_delegations(
+                policy,
+                |role, meta| match local.read_cached(role)? {
+                    Some(b) => {
+                        check_hashes(role, &b, meta).map_err(|e| verification(g, role, e))?;
+                        Ok(Some(b))
+                    }
+                    None => Ok(None),
+                },
+                &snap_role,
+                None,
+            )?;
+        }
+        state.snapshot = snapshot;
+        Ok(Some(state))
+    }
+
+    /// Walk delegations in pre-order from `targets`. A delegation that fails its threshold
+    /// or has expired is skipped with a warning (as notary does); one that cannot be
+    /// fetched is an error.
+    fn load_delegations(
+        &mut self,
+        policy: LoadPolicy<'_>,
+        mut fetch: impl FnMut(&str, &crate::tuf::FileMeta) -> Result<Option<Vec<u8>>, Error>,
+        snapshot: &Snapshot,
+        floor: Option<&LocalRepo>,
+    ) -> Result<(), Error> {
+        let g = self.gun.as_str().to_owned();
+        let mut queue: Vec<String> = vec!["targets".into()];
+        let mut visited = 0usize;
+        while let Some(parent) = queue.pop() {
+            visited += 1;
+            if visited > 10_000 {
+                return Err(verification(&g, &parent, "more than 10000 delegations").into());
+            }
+            let parent_meta = self.targets[&parent].role().clone();
+            // Children in listed order; pushed reversed so the first is visited first.
+            let mut children = Vec::new();
+            for d in &parent_meta.delegations.roles {
+                if !roles::is_direct_child(&parent, &d.name) {
+                    continue;
+                }
+                let Some(meta) = snapshot.meta.get(&d.name) else {
+                    continue; // not published yet
+                };
+                let Some(bytes) = fetch(&d.name, meta)? else {
+                    continue;
+                };
+                let role = match parent_meta.delegation_role(&d.name) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        self.warnings
+                            .push(format!("skipping delegation {}: {e}", d.name));
+                        continue;
+                    }
+                };
+                let verified = match verify_role::<Targets>(&g, &d.name, &bytes, &role) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        self.warnings.push(format!(
+                            "skipping delegation {}: {}",
+                            d.name,
+                            Error::from(e)
+                        ));
+                        continue;
+                    }
+                };
+                if policy.check_expiry
+                    && verified.role().expires().is_expired_at(policy.clock.now())
+                {
+                    self.warnings.push(format!(
+                        "skipping delegation {}: expired at {}",
+                        d.name,
+                        verified.role().expires()
+                    ));
+                    continue;
+                }
+                if let Some(local) = floor {
+                    check_floor(local, &g, &verified, |b| {
+                        verify_role::<Targets>(&g, &d.name, b, &role).ok()
+                    })?;
+                }
+                children.push(d.name.clone());
+                self.targets.insert(d.name.clone(), verified);
+            }
+            for c in children.into_iter().rev() {
+                queue.push(c);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The root role's keys that are valid root certificates for `gun` (protocol §5.4).
+/// Certificates are checked for expiry only when `check_cert_expiry`.
+pub fn root_role(
+    gun: &str,
+    root: &Root,
+    now: OffsetDateTime,
+    check_cert_expiry: bool,
+) -> Result<BaseRole, TrustError> {
+    let mut role = root
+        .base_role("root")
+        .map_err(|e| verification(gun, "root", e))?;
+    let mut rejected = Vec::new();
+    role.keys.retain(|id, key| {
+        let ok = matches!(key.keytype.as_str(), "ecdsa-x509" | "rsa-x509")
+            && match x509::validate_root_cert(&key.public, gun, now, check_cert_expiry) {
+                Ok(_) => true,
+                Err(e) => {
+                    rejected.push(format!("{id}: {e}"));
+                    false
+                }
+            };
+        if !ok && rejected.last().is_none_or(|r| !r.starts_with(id.as_str())) {
+            rejected.push(format!("{id}: not an x509 certificate key"));
+        }
+        ok
+    });
+    if role.keys.is_empty() {
+        return Err(verification(
+            gun,
+            "root",
+            format!(
+                "no root key is a valid certificate for {gun} ({})",
+                rejected.join("; ")
+            ),
+        ));
+    }
+    Ok(role)
+}
+
+fn base_role(gun: &str, root: &Root, name: &str) -> Result<BaseRole, TrustError> {
+    root.base_role(name)
+        .map_err(|e| verification(gun, "root", e))
+}
+
+/// Parse and verify one role file against `role`.
+pub fn verify_role<T: Metadata>(
+    gun: &str,
+    name: &str,
+    bytes: &[u8],
+    role: &BaseRole,
+) -> Result<Verified<T>, TrustError> {
+    let signed = Signed::<T>::from_bytes(bytes).map_err(|e| verification(gun, name, e))?;
+    verify(signed, role).map_err(|e| verification(gun, name, e))
+}
+
+/// A root from the local cache: self-signed by valid root certificates for the GUN
+/// (certificate expiry is not checked for an already trusted root, as in notary).
+pub fn trust_cached_root(
+    gun: &str,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<Verified<Root>, TrustError> {
+    let signed = Signed::<Root>::from_bytes(bytes)
+        .map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))?;
+    let role = root_role(gun, signed.signed(), now, false)?;
+    verify(signed, &role).map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))
+}
+
+/// Trust a root with no local anchor (trust on first use): valid, unexpired certificates.
+pub fn trust_new_root(
+    gun: &str,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<Verified<Root>, TrustError> {
+    let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| verification(gun, "root", e))?;
+    let role = root_role(gun, signed.signed(), now, true)?;
+    verify(signed, &role).map_err(|e| verification(gun, "root", e))
+}
+
+/// Move from the trusted root to the remote's current one, one version at a time.
+fn update_root(
+    remote: &dyn Remote,
+    gun: &Gun,
+    trusted: Option<Verified<Root>>,
+    current_bytes: Vec<u8>,
+    now: OffsetDateTime,
+) -> Result<Verified<Root>, Error> {
+    let g = gun.as_str();
+    let Some(mut trusted) = trusted else {
+        return Ok(trust_new_root(g, &current_bytes, now)?);
+    };
+    let current =
+        Signed::<Root>::from_bytes(&current_bytes).map_err(|e| verification(g, "root", e))?;
+    let target_version = current.signed().version;
+    let have = trusted.role().version;
+    if target_version < have {
+        return Err(verification(
+            g,
+            "root",
+            format!("the remote root is version {target_version}, older than the trusted version {have} (rollback)"),
+        )
+        .into());
+    }
+    if target_version == have {
+        if current_bytes != trusted.bytes() {
+            // Same version, different content: only the trusted one counts.
+            return Err(verification(
+                g,
+                "root",
+                format!("the remote root version {have} differs from the trusted copy"),
+            )
+            .into());
+        }
+        return Ok(trusted);
+    }
+    if target_version - have > MAX_ROOT_ROTATIONS {
+        return Err(verification(
+            g,
+            "root",
+            format!("the remote root is {} versions ahead; refusing to follow more than {MAX_ROOT_ROTATIONS}", target_version - have),
+        )
+        .into());
+    }
+    for v in (have + 1)..=target_version {
+        let bytes = if v == target_version {
+            current_bytes.clone()
+        } else {
+            remote
+                .get_by_version(gun, "root", v as u64, limits::MAX_DOWNLOAD_SIZE)?
+                .ok_or_else(|| {
+                    verification(
+                        g,
+                        "root",
+                        format!("root version {v} is missing on {}", remote.describe()),
+                    )
+                })?
+        };
+        trusted = rotate_root(g, &trusted, &bytes, now, v)?;
+    }
+    Ok(trusted)
+}
+
+/// Verify `bytes` as the successor of `previous`: a threshold of the previous root's keys
+/// and of its own keys must sign it.
+pub fn rotate_root(
+    gun: &str,
+    previous: &Verified<Root>,
+    bytes: &[u8],
+    now: OffsetDateTime,
+    expect_version: i64,
+) -> Result<Verified<Root>, TrustError> {
+    let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| verification(gun, "root", e))?;
+    if signed.signed().version != expect_version {
+        return Err(verification(
+            gun,
+            "root",
+            format!(
+                "expected root version {expect_version}, got {}",
+                signed.signed().version
+            ),
+        ));
+    }
+    let old_role = root_role(gun, previous.role(), now, false)?;
+    let new_role = root_role(gun, signed.signed(), now, true)?;
+    verify_with_roles(signed, &[&old_role, &new_role])
+        .map_err(|e| verification(gun, "root", format!("root version {expect_version}: {e}")))
+}
+
+fn fetch_by_meta(
+    remote: &dyn Remote,
+    gun: &Gun,
+    role: &str,
+    meta: &crate::tuf::FileMeta,
+) -> Result<Vec<u8>, Error> {
+    let g = gun.as_str();
+    let sha = meta
+        .sha256()
+        .ok_or_else(|| verification(g, role, "its parent lists no sha256 for it"))?;
+    let cap = u64::try_from(meta.length).unwrap_or(0).max(1);
+    let bytes = remote
+        .get_by_checksum(gun, role, &hex::encode(sha), cap)?
+        .ok_or_else(|| {
+            verification(
+                g,
+                role,
+                format!(
+                    "{} does not have the version its parent lists",
+                    remote.describe()
+                ),
+            )
+        })?;
+    check_hashes(role, &bytes, meta).map_err(|e| verification(g, role, e))?;
+    Ok(bytes)
+}
+
+/// Rollback protection: the new version may not be lower than the cached copy's, when the
+/// cached copy still verifies (expired or not).
+fn check_floor<T: Metadata>(
+    local: &LocalRepo,
+    gun: &str,
+    new: &Verified<T>,
+    verify_cached: impl FnOnce(&[u8]) -> Option<Verified<T>>,
+) -> Result<(), TrustError> {
+    let name = new.role_name().to_owned();
+    if let Some(bytes) = local.read_cached(&name)? {
+        if let Some(cached) = verify_cached(&bytes) {
+            let min = cached.role().version();
+            if new.role().version() < min {
+                return Err(verification(
+                    gun,
+                    &name,
+                    format!(
+                        "version {} is older than the trusted version {min} (rollback)",
+                        new.role().version()
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}

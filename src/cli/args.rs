@@ -30,6 +30,28 @@ pub struct GlobalOpts {
     #[arg(long, global = true, value_name = "DIR")]
     pub trust_dir: Option<PathBuf>,
 
+    /// Where trust data lives: https://… or http://… (notary server), file:///DIR or a
+    /// path (static repository), static+https://… (static repository on a web server).
+    /// [default: from the config file, else a static repository in <trust-dir>/repository]
+    #[arg(long, short = 's', global = true, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// Config file [default: <trust-dir>/config.json]. notary's config.json fields are read.
+    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// CA certificate(s) (PEM) that sign the server's TLS certificate; replaces the system roots.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tls_ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for TLS client authentication.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// Client private key (PEM) for TLS client authentication.
+    #[arg(long, global = true, value_name = "FILE", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+
     /// Output format for answers on stdout.
     #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -62,6 +84,82 @@ pub enum Command {
     /// Manage signing keys in the local key store.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Create a repository: root certificate, targets and snapshot keys, first upload.
+    Init {
+        /// Repository name (GUN), e.g. registry.example.com/team/app.
+        gun: String,
+        /// Use this root key (ID or unique prefix) instead of the first one in the key store.
+        #[arg(long, value_name = "KEYID")]
+        root_key: Option<String>,
+        /// Let the notary server hold the snapshot key (as Docker does).
+        #[arg(long)]
+        server_managed_snapshot: bool,
+        /// File format for the keys this creates.
+        #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
+        key_format: KeyFormatArg,
+    },
+    /// Sign image tags: IMAGE:TAG with --digest/--size, or IMAGE:TAG=sha256:HEX:SIZE pairs.
+    Sign {
+        /// IMAGE:TAG (with --digest and --size) or IMAGE:TAG=sha256:HEX:SIZE; several pairs
+        /// for one repository publish as one new version.
+        #[arg(value_name = "REF", required_unless_present = "from_file")]
+        refs: Vec<String>,
+        /// Manifest digest (sha256:HEX) for a single IMAGE:TAG.
+        #[arg(long)]
+        digest: Option<String>,
+        /// Manifest size in bytes for a single IMAGE:TAG.
+        #[arg(long)]
+        size: Option<u64>,
+        /// Read IMAGE:TAG=sha256:HEX:SIZE lines from FILE (- for stdin).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+        /// Only stage the change; publish later with `vouch publish`.
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Sign files as targets (sha256, sha512 and length, as `notary add`).
+    SignFile {
+        gun: String,
+        /// Target name (with FILE).
+        #[arg(required_unless_present = "from_dir")]
+        name: Option<String>,
+        #[arg(required_unless_present = "from_dir")]
+        file: Option<PathBuf>,
+        /// Sign every regular file under DIR, named by its path relative to DIR.
+        #[arg(long, value_name = "DIR", conflicts_with_all = ["name", "file"])]
+        from_dir: Option<PathBuf>,
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Remove signed targets: `unsign IMAGE:TAG…` or `unsign GUN NAME…`.
+    Unsign {
+        #[arg(required = true, value_name = "IMAGE:TAG | GUN NAME…")]
+        args: Vec<String>,
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Show staged, unpublished changes.
+    Status { gun: String },
+    /// Publish staged changes.
+    Publish { gun: String },
+    /// Drop staged changes.
+    Reset {
+        gun: String,
+        /// Drop all staged changes.
+        #[arg(long, conflicts_with = "number")]
+        all: bool,
+        /// Drop the changes with these numbers (as `status` shows them), e.g. 0,2.
+        #[arg(long, short = 'n', value_delimiter = ',')]
+        number: Vec<usize>,
+    },
+    /// List signed targets: name, digest, size, role.
+    List { gun: String },
+    /// Delete local trust data for a repository (keys are kept); --remote also on the server.
+    Delete {
+        gun: String,
+        #[arg(long)]
+        remote: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -4,6 +4,7 @@ pub mod args;
 mod key;
 mod output;
 mod prompt;
+mod repo;
 
 use std::path::PathBuf;
 
@@ -61,6 +62,7 @@ pub fn run(cli: Cli) -> CliResult {
     let ctx = Context::new(cli.global)?;
     match cli.command {
         Command::Key(cmd) => key::run(&ctx, cmd),
+        other => repo::run(&ctx, other),
     }
 }
 
@@ -68,6 +70,7 @@ pub fn run(cli: Cli) -> CliResult {
 pub struct Context {
     pub global: GlobalOpts,
     pub trust_dir: PathBuf,
+    default_notice: std::cell::Cell<bool>,
 }
 
 impl Context {
@@ -81,7 +84,46 @@ impl Context {
                     .join(".vouch"),
             },
         };
-        Ok(Context { global, trust_dir })
+        Ok(Context { global, trust_dir, default_notice: std::cell::Cell::new(false) })
+    }
+
+    /// The remote for `gun`: `--server`, else the config file, else the embedded default
+    /// (a static repository under the trust dir, announced once).
+    pub fn remote(
+        &self,
+        gun: Option<&vouch::remote::Gun>,
+        access: vouch::remote::Access,
+    ) -> CliResult<Box<dyn vouch::remote::Remote>> {
+        use vouch::remote::config::{self, RemoteOverrides};
+        use vouch::remote::{CredentialLookup, RemoteConfig, RemoteOptions};
+        let cfg = match &self.global.config {
+            Some(p) => RemoteConfig::load(p)?,
+            None => RemoteConfig::load_optional(&self.trust_dir.join(config::CONFIG_FILE))?,
+        };
+        let overrides = RemoteOverrides {
+            server: self.global.server.clone(),
+            tls_ca_cert: self.global.tls_ca_cert.clone(),
+            tls_client_cert: self.global.tls_client_cert.clone(),
+            tls_client_key: self.global.tls_client_key.clone(),
+        };
+        let resolved = cfg.resolve(gun, &overrides, &self.trust_dir);
+        let fresh_default = resolved.source == "default"
+            && !self.trust_dir.join(config::DEFAULT_REPOSITORY_DIR).exists();
+        if fresh_default && !self.default_notice.replace(true) {
+            self.note(format!(
+                "Using a local static repository in {} (no --server or config file given); \
+                 set --server or remote_server.url in {} to publish elsewhere",
+                resolved.url.trim_start_matches("file://"),
+                self.trust_dir.join(config::CONFIG_FILE).display()
+            ));
+        }
+        let opts = RemoteOptions {
+            tls: resolved.tls,
+            access,
+            credentials: CredentialLookup::from_env(),
+            ..Default::default()
+        };
+        Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 
     pub fn json(&self) -> bool {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# make demo: vouch's key workflow end to end in a throwaway trust dir.
-# No server and no setup needed; passphrases come from the environment, as in CI.
+# make demo: vouch's main job end to end on the embedded default — a static repository
+# in a throwaway folder. No server, no setup; passphrases come from the environment, as
+# they would in CI.
 set -euo pipefail
 VOUCH=${1:-target/debug/vouch}
 VOUCH=$(cd "$(dirname "$VOUCH")" && pwd)/$(basename "$VOUCH")
@@ -9,22 +10,35 @@ trap 'rm -rf "$WORK"' EXIT
 export VOUCH_TRUST_DIR="$WORK/trust"
 export VOUCH_ROOT_PASSPHRASE="demo root passphrase"
 export VOUCH_TARGETS_PASSPHRASE="demo targets passphrase"
-export VOUCH_DELEGATION_PASSPHRASE="demo delegation passphrase"
+export VOUCH_SNAPSHOT_PASSPHRASE="demo snapshot passphrase"
+export VOUCH_TIMESTAMP_PASSPHRASE="demo timestamp passphrase"
 GUN=registry.example.com/team/app
+DIGEST=sha256:5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03
 
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
+bold() { printf '\n\033[1m%s\033[0m\n' "$*"; }
+step() { bold "\$ vouch ${*}"; "$VOUCH" "$@"; }
 
 echo "vouch demo — trust dir $VOUCH_TRUST_DIR"
-step "$VOUCH" key generate --role root
-step "$VOUCH" key generate --role targets --gun "$GUN"
-step "$VOUCH" key generate --role targets/releases --algorithm ed25519
-step "$VOUCH" key list
-ROOT=$("$VOUCH" key list --output json | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin) if k["role"]=="root"][0])')
-step "$VOUCH" key public "$ROOT" --gun "$GUN"
-step "$VOUCH" key export "$ROOT" --format notary -o "$WORK/root-notary.pem"
-echo "(exported for notary/docker trust: $(head -1 "$WORK/root-notary.pem"))"
-step "$VOUCH" key remove "$ROOT" --yes
-step "$VOUCH" key import "$WORK/root-notary.pem"
-step "$VOUCH" key list
+step init "$GUN"
+step sign "$GUN:1.4.2" --digest "$DIGEST" --size 6
+printf 'release notes for 1.4.2\n' > "$WORK/NOTES.txt"
+step sign-file "$GUN" NOTES.txt "$WORK/NOTES.txt"
+step list "$GUN"
+step key list
+
+bold "# An attacker edits the published targets metadata: 1.4.2 now points elsewhere."
+TUF="$VOUCH_TRUST_DIR/repository/$GUN/_trust/tuf"
+sed -i 's/"length":6/"length":7/' "$TUF/targets.json"
+for f in "$TUF"/targets.*.json; do sed -i 's/"length":6/"length":7/' "$f"; done
+set +e
+"$VOUCH" list "$GUN"
+rc=$?
+set -e
+if [ "$rc" -eq 1 ]; then
+  bold "Refused (exit $rc): the tampered metadata does not verify. Nothing to deploy."
+else
+  echo "demo: expected exit 1 for tampered metadata, got $rc" >&2
+  exit 1
+fi
 echo
-echo "demo finished: keys generated, exported in notary's format, removed and imported back."
+echo "demo finished."

@@ -154,11 +154,69 @@ pub enum Command {
     },
     /// List signed targets: name, digest, size, role.
     List { gun: String },
+    /// Verify that a tag is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
+    Verify {
+        /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest).
+        image: String,
+        #[command(flatten)]
+        trust: TrustArgs,
+        /// Also require this manifest digest (sha256:HEX).
+        #[arg(long)]
+        digest: Option<String>,
+    },
+    /// Verify a downloaded file against the hashes and length signed for target NAME.
+    VerifyFile {
+        gun: String,
+        name: String,
+        file: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Show a repository's roles, keys, signers, thresholds, versions and expiries.
+    Inspect {
+        gun: String,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+    /// Trust pinning: record a repository's root keys in a trust lock file.
+    #[command(subcommand)]
+    Trust(TrustCommand),
     /// Delete local trust data for a repository (keys are kept); --remote also on the server.
     Delete {
         gun: String,
         #[arg(long)]
         remote: bool,
+    },
+}
+
+/// How a reading command anchors trust in a repository's root.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TrustArgs {
+    /// Trust lock file pinning root keys (also VOUCH_TRUST_LOCK).
+    #[arg(long, value_name = "FILE")]
+    pub trust_lock: Option<PathBuf>,
+    /// Accept the repository's root on first use when nothing is cached or pinned.
+    #[arg(long)]
+    pub tofu: bool,
+    /// Use only the local cache; no network. Expired metadata is still refused.
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TrustCommand {
+    /// Pin a repository's root keys in a trust lock file (created or updated).
+    Pin {
+        gun: String,
+        /// Pin these root key IDs (public-key or certificate IDs) instead of reading them.
+        #[arg(long = "root-key-id", value_name = "ID", conflicts_with = "from_cache")]
+        root_key_ids: Vec<String>,
+        /// Pin the root already trusted in the local cache.
+        #[arg(long)]
+        from_cache: bool,
+        /// Trust lock file to write [default: $VOUCH_TRUST_LOCK or ./vouch-trust.json].
+        #[arg(long, value_name = "FILE")]
+        trust_lock: Option<PathBuf>,
     },
 }
 

@@ -5,6 +5,7 @@ mod key;
 mod output;
 mod prompt;
 mod repo;
+mod verify;
 
 use std::path::PathBuf;
 
@@ -62,6 +63,19 @@ pub fn run(cli: Cli) -> CliResult {
     let ctx = Context::new(cli.global)?;
     match cli.command {
         Command::Key(cmd) => key::run(&ctx, cmd),
+        Command::Verify {
+            image,
+            trust,
+            digest,
+        } => verify::verify(&ctx, &image, &trust, digest.as_deref()),
+        Command::VerifyFile {
+            gun,
+            name,
+            file,
+            trust,
+        } => verify::verify_file(&ctx, &gun, &name, &file, &trust),
+        Command::Inspect { gun, trust } => verify::inspect(&ctx, &gun, &trust),
+        Command::Trust(cmd) => verify::trust(&ctx, cmd),
         other => repo::run(&ctx, other),
     }
 }
@@ -84,7 +98,11 @@ impl Context {
                     .join(".vouch"),
             },
         };
-        Ok(Context { global, trust_dir, default_notice: std::cell::Cell::new(false) })
+        Ok(Context {
+            global,
+            trust_dir,
+            default_notice: std::cell::Cell::new(false),
+        })
     }
 
     /// The remote for `gun`: `--server`, else the config file, else the embedded default
@@ -124,6 +142,19 @@ impl Context {
             ..Default::default()
         };
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
+    }
+
+    /// `"tofu": true` in the config file allows trust on first use without --tofu.
+    pub fn config_tofu(&self) -> bool {
+        let path = match &self.global.config {
+            Some(p) => p.clone(),
+            None => self.trust_dir.join(vouch::remote::config::CONFIG_FILE),
+        };
+        std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v.get("tofu").and_then(|t| t.as_bool()))
+            .unwrap_or(false)
     }
 
     pub fn json(&self) -> bool {

@@ -22,22 +22,57 @@ use super::{prompt, usage, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: Command) -> CliResult {
     match cmd {
-        Command::Init { gun, root_key, server_managed_snapshot, key_format } => {
-            cmd_init(ctx, &gun, root_key.as_deref(), server_managed_snapshot, key_format)
-        }
-        Command::Sign { refs, digest, size, from_file, stage } => {
-            cmd_sign(ctx, &refs, digest.as_deref(), size, from_file.as_deref(), stage)
-        }
-        Command::SignFile { gun, name, file, from_dir, stage } => {
-            cmd_sign_file(ctx, &gun, name.as_deref(), file.as_deref(), from_dir.as_deref(), stage)
-        }
+        Command::Init {
+            gun,
+            root_key,
+            server_managed_snapshot,
+            key_format,
+        } => cmd_init(
+            ctx,
+            &gun,
+            root_key.as_deref(),
+            server_managed_snapshot,
+            key_format,
+        ),
+        Command::Sign {
+            refs,
+            digest,
+            size,
+            from_file,
+            stage,
+        } => cmd_sign(
+            ctx,
+            &refs,
+            digest.as_deref(),
+            size,
+            from_file.as_deref(),
+            stage,
+        ),
+        Command::SignFile {
+            gun,
+            name,
+            file,
+            from_dir,
+            stage,
+        } => cmd_sign_file(
+            ctx,
+            &gun,
+            name.as_deref(),
+            file.as_deref(),
+            from_dir.as_deref(),
+            stage,
+        ),
         Command::Unsign { args, stage } => cmd_unsign(ctx, &args, stage),
         Command::Status { gun } => cmd_status(ctx, &gun),
         Command::Publish { gun } => cmd_publish(ctx, &gun),
         Command::Reset { gun, all, number } => cmd_reset(ctx, &gun, all, &number),
         Command::List { gun } => cmd_list(ctx, &gun),
         Command::Delete { gun, remote } => cmd_delete(ctx, &gun, remote),
-        Command::Key(_) => unreachable!("handled by key::run"),
+        Command::Key(_)
+        | Command::Verify { .. }
+        | Command::VerifyFile { .. }
+        | Command::Inspect { .. }
+        | Command::Trust(_) => unreachable!("dispatched in cli::run"),
     }
 }
 
@@ -66,7 +101,12 @@ fn cmd_init(
         )));
     }
     let pass = prompt::sources(ctx)?;
-    let env = Env { keys: &keys, pass: &pass, remote: remote.as_ref(), clock: &SystemClock };
+    let env = Env {
+        keys: &keys,
+        pass: &pass,
+        remote: remote.as_ref(),
+        clock: &SystemClock,
+    };
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let opts = InitOptions {
         root_key,
@@ -91,20 +131,33 @@ fn cmd_init(
         }));
     } else {
         if r.resumed {
-            ctx.note(format!("Found {gun} prepared by an earlier init; published it."));
+            ctx.note(format!(
+                "Found {gun} prepared by an earlier init; published it."
+            ));
         } else if r.root_key_created {
-            ctx.note(format!("Generated root key {}; back it up (vouch key export) and keep it offline.", r.root_key));
+            ctx.note(format!(
+                "Generated root key {}; back it up (vouch key export) and keep it offline.",
+                r.root_key
+            ));
         } else {
             ctx.note(format!("Root key found, using: {}", r.root_key));
         }
-        ctx.note(format!("Initialized {gun} on {} ({})", remote.describe(), versions(&r.publish)));
+        ctx.note(format!(
+            "Initialized {gun} on {} ({})",
+            remote.describe(),
+            versions(&r.publish)
+        ));
         println!("{gun}");
     }
     Ok(())
 }
 
 fn versions(r: &PublishReport) -> String {
-    r.uploaded.iter().map(|(k, v)| format!("{k} v{v}")).collect::<Vec<_>>().join(", ")
+    r.uploaded
+        .iter()
+        .map(|(k, v)| format!("{k} v{v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// One tag to sign.
@@ -115,11 +168,15 @@ struct TagSpec {
 }
 
 fn parse_sha256(d: &str) -> CliResult<Vec<u8>> {
-    let hex_part = d
-        .strip_prefix("sha256:")
-        .ok_or_else(|| usage(format!("digest {d:?} must look like sha256:<64 hex characters>")))?;
+    let hex_part = d.strip_prefix("sha256:").ok_or_else(|| {
+        usage(format!(
+            "digest {d:?} must look like sha256:<64 hex characters>"
+        ))
+    })?;
     if hex_part.len() != 64 || !hex_part.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(usage(format!("digest {d:?} must look like sha256:<64 hex characters>")));
+        return Err(usage(format!(
+            "digest {d:?} must look like sha256:<64 hex characters>"
+        )));
     }
     Ok(hex::decode(hex_part.to_ascii_lowercase()).expect("checked hex"))
 }
@@ -128,7 +185,12 @@ fn image_meta(digest: &str, size: u64) -> CliResult<FileMeta> {
     let sha = parse_sha256(digest)?;
     let mut hashes = std::collections::BTreeMap::new();
     hashes.insert("sha256".to_owned(), sha);
-    Ok(FileMeta { length: size as i64, hashes, custom: None, extra: Default::default() })
+    Ok(FileMeta {
+        length: size as i64,
+        hashes,
+        custom: None,
+        extra: Default::default(),
+    })
 }
 
 fn parse_tag_pair(s: &str, digest: Option<&str>, size: Option<u64>) -> CliResult<TagSpec> {
@@ -137,7 +199,10 @@ fn parse_tag_pair(s: &str, digest: Option<&str>, size: Option<u64>) -> CliResult
         None => (s, None),
     };
     let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
-    let tag = r.tag.clone().ok_or_else(|| usage(format!("{image}: name a tag to sign (IMAGE:TAG)")))?;
+    let tag = r
+        .tag
+        .clone()
+        .ok_or_else(|| usage(format!("{image}: name a tag to sign (IMAGE:TAG)")))?;
     let (d, n) = match pinned {
         Some(p) => {
             let (d, n) = p.rsplit_once(':').ok_or_else(|| usage(format!("{s}: expected IMAGE:TAG=sha256:HEX:SIZE")))?;
@@ -153,7 +218,11 @@ fn parse_tag_pair(s: &str, digest: Option<&str>, size: Option<u64>) -> CliResult
             }
         },
     };
-    Ok(TagSpec { gun: parse_gun(&r.gun())?, tag, meta: image_meta(&d, n)? })
+    Ok(TagSpec {
+        gun: parse_gun(&r.gun())?,
+        tag,
+        meta: image_meta(&d, n)?,
+    })
 }
 
 fn cmd_sign(
@@ -173,7 +242,11 @@ fn cmd_sign(
     }
     if let Some(f) = from_file {
         let text = read_text(f)?;
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             specs.push(parse_tag_pair(line, None, None)?);
         }
     }
@@ -185,15 +258,23 @@ fn cmd_sign(
     let mut results = Vec::new();
     for (gun, specs) in by_gun {
         let gun = parse_gun(&gun)?;
-        let changes: Vec<Change> = specs.iter().map(|s| Change::add_target("targets", &s.tag, &s.meta)).collect();
+        let changes: Vec<Change> = specs
+            .iter()
+            .map(|s| Change::add_target("targets", &s.tag, &s.meta))
+            .collect();
         let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
         for s in &specs {
-            let digest = format!("sha256:{}", hex::encode(s.meta.sha256().unwrap_or_default()));
+            let digest = format!(
+                "sha256:{}",
+                hex::encode(s.meta.sha256().unwrap_or_default())
+            );
             if !ctx.json() {
                 println!("{}:{}@{digest}", gun, s.tag);
             }
-            results.push(json!({"gun": gun.as_str(), "tag": s.tag, "digest": digest, "size": s.meta.length,
-                "published": report.is_some(), "versions": report.as_ref().map(|r| &r.uploaded)}));
+            results.push(
+                json!({"gun": gun.as_str(), "tag": s.tag, "digest": digest, "size": s.meta.length,
+                "published": report.is_some(), "versions": report.as_ref().map(|r| &r.uploaded)}),
+            );
         }
     }
     if ctx.json() {
@@ -205,22 +286,33 @@ fn cmd_sign(
 fn read_text(f: &Path) -> CliResult<String> {
     let mut s = String::new();
     if f == Path::new("-") {
-        std::io::stdin().read_to_string(&mut s).map_err(|e| usage(format!("cannot read stdin: {e}")))?;
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| usage(format!("cannot read stdin: {e}")))?;
     } else {
-        s = std::fs::read_to_string(f).map_err(|e| usage(format!("cannot read {}: {e}", f.display())))?;
+        s = std::fs::read_to_string(f)
+            .map_err(|e| usage(format!("cannot read {}: {e}", f.display())))?;
     }
     Ok(s)
 }
 
 /// Stage `changes`; publish them (with anything staged earlier) unless `stage_only`.
-fn stage_and_maybe_publish(ctx: &Context, gun: &Gun, changes: &[Change], stage_only: bool) -> CliResult<Option<PublishReport>> {
+fn stage_and_maybe_publish(
+    ctx: &Context,
+    gun: &Gun,
+    changes: &[Change],
+    stage_only: bool,
+) -> CliResult<Option<PublishReport>> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
     {
         let _lock = local.lock()?;
         Changelist::new(local.changelist_dir()).add(changes)?;
     }
     if stage_only {
-        ctx.note(format!("Staged {} change(s) for {gun}; publish with `vouch publish {gun}`.", changes.len()));
+        ctx.note(format!(
+            "Staged {} change(s) for {gun}; publish with `vouch publish {gun}`.",
+            changes.len()
+        ));
         return Ok(None);
     }
     let report = do_publish(ctx, gun, &local)?;
@@ -231,7 +323,12 @@ fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishR
     let keys = KeyStore::open(&ctx.trust_dir)?;
     let remote = ctx.remote(Some(gun), Access::PushPull)?;
     let pass = prompt::sources(ctx)?;
-    let env = Env { keys: &keys, pass: &pass, remote: remote.as_ref(), clock: &SystemClock };
+    let env = Env {
+        keys: &keys,
+        pass: &pass,
+        remote: remote.as_ref(),
+        clock: &SystemClock,
+    };
     let report = publish(&env, local).map_err(|e| {
         super::CliError::from(e).with_context(format!("publishing {gun} (staged changes are kept)"))
     })?;
@@ -241,7 +338,11 @@ fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishR
     if report.uploaded.is_empty() {
         ctx.note(format!("Nothing to publish for {gun}."));
     } else {
-        ctx.note(format!("Published {gun} to {} ({})", remote.describe(), versions(&report)));
+        ctx.note(format!(
+            "Published {gun} to {} ({})",
+            remote.describe(),
+            versions(&report)
+        ));
     }
     Ok(report)
 }
@@ -259,15 +360,22 @@ fn cmd_sign_file(
     if let Some(dir) = from_dir {
         collect_files(dir, dir, &mut files)?;
         if files.is_empty() {
-            return Err(usage(format!("{} holds no regular files to sign", dir.display())));
+            return Err(usage(format!(
+                "{} holds no regular files to sign",
+                dir.display()
+            )));
         }
     } else {
-        files.push((name.expect("clap requires name").to_owned(), file.expect("clap requires file").to_path_buf()));
+        files.push((
+            name.expect("clap requires name").to_owned(),
+            file.expect("clap requires file").to_path_buf(),
+        ));
     }
     let mut changes = Vec::new();
     let mut out = Vec::new();
     for (name, path) in &files {
-        let bytes = std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
         let meta = FileMeta::from_bytes(&bytes, &["sha256", "sha512"])?;
         out.push(json!({"name": name, "sha256": hex::encode(meta.sha256().unwrap_or_default()), "size": meta.length}));
         changes.push(Change::add_target("targets", name, &meta));
@@ -277,7 +385,12 @@ fn cmd_sign_file(
         print_json(&json!({"gun": gun.as_str(), "targets": out, "published": report.is_some()}));
     } else {
         for o in &out {
-            println!("{} sha256:{} {}", o["name"].as_str().unwrap_or_default(), o["sha256"].as_str().unwrap_or_default(), o["size"]);
+            println!(
+                "{} sha256:{} {}",
+                o["name"].as_str().unwrap_or_default(),
+                o["sha256"].as_str().unwrap_or_default(),
+                o["size"]
+            );
         }
     }
     Ok(())
@@ -291,11 +404,17 @@ fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, PathBuf)>) -> C
     entries.sort_by_key(|e| e.path());
     for e in entries {
         let p = e.path();
-        let ft = e.file_type().map_err(|err| usage(format!("cannot stat {}: {err}", p.display())))?;
+        let ft = e
+            .file_type()
+            .map_err(|err| usage(format!("cannot stat {}: {err}", p.display())))?;
         if ft.is_dir() {
             collect_files(root, &p, out)?;
         } else if ft.is_file() {
-            let rel = p.strip_prefix(root).expect("under root").to_string_lossy().into_owned();
+            let rel = p
+                .strip_prefix(root)
+                .expect("under root")
+                .to_string_lossy()
+                .into_owned();
             out.push((rel, p));
         }
     }
@@ -306,21 +425,32 @@ fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResult {
     // `unsign IMAGE:TAG…` or `unsign GUN NAME…`.
     let mut by_gun: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     let first_is_ref = Reference::parse(&args[0]).ok().filter(|r| r.tag.is_some());
-    if args.len() >= 2 && Gun::parse(&args[0]).is_ok() && !args[0].contains(':') || first_is_ref.is_none() {
+    if args.len() >= 2 && Gun::parse(&args[0]).is_ok() && !args[0].contains(':')
+        || first_is_ref.is_none()
+    {
         if args.len() < 2 {
             return Err(usage("give IMAGE:TAG, or GUN and one or more target names"));
         }
-        by_gun.entry(args[0].clone()).or_default().extend(args[1..].iter().cloned());
+        by_gun
+            .entry(args[0].clone())
+            .or_default()
+            .extend(args[1..].iter().cloned());
     } else {
         for a in args {
             let r = Reference::parse(a).map_err(|e| usage(e.to_string()))?;
-            let tag = r.tag.clone().ok_or_else(|| usage(format!("{a}: name the tag to remove (IMAGE:TAG)")))?;
+            let tag = r
+                .tag
+                .clone()
+                .ok_or_else(|| usage(format!("{a}: name the tag to remove (IMAGE:TAG)")))?;
             by_gun.entry(r.gun()).or_default().push(tag);
         }
     }
     for (gun, names) in by_gun {
         let gun = parse_gun(&gun)?;
-        let changes: Vec<Change> = names.iter().map(|n| Change::remove_target("targets", n)).collect();
+        let changes: Vec<Change> = names
+            .iter()
+            .map(|n| Change::remove_target("targets", n))
+            .collect();
         stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
         for n in &names {
             ctx.note(format!("Removed {n} from {gun}"));
@@ -350,7 +480,13 @@ fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
     println!("Unpublished changes for {gun}:\n");
     let mut t = Table::new(&["#", "ACTION", "SCOPE", "TYPE", "PATH"]);
     for (i, s) in staged.iter().enumerate() {
-        t.row(vec![i.to_string(), s.change.action.clone(), s.change.role.clone(), s.change.kind.clone(), s.change.path.clone()]);
+        t.row(vec![
+            i.to_string(),
+            s.change.action.clone(),
+            s.change.role.clone(),
+            s.change.kind.clone(),
+            s.change.path.clone(),
+        ]);
     }
     print!("{}", t.render());
     Ok(())
@@ -361,7 +497,9 @@ fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let report = do_publish(ctx, &gun, &local)?;
     if ctx.json() {
-        print_json(&json!({"gun": gun.as_str(), "applied_changes": report.applied_changes, "versions": report.uploaded}));
+        print_json(
+            &json!({"gun": gun.as_str(), "applied_changes": report.applied_changes, "versions": report.uploaded}),
+        );
     }
     Ok(())
 }
@@ -369,7 +507,9 @@ fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
 fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
     let gun = parse_gun(gun)?;
     if !all && numbers.is_empty() {
-        return Err(usage("say which changes to drop: --all, or -n 0,2 (numbers from `vouch status`)"));
+        return Err(usage(
+            "say which changes to drop: --all, or -n 0,2 (numbers from `vouch status`)",
+        ));
     }
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let _lock = local.lock()?;
@@ -382,7 +522,10 @@ fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResul
         }
     }
     if let Some(bad) = numbers.iter().find(|n| **n >= staged.len()) {
-        return Err(usage(format!("there is no staged change number {bad} ({} staged)", staged.len())));
+        return Err(usage(format!(
+            "there is no staged change number {bad} ({} staged)",
+            staged.len()
+        )));
     }
     cl.remove(&drop)?;
     ctx.note(format!("Dropped {} staged change(s) for {gun}", drop.len()));
@@ -392,9 +535,15 @@ fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResul
 /// Read a repository's verified state from its remote, refreshing the local cache.
 pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let policy = LoadPolicy { clock: &SystemClock, check_expiry: true };
+    let policy = LoadPolicy {
+        clock: &SystemClock,
+        check_expiry: true,
+    };
     let state = RepoState::fetch(remote, &local, policy)?.ok_or_else(|| {
-        super::CliError::from(vouch::trust::TrustError::NoTrustData { gun: gun.to_string(), remote: remote.describe() })
+        super::CliError::from(vouch::trust::TrustError::NoTrustData {
+            gun: gun.to_string(),
+            remote: remote.describe(),
+        })
     })?;
     {
         let _lock = local.lock()?;
@@ -426,7 +575,12 @@ fn cmd_list(ctx: &Context, gun: &str) -> CliResult {
     }
     let mut t = Table::new(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
     for e in &targets {
-        t.row(vec![e.name.clone(), e.sha256_hex().unwrap_or_default(), e.meta.length.to_string(), e.role.clone()]);
+        t.row(vec![
+            e.name.clone(),
+            e.sha256_hex().unwrap_or_default(),
+            e.meta.length.to_string(),
+            e.role.clone(),
+        ]);
     }
     print!("{}", t.render());
     Ok(())
@@ -438,11 +592,16 @@ fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
     if remote_too {
         let remote = ctx.remote(Some(&gun), Access::Admin)?;
         remote.delete(&gun)?;
-        ctx.note(format!("Deleted trust data for {gun} on {}", remote.describe()));
+        ctx.note(format!(
+            "Deleted trust data for {gun} on {}",
+            remote.describe()
+        ));
     }
     let _lock = local.lock()?;
     if local.delete_all()? {
-        ctx.note(format!("Deleted local trust data for {gun} (keys are kept)"));
+        ctx.note(format!(
+            "Deleted local trust data for {gun} (keys are kept)"
+        ));
     } else {
         ctx.note(format!("No local trust data for {gun}"));
     }

@@ -7,6 +7,7 @@
 pub mod changelist;
 pub mod init;
 pub mod local;
+pub mod pin;
 pub mod publish;
 pub mod state;
 pub mod view;
@@ -63,6 +64,12 @@ pub enum TrustError {
     Conflict { gun: String, reason: String },
     #[error("no target {name:?} in {gun}")]
     NoSuchTarget { gun: String, name: String },
+    #[error(
+        "no trusted root for {gun}: nothing cached, no pin, and trust on first use was not allowed"
+    )]
+    NoAnchor { gun: String },
+    #[error("the root of {gun} does not chain to a pinned key: {reason}")]
+    PinMismatch { gun: String, reason: String },
 }
 
 impl TrustError {
@@ -71,7 +78,9 @@ impl TrustError {
             TrustError::NoTrustData { .. }
             | TrustError::NotInitialized { .. }
             | TrustError::Verification { .. }
-            | TrustError::NoSuchTarget { .. } => ExitCode::NotTrusted,
+            | TrustError::NoSuchTarget { .. }
+            | TrustError::NoAnchor { .. }
+            | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
             TrustError::MissingKey { .. } => ExitCode::Keystore,
             TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
             TrustError::LocalState { .. } => ExitCode::Usage,
@@ -97,6 +106,12 @@ impl TrustError {
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
             TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
+            TrustError::NoAnchor { gun } => Some(format!(
+                "pin the repository's root keys (`vouch trust pin {gun}`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu"
+            )),
+            TrustError::PinMismatch { gun, .. } => Some(format!(
+                "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
+            )),
             _ => None,
         }
     }

@@ -44,6 +44,18 @@ pub struct RepoState {
     pub source: Source,
     /// Delegations that were skipped, and why.
     pub warnings: Vec<String>,
+    /// The root was trusted on first use (no cache, no pin).
+    pub tofu: bool,
+}
+
+/// How trust in a repository's root is anchored.
+pub enum Bootstrap<'a> {
+    /// The cached root; with none, the remote's root on first use (as notary does).
+    CacheOrTofu,
+    /// The cached root; with none, fail.
+    CacheOnly,
+    /// Pinned root keys (the cached root is not used as the anchor).
+    Pinned(&'a super::pin::Pin),
 }
 
 /// How strictly to load.
@@ -77,19 +89,48 @@ impl RepoState {
         local: &LocalRepo,
         policy: LoadPolicy<'_>,
     ) -> Result<Option<RepoState>, Error> {
+        Self::fetch_with(remote, local, policy, &Bootstrap::CacheOrTofu)
+    }
+
+    /// Download and verify the repository, anchoring trust as `bootstrap` says.
+    pub fn fetch_with(
+        remote: &dyn Remote,
+        local: &LocalRepo,
+        policy: LoadPolicy<'_>,
+        bootstrap: &Bootstrap<'_>,
+    ) -> Result<Option<RepoState>, Error> {
         let gun = local.gun().clone();
         let g = gun.as_str();
         let now = policy.clock.now();
-        let cached_root = match local.read_cached("root")? {
-            Some(bytes) => Some(trust_cached_root(g, &bytes, now)?),
-            None => None,
+        let cached_root = match (bootstrap, local.read_cached("root")?) {
+            (Bootstrap::Pinned(_), _) => None,
+            (_, Some(bytes)) => Some(trust_cached_root(g, &bytes, now)?),
+            (_, None) => None,
         };
         let Some(remote_root_bytes) =
             remote.get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE)?
         else {
             return Ok(None);
         };
-        let root = update_root(remote, &gun, cached_root, remote_root_bytes, now)?;
+        let mut tofu = false;
+        let anchor = match (bootstrap, cached_root) {
+            (Bootstrap::Pinned(pin), _) => Some(super::pin::anchor(
+                remote,
+                &gun,
+                pin,
+                &remote_root_bytes,
+                now,
+            )?),
+            (_, Some(r)) => Some(r),
+            (Bootstrap::CacheOnly, None) => {
+                return Err(TrustError::NoAnchor { gun: g.to_owned() }.into());
+            }
+            (Bootstrap::CacheOrTofu, None) => {
+                tofu = true;
+                None
+            }
+        };
+        let root = update_root(remote, &gun, anchor, remote_root_bytes, now)?;
         if policy.check_expiry {
             root.check_expiry(policy.clock)
                 .map_err(|e| verification(g, "root", e))?;
@@ -172,6 +213,7 @@ impl RepoState {
             timestamp: None,
             source: Source::Remote,
             warnings: Vec::new(),
+            tofu,
         };
         let targets_meta = snapshot
             .role()
@@ -289,6 +331,7 @@ impl RepoState {
             timestamp,
             source: Source::Cache,
             warnings: Vec::new(),
+            tofu: false,
         };
         if let Some(snap) = &snapshot {
             let snap_role = snap.role().clone();
@@ -465,7 +508,7 @@ pub fn trust_new_root(
 }
 
 /// Move from the trusted root to the remote's current one, one version at a time.
-fn update_root(
+pub(crate) fn update_root(
     remote: &dyn Remote,
     gun: &Gun,
     trusted: Option<Verified<Root>>,

@@ -1,15 +1,18 @@
 //! `vouch key …`: the local key store.
 
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use vouch::crypto::private::Algorithm;
-use vouch::keystore::{ExportFormat, ImportOptions, ImportOutcome, KeyFormat, KeyInfo, KeyStore};
+use vouch::keystore::{
+    ExportFormat, ImportOptions, ImportOutcome, KeyFormat, KeyInfo, KeyStore, KeystoreError,
+};
+use vouch::tuf::KeyId;
 
 use super::args::{AlgorithmArg, KeyCommand, KeyFormatArg};
 use super::output::{print_json, Table};
-use super::{prompt, usage, CliResult, Context};
+use super::{prompt, usage, CliError, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
     let store = KeyStore::open(&ctx.trust_dir)?;
@@ -154,9 +157,9 @@ fn import(
             overwrite: false,
             source_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
         };
-        let imported = store.import(&bytes, &opts, &pass).map_err(|e| {
-            super::CliError::from(e).with_context(format!("importing {}", file.display()))
-        })?;
+        let imported = store
+            .import(&bytes, &opts, &pass)
+            .map_err(|e| import_error(file, opts.source_name.as_deref(), e))?;
         for k in imported {
             let what = match k.outcome {
                 ImportOutcome::Imported => "imported",
@@ -199,7 +202,7 @@ fn export(
     format: KeyFormatArg,
     out: Option<&Path>,
 ) -> CliResult {
-    let info = store.find(key)?;
+    let info = find(store, key)?;
     let pass = prompt::sources(ctx)?;
     let fmt = match format {
         KeyFormatArg::Vouch => ExportFormat::Vouch,
@@ -228,6 +231,26 @@ fn export(
         }
     }
     Ok(())
+}
+
+/// A damaged or unsupported *input* file is bad input (exit 2, docs/exit-codes.md), not a
+/// key store problem; the library reports it as `Corrupt`/`Unsupported`/`IdMismatch` with
+/// the input's name as the path. Everything else (wrong passphrase, a damaged file already
+/// in the store, write errors) keeps its own exit code.
+fn import_error(file: &Path, source_name: Option<&str>, e: KeystoreError) -> CliError {
+    let about_input = match &e {
+        KeystoreError::Corrupt { path, .. }
+        | KeystoreError::Unsupported { path, .. }
+        | KeystoreError::IdMismatch { path, .. } => {
+            source_name.is_some_and(|n| path.as_path() == Path::new(n))
+        }
+        _ => false,
+    };
+    if about_input {
+        usage(format!("cannot import {}: {e}", file.display()))
+    } else {
+        CliError::from(e).with_context(format!("importing {}", file.display()))
+    }
 }
 
 /// Create `path` with mode 0600 (refusing to overwrite), write, fsync.
@@ -262,7 +285,7 @@ fn passwd(
     format: Option<KeyFormatArg>,
     new_file: Option<&Path>,
 ) -> CliResult {
-    let info = store.find(key)?;
+    let info = find(store, key)?;
     let old = prompt::sources(ctx)?;
     let new = prompt::new_passphrase_sources(new_file)?;
     let updated = store.change_passphrase(&info.id, &old, &new, format.map(key_format))?;
@@ -276,20 +299,23 @@ fn passwd(
 }
 
 fn remove(ctx: &Context, store: &KeyStore, key: &str, yes: bool) -> CliResult {
-    let info = store.find(key)?;
+    // A damaged key file can be removed too (the error for it says to do so).
+    let (id, what, path) = match lookup(store, key)? {
+        Found::Key(info) => (info.id.clone(), describe_role(&info), info.path),
+        Found::Damaged(id, path, e) => {
+            ctx.warn(e.to_string());
+            (id, "damaged".to_owned(), path)
+        }
+    };
     if !yes {
         if !std::io::stdin().is_terminal() {
             return Err(usage(format!(
-                "refusing to delete {} key {} without confirmation; pass --yes",
-                describe_role(&info),
-                info.id
+                "refusing to delete {what} key {id} without confirmation; pass --yes"
             )));
         }
         eprint!(
-            "Delete {} key {} ({})? A deleted key cannot be recovered unless it is backed up. Type 'yes' to continue: ",
-            describe_role(&info),
-            info.id,
-            info.path.display()
+            "Delete {what} key {id} ({})? A deleted key cannot be recovered unless it is backed up. Type 'yes' to continue: ",
+            path.display()
         );
         let mut answer = String::new();
         std::io::stdin()
@@ -299,18 +325,66 @@ fn remove(ctx: &Context, store: &KeyStore, key: &str, yes: bool) -> CliResult {
             return Err(usage("not deleted"));
         }
     }
-    let removed = store.remove(&info.id)?;
+    let removed = store.remove(&id)?;
     for p in &removed {
         ctx.note(format!("Deleted {}", p.display()));
     }
     if ctx.json() {
-        print_json(&json!({ "id": info.id.as_str(), "removed": removed }));
+        print_json(&json!({ "id": id.as_str(), "removed": removed }));
     }
     Ok(())
 }
 
+/// What a key ID (prefix) names: a readable key, or a key file that is in the store but
+/// cannot be read (its error says why).
+enum Found {
+    Key(KeyInfo),
+    Damaged(KeyId, PathBuf, KeystoreError),
+}
+
+/// `KeyStore::find`, except that a key whose file is in the store but cannot be read is
+/// reported as corrupt or unsupported (exit 4 with the reason) rather than "not found":
+/// `find` only sees the keys that `scan` could describe.
+fn lookup(store: &KeyStore, prefix: &str) -> CliResult<Found> {
+    let not_found = match store.find(prefix) {
+        Ok(info) => return Ok(Found::Key(info)),
+        Err(e @ KeystoreError::NotFound { .. }) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let prefix = prefix.to_ascii_lowercase();
+    let mut damaged: Vec<(KeyId, PathBuf)> = store
+        .scan()
+        .map(|s| s.skipped)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|s| {
+            let stem = s.path.file_stem()?.to_str()?;
+            let id = KeyId::parse(stem.split('_').next()?).ok()?;
+            Some((id, s.path.clone()))
+        })
+        .filter(|(id, _)| id.as_str().starts_with(&prefix))
+        .collect();
+    damaged.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+    damaged.dedup_by(|later, first| later.0 == first.0);
+    match damaged.as_slice() {
+        [(id, path)] => match store.info(id) {
+            Err(e) => Ok(Found::Damaged(id.clone(), path.clone(), e)),
+            Ok(info) => Ok(Found::Key(info)),
+        },
+        _ => Err(not_found.into()),
+    }
+}
+
+/// The readable key a key ID (prefix) names.
+fn find(store: &KeyStore, prefix: &str) -> CliResult<KeyInfo> {
+    match lookup(store, prefix)? {
+        Found::Key(info) => Ok(info),
+        Found::Damaged(_, _, e) => Err(e.into()),
+    }
+}
+
 fn public(ctx: &Context, store: &KeyStore, key: &str, gun: Option<&str>) -> CliResult {
-    let info = store.find(key)?;
+    let info = find(store, key)?;
     if let Some(gun) = gun {
         if info.role != "root" {
             return Err(usage(format!(

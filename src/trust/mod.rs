@@ -4,6 +4,7 @@
 //! Everything that comes from a remote or from the local cache is verified (signatures,
 //! thresholds, hashes, versions) before it is used; see [`state`].
 
+pub mod apply;
 pub mod changelist;
 pub mod init;
 pub mod local;

@@ -15,7 +15,8 @@ use crate::tuf::{
     sign_role, Expires, FileMeta, KeyId, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
 };
 
-use super::changelist::{Changelist, StagedChange, ACTION_CREATE, ACTION_DELETE, TYPE_TARGET};
+use super::apply::Working;
+use super::changelist::{Changelist, StagedChange};
 use super::local::LocalRepo;
 use super::state::{LoadPolicy, RepoState};
 use super::{expiry, TrustError};
@@ -42,23 +43,60 @@ pub struct PublishReport {
 /// How often a publish that lost a race (the remote moved on) is rebased and retried.
 const MAX_ATTEMPTS: usize = 3;
 
+/// A change to root published together with the staged changes.
+pub enum RootUpdate {
+    /// Re-sign the current root (version + 1, new expiry).
+    Resign,
+    /// Replace root with this one (version and expiry already set); signed by the current
+    /// root role's keys, by the new root role's keys, and by `extra` keys.
+    Replace { root: Root, extra: Vec<(KeyId, PrivateKey)> },
+    /// Publish this already signed root (offline ceremony); it must verify as the
+    /// successor of the current root.
+    Presigned(Vec<u8>),
+}
+
+/// What else a publish does besides applying staged changes.
+#[derive(Default)]
+pub struct PublishOptions {
+    pub root: Option<RootUpdate>,
+    /// Re-sign the snapshot even if nothing else changed (snapshot key rotation, renewal).
+    pub force_snapshot: bool,
+    /// Roles to re-sign unchanged (renewal).
+    pub resign: Vec<String>,
+}
+
 /// Publish the staged changes of `local` (and, on the first publish, the locally
 /// initialised repository). Staged changes are removed only after the upload succeeded.
 pub fn publish(env: &Env<'_>, local: &LocalRepo) -> Result<PublishReport, Error> {
+    publish_with(env, local, &PublishOptions::default())
+}
+
+/// [`publish`] with a root update or forced re-signing.
+pub fn publish_with(env: &Env<'_>, local: &LocalRepo, opts: &PublishOptions) -> Result<PublishReport, Error> {
     let _lock = local.lock()?;
-    publish_locked(env, local)
+    publish_locked_with(env, local, opts)
 }
 
 pub(crate) fn publish_locked(env: &Env<'_>, local: &LocalRepo) -> Result<PublishReport, Error> {
+    publish_locked_with(env, local, &PublishOptions::default())
+}
+
+pub(crate) fn publish_locked_with(env: &Env<'_>, local: &LocalRepo, opts: &PublishOptions) -> Result<PublishReport, Error> {
     let changelist = Changelist::new(local.changelist_dir());
     let staged = changelist.list()?;
     let mut last_err = None;
     for _ in 0..MAX_ATTEMPTS {
-        match attempt(env, local, &staged) {
+        match attempt(env, local, &staged, opts) {
             Ok((report, cache)) => {
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
                 changelist.remove(&files)?;
-                local.write_cached_all(&cache)?;
+                for (role, bytes) in &cache {
+                    if bytes.is_empty() {
+                        local.remove_cached(role)?;
+                    } else {
+                        local.write_cached(role, bytes)?;
+                    }
+                }
                 return Ok(report);
             }
             Err(Error::Remote(e)) if is_version_conflict(&e) => {
@@ -89,6 +127,7 @@ fn attempt(
     env: &Env<'_>,
     local: &LocalRepo,
     staged: &[StagedChange],
+    opts: &PublishOptions,
 ) -> Result<(PublishReport, CacheFiles), Error> {
     let gun = local.gun().as_str().to_owned();
     let policy = LoadPolicy {
@@ -116,38 +155,85 @@ fn attempt(
     };
 
     // Apply staged changes to copies of the targets roles.
-    let mut roles: BTreeMap<String, Targets> = state
-        .targets
-        .iter()
-        .map(|(k, v)| (k.clone(), v.role().clone()))
-        .collect();
-    let mut dirty: BTreeSet<String> = BTreeSet::new();
+    let mut work = Working {
+        roles: state.targets.iter().map(|(k, v)| (k.clone(), v.role().clone())).collect(),
+        dirty: BTreeSet::new(),
+        deleted: BTreeSet::new(),
+        new_expires: Expires::new(now + expiry::TARGETS)?,
+        warnings: Vec::new(),
+    };
     for s in staged {
-        apply(&gun, &mut roles, &mut dirty, &s.change)?;
+        work.apply(&gun, &s.change)?;
     }
+    for r in &opts.resign {
+        if !work.roles.contains_key(r) {
+            return Err(TrustError::BadInput(format!("{gun} has no {r} metadata to re-sign")).into());
+        }
+        work.dirty.insert(r.clone());
+    }
+    report.warnings.append(&mut work.warnings);
     report.applied_changes = staged.len();
     if first {
-        dirty.insert("targets".into());
+        work.dirty.insert("targets".into());
     }
+    let Working { roles, dirty, deleted, .. } = work;
 
-    // Root: uploaded as is on the first publish; re-signed when it nears expiry.
+    // Root: uploaded as is on the first publish; re-signed when asked or near expiry.
     let mut root_bytes = state.root.bytes().to_vec();
     let mut root_changed = first;
-    let root = state.root.role().clone();
-    if !first && root.expires.time() - now < expiry::ROOT_RESIGN_WINDOW {
-        let mut new_root = root.clone();
-        new_root.version += 1;
-        new_root.expires = Expires::new(now + expiry::ROOT)?;
-        let role = root.base_role("root")?;
-        root_bytes = sign_with_role(env, &gun, &new_root, &role)?;
+    let old_root = state.root.role().clone();
+    let mut root = old_root.clone();
+    let near_expiry = !first && old_root.expires.time() - now < expiry::ROOT_RESIGN_WINDOW;
+    let update = match (&opts.root, near_expiry) {
+        (Some(u), _) => Some(u),
+        (None, true) => {
+            report.warnings.push(format!("root was due to expire at {}; re-signing it", old_root.expires));
+            Some(&RootUpdate::Resign)
+        }
+        (None, false) => None,
+    };
+    if let Some(update) = update {
+        if first {
+            return Err(TrustError::BadInput(format!("{gun} is not published yet; publish it before changing its root")).into());
+        }
+        match update {
+            RootUpdate::Resign => {
+                root.version += 1;
+                root.expires = Expires::new(now + expiry::ROOT)?;
+                root_bytes = sign_with_role(env, &gun, &root, &old_root.base_role("root")?)?;
+            }
+            RootUpdate::Replace { root: new_root, extra } => {
+                root = new_root.clone();
+                let old_signers = load_signers(env, &gun, &old_root.base_role("root")?)?;
+                let mut signers: Vec<(KeyId, &PrivateKey)> =
+                    old_signers.iter().map(|(id, k)| (id.clone(), k)).collect();
+                for (id, k) in extra {
+                    if !signers.iter().any(|(s, _)| s == id) {
+                        signers.push((id.clone(), k));
+                    }
+                }
+                root_bytes = sign_with_key_refs(&root, &signers)?;
+            }
+            RootUpdate::Presigned(bytes) => {
+                let v = super::state::rotate_root(&gun, &state.root, bytes, now, old_root.version + 1)?;
+                root = v.role().clone();
+                root_bytes = bytes.clone();
+            }
+        }
+        // Whatever changed, the result must be acceptable to every client holding the old root.
+        super::state::rotate_root(&gun, &state.root, &root_bytes, now, old_root.version + 1)?;
         root_changed = true;
-        report.warnings.push(format!(
-            "root was due to expire at {}; re-signed as version {}",
-            root.expires, new_root.version
-        ));
     }
 
-    if dirty.is_empty() && !root_changed {
+    // A role whose keys changed in root must be re-signed with its new keys.
+    let mut dirty = dirty;
+    if root_changed && !first {
+        if old_root.roles.get("targets").map(|r| &r.keyids) != root.roles.get("targets").map(|r| &r.keyids) {
+            dirty.insert("targets".into());
+        }
+    }
+
+    if dirty.is_empty() && !root_changed && !opts.force_snapshot && deleted.is_empty() {
         return Ok((report, Vec::new()));
     }
 
@@ -236,7 +322,8 @@ fn attempt(
 
     // What the cache holds afterwards: everything uploaded. Server-signed roles are
     // refreshed by the next read.
-    let mut cache: CacheFiles = Vec::new();
+    // (An empty entry removes the cached copy of a deleted delegation.)
+    let mut cache: CacheFiles = deleted.iter().map(|r| (r.clone(), Vec::new())).collect();
     if root_changed {
         cache.push(("root".into(), root_bytes));
     }
@@ -250,56 +337,6 @@ fn attempt(
         cache.push(("timestamp".into(), b));
     }
     Ok((report, cache))
-}
-
-fn apply(
-    gun: &str,
-    roles: &mut BTreeMap<String, Targets>,
-    dirty: &mut BTreeSet<String>,
-    c: &super::Change,
-) -> Result<(), Error> {
-    if c.kind != TYPE_TARGET {
-        return Err(TrustError::BadInput(format!(
-            "staged change of type {:?} on {} is not supported by this version of vouch; publish it with notary or drop it with `vouch reset {gun}`",
-            c.kind, c.role
-        ))
-        .into());
-    }
-    let Some(t) = roles.get_mut(&c.role) else {
-        return Err(TrustError::BadInput(format!(
-            "staged change for target {:?} is for role {}, which {gun} does not have (or which failed verification)",
-            c.path, c.role
-        ))
-        .into());
-    };
-    match c.action.as_str() {
-        ACTION_CREATE => {
-            let mut meta = c.target_meta()?;
-            // Sign `custom` in canonical form so every verifier agrees on the bytes.
-            if let Some(custom) = meta.custom.take() {
-                let canon = crate::tuf::cjson::to_canonical(&custom)?;
-                meta.custom = Some(
-                    serde_json::from_slice(&canon)
-                        .map_err(|e| TrustError::BadInput(e.to_string()))?,
-                );
-            }
-            crate::tuf::check_valid_hash_structures(&meta.hashes)
-                .map_err(|e| TrustError::BadInput(format!("target {:?}: {e}", c.path)))?;
-            t.targets.insert(c.path.clone(), meta);
-        }
-        ACTION_DELETE => {
-            t.targets.remove(&c.path);
-        }
-        other => {
-            return Err(TrustError::BadInput(format!(
-                "unknown staged action {other:?} for target {:?}",
-                c.path
-            ))
-            .into())
-        }
-    }
-    dirty.insert(c.role.clone());
-    Ok(())
 }
 
 /// The keys that must sign targets role `name`: root's targets role, or the delegation
@@ -383,6 +420,12 @@ pub(crate) fn sign_with_role<T: Metadata>(
 ) -> Result<Vec<u8>, Error> {
     let signers = load_signers(env, gun, role)?;
     sign_with_keys(meta, &signers)
+}
+
+pub(crate) fn sign_with_key_refs<T: Metadata>(meta: &T, signers: &[(KeyId, &PrivateKey)]) -> Result<Vec<u8>, Error> {
+    let refs: Vec<(KeyId, &dyn SignatureProvider)> =
+        signers.iter().map(|(id, k)| (id.clone(), *k as &dyn SignatureProvider)).collect();
+    Ok(sign_role(meta, &refs)?)
 }
 
 pub(crate) fn sign_with_keys<T: Metadata>(

@@ -1556,3 +1556,41 @@ fn a_distinctive_passphrase_never_appears_on_stdout_or_stderr() {
         }
     }
 }
+
+#[test]
+#[ignore = "known bug: `key import A B` keeps A's keys when B fails (exit 2, A's IDs not printed); \
+            docs/exit-codes.md says a command that exits non-zero changes nothing"]
+fn failed_import_of_several_files_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("trust");
+    let good = tmp.path().join("good.pem");
+    std::fs::write(
+        &good,
+        openssl(
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ],
+            None,
+        ),
+    )
+    .unwrap();
+    let bad = tmp.path().join("bad.pem");
+    let text = std::fs::read(&good).unwrap();
+    std::fs::write(&bad, &text[..text.len() / 2]).unwrap();
+    ok(vouch(&dir), &["key", "list"]);
+    let before = dir_state(&dir);
+    fails(
+        vouch(&dir),
+        &["key", "import", s(&good), s(&bad), "--role", "targets/x"],
+        2,
+    );
+    assert_eq!(
+        dir_state(&dir),
+        before,
+        "the key from good.pem was imported"
+    );
+}

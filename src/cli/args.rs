@@ -116,6 +116,9 @@ pub enum Command {
         /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
+        /// Sign into this targets role (e.g. targets/releases or targets/NAME) [default: targets].
+        #[arg(long, default_value = "targets")]
+        role: String,
     },
     /// Sign files as targets (sha256, sha512 and length, as `notary add`).
     SignFile {
@@ -181,6 +184,36 @@ pub enum Command {
     /// Trust pinning: record a repository's root keys in a trust lock file.
     #[command(subcommand)]
     Trust(TrustCommand),
+    /// Manage delegations (notary's `delegation`): roles under targets/ with keys and paths.
+    #[command(subcommand)]
+    Delegation(DelegationCommand),
+    /// Manage signers (docker trust's `signer`): targets/NAME plus targets/releases.
+    #[command(subcommand)]
+    Signer(SignerCommand),
+    /// Re-sign a targets role as it is (e.g. after its signer was removed).
+    Witness {
+        gun: String,
+        #[arg(required = true)]
+        roles: Vec<String>,
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Show when each role of each repository expires; exit 1 if any expires within --within.
+    Expiry {
+        /// Repositories to check [default: every repository in the trust dir's cache].
+        guns: Vec<String>,
+        /// Window, e.g. 30d, 12h, 8w [default: 30d].
+        #[arg(long, default_value = "30d")]
+        within: String,
+        /// Refresh from the remote first (otherwise the local cache is read).
+        #[arg(long)]
+        refresh: bool,
+    },
+    /// Re-sign roles before they expire (default: every role whose key is here).
+    Renew { gun: String, roles: Vec<String> },
+    /// Offline root ceremonies: plan a new root, sign it where the root key lives, apply it.
+    #[command(subcommand)]
+    Root(RootCommand),
     /// Delete local trust data for a repository (keys are kept); --remote also on the server.
     Delete {
         gun: String,
@@ -201,6 +234,81 @@ pub struct TrustArgs {
     /// Use only the local cache; no network. Expired metadata is still refused.
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DelegationCommand {
+    /// Add a delegation, or add keys/paths to it.
+    Add {
+        gun: String,
+        /// targets/NAME
+        role: String,
+        /// Public key: a PEM file (PUBLIC KEY or CERTIFICATE) or a key ID in the key store.
+        #[arg(long = "key", value_name = "PEM|KEYID")]
+        keys: Vec<String>,
+        /// Path prefix the role may sign (repeatable).
+        #[arg(long = "path", value_name = "PREFIX", conflicts_with = "all_paths")]
+        paths: Vec<String>,
+        /// The role may sign any name.
+        #[arg(long)]
+        all_paths: bool,
+        #[arg(long)]
+        stage: bool,
+    },
+    /// Remove keys or paths from a delegation, or (with neither) the whole delegation.
+    Remove {
+        gun: String,
+        role: String,
+        #[arg(long = "key", value_name = "KEYID")]
+        keys: Vec<String>,
+        #[arg(long = "path", value_name = "PREFIX")]
+        paths: Vec<String>,
+        #[arg(long)]
+        all_paths: bool,
+        #[arg(long)]
+        stage: bool,
+    },
+    /// List delegations: role, paths, key IDs, threshold.
+    List { gun: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignerCommand {
+    /// Add a signer: its key to targets/NAME and targets/releases.
+    Add {
+        name: String,
+        gun: String,
+        #[arg(long = "key", value_name = "PEM|KEYID", required = true)]
+        keys: Vec<String>,
+    },
+    /// Remove a signer: targets/NAME, and its keys from targets/releases.
+    Remove { name: String, gun: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RootCommand {
+    /// Write a request file: the unsigned new root, a readable diff, who must sign.
+    Plan {
+        gun: String,
+        /// Rotate the root key to this key ID (a root key already in a key store; give its
+        /// public certificate with --root-cert if that key is not here).
+        #[arg(long, value_name = "KEYID")]
+        new_root_key: Option<String>,
+        /// Expiry of the new root, e.g. 3650d [default: 10 years].
+        #[arg(long)]
+        expires: Option<String>,
+        #[arg(long = "out", short = 'o', value_name = "FILE", required = true)]
+        out: PathBuf,
+    },
+    /// Add signatures from this key store to a request (no network, no server config).
+    Sign {
+        request: PathBuf,
+        /// Write the signed request here [default: overwrite REQUEST].
+        #[arg(long = "out", short = 'o', value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Verify a signed request against the current root and publish it.
+    Apply { signed: PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -285,6 +393,26 @@ pub enum KeyCommand {
         /// Read the new passphrase from this file (first line) instead of prompting.
         #[arg(long, value_name = "FILE")]
         new_passphrase_file: Option<PathBuf>,
+    },
+    /// Rotate a repository's root, targets, snapshot or timestamp key.
+    Rotate {
+        gun: String,
+        /// root, targets, snapshot or timestamp.
+        role: String,
+        /// Rotate to this existing key (ID or unique prefix) instead of a new one.
+        #[arg(long, value_name = "KEYID")]
+        key: Option<String>,
+        /// Let the notary server hold the key (snapshot, timestamp).
+        #[arg(long)]
+        server_managed: bool,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        plan: bool,
+        /// Do not ask for confirmation (root rotation).
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
+        key_format: KeyFormatArg,
     },
     /// Delete a key from the key store.
     Remove {

@@ -41,6 +41,24 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
             new_passphrase_file,
         } => passwd(ctx, &store, &key_id, format, new_passphrase_file.as_deref()),
         KeyCommand::Remove { key_id, yes } => remove(ctx, &store, &key_id, yes),
+        KeyCommand::Rotate {
+            gun,
+            role,
+            key,
+            server_managed,
+            plan,
+            yes,
+            key_format,
+        } => super::lifecycle::key_rotate(
+            ctx,
+            &gun,
+            &role,
+            key.as_deref(),
+            server_managed,
+            plan,
+            yes,
+            key_format,
+        ),
         KeyCommand::Public { key_id, gun } => public(ctx, &store, &key_id, gun.as_deref()),
     }
 }

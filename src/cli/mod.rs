@@ -2,6 +2,7 @@
 
 pub mod args;
 mod key;
+mod lifecycle;
 mod output;
 mod prompt;
 mod repo;
@@ -76,6 +77,12 @@ pub fn run(cli: Cli) -> CliResult {
         } => verify::verify_file(&ctx, &gun, &name, &file, &trust),
         Command::Inspect { gun, trust } => verify::inspect(&ctx, &gun, &trust),
         Command::Trust(cmd) => verify::trust(&ctx, cmd),
+        Command::Delegation(cmd) => lifecycle::delegation(&ctx, cmd),
+        Command::Signer(cmd) => lifecycle::signer(&ctx, cmd),
+        Command::Witness { gun, roles, stage } => lifecycle::witness_cmd(&ctx, &gun, &roles, stage),
+        Command::Expiry { .. } | Command::Renew { .. } | Command::Root(_) => {
+            Err(usage("not available in this build yet"))
+        }
         other => repo::run(&ctx, other),
     }
 }

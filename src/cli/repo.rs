@@ -40,6 +40,7 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
             size,
             from_file,
             stage,
+            role,
         } => cmd_sign(
             ctx,
             &refs,
@@ -47,6 +48,7 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
             size,
             from_file.as_deref(),
             stage,
+            &role,
         ),
         Command::SignFile {
             gun,
@@ -72,11 +74,17 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         | Command::Verify { .. }
         | Command::VerifyFile { .. }
         | Command::Inspect { .. }
-        | Command::Trust(_) => unreachable!("dispatched in cli::run"),
+        | Command::Trust(_)
+        | Command::Delegation(_)
+        | Command::Signer(_)
+        | Command::Witness { .. }
+        | Command::Expiry { .. }
+        | Command::Renew { .. }
+        | Command::Root(_) => unreachable!("dispatched in cli::run"),
     }
 }
 
-fn parse_gun(s: &str) -> CliResult<Gun> {
+pub(crate) fn parse_gun(s: &str) -> CliResult<Gun> {
     Ok(Gun::parse(s)?)
 }
 
@@ -152,7 +160,7 @@ fn cmd_init(
     Ok(())
 }
 
-fn versions(r: &PublishReport) -> String {
+pub(crate) fn versions(r: &PublishReport) -> String {
     r.uploaded
         .iter()
         .map(|(k, v)| format!("{k} v{v}"))
@@ -232,7 +240,13 @@ fn cmd_sign(
     size: Option<u64>,
     from_file: Option<&Path>,
     stage: bool,
+    role: &str,
 ) -> CliResult {
+    if role != "targets" && !vouch::tuf::roles::is_delegation(role) {
+        return Err(usage(format!(
+            "--role {role:?}: sign into targets or a delegation targets/NAME"
+        )));
+    }
     if (digest.is_some() || size.is_some()) && refs.len() != 1 {
         return Err(usage("--digest and --size apply to exactly one IMAGE:TAG; use IMAGE:TAG=sha256:HEX:SIZE pairs for several"));
     }
@@ -260,7 +274,7 @@ fn cmd_sign(
         let gun = parse_gun(&gun)?;
         let changes: Vec<Change> = specs
             .iter()
-            .map(|s| Change::add_target("targets", &s.tag, &s.meta))
+            .map(|s| Change::add_target(role, &s.tag, &s.meta))
             .collect();
         let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
         for s in &specs {
@@ -297,17 +311,17 @@ fn read_text(f: &Path) -> CliResult<String> {
 }
 
 /// Stage `changes`; publish them (with anything staged earlier) unless `stage_only`.
-fn stage_and_maybe_publish(
+pub(crate) fn stage_and_maybe_publish(
     ctx: &Context,
     gun: &Gun,
     changes: &[Change],
     stage_only: bool,
 ) -> CliResult<Option<PublishReport>> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    {
+    let staged_files = {
         let _lock = local.lock()?;
-        Changelist::new(local.changelist_dir()).add(changes)?;
-    }
+        Changelist::new(local.changelist_dir()).add(changes)?
+    };
     if stage_only {
         ctx.note(format!(
             "Staged {} change(s) for {gun}; publish with `vouch publish {gun}`.",
@@ -315,8 +329,17 @@ fn stage_and_maybe_publish(
         ));
         return Ok(None);
     }
-    let report = do_publish(ctx, gun, &local)?;
-    Ok(Some(report))
+    match do_publish(ctx, gun, &local) {
+        Ok(report) => Ok(Some(report)),
+        // Changes that cannot be applied (bad input) are not kept: they would block every
+        // later publish. Network and key problems keep them for a retry.
+        Err(e) if e.exit_code() == vouch::ExitCode::Usage => {
+            let _lock = local.lock()?;
+            Changelist::new(local.changelist_dir()).remove(&staged_files)?;
+            Err(e.with_context(format!("{gun}: the change was not staged")))
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishReport> {

@@ -55,12 +55,24 @@ impl DelegationChange {
 
 /// A change that deletes delegation `role`.
 pub fn delete_delegation(role: &str) -> Change {
-    Change { action: ACTION_DELETE.into(), role: role.into(), kind: TYPE_DELEGATION.into(), path: String::new(), data: None }
+    Change {
+        action: ACTION_DELETE.into(),
+        role: role.into(),
+        kind: TYPE_DELEGATION.into(),
+        path: String::new(),
+        data: None,
+    }
 }
 
 /// A change that re-signs `role` as it is.
 pub fn witness(role: &str) -> Change {
-    Change { action: ACTION_UPDATE.into(), role: role.into(), kind: TYPE_WITNESS.into(), path: String::new(), data: None }
+    Change {
+        action: ACTION_UPDATE.into(),
+        role: role.into(),
+        kind: TYPE_WITNESS.into(),
+        path: String::new(),
+        data: None,
+    }
 }
 
 /// The targets roles being edited, with what changed.
@@ -104,7 +116,8 @@ impl Working {
                     "role {role} does not exist in {gun} (add it with `vouch delegation add {gun} {role} …` or `vouch signer add`)"
                 )));
             }
-            self.roles.insert(role.to_owned(), Targets::new(0, self.new_expires.clone()));
+            self.roles
+                .insert(role.to_owned(), Targets::new(0, self.new_expires.clone()));
         }
         Ok(self.roles.get_mut(role).expect("present"))
     }
@@ -127,16 +140,24 @@ impl Working {
                 // Sign `custom` canonically so every verifier agrees on the bytes.
                 if let Some(custom) = meta.custom.take() {
                     let canon = crate::tuf::cjson::to_canonical(&custom)?;
-                    meta.custom = Some(serde_json::from_slice(&canon).map_err(|e| bad(e.to_string()))?);
+                    meta.custom =
+                        Some(serde_json::from_slice(&canon).map_err(|e| bad(e.to_string()))?);
                 }
                 crate::tuf::check_valid_hash_structures(&meta.hashes)
                     .map_err(|e| bad(format!("target {:?}: {e}", c.path)))?;
-                self.role_mut(gun, &c.role)?.targets.insert(c.path.clone(), meta);
+                self.role_mut(gun, &c.role)?
+                    .targets
+                    .insert(c.path.clone(), meta);
             }
             ACTION_DELETE => {
                 self.role_mut(gun, &c.role)?.targets.remove(&c.path);
             }
-            other => return Err(bad(format!("unknown staged action {other:?} for target {:?}", c.path))),
+            other => {
+                return Err(bad(format!(
+                    "unknown staged action {other:?} for target {:?}",
+                    c.path
+                )))
+            }
         }
         self.dirty.insert(c.role.clone());
         Ok(())
@@ -165,9 +186,13 @@ impl Working {
     fn apply_delegation(&mut self, gun: &str, c: &Change) -> Result<(), Error> {
         let role = c.role.as_str();
         if let Some(problem) = roles::delegation_name_problem(role) {
-            return Err(bad(format!("{role:?} is not a valid delegation name: {problem}")));
+            return Err(bad(format!(
+                "{role:?} is not a valid delegation name: {problem}"
+            )));
         }
-        let parent = parent_role(role).expect("delegations have parents").to_owned();
+        let parent = parent_role(role)
+            .expect("delegations have parents")
+            .to_owned();
         if !self.roles.contains_key(&parent) {
             if parent == "targets" {
                 return Err(bad(format!("{gun} has no targets metadata")));
@@ -177,28 +202,47 @@ impl Working {
         match c.action.as_str() {
             ACTION_CREATE | ACTION_UPDATE => {
                 let td: DelegationChange = match &c.data {
-                    Some(d) => serde_json::from_slice(d).map_err(|e| bad(format!("staged delegation change for {role}: {e}")))?,
+                    Some(d) => serde_json::from_slice(d)
+                        .map_err(|e| bad(format!("staged delegation change for {role}: {e}")))?,
                     None => DelegationChange::default(),
                 };
                 if !td.new_name.is_empty() {
-                    return Err(bad(format!("renaming delegations ({role} → {}) is not supported", td.new_name)));
+                    return Err(bad(format!(
+                        "renaming delegations ({role} → {}) is not supported",
+                        td.new_name
+                    )));
                 }
-                let parent_paths = if parent == "targets" { vec![String::new()] } else { self.effective_paths(&parent).unwrap_or_default() };
+                let parent_paths = if parent == "targets" {
+                    vec![String::new()]
+                } else {
+                    self.effective_paths(&parent).unwrap_or_default()
+                };
                 if roles::restrict_paths(&parent_paths, &td.add_paths).len() != td.add_paths.len() {
-                    return Err(bad(format!("paths {:?} are outside what {parent} may delegate ({parent_paths:?})", td.add_paths)));
+                    return Err(bad(format!(
+                        "paths {:?} are outside what {parent} may delegate ({parent_paths:?})",
+                        td.add_paths
+                    )));
                 }
                 let p = self.roles.get_mut(&parent).expect("parent present");
                 let existing = p.delegations.roles.iter().position(|r| r.name == role);
                 let mut d = match existing {
                     Some(i) => p.delegations.roles[i].clone(),
-                    None => DelegationRole::new(role.to_owned(), Vec::new(), td.new_threshold.max(1), Vec::new()),
+                    None => DelegationRole::new(
+                        role.to_owned(),
+                        Vec::new(),
+                        td.new_threshold.max(1),
+                        Vec::new(),
+                    ),
                 };
                 if existing.is_some() {
                     // Remove keys given by canonical (public-key) ID, as notary does.
                     let remove: BTreeSet<String> = td.remove_keys.iter().cloned().collect();
                     let keys = &p.delegations.keys;
                     d.keyids.retain(|id| {
-                        let canon = keys.get(id).and_then(|k| k.canonical_key_id().ok()).map(|k| k.to_string());
+                        let canon = keys
+                            .get(id)
+                            .and_then(|k| k.canonical_key_id().ok())
+                            .map(|k| k.to_string());
                         !(remove.contains(id) || canon.is_some_and(|c| remove.contains(&c)))
                     });
                     d.paths.retain(|x| !td.remove_paths.contains(x));
@@ -251,7 +295,11 @@ impl Working {
                     self.deleted.insert(r);
                 }
             }
-            other => return Err(bad(format!("unknown staged action {other:?} for delegation {role}"))),
+            other => {
+                return Err(bad(format!(
+                    "unknown staged action {other:?} for delegation {role}"
+                )))
+            }
         }
         self.dirty.insert(parent);
         Ok(())
@@ -260,9 +308,19 @@ impl Working {
 
 /// Drop delegation keys no role uses any more (notary's `RemoveUnusedKeys`).
 fn remove_unused_keys(t: &mut Targets) {
-    let used: BTreeSet<&String> = t.delegations.roles.iter().flat_map(|r| r.keyids.iter()).collect();
-    let keep: BTreeMap<String, PublicKey> =
-        t.delegations.keys.iter().filter(|(id, _)| used.contains(id)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let used: BTreeSet<&String> = t
+        .delegations
+        .roles
+        .iter()
+        .flat_map(|r| r.keyids.iter())
+        .collect();
+    let keep: BTreeMap<String, PublicKey> = t
+        .delegations
+        .keys
+        .iter()
+        .filter(|(id, _)| used.contains(id))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     t.delegations.keys = keep;
 }
 

@@ -10,6 +10,7 @@ pub mod init;
 pub mod local;
 pub mod pin;
 pub mod publish;
+pub mod rotate;
 pub mod state;
 pub mod view;
 

@@ -49,7 +49,10 @@ pub enum RootUpdate {
     Resign,
     /// Replace root with this one (version and expiry already set); signed by the current
     /// root role's keys, by the new root role's keys, and by `extra` keys.
-    Replace { root: Root, extra: Vec<(KeyId, PrivateKey)> },
+    Replace {
+        root: Root,
+        extra: Vec<(KeyId, PrivateKey)>,
+    },
     /// Publish this already signed root (offline ceremony); it must verify as the
     /// successor of the current root.
     Presigned(Vec<u8>),
@@ -72,7 +75,11 @@ pub fn publish(env: &Env<'_>, local: &LocalRepo) -> Result<PublishReport, Error>
 }
 
 /// [`publish`] with a root update or forced re-signing.
-pub fn publish_with(env: &Env<'_>, local: &LocalRepo, opts: &PublishOptions) -> Result<PublishReport, Error> {
+pub fn publish_with(
+    env: &Env<'_>,
+    local: &LocalRepo,
+    opts: &PublishOptions,
+) -> Result<PublishReport, Error> {
     let _lock = local.lock()?;
     publish_locked_with(env, local, opts)
 }
@@ -81,7 +88,11 @@ pub(crate) fn publish_locked(env: &Env<'_>, local: &LocalRepo) -> Result<Publish
     publish_locked_with(env, local, &PublishOptions::default())
 }
 
-pub(crate) fn publish_locked_with(env: &Env<'_>, local: &LocalRepo, opts: &PublishOptions) -> Result<PublishReport, Error> {
+pub(crate) fn publish_locked_with(
+    env: &Env<'_>,
+    local: &LocalRepo,
+    opts: &PublishOptions,
+) -> Result<PublishReport, Error> {
     let changelist = Changelist::new(local.changelist_dir());
     let staged = changelist.list()?;
     let mut last_err = None;
@@ -156,7 +167,11 @@ fn attempt(
 
     // Apply staged changes to copies of the targets roles.
     let mut work = Working {
-        roles: state.targets.iter().map(|(k, v)| (k.clone(), v.role().clone())).collect(),
+        roles: state
+            .targets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.role().clone()))
+            .collect(),
         dirty: BTreeSet::new(),
         deleted: BTreeSet::new(),
         new_expires: Expires::new(now + expiry::TARGETS)?,
@@ -167,7 +182,9 @@ fn attempt(
     }
     for r in &opts.resign {
         if !work.roles.contains_key(r) {
-            return Err(TrustError::BadInput(format!("{gun} has no {r} metadata to re-sign")).into());
+            return Err(
+                TrustError::BadInput(format!("{gun} has no {r} metadata to re-sign")).into(),
+            );
         }
         work.dirty.insert(r.clone());
     }
@@ -176,7 +193,12 @@ fn attempt(
     if first {
         work.dirty.insert("targets".into());
     }
-    let Working { roles, dirty, deleted, .. } = work;
+    let Working {
+        roles,
+        dirty,
+        deleted,
+        ..
+    } = work;
 
     // Root: uploaded as is on the first publish; re-signed when asked or near expiry.
     let mut root_bytes = state.root.bytes().to_vec();
@@ -187,14 +209,20 @@ fn attempt(
     let update = match (&opts.root, near_expiry) {
         (Some(u), _) => Some(u),
         (None, true) => {
-            report.warnings.push(format!("root was due to expire at {}; re-signing it", old_root.expires));
+            report.warnings.push(format!(
+                "root was due to expire at {}; re-signing it",
+                old_root.expires
+            ));
             Some(&RootUpdate::Resign)
         }
         (None, false) => None,
     };
     if let Some(update) = update {
         if first {
-            return Err(TrustError::BadInput(format!("{gun} is not published yet; publish it before changing its root")).into());
+            return Err(TrustError::BadInput(format!(
+                "{gun} is not published yet; publish it before changing its root"
+            ))
+            .into());
         }
         match update {
             RootUpdate::Resign => {
@@ -202,7 +230,10 @@ fn attempt(
                 root.expires = Expires::new(now + expiry::ROOT)?;
                 root_bytes = sign_with_role(env, &gun, &root, &old_root.base_role("root")?)?;
             }
-            RootUpdate::Replace { root: new_root, extra } => {
+            RootUpdate::Replace {
+                root: new_root,
+                extra,
+            } => {
                 root = new_root.clone();
                 let old_signers = load_signers(env, &gun, &old_root.base_role("root")?)?;
                 let mut signers: Vec<(KeyId, &PrivateKey)> =
@@ -215,7 +246,8 @@ fn attempt(
                 root_bytes = sign_with_key_refs(&root, &signers)?;
             }
             RootUpdate::Presigned(bytes) => {
-                let v = super::state::rotate_root(&gun, &state.root, bytes, now, old_root.version + 1)?;
+                let v =
+                    super::state::rotate_root(&gun, &state.root, bytes, now, old_root.version + 1)?;
                 root = v.role().clone();
                 root_bytes = bytes.clone();
             }
@@ -227,10 +259,11 @@ fn attempt(
 
     // A role whose keys changed in root must be re-signed with its new keys.
     let mut dirty = dirty;
-    if root_changed && !first {
-        if old_root.roles.get("targets").map(|r| &r.keyids) != root.roles.get("targets").map(|r| &r.keyids) {
-            dirty.insert("targets".into());
-        }
+    let targets_keys_changed = old_root.roles.get("targets").map(|r| &r.keyids)
+        != root.roles.get("targets").map(|r| &r.keyids);
+    if root_changed && !first && targets_keys_changed {
+        dirty.insert("targets".into());
+    }
     }
 
     if dirty.is_empty() && !root_changed && !opts.force_snapshot && deleted.is_empty() {
@@ -275,8 +308,13 @@ fn attempt(
             "root".to_owned(),
             FileMeta::from_bytes(&root_bytes, &["sha256", "sha512"])?,
         );
-        for (name, v) in &state.targets {
-            let bytes = new_bytes.get(name).map(Vec::as_slice).unwrap_or(v.bytes());
+        // Every targets role that still exists: new bytes if re-signed, else as published.
+        for name in roles.keys() {
+            let bytes = match (new_bytes.get(name), state.targets.get(name)) {
+                (Some(b), _) => b.as_slice(),
+                (None, Some(v)) => v.bytes(),
+                (None, None) => continue,
+            };
             meta.insert(
                 name.clone(),
                 FileMeta::from_bytes(bytes, &["sha256", "sha512"])?,
@@ -422,9 +460,14 @@ pub(crate) fn sign_with_role<T: Metadata>(
     sign_with_keys(meta, &signers)
 }
 
-pub(crate) fn sign_with_key_refs<T: Metadata>(meta: &T, signers: &[(KeyId, &PrivateKey)]) -> Result<Vec<u8>, Error> {
-    let refs: Vec<(KeyId, &dyn SignatureProvider)> =
-        signers.iter().map(|(id, k)| (id.clone(), *k as &dyn SignatureProvider)).collect();
+pub(crate) fn sign_with_key_refs<T: Metadata>(
+    meta: &T,
+    signers: &[(KeyId, &PrivateKey)],
+) -> Result<Vec<u8>, Error> {
+    let refs: Vec<(KeyId, &dyn SignatureProvider)> = signers
+        .iter()
+        .map(|(id, k)| (id.clone(), *k as &dyn SignatureProvider))
+        .collect();
     Ok(sign_role(meta, &refs)?)
 }
 

@@ -1,0 +1,466 @@
+//! Key lifecycle commands: rotation, delegations, signers, witness, expiry, renewal.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use serde_json::json;
+use vouch::clock::SystemClock;
+use vouch::keystore::{KeyFormat, KeyStore};
+use vouch::remote::Access;
+use vouch::trust::apply::{delete_delegation, witness, DelegationChange};
+use vouch::trust::changelist::{ACTION_CREATE, ACTION_UPDATE};
+use vouch::trust::publish::Env;
+use vouch::trust::rotate::{plan, rotate, RotateOptions, RotateRole, RotationPlan};
+use vouch::trust::state::{LoadPolicy, RepoState};
+use vouch::trust::{Change, LocalRepo, TrustError};
+use vouch::tuf::PublicKey;
+
+use super::args::{DelegationCommand, KeyFormatArg, SignerCommand};
+use super::output::{print_json, Table};
+use super::repo::{parse_gun, stage_and_maybe_publish, versions};
+use super::{prompt, usage, CliResult, Context};
+
+#[allow(clippy::too_many_arguments)]
+pub fn key_rotate(
+    ctx: &Context,
+    gun: &str,
+    role: &str,
+    key: Option<&str>,
+    server_managed: bool,
+    plan_only: bool,
+    yes: bool,
+    key_format: KeyFormatArg,
+) -> CliResult {
+    let gun = parse_gun(gun)?;
+    let role = RotateRole::parse(role).ok_or_else(|| {
+        usage(format!(
+            "cannot rotate {role:?}: choose root, targets, snapshot or timestamp"
+        ))
+    })?;
+    let keys = KeyStore::open(&ctx.trust_dir)?;
+    let key = match key {
+        Some(k) => Some(keys.find(k)?.id),
+        None => None,
+    };
+    let access = if server_managed || role == RotateRole::Timestamp {
+        Access::Admin
+    } else {
+        Access::PushPull
+    };
+    let remote = ctx.remote(Some(&gun), access)?;
+    let pass = prompt::sources(ctx)?;
+    let env = Env {
+        keys: &keys,
+        pass: &pass,
+        remote: remote.as_ref(),
+        clock: &SystemClock,
+    };
+    let local = LocalRepo::new(&ctx.trust_dir, &gun);
+    let opts = RotateOptions {
+        role,
+        key,
+        server_managed,
+        key_format: match key_format {
+            KeyFormatArg::Vouch => KeyFormat::Vouch,
+            KeyFormatArg::Notary => KeyFormat::Notary,
+        },
+    };
+    if plan_only {
+        let p = plan(&env, &local, &opts)?;
+        show_plan(ctx, &p, false);
+        return Ok(());
+    }
+    if role == RotateRole::Root && !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(usage("rotating the root key changes who controls the repository; pass --yes to confirm (see the change first with --plan)"));
+        }
+        let p = plan(&env, &local, &opts)?;
+        show_plan(ctx, &p, false);
+        eprint!("Rotate the root key of {gun}? Type 'yes' to continue: ");
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| usage(format!("cannot read the answer: {e}")))?;
+        if answer.trim() != "yes" {
+            return Err(usage("not rotated"));
+        }
+    }
+    let r = rotate(&env, &local, &opts)?;
+    show_plan(ctx, &r.plan, true);
+    ctx.note(format!(
+        "Rotated the {} key of {gun} ({})",
+        role.name(),
+        versions(&r.publish)
+    ));
+    Ok(())
+}
+
+fn role_keys(root: &vouch::tuf::Root, role: &str) -> Vec<String> {
+    root.roles
+        .get(role)
+        .map(|r| {
+            r.keyids
+                .iter()
+                .map(|id| {
+                    root.keys
+                        .get(id)
+                        .and_then(|k| k.canonical_key_id().ok())
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| id.clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
+    if ctx.json() {
+        let roles = |r: &vouch::tuf::Root| {
+            let mut m = serde_json::Map::new();
+            for name in ["root", "targets", "snapshot", "timestamp"] {
+                m.insert(name.into(), json!(role_keys(r, name)));
+            }
+            json!({"version": r.version, "expires": r.expires.as_str(), "roles": m})
+        };
+        print_json(&json!({
+            "gun": p.gun, "role": p.role.name(), "done": done,
+            "before": roles(&p.before), "after": roles(&p.after),
+            "root_signers": p.root_signers, "missing_signers": p.missing_signers,
+            "new_key": p.new_key, "notes": p.notes,
+        }));
+        return;
+    }
+    println!(
+        "{} rotation of the {} key of {}",
+        if done { "Done:" } else { "Plan:" },
+        p.role.name(),
+        p.gun
+    );
+    let mut t = Table::new(&[
+        "ROLE",
+        &format!("BEFORE (ROOT V{})", p.before.version),
+        &format!("AFTER (ROOT V{})", p.after.version),
+    ]);
+    for name in ["root", "targets", "snapshot", "timestamp"] {
+        let b = role_keys(&p.before, name).join(",");
+        let a = role_keys(&p.after, name).join(",");
+        let unchanged = a == b;
+        let a = if a.is_empty() || (!done && unchanged && name == p.role.name()) {
+            format!("({})", p.new_key)
+        } else {
+            a
+        };
+        t.row(vec![name.to_owned(), b, a]);
+    }
+    print!("{}", t.render());
+    println!("new key: {}", p.new_key);
+    println!("root expires: {} -> {}", p.before.expires, p.after.expires);
+    println!("signed by root keys: {}", p.root_signers.join(", "));
+    for n in &p.notes {
+        println!("- {n}");
+    }
+}
+
+/// A public key from `--key`: a PEM file, or a key in the key store.
+fn resolve_key(ctx: &Context, keys: &KeyStore, spec: &str) -> CliResult<PublicKey> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        let bytes = std::fs::read(path).map_err(|e| usage(format!("cannot read {spec}: {e}")))?;
+        return Ok(vouch::crypto::x509::public_key_from_pem(
+            &bytes,
+            time::OffsetDateTime::now_utc(),
+        )
+        .map_err(|e| usage(format!("{spec}: {e}")))?);
+    }
+    let info = keys.find(spec).map_err(|e| {
+        super::CliError::from(e).with_context(format!(
+            "--key {spec}: not a readable PEM file, so looked for a key ID"
+        ))
+    })?;
+    let pass = prompt::sources(ctx)?;
+    Ok(keys.load(&info.id, &pass)?.0.public_key())
+}
+
+fn check_delegation_name(role: &str) -> CliResult {
+    if let Some(problem) = vouch::tuf::roles::delegation_name_problem(role) {
+        return Err(usage(format!(
+            "{role:?} is not a delegation name (targets/NAME, lowercase): {problem}"
+        )));
+    }
+    Ok(())
+}
+
+fn warn_paths(ctx: &Context, paths: &[String]) {
+    for p in paths {
+        if !p.is_empty() && !p.ends_with('/') {
+            ctx.warn(format!(
+                "path prefix {p:?} does not end in '/': it also matches sibling names such as {p:?}-evil and {p:?}2; use {:?} to limit it to one directory",
+                format!("{p}/")
+            ));
+        }
+    }
+}
+
+pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
+    match cmd {
+        DelegationCommand::Add {
+            gun,
+            role,
+            keys,
+            paths,
+            all_paths,
+            stage,
+        } => {
+            let gun = parse_gun(&gun)?;
+            check_delegation_name(&role)?;
+            if keys.is_empty() && paths.is_empty() && !all_paths {
+                return Err(usage(
+                    "give --key for the role's signing keys and --path PREFIX or --all-paths",
+                ));
+            }
+            let store = KeyStore::open(&ctx.trust_dir)?;
+            let add_keys = keys
+                .iter()
+                .map(|k| resolve_key(ctx, &store, k))
+                .collect::<CliResult<Vec<_>>>()?;
+            let add_paths = if all_paths {
+                vec![String::new()]
+            } else {
+                paths
+            };
+            warn_paths(ctx, &add_paths);
+            let ids: Vec<String> = add_keys
+                .iter()
+                .filter_map(|k| k.canonical_key_id().ok())
+                .map(|k| k.to_string())
+                .collect();
+            let change = DelegationChange {
+                new_threshold: 1,
+                add_keys,
+                add_paths: add_paths.clone(),
+                ..Default::default()
+            }
+            .into_change(ACTION_CREATE, &role);
+            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            ctx.note(format!(
+                "Delegation {role} in {gun}: keys [{}], paths {:?}",
+                ids.join(", "),
+                add_paths
+            ));
+            Ok(())
+        }
+        DelegationCommand::Remove {
+            gun,
+            role,
+            keys,
+            paths,
+            all_paths,
+            stage,
+        } => {
+            let gun = parse_gun(&gun)?;
+            check_delegation_name(&role)?;
+            let change = if keys.is_empty() && paths.is_empty() && !all_paths {
+                delete_delegation(&role)
+            } else {
+                for k in &keys {
+                    vouch::tuf::KeyId::parse(k)?;
+                }
+                DelegationChange {
+                    remove_keys: keys,
+                    remove_paths: paths,
+                    clear_all_paths: all_paths,
+                    ..Default::default()
+                }
+                .into_change(ACTION_UPDATE, &role)
+            };
+            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            Ok(())
+        }
+        DelegationCommand::List { gun } => {
+            let gun = parse_gun(&gun)?;
+            let remote = ctx.remote(Some(&gun), Access::Pull)?;
+            let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
+            let mut rows = Vec::new();
+            for t in state.targets.values() {
+                for d in &t.role().delegations.roles {
+                    let ids: Vec<String> = d
+                        .keyids
+                        .iter()
+                        .map(|id| {
+                            t.role()
+                                .delegations
+                                .keys
+                                .get(id)
+                                .and_then(|k| k.canonical_key_id().ok())
+                                .map(|c| c.to_string())
+                                .unwrap_or_else(|| id.clone())
+                        })
+                        .collect();
+                    rows.push((d.name.clone(), d.paths.clone(), ids, d.threshold));
+                }
+            }
+            if ctx.json() {
+                print_json(&serde_json::Value::Array(
+                    rows.iter().map(|(r, p, k, t)| json!({"role": r, "paths": p, "key_ids": k, "threshold": t})).collect(),
+                ));
+                return Ok(());
+            }
+            if rows.is_empty() {
+                println!("\nNo delegations present in this repository.\n");
+                return Ok(());
+            }
+            let mut t = Table::new(&["ROLE", "PATHS", "KEY IDS", "THRESHOLD"]);
+            for (r, p, k, th) in rows {
+                let paths: Vec<String> = p
+                    .iter()
+                    .map(|x| {
+                        if x.is_empty() {
+                            "\"\" <all paths>".into()
+                        } else {
+                            x.clone()
+                        }
+                    })
+                    .collect();
+                t.row(vec![r, paths.join(","), k.join(","), th.to_string()]);
+            }
+            print!("{}", t.render());
+            Ok(())
+        }
+    }
+}
+
+fn check_signer_name(name: &str) -> CliResult {
+    let ok = !name.is_empty()
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if !ok || name == "releases" {
+        return Err(usage(format!(
+            "signer name {name:?} is not allowed: use lowercase letters, digits, '_' and '-', starting with a letter or digit, and not \"releases\""
+        )));
+    }
+    Ok(())
+}
+
+pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
+    match cmd {
+        SignerCommand::Add { name, gun, keys } => {
+            check_signer_name(&name)?;
+            let gun = parse_gun(&gun)?;
+            let store = KeyStore::open(&ctx.trust_dir)?;
+            let add_keys = keys
+                .iter()
+                .map(|k| resolve_key(ctx, &store, k))
+                .collect::<CliResult<Vec<_>>>()?;
+            let mut changes = Vec::new();
+            for role in [format!("targets/{name}"), "targets/releases".to_owned()] {
+                changes.push(
+                    DelegationChange {
+                        new_threshold: 1,
+                        add_keys: add_keys.clone(),
+                        add_paths: vec![String::new()],
+                        ..Default::default()
+                    }
+                    .into_change(ACTION_CREATE, &role),
+                );
+            }
+            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            ctx.note(format!(
+                "Added signer {name} to {gun} (targets/{name} and targets/releases)"
+            ));
+            Ok(())
+        }
+        SignerCommand::Remove { name, gun } => {
+            check_signer_name(&name)?;
+            let gun = parse_gun(&gun)?;
+            let remote = ctx.remote(Some(&gun), Access::Pull)?;
+            let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
+            let role = format!("targets/{name}");
+            let top = &state.targets["targets"];
+            let d = top.role().delegation(&role).ok_or_else(|| {
+                super::CliError::from(TrustError::BadInput(format!(
+                    "{gun} has no signer {name} ({role})"
+                )))
+            })?;
+            // The signer's keys leave targets/releases too, unless another signer shares them.
+            let mut mine: Vec<String> = d
+                .keyids
+                .iter()
+                .filter_map(|id| {
+                    top.role()
+                        .delegations
+                        .keys
+                        .get(id)
+                        .and_then(|k| k.canonical_key_id().ok())
+                        .map(|c| c.to_string())
+                })
+                .collect();
+            for other in &top.role().delegations.roles {
+                if other.name == role || other.name == "targets/releases" {
+                    continue;
+                }
+                for id in &other.keyids {
+                    if let Some(c) = top
+                        .role()
+                        .delegations
+                        .keys
+                        .get(id)
+                        .and_then(|k| k.canonical_key_id().ok())
+                    {
+                        mine.retain(|m| *m != c.to_string());
+                    }
+                }
+            }
+            let mut changes = vec![delete_delegation(&role)];
+            if top.role().delegation("targets/releases").is_some() && !mine.is_empty() {
+                changes.push(
+                    DelegationChange {
+                        remove_keys: mine,
+                        ..Default::default()
+                    }
+                    .into_change(ACTION_UPDATE, "targets/releases"),
+                );
+            }
+            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            ctx.note(format!(
+                "Removed signer {name} from {gun}. Tags it signed in targets/releases stay valid until re-signed: run `vouch witness {gun} targets/releases` with a remaining signer's key to re-sign them, or unsign them."
+            ));
+            Ok(())
+        }
+    }
+}
+
+pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> CliResult {
+    let gun = parse_gun(gun)?;
+    for r in roles {
+        if r != "targets" && !vouch::tuf::roles::is_delegation(r) {
+            return Err(usage(format!(
+                "only targets roles can be witnessed, not {r:?}"
+            )));
+        }
+    }
+    let changes: Vec<Change> = roles.iter().map(|r| witness(r)).collect();
+    stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+    ctx.note(format!("Witnessed {} in {gun}", roles.join(", ")));
+    Ok(())
+}
+
+/// Load the verified state for lifecycle reads (cache refresh from the remote).
+#[allow(dead_code)]
+pub fn state_for(ctx: &Context, gun: &vouch::remote::Gun) -> CliResult<RepoState> {
+    let remote = ctx.remote(Some(gun), Access::Pull)?;
+    let local = LocalRepo::new(&ctx.trust_dir, gun);
+    let policy = LoadPolicy {
+        clock: &SystemClock,
+        check_expiry: false,
+    };
+    Ok(
+        RepoState::fetch(remote.as_ref(), &local, policy)?.ok_or_else(|| {
+            TrustError::NoTrustData {
+                gun: gun.to_string(),
+                remote: remote.describe(),
+            }
+        })?,
+    )
+}

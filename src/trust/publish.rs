@@ -264,7 +264,6 @@ fn attempt(
     if root_changed && !first && targets_keys_changed {
         dirty.insert("targets".into());
     }
-    }
 
     if dirty.is_empty() && !root_changed && !opts.force_snapshot && deleted.is_empty() {
         return Ok((report, Vec::new()));

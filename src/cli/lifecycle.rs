@@ -166,11 +166,8 @@ fn resolve_key(ctx: &Context, keys: &KeyStore, spec: &str) -> CliResult<PublicKe
     let path = Path::new(spec);
     if path.is_file() {
         let bytes = std::fs::read(path).map_err(|e| usage(format!("cannot read {spec}: {e}")))?;
-        return Ok(vouch::crypto::x509::public_key_from_pem(
-            &bytes,
-            time::OffsetDateTime::now_utc(),
-        )
-        .map_err(|e| usage(format!("{spec}: {e}")))?);
+        return vouch::crypto::x509::public_key_from_pem(&bytes, time::OffsetDateTime::now_utc())
+            .map_err(|e| usage(format!("{spec}: {e}")));
     }
     let info = keys.find(spec).map_err(|e| {
         super::CliError::from(e).with_context(format!(

@@ -290,10 +290,13 @@ pub enum RootCommand {
     /// Write a request file: the unsigned new root, a readable diff, who must sign.
     Plan {
         gun: String,
-        /// Rotate the root key to this key ID (a root key already in a key store; give its
-        /// public certificate with --root-cert if that key is not here).
+        /// Rotate the root key to this key (ID in this key store); a certificate is issued.
         #[arg(long, value_name = "KEYID")]
         new_root_key: Option<String>,
+        /// Rotate the root key to the key in this certificate (made where the key lives with
+        /// `vouch key public KEYID --gun GUN`).
+        #[arg(long, value_name = "PEM")]
+        new_root_cert: Option<PathBuf>,
         /// Expiry of the new root, e.g. 3650d [default: 10 years].
         #[arg(long)]
         expires: Option<String>,

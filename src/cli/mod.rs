@@ -1,6 +1,7 @@
 //! Command implementations: one module per command group.
 
 pub mod args;
+mod ceremony;
 mod key;
 mod lifecycle;
 mod output;
@@ -80,9 +81,13 @@ pub fn run(cli: Cli) -> CliResult {
         Command::Delegation(cmd) => lifecycle::delegation(&ctx, cmd),
         Command::Signer(cmd) => lifecycle::signer(&ctx, cmd),
         Command::Witness { gun, roles, stage } => lifecycle::witness_cmd(&ctx, &gun, &roles, stage),
-        Command::Expiry { .. } | Command::Renew { .. } | Command::Root(_) => {
-            Err(usage("not available in this build yet"))
-        }
+        Command::Expiry {
+            guns,
+            within,
+            refresh,
+        } => ceremony::expiry_cmd(&ctx, &guns, &within, refresh),
+        Command::Renew { gun, roles } => ceremony::renew(&ctx, &gun, &roles),
+        Command::Root(cmd) => ceremony::root(&ctx, cmd),
         other => repo::run(&ctx, other),
     }
 }

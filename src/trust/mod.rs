@@ -5,6 +5,7 @@
 //! thresholds, hashes, versions) before it is used; see [`state`].
 
 pub mod apply;
+pub mod ceremony;
 pub mod changelist;
 pub mod init;
 pub mod local;
@@ -70,6 +71,12 @@ pub enum TrustError {
         "no trusted root for {gun}: nothing cached, no pin, and trust on first use was not allowed"
     )]
     NoAnchor { gun: String },
+    #[error("{count} role(s) expire within {within}: {roles}")]
+    ExpiringSoon {
+        count: usize,
+        within: String,
+        roles: String,
+    },
     #[error("the root of {gun} does not chain to a pinned key: {reason}")]
     PinMismatch { gun: String, reason: String },
 }
@@ -82,6 +89,7 @@ impl TrustError {
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
             | TrustError::NoAnchor { .. }
+            | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
             TrustError::MissingKey { .. } => ExitCode::Keystore,
             TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
@@ -108,6 +116,9 @@ impl TrustError {
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
             TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
+            TrustError::ExpiringSoon { .. } => Some(
+                "re-sign them with `vouch renew GUN [ROLE…]` where their keys are (root: `vouch root plan`/`sign`/`apply` for an offline root key)".into(),
+            ),
             TrustError::NoAnchor { gun } => Some(format!(
                 "pin the repository's root keys (`vouch trust pin {gun}`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu"
             )),

@@ -370,33 +370,40 @@ impl RepoState {
             if visited > 10_000 {
                 return Err(verification(&g, &parent, "more than 10000 delegations").into());
             }
-            let parent_meta = self.targets[&parent].role().clone();
+            // Only the delegations are needed from the parent (not its targets, which may
+            // be many): each direct child with its keys, or why its entry is unusable.
+            let entries: Vec<(String, Result<BaseRole, crate::tuf::TufError>)> = {
+                let p = self.targets[&parent].role();
+                p.delegations
+                    .roles
+                    .iter()
+                    .filter(|d| roles::is_direct_child(&parent, &d.name))
+                    .map(|d| (d.name.clone(), p.delegation_role(&d.name)))
+                    .collect()
+            };
             // Children in listed order; pushed reversed so the first is visited first.
             let mut children = Vec::new();
-            for d in &parent_meta.delegations.roles {
-                if !roles::is_direct_child(&parent, &d.name) {
-                    continue;
-                }
-                let Some(meta) = snapshot.meta.get(&d.name) else {
+            for (name, role) in entries {
+                let Some(meta) = snapshot.meta.get(&name) else {
                     continue; // not published yet
                 };
-                let Some(bytes) = fetch(&d.name, meta)? else {
+                let Some(bytes) = fetch(&name, meta)? else {
                     continue;
                 };
-                let role = match parent_meta.delegation_role(&d.name) {
+                let role = match role {
                     Ok(r) => r,
                     Err(e) => {
                         self.warnings
-                            .push(format!("skipping delegation {}: {e}", d.name));
+                            .push(format!("skipping delegation {}: {e}", name));
                         continue;
                     }
                 };
-                let verified = match verify_role::<Targets>(&g, &d.name, &bytes, &role) {
+                let verified = match verify_role::<Targets>(&g, &name, &bytes, &role) {
                     Ok(v) => v,
                     Err(e) => {
                         self.warnings.push(format!(
                             "skipping delegation {}: {}",
-                            d.name,
+                            name,
                             Error::from(e)
                         ));
                         continue;
@@ -407,18 +414,18 @@ impl RepoState {
                 {
                     self.warnings.push(format!(
                         "skipping delegation {}: expired at {}",
-                        d.name,
+                        name,
                         verified.role().expires()
                     ));
                     continue;
                 }
                 if let Some(local) = floor {
                     check_floor(local, &g, &verified, |b| {
-                        verify_role::<Targets>(&g, &d.name, b, &role).ok()
+                        verify_role::<Targets>(&g, &name, b, &role).ok()
                     })?;
                 }
-                children.push(d.name.clone());
-                self.targets.insert(d.name.clone(), verified);
+                children.push(name.clone());
+                self.targets.insert(name.clone(), verified);
             }
             for c in children.into_iter().rev() {
                 queue.push(c);

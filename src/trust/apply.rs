@@ -145,12 +145,21 @@ impl Working {
                 }
                 crate::tuf::check_valid_hash_structures(&meta.hashes)
                     .map_err(|e| bad(format!("target {:?}: {e}", c.path)))?;
-                self.role_mut(gun, &c.role)?
-                    .targets
-                    .insert(c.path.clone(), meta);
+                let t = self.role_mut(gun, &c.role)?;
+                if t.targets.get(&c.path) == Some(&meta) {
+                    // Already signed exactly so (e.g. a re-run after an upload that
+                    // landed): no new version.
+                    return Ok(());
+                }
+                t.targets.insert(c.path.clone(), meta);
             }
             ACTION_DELETE => {
-                self.role_mut(gun, &c.role)?.targets.remove(&c.path);
+                let existed = self.roles.contains_key(&c.role);
+                let removed = self.role_mut(gun, &c.role)?.targets.remove(&c.path);
+                if existed && removed.is_none() {
+                    // Nothing to remove: no new version.
+                    return Ok(());
+                }
             }
             other => {
                 return Err(bad(format!(

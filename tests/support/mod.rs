@@ -18,6 +18,8 @@ pub const ROOT_PASS: &str = "rootpass-123";
 pub const TARGETS_PASS: &str = "targetspass-123";
 pub const SNAPSHOT_PASS: &str = "snapshotpass-123";
 pub const DELEGATION_PASS: &str = "delegpass-123";
+/// Static repositories keep a local timestamp key.
+pub const TIMESTAMP_PASS: &str = "timestamppass-123";
 
 /// A free TCP port on 127.0.0.1 (bound then released; good enough for tests).
 pub fn free_port() -> u16 {
@@ -212,6 +214,7 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
         .env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS)
         .env("VOUCH_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)
         .env("VOUCH_DELEGATION_PASSPHRASE", DELEGATION_PASS)
+        .env("VOUCH_TIMESTAMP_PASSPHRASE", TIMESTAMP_PASS)
         .env("HOME", trust_dir);
     c
 }

@@ -18,7 +18,7 @@ use crate::remote::{limits, Gun, Remote};
 use crate::tuf::roles::{self, BaseRole};
 use crate::tuf::{
     check_hashes, verify, verify_with_roles, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
-    Verified,
+    TufError, Verified,
 };
 
 use super::local::LocalRepo;
@@ -354,7 +354,7 @@ impl RepoState {
 
     /// Walk delegations in pre-order from `targets`. A delegation that fails its threshold
     /// or has expired is skipped with a warning (as notary does); one that cannot be
-    /// fetched is an error.
+    /// fetched, parsed or validated is an error.
     fn load_delegations(
         &mut self,
         policy: LoadPolicy<'_>,
@@ -398,16 +398,22 @@ impl RepoState {
                         continue;
                     }
                 };
-                let verified = match verify_role::<Targets>(&g, &name, &bytes, &role) {
+                // As notary (`downloadTargets`): a delegation whose signatures miss its
+                // threshold (or that has expired, below) is skipped; anything else wrong
+                // with it (unparsable, wrong `_type`, invalid structure) fails the update,
+                // so a broken delegation cannot hand its names to a lower-priority role.
+                let verified = match Signed::<Targets>::from_bytes(&bytes)
+                    .and_then(|signed| verify(signed, &role))
+                {
                     Ok(v) => v,
-                    Err(e) => {
+                    Err(e @ TufError::ThresholdNotMet { .. }) => {
                         self.warnings.push(format!(
-                            "skipping delegation {}: {}",
-                            name,
-                            Error::from(e)
+                            "skipping delegation {name}: {}",
+                            Error::from(verification(&g, &name, e))
                         ));
                         continue;
                     }
+                    Err(e) => return Err(verification(&g, &name, e).into()),
                 };
                 if policy.check_expiry
                     && verified.role().expires().is_expired_at(policy.clock.now())

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::clock::Clock;
 use crate::crypto::x509;
 use crate::error::Error;
-use crate::remote::{limits, Gun, Remote};
+use crate::remote::{limits, Gun, Remote, RemoteError};
 use crate::tuf::roles::{self, BaseRole};
 use crate::tuf::{
     check_hashes, verify, verify_with_roles, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
@@ -620,18 +620,32 @@ fn fetch_by_meta(
         .sha256()
         .ok_or_else(|| verification(g, role, "its parent lists no sha256 for it"))?;
     let cap = u64::try_from(meta.length).unwrap_or(0).max(1);
-    let bytes = remote
-        .get_by_checksum(gun, role, &hex::encode(sha), cap)?
-        .ok_or_else(|| {
-            verification(
+    let bytes = match remote.get_by_checksum(gun, role, &hex::encode(sha), cap) {
+        // The parent signed this length: a longer answer is not the file it lists (a
+        // verification failure, not an unavailable remote).
+        Err(e @ RemoteError::TooLarge { .. }) => {
+            return Err(verification(
                 g,
                 role,
                 format!(
-                    "{} does not have the version its parent lists",
-                    remote.describe()
+                    "longer than the {} bytes its parent lists: {e}",
+                    meta.length
                 ),
             )
-        })?;
+            .into())
+        }
+        other => other?,
+    }
+    .ok_or_else(|| {
+        verification(
+            g,
+            role,
+            format!(
+                "{} does not have the version its parent lists",
+                remote.describe()
+            ),
+        )
+    })?;
     check_hashes(role, &bytes, meta).map_err(|e| verification(g, role, e))?;
     Ok(bytes)
 }

@@ -1420,7 +1420,6 @@ fn status_lists_staged_changes_like_notary_in_text_and_json() {
 }
 
 #[test]
-#[ignore = "src/cli/output.rs Table pads a column to max(width, 4) + 4 where Go's tabwriter pads to max(width + 4, 4): `#` gets 7 spaces instead of notary's 4"]
 fn status_table_is_byte_identical_to_notarys() {
     let server = NotaryServer::start();
     let tmp = tempfile::tempdir().unwrap();

@@ -424,7 +424,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
         ) {
             out.push("root".to_owned());
         }
-        for (name, _) in &state.targets {
+        for name in state.targets.keys() {
             let ks = if name == "targets" {
                 root.base_role("targets")
                     .map(|r| r.keys.into_values().collect())

@@ -44,7 +44,7 @@ impl Table {
             for (i, c) in r.iter().enumerate().take(cols) {
                 line.push_str(c);
                 if i + 1 < cols {
-                    let pad = widths[i].max(4) - c.chars().count() + 4;
+                    let pad = (widths[i] + 4).max(4) - c.chars().count();
                     line.push_str(&" ".repeat(pad));
                 }
             }

@@ -38,6 +38,7 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
             refs,
             digest,
             size,
+            no_registry_check,
             from_file,
             stage,
             role,
@@ -46,6 +47,7 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
             &refs,
             digest.as_deref(),
             size,
+            no_registry_check,
             from_file.as_deref(),
             stage,
             &role,
@@ -201,7 +203,13 @@ fn image_meta(digest: &str, size: u64) -> CliResult<FileMeta> {
     })
 }
 
-fn parse_tag_pair(s: &str, digest: Option<&str>, size: Option<u64>) -> CliResult<TagSpec> {
+fn parse_tag_pair(
+    ctx: &Context,
+    s: &str,
+    digest: Option<&str>,
+    size: Option<u64>,
+    no_registry_check: bool,
+) -> CliResult<TagSpec> {
     let (image, pinned) = match s.split_once('=') {
         Some((i, p)) => (i, Some(p)),
         None => (s, None),
@@ -213,18 +221,15 @@ fn parse_tag_pair(s: &str, digest: Option<&str>, size: Option<u64>) -> CliResult
         .ok_or_else(|| usage(format!("{image}: name a tag to sign (IMAGE:TAG)")))?;
     let (d, n) = match pinned {
         Some(p) => {
-            let (d, n) = p.rsplit_once(':').ok_or_else(|| usage(format!("{s}: expected IMAGE:TAG=sha256:HEX:SIZE")))?;
-            let n: u64 = n.parse().map_err(|_| usage(format!("{s}: size {n:?} is not a number")))?;
+            let (d, n) = p
+                .rsplit_once(':')
+                .ok_or_else(|| usage(format!("{s}: expected IMAGE:TAG=sha256:HEX:SIZE")))?;
+            let n: u64 = n
+                .parse()
+                .map_err(|_| usage(format!("{s}: size {n:?} is not a number")))?;
             (d.to_owned(), n)
         }
-        None => match (r.digest.as_deref().or(digest), size) {
-            (Some(d), Some(n)) => (d.to_owned(), n),
-            _ => {
-                return Err(usage(format!(
-                    "{image}: give the manifest digest and size (--digest sha256:HEX --size N, or {image}=sha256:HEX:SIZE)"
-                )))
-            }
-        },
+        None => super::registry::digest_and_size(ctx, &r, digest, size, no_registry_check)?,
     };
     Ok(TagSpec {
         gun: parse_gun(&r.gun())?,
@@ -238,6 +243,7 @@ fn cmd_sign(
     refs: &[String],
     digest: Option<&str>,
     size: Option<u64>,
+    no_registry_check: bool,
     from_file: Option<&Path>,
     stage: bool,
     role: &str,
@@ -252,7 +258,7 @@ fn cmd_sign(
     }
     let mut specs = Vec::new();
     for r in refs {
-        specs.push(parse_tag_pair(r, digest, size)?);
+        specs.push(parse_tag_pair(ctx, r, digest, size, no_registry_check)?);
     }
     if let Some(f) = from_file {
         let text = read_text(f)?;
@@ -261,7 +267,7 @@ fn cmd_sign(
             .map(str::trim)
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
-            specs.push(parse_tag_pair(line, None, None)?);
+            specs.push(parse_tag_pair(ctx, line, None, None, no_registry_check)?);
         }
     }
     // Group by repository: each repository gets one publish.
@@ -475,8 +481,10 @@ fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResult {
             .map(|n| Change::remove_target("targets", n))
             .collect();
         stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
-        for n in &names {
-            ctx.note(format!("Removed {n} from {gun}"));
+        if !stage {
+            for n in &names {
+                ctx.note(format!("Removed {n} from {gun}"));
+            }
         }
     }
     Ok(())

@@ -1,0 +1,1276 @@
+//! `vouch verify` against a hostile notary server.
+//!
+//! The server is a test double on 127.0.0.1 that answers notary-server's GETs (`/v2/`,
+//! `<role>.json`, `<role>.<sha256>.json`, `<version>.<role>.json`) from an in-memory map.
+//! The map starts as a real repository: vouch creates it as a static repository (its
+//! default `file://` remote), so every key is in the publisher's key store and altered
+//! metadata can be re-signed with the library.
+//!
+//! Every scenario first trusts the honest data (`verify --tofu`), then switches the double
+//! to altered data and runs `vouch verify` again: it must refuse with the right exit code,
+//! name the failed role or check on stderr, and leave the cache (`<trust-dir>/tuf/<gun>/`)
+//! byte for byte as it was.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use support::httpd::{read_request, write_response, HttpServer, Response};
+use time::OffsetDateTime;
+use vouch::crypto::private::{Algorithm, PrivateKey};
+use vouch::crypto::x509;
+use vouch::crypto::SignatureProvider;
+use vouch::keystore::{EnvSource, KeyStore};
+use vouch::tuf::keys::ECDSA_X509;
+use vouch::tuf::{
+    sign_role, DelegationRole, Expires, FileMeta, KeyId, Metadata, PublicKey, Root, Signed,
+    Snapshot, Targets, Timestamp,
+};
+
+const GUN: &str = "example.com/app";
+/// Every vouch run is killed after this long; scenarios must finish well within it.
+const RUN_LIMIT: Duration = Duration::from_secs(40);
+
+// ---------------------------------------------------------------------------------------
+// Keys and metadata
+// ---------------------------------------------------------------------------------------
+
+/// A signing key and the key ID a role lists it under.
+#[derive(Clone)]
+struct Signer {
+    id: KeyId,
+    key: Arc<PrivateKey>,
+}
+
+impl Signer {
+    /// A fresh ECDSA key, listed under its own (public-key) ID.
+    fn generate() -> Signer {
+        let key = PrivateKey::generate(Algorithm::Ecdsa).unwrap();
+        Signer {
+            id: key.key_id(),
+            key: Arc::new(key),
+        }
+    }
+    fn public(&self) -> PublicKey {
+        self.key.public_key()
+    }
+    /// The same key in its `ecdsa-x509` form (a certificate for the GUN), and a signer
+    /// that lists it under that form's ID.
+    fn as_x509(&self) -> (PublicKey, Signer) {
+        let cert = x509::root_certificate(
+            self.key.ecdsa_signing_key().unwrap(),
+            GUN,
+            OffsetDateTime::now_utc(),
+        )
+        .unwrap();
+        let public = PublicKey::new(ECDSA_X509, cert.into_bytes());
+        let signer = Signer {
+            id: public.key_id(),
+            key: self.key.clone(),
+        };
+        (public, signer)
+    }
+}
+
+fn sign<T: Serialize>(role: &T, signers: &[&Signer]) -> Vec<u8> {
+    let s: Vec<(KeyId, &dyn SignatureProvider)> = signers
+        .iter()
+        .map(|s| (s.id.clone(), s.key.as_ref() as &dyn SignatureProvider))
+        .collect();
+    sign_role(role, &s).unwrap()
+}
+
+fn parse<T: Metadata + Clone>(bytes: &[u8]) -> T {
+    Signed::<T>::from_bytes(bytes).unwrap().signed().clone()
+}
+
+fn file_meta(bytes: &[u8]) -> FileMeta {
+    FileMeta::from_bytes(bytes, &["sha256", "sha512"]).unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn version_of(bytes: &[u8]) -> Option<i64> {
+    serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()?
+        .pointer("/signed/version")?
+        .as_i64()
+}
+
+fn expires_in(days: i64) -> Expires {
+    Expires::new(OffsetDateTime::now_utc() + time::Duration::days(days)).unwrap()
+}
+
+/// The manifest "content" signed for `tag`; its sha256 is the digest verify prints.
+fn manifest(tag: &str) -> Vec<u8> {
+    format!("manifest of {GUN}:{tag}").into_bytes()
+}
+
+fn digest(tag: &str) -> String {
+    sha256_hex(&manifest(tag))
+}
+
+fn target(tag: &str) -> FileMeta {
+    FileMeta::from_bytes(&manifest(tag), &["sha256"]).unwrap()
+}
+
+/// The same file with one bit of its first signature flipped.
+fn corrupt_signature(bytes: &[u8]) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    let old = v["signatures"][0]["sig"].as_str().unwrap().to_owned();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut raw = b64.decode(&old).unwrap();
+    raw[7] ^= 0x01;
+    let new = b64.encode(raw);
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert_eq!(text.matches(&old).count(), 1);
+    text.replacen(&old, &new, 1).into_bytes()
+}
+
+/// The repository as a notary server would hold it: every root version, the current
+/// targets files (by role), snapshot and timestamp.
+#[derive(Clone)]
+struct Repo {
+    roots: Vec<Vec<u8>>,
+    targets: BTreeMap<String, Vec<u8>>,
+    snapshot: Vec<u8>,
+    timestamp: Vec<u8>,
+}
+
+impl Repo {
+    fn root(&self) -> Root {
+        parse(self.roots.last().unwrap())
+    }
+
+    /// The next root version, edited, signed by `signers`. Snapshot and timestamp are
+    /// not touched (see [`Repo::resnapshot`]).
+    fn push_root(&mut self, signers: &[&Signer], edit: impl FnOnce(&mut Root)) -> &mut Self {
+        let mut r = self.root();
+        r.version += 1;
+        r.expires = expires_in(3650);
+        edit(&mut r);
+        self.roots.push(sign(&r, signers));
+        self
+    }
+
+    /// The next version of targets role `role` (a new, empty one if there is none),
+    /// edited and signed by `signers`.
+    fn put_targets(
+        &mut self,
+        role: &str,
+        signers: &[&Signer],
+        edit: impl FnOnce(&mut Targets),
+    ) -> &mut Self {
+        let mut t = match self.targets.get(role) {
+            Some(b) => parse::<Targets>(b),
+            None => Targets::new(0, expires_in(1095)),
+        };
+        t.version += 1;
+        t.expires = expires_in(1095);
+        edit(&mut t);
+        self.targets.insert(role.to_owned(), sign(&t, signers));
+        self
+    }
+
+    /// A new snapshot version over the current root and every targets file (then
+    /// `edit`), signed by the snapshot key, and a new timestamp for it.
+    fn resnapshot(&mut self, fx: &Fixture, edit: impl FnOnce(&mut Snapshot)) -> &mut Self {
+        let mut s = parse::<Snapshot>(&self.snapshot);
+        s.version += 1;
+        s.expires = expires_in(1095);
+        s.meta = BTreeMap::from([("root".to_owned(), file_meta(self.roots.last().unwrap()))]);
+        for (role, bytes) in &self.targets {
+            s.meta.insert(role.clone(), file_meta(bytes));
+        }
+        edit(&mut s);
+        self.snapshot = sign(&s, &[&fx.snapshot]);
+        self.retimestamp(fx, |_| {})
+    }
+
+    /// A new timestamp version for the current snapshot (then `edit`), signed by the
+    /// timestamp key.
+    fn retimestamp(&mut self, fx: &Fixture, edit: impl FnOnce(&mut Timestamp)) -> &mut Self {
+        self.retimestamp_with(&fx.timestamp, edit)
+    }
+
+    fn retimestamp_with(&mut self, key: &Signer, edit: impl FnOnce(&mut Timestamp)) -> &mut Self {
+        let mut t = parse::<Timestamp>(&self.timestamp);
+        t.version += 1;
+        t.expires = expires_in(14);
+        t.meta
+            .insert("snapshot".to_owned(), file_meta(&self.snapshot));
+        edit(&mut t);
+        self.timestamp = sign(&t, &[key]);
+        self
+    }
+
+    /// Add `targets/releases` (all paths, the fixture's releases key) holding `tags`, and
+    /// publish a snapshot that lists it.
+    fn with_releases(&mut self, fx: &Fixture, tags: &[&str]) -> &mut Self {
+        self.delegate_releases(fx);
+        self.put_targets("targets/releases", &[&fx.releases], |t| {
+            for tag in tags {
+                t.targets
+                    .insert((*tag).to_owned(), target(&format!("{tag}-release")));
+            }
+        });
+        self.resnapshot(fx, |_| {})
+    }
+
+    /// List `targets/releases` in targets (no snapshot change).
+    fn delegate_releases(&mut self, fx: &Fixture) -> &mut Self {
+        let public = fx.releases.public();
+        let id = fx.releases.id.to_string();
+        self.put_targets("targets", &[&fx.targets], |t| {
+            t.delegations.keys.insert(id.clone(), public);
+            t.delegations.roles.push(DelegationRole::new(
+                "targets/releases",
+                vec![id],
+                1,
+                vec![String::new()],
+            ));
+        })
+    }
+
+    /// What the server answers: by name (current), by checksum and by version.
+    fn served(&self) -> Files {
+        let mut m = Files::new();
+        let mut put = |role: &str, bytes: &[u8], current: bool| {
+            let body = Reply::Body(bytes.to_vec());
+            m.insert(format!("{role}.{}.json", sha256_hex(bytes)), body.clone());
+            if let Some(v) = version_of(bytes) {
+                m.insert(format!("{v}.{role}.json"), body.clone());
+            }
+            if current {
+                m.insert(format!("{role}.json"), body);
+            }
+        };
+        let last = self.roots.len() - 1;
+        for (i, r) in self.roots.iter().enumerate() {
+            put("root", r, i == last);
+        }
+        for (role, b) in &self.targets {
+            put(role, b, true);
+        }
+        put("snapshot", &self.snapshot, true);
+        put("timestamp", &self.timestamp, true);
+        m
+    }
+}
+
+/// The repository vouch published and the keys that signed it.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: Signer,
+    targets: Signer,
+    snapshot: Signer,
+    timestamp: Signer,
+    /// For `targets/releases` (not in the published repository; added by scenarios).
+    releases: Signer,
+    repo: Repo,
+}
+
+/// Tags in the published repository.
+const TAGS: [&str; 2] = ["v1", "v2"];
+
+fn fixture() -> &'static Fixture {
+    static FX: OnceLock<Fixture> = OnceLock::new();
+    FX.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let publisher = dir.path().join("publisher");
+        let run = |args: &[String]| {
+            let out = support::vouch(&publisher)
+                .args(args)
+                .env("VOUCH_TIMESTAMP_PASSPHRASE", support::SNAPSHOT_PASS)
+                .timeout(RUN_LIMIT)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "vouch {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["init".into(), GUN.into()]);
+        let mut sign_args = vec!["sign".to_owned()];
+        for tag in TAGS {
+            sign_args.push(format!(
+                "{GUN}:{tag}=sha256:{}:{}",
+                digest(tag),
+                manifest(tag).len()
+            ));
+        }
+        run(&sign_args);
+
+        let tuf = publisher.join("repository").join(GUN).join("_trust/tuf");
+        let read = |name: &str| std::fs::read(tuf.join(name)).unwrap();
+        let repo = Repo {
+            roots: vec![read("root.json")],
+            targets: BTreeMap::from([("targets".to_owned(), read("targets.json"))]),
+            snapshot: read("snapshot.json"),
+            timestamp: read("timestamp.json"),
+        };
+        assert_eq!(version_of(&repo.roots[0]), Some(1));
+
+        let store = KeyStore::open(&publisher).unwrap();
+        let pass = EnvSource::new(
+            [
+                ("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS),
+                ("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS),
+                ("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS),
+                ("VOUCH_TIMESTAMP_PASSPHRASE", support::SNAPSHOT_PASS),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        );
+        let root = repo.root();
+        let signer = |role: &str| {
+            let id = &root.roles[role].keyids[0];
+            let public = &root.keys[id];
+            let (key, _) = store
+                .load(&public.canonical_key_id().unwrap(), &pass)
+                .unwrap();
+            Signer {
+                id: KeyId::parse(id).unwrap(),
+                key: Arc::new(key),
+            }
+        };
+        Fixture {
+            root: signer("root"),
+            targets: signer("targets"),
+            snapshot: signer("snapshot"),
+            timestamp: signer("timestamp"),
+            releases: Signer::generate(),
+            repo,
+            _dir: dir,
+        }
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The hostile server
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone)]
+enum Reply {
+    Body(Vec<u8>),
+    /// 200 without Content-Length, then data until the client hangs up.
+    Endless,
+    /// 200 with `Content-Length: 10 GiB`, then data until the client hangs up.
+    HugeLength,
+}
+
+/// Path under `/v2/<gun>/_trust/tuf/` → reply.
+type Files = BTreeMap<String, Reply>;
+
+struct Double {
+    http: HttpServer,
+    files: Arc<Mutex<Files>>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl Double {
+    fn start(files: Files) -> Double {
+        let files = Arc::new(Mutex::new(files));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let (f, r) = (files.clone(), requests.clone());
+        let http = HttpServer::start_raw(move |mut s: TcpStream| {
+            let Some(req) = read_request(&mut s) else {
+                return;
+            };
+            r.lock().unwrap().push(req.target.clone());
+            let prefix = format!("/v2/{GUN}/_trust/tuf/");
+            let reply = if req.path() == "/v2/" {
+                Some(Reply::Body(b"{}".to_vec()))
+            } else {
+                req.path()
+                    .strip_prefix(&prefix)
+                    .and_then(|p| f.lock().unwrap().get(p).cloned())
+            };
+            match reply {
+                None => {
+                    let body = r#"{"errors":[{"code":"METADATA_NOT_FOUND","message":"You have requested metadata that does not exist.","detail":{}}]}"#;
+                    let _ = write_response(&mut s, &Response::json(404, body));
+                }
+                Some(Reply::Body(b)) => {
+                    let _ = write_response(&mut s, &Response::new(200, b));
+                }
+                Some(Reply::Endless) => {
+                    stream_forever(&mut s, "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                }
+                Some(Reply::HugeLength) => stream_forever(
+                    &mut s,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 10737418240\r\nConnection: close\r\n\r\n",
+                ),
+            }
+        });
+        Double {
+            http,
+            files,
+            requests,
+        }
+    }
+
+    fn serve(&self, files: Files) {
+        *self.files.lock().unwrap() = files;
+    }
+
+    fn url(&self) -> &str {
+        &self.http.url
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// Writes `head`, then JSON-looking bytes until the peer goes away (at most 4 GiB).
+fn stream_forever(s: &mut TcpStream, head: &str) {
+    if s.write_all(head.as_bytes()).is_err() {
+        return;
+    }
+    let chunk = [b'['; 64 << 10];
+    for _ in 0..(4u64 << 30) / chunk.len() as u64 {
+        if s.write_all(&chunk).is_err() {
+            return;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Scenarios
+// ---------------------------------------------------------------------------------------
+
+/// A verifying client (its own trust dir) talking to a double.
+struct Scene {
+    double: Double,
+    _tmp: tempfile::TempDir,
+    base: PathBuf,
+    trust: PathBuf,
+}
+
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    took: Duration,
+}
+
+impl Scene {
+    /// Serve `honest` and trust it: `verify GUN:v1 --tofu` prints the signed digest.
+    fn trusting(honest: &Repo) -> Scene {
+        Scene::trusting_tag(honest, "v1", &digest("v1"))
+    }
+
+    /// Serve `honest` and trust it: `verify GUN:tag --tofu` prints `hex`.
+    fn trusting_tag(honest: &Repo, tag: &str, hex: &str) -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        let scene = Scene {
+            double: Double::start(honest.served()),
+            trust: base.join("trust"),
+            base,
+            _tmp: tmp,
+        };
+        scene.expect_trusted(tag, hex, &["--tofu"]);
+        scene
+    }
+
+    fn vouch(&self, args: &[&str]) -> Run {
+        let t = Instant::now();
+        let out: Output = support::vouch(&self.trust)
+            .arg("-s")
+            .arg(self.double.url())
+            .args(args)
+            .timeout(RUN_LIMIT)
+            .output()
+            .unwrap();
+        Run {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            took: t.elapsed(),
+        }
+    }
+
+    fn verify(&self, tag: &str, extra: &[&str]) -> Run {
+        let image = format!("{GUN}:{tag}");
+        let mut args = vec!["verify", image.as_str()];
+        args.extend_from_slice(extra);
+        self.vouch(&args)
+    }
+
+    fn cache_dir(&self) -> PathBuf {
+        self.trust.join("tuf").join(GUN)
+    }
+
+    fn cache(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        support::snapshot_tree(&self.cache_dir())
+    }
+
+    fn cached_version(&self, role: &str) -> Option<i64> {
+        let b = std::fs::read(
+            self.cache_dir()
+                .join("metadata")
+                .join(format!("{role}.json")),
+        );
+        version_of(&b.ok()?)
+    }
+
+    fn expect_trusted(&self, tag: &str, hex: &str, extra: &[&str]) {
+        let r = self.verify(tag, extra);
+        assert_eq!(
+            (r.code, r.stdout.trim()),
+            (Some(0), format!("{GUN}@sha256:{hex}").as_str()),
+            "verify {tag} should be trusted; stderr: {}",
+            r.stderr
+        );
+    }
+
+    /// Serve `files`; `verify GUN:tag` must exit `code`, say every one of `needles` on
+    /// stderr, and leave the cache untouched.
+    fn expect_refused(&self, files: Files, tag: &str, code: i32, needles: &[&str]) -> Run {
+        self.double.serve(files);
+        let before = self.cache();
+        assert!(!before.is_empty(), "nothing cached before the attack");
+        let r = self.verify(tag, &[]);
+        assert_eq!(
+            r.code,
+            Some(code),
+            "verify {tag}: exit code; stdout: {}; stderr: {}",
+            r.stdout,
+            r.stderr
+        );
+        assert!(r.stdout.is_empty(), "printed a reference: {}", r.stdout);
+        for n in needles {
+            assert!(
+                r.stderr.contains(n),
+                "stderr does not mention {n:?}: {}",
+                r.stderr
+            );
+        }
+        assert!(
+            before == self.cache(),
+            "the cache changed after a refused verify"
+        );
+        assert!(r.took < Duration::from_secs(20), "took {:?}", r.took);
+        r
+    }
+}
+
+fn honest() -> Repo {
+    fixture().repo.clone()
+}
+
+// --- signatures and thresholds ----------------------------------------------------------
+
+#[test]
+fn timestamp_with_a_corrupted_signature_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.retimestamp(fx, |_| {});
+    bad.timestamp = corrupt_signature(&bad.timestamp);
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["timestamp metadata", "0 valid signature(s)"],
+    );
+}
+
+#[test]
+fn targets_with_a_corrupted_signature_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    let t = corrupt_signature(&bad.targets["targets"]);
+    bad.targets.insert("targets".into(), t);
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "0 valid signature(s)"],
+    );
+}
+
+#[test]
+fn targets_signed_by_an_unknown_key_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.put_targets("targets", &[&Signer::generate()], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "0 valid signature(s)", "threshold is 1"],
+    );
+}
+
+#[test]
+fn snapshot_signed_by_the_targets_key_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    let mut s = parse::<Snapshot>(&bad.snapshot);
+    s.version += 1;
+    bad.snapshot = sign(&s, &[&fx.targets]);
+    bad.retimestamp(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["snapshot metadata", "0 valid signature(s)"],
+    );
+}
+
+/// The honest repository with root v2 requiring two distinct targets keys, and targets
+/// signed by both; returns it and the second key.
+fn two_key_targets() -> (Repo, Signer) {
+    let fx = fixture();
+    let second = Signer::generate();
+    let mut repo = honest();
+    let (id1, id2) = (fx.targets.id.to_string(), second.id.to_string());
+    repo.push_root(&[&fx.root], |r| {
+        r.keys.insert(id2.clone(), second.public());
+        let t = r.roles.get_mut("targets").unwrap();
+        t.keyids = vec![id1, id2];
+        t.threshold = 2;
+    });
+    repo.put_targets("targets", &[&fx.targets, &second], |_| {});
+    repo.resnapshot(fx, |_| {});
+    (repo, second)
+}
+
+#[test]
+fn targets_below_its_threshold_is_refused() {
+    let fx = fixture();
+    let (honest2, _) = two_key_targets();
+    let scene = Scene::trusting(&honest2);
+    let mut bad = honest2.clone();
+    bad.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "1 valid signature(s)", "threshold is 2"],
+    );
+}
+
+#[test]
+fn one_key_signing_twice_does_not_reach_a_threshold_of_two() {
+    let fx = fixture();
+    let (honest2, _) = two_key_targets();
+    let scene = Scene::trusting(&honest2);
+    let mut bad = honest2.clone();
+    bad.put_targets("targets", &[&fx.targets, &fx.targets], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    assert_eq!(
+        parse_signatures(&bad.targets["targets"]),
+        vec![fx.targets.id.to_string(); 2]
+    );
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "1 valid signature(s)", "threshold is 2"],
+    );
+}
+
+fn parse_signatures(bytes: &[u8]) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    v["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["keyid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn one_key_listed_under_two_ids_does_not_reach_a_threshold_of_two() {
+    let fx = fixture();
+    let (honest2, _) = two_key_targets();
+    let scene = Scene::trusting(&honest2);
+    // Root v3 lists the targets key twice, as `ecdsa` and as `ecdsa-x509` (two key IDs,
+    // one public key), with threshold 2; targets is signed by that one key under both IDs.
+    let (x509_public, x509_signer) = fx.targets.as_x509();
+    assert_ne!(x509_signer.id, fx.targets.id);
+    let mut bad = honest2.clone();
+    let (id1, id2) = (fx.targets.id.to_string(), x509_signer.id.to_string());
+    bad.push_root(&[&fx.root], |r| {
+        r.keys.insert(id2.clone(), x509_public);
+        let t = r.roles.get_mut("targets").unwrap();
+        t.keyids = vec![id1, id2];
+        t.threshold = 2;
+    });
+    bad.put_targets("targets", &[&fx.targets, &x509_signer], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "1 valid signature(s)", "threshold is 2"],
+    );
+}
+
+#[test]
+fn two_distinct_keys_meet_a_threshold_of_two() {
+    // The positive control for the threshold scenarios above.
+    let (honest2, _) = two_key_targets();
+    let scene = Scene::trusting(&honest2);
+    assert_eq!(scene.cached_version("root"), Some(2));
+    scene.expect_trusted("v2", &digest("v2"), &[]);
+}
+
+#[test]
+fn wrong_type_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    // A timestamp that calls itself a snapshot.
+    let mut bad = honest();
+    bad.retimestamp(fx, |t| t.typ = "Snapshot".into());
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["timestamp metadata", "_type \"Snapshot\""],
+    );
+    // Targets that call themselves root.
+    let mut bad = honest();
+    bad.put_targets("targets", &[&fx.targets], |t| t.typ = "Root".into());
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "_type \"Root\""],
+    );
+}
+
+// --- expiry ------------------------------------------------------------------------------
+
+#[test]
+fn expired_timestamp_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.retimestamp(fx, |t| t.expires = expires_in(-1));
+    scene.expect_refused(bad.served(), "v1", 1, &["timestamp metadata", "expired"]);
+}
+
+#[test]
+fn expired_snapshot_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.resnapshot(fx, |s| s.expires = expires_in(-1));
+    scene.expect_refused(bad.served(), "v1", 1, &["snapshot metadata", "expired"]);
+}
+
+#[test]
+fn expired_targets_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.put_targets("targets", &[&fx.targets], |t| t.expires = expires_in(-1));
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["targets metadata", "expired"]);
+}
+
+#[test]
+fn expired_root_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.push_root(&[&fx.root], |r| r.expires = expires_in(-1));
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["root metadata", "expired"]);
+}
+
+// --- rollback ----------------------------------------------------------------------------
+
+#[test]
+fn timestamp_rollback_is_refused() {
+    let fx = fixture();
+    let old = honest();
+    let mut new = old.clone();
+    new.retimestamp(fx, |_| {});
+    let scene = Scene::trusting(&new);
+    scene.expect_refused(old.served(), "v1", 1, &["timestamp metadata", "rollback"]);
+}
+
+#[test]
+fn snapshot_rollback_is_refused() {
+    let fx = fixture();
+    let old = honest();
+    let mut new = old.clone();
+    new.resnapshot(fx, |_| {});
+    let scene = Scene::trusting(&new);
+    // A fresh timestamp that points at the old (validly signed) snapshot.
+    let mut bad = new.clone();
+    bad.snapshot = old.snapshot.clone();
+    bad.retimestamp(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["snapshot metadata", "rollback"]);
+}
+
+#[test]
+fn targets_rollback_is_refused() {
+    let fx = fixture();
+    let old = honest();
+    let mut new = old.clone();
+    new.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v3".into(), target("v3"));
+    });
+    new.resnapshot(fx, |_| {});
+    let scene = Scene::trusting(&new);
+    scene.expect_trusted("v3", &digest("v3"), &[]);
+    // A fresh snapshot and timestamp that list the old (validly signed) targets.
+    let mut bad = new.clone();
+    bad.targets
+        .insert("targets".into(), old.targets["targets"].clone());
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["targets metadata", "rollback"]);
+}
+
+// --- mix and match -----------------------------------------------------------------------
+
+#[test]
+fn targets_not_matching_the_snapshot_hash_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    // A valid, newer targets file served under the name (checksum) the current snapshot
+    // lists for the old one.
+    let base = honest();
+    let mut other = base.clone();
+    other.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v1".into(), target("evil"));
+    });
+    let listed = sha256_hex(&base.targets["targets"]);
+    let mut files = base.served();
+    let swapped = Reply::Body(other.targets["targets"].clone());
+    files.insert(format!("targets.{listed}.json"), swapped.clone());
+    files.insert("targets.json".into(), swapped);
+    scene.expect_refused(
+        files,
+        "v1",
+        1,
+        &["targets metadata", "sha256 checksum mismatch"],
+    );
+}
+
+#[test]
+fn targets_longer_than_the_snapshot_lists_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v3".into(), target("v3"));
+    });
+    bad.resnapshot(fx, |s| s.meta.get_mut("targets").unwrap().length -= 1);
+    scene.expect_refused(bad.served(), "v1", 1, &["targets metadata", "more than"]);
+}
+
+#[test]
+fn snapshot_not_matching_the_timestamp_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    // Another valid snapshot under the checksum name the timestamp lists.
+    let base = honest();
+    let mut other = base.clone();
+    other.resnapshot(fx, |_| {});
+    let listed = sha256_hex(&base.snapshot);
+    let mut files = base.served();
+    files.insert(
+        format!("snapshot.{listed}.json"),
+        Reply::Body(other.snapshot.clone()),
+    );
+    scene.expect_refused(
+        files,
+        "v1",
+        1,
+        &["snapshot metadata", "sha256 checksum mismatch"],
+    );
+    // A valid timestamp listing a snapshot the server does not have.
+    let mut bad = base.clone();
+    bad.retimestamp(fx, |t| {
+        t.meta
+            .insert("snapshot".into(), file_meta(b"no such snapshot"));
+    });
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["snapshot metadata", "does not have"],
+    );
+}
+
+// --- endless data ------------------------------------------------------------------------
+
+#[test]
+fn endless_timestamp_is_cut_off() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut files = honest().served();
+    files.insert("timestamp.json".into(), Reply::Endless);
+    scene.expect_refused(files, "v1", 3, &["more than 1048576 bytes", "timestamp"]);
+}
+
+#[test]
+fn huge_content_length_for_root_is_refused_unread() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut files = honest().served();
+    files.insert("root.json".into(), Reply::HugeLength);
+    scene.expect_refused(files, "v1", 3, &["Content-Length 10737418240", "root"]);
+}
+
+#[test]
+fn endless_snapshot_is_cut_off_at_its_signed_length() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.resnapshot(fx, |_| {});
+    let len = bad.snapshot.len();
+    let mut files = bad.served();
+    files.insert(
+        format!("snapshot.{}.json", sha256_hex(&bad.snapshot)),
+        Reply::Endless,
+    );
+    scene.expect_refused(
+        files,
+        "v1",
+        1,
+        &["snapshot metadata", &format!("more than {len} bytes")],
+    );
+}
+
+// --- root rotation -----------------------------------------------------------------------
+
+#[test]
+fn root_rotation_not_signed_by_the_old_root_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let new_root = Signer::generate();
+    let (cert_public, new_signer) = new_root.as_x509();
+    let rotate = |signers: &[&Signer]| {
+        let mut repo = honest();
+        let id = new_signer.id.to_string();
+        repo.push_root(signers, |r| {
+            r.keys.insert(id.clone(), cert_public.clone());
+            r.roles.get_mut("root").unwrap().keyids = vec![id];
+        });
+        repo.resnapshot(fx, |_| {});
+        repo
+    };
+    scene.expect_refused(
+        rotate(&[&new_signer]).served(),
+        "v1",
+        1,
+        &["root metadata", "root version 2", "0 valid signature(s)"],
+    );
+    // The same rotation signed by the old root as well is followed.
+    scene
+        .double
+        .serve(rotate(&[&fx.root, &new_signer]).served());
+    scene.expect_trusted("v1", &digest("v1"), &[]);
+    assert_eq!(scene.cached_version("root"), Some(2));
+}
+
+#[test]
+fn fast_forward_attack_recovers_after_a_timestamp_key_rotation() {
+    let fx = fixture();
+    let base = honest();
+    let scene = Scene::trusting(&base);
+    // The timestamp key leaks; the attacker signs version 1000 (otherwise valid).
+    let mut inflated = base.clone();
+    inflated.retimestamp(fx, |t| t.version = 1000);
+    scene.double.serve(inflated.served());
+    scene.expect_trusted("v1", &digest("v1"), &[]);
+    assert_eq!(scene.cached_version("timestamp"), Some(1000));
+    // The owner's next timestamp is locked out by the inflated version ...
+    let mut next = base.clone();
+    next.retimestamp(fx, |_| {});
+    scene.expect_refused(next.served(), "v1", 1, &["timestamp metadata", "rollback"]);
+    // ... until root rotates the timestamp key: then a timestamp version 1 signed by the
+    // new key is accepted and replaces the inflated one.
+    let new_ts = Signer::generate();
+    let mut rotated = base.clone();
+    let (old_id, new_id) = (fx.timestamp.id.to_string(), new_ts.id.to_string());
+    rotated.push_root(&[&fx.root], |r| {
+        r.keys.remove(&old_id);
+        r.keys.insert(new_id.clone(), new_ts.public());
+        r.roles.get_mut("timestamp").unwrap().keyids = vec![new_id];
+    });
+    rotated.resnapshot(fx, |_| {});
+    rotated.retimestamp_with(&new_ts, |t| t.version = 1);
+    scene.double.serve(rotated.served());
+    scene.expect_trusted("v1", &digest("v1"), &[]);
+    assert_eq!(scene.cached_version("root"), Some(2));
+    assert_eq!(scene.cached_version("timestamp"), Some(1));
+}
+
+// --- delegations -------------------------------------------------------------------------
+
+#[test]
+fn delegation_not_listed_in_the_snapshot_is_ignored() {
+    let fx = fixture();
+    // targets delegates targets/releases, but no snapshot lists it and it is not served.
+    let mut repo = honest();
+    repo.delegate_releases(fx);
+    repo.resnapshot(fx, |_| {});
+    let scene = Scene::trusting(&repo);
+    // Now the server also serves a releases file (by name and checksum) holding `rel`.
+    let mut with_file = repo.clone();
+    with_file.put_targets("targets/releases", &[&fx.releases], |t| {
+        t.targets.insert("rel".into(), target("rel"));
+    });
+    let mut files = repo.served();
+    let releases = with_file.targets["targets/releases"].clone();
+    files.insert(
+        "targets/releases.json".into(),
+        Reply::Body(releases.clone()),
+    );
+    files.insert(
+        format!("targets/releases.{}.json", sha256_hex(&releases)),
+        Reply::Body(releases),
+    );
+    scene.expect_refused(
+        files,
+        "rel",
+        1,
+        &["\"rel\"", "not signed by targets or targets/releases"],
+    );
+    assert!(
+        !scene
+            .double
+            .requests()
+            .iter()
+            .any(|r| r.contains("releases")),
+        "fetched a delegation the snapshot does not list: {:?}",
+        scene.double.requests()
+    );
+    // Listed in a snapshot, the same file is used.
+    with_file.resnapshot(fx, |_| {});
+    scene.double.serve(with_file.served());
+    scene.expect_trusted("rel", &digest("rel"), &[]);
+}
+
+// --- names -------------------------------------------------------------------------------
+
+#[test]
+fn traversal_in_names_on_the_command_line_is_a_usage_error() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let file = scene.base.join("file");
+    std::fs::write(&file, b"x").unwrap();
+    let before = scene.double.requests().len();
+    let file = file.to_str().unwrap();
+    for args in [
+        vec!["verify", "../../etc:tag", "--tofu"],
+        vec!["verify", "example.com/../../etc:tag", "--tofu"],
+        vec!["verify-file", "../../etc", "name", file, "--tofu"],
+        vec!["inspect", "example.com/../x", "--tofu"],
+        vec!["trust", "pin", "../../etc", "--from-cache"],
+    ] {
+        let r = scene.vouch(&args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+    }
+    assert_eq!(
+        scene.double.requests().len(),
+        before,
+        "a request reached the server"
+    );
+    assert_eq!(tree_outside_cache(&scene), vec!["file".to_owned()]);
+}
+
+/// Files under the scene's base dir that are not in the repository's cache.
+fn tree_outside_cache(scene: &Scene) -> Vec<String> {
+    let cache = scene.cache_dir();
+    let mut out = Vec::new();
+    fn walk(d: &Path, cache: &Path, base: &Path, out: &mut Vec<String>) {
+        let Ok(rd) = std::fs::read_dir(d) else { return };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.starts_with(cache) {
+                continue;
+            }
+            if p.is_dir() {
+                walk(&p, cache, base, out);
+            } else {
+                out.push(p.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    walk(&scene.base, &cache, &scene.base, &mut out);
+    out.sort();
+    out.retain(|p| !p.ends_with(".vouch-lock"));
+    out
+}
+
+#[test]
+fn delegation_named_with_dot_dot_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let evil = "targets/../../../../escape";
+    let mut bad = honest();
+    let public = fx.releases.public();
+    let id = fx.releases.id.to_string();
+    bad.put_targets("targets", &[&fx.targets], |t| {
+        t.delegations.keys.insert(id.clone(), public);
+        t.delegations
+            .roles
+            .push(DelegationRole::new(evil, vec![id], 1, vec![String::new()]));
+    });
+    let mut file = Targets::new(1, expires_in(30));
+    file.targets.insert("v1".into(), target("evil"));
+    let file = sign(&file, &[&fx.releases]);
+    bad.targets.insert(evil.into(), file);
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["targets metadata", "not a valid direct child"],
+    );
+    assert!(
+        !scene.double.requests().iter().any(|r| r.contains("..")),
+        "{:?}",
+        scene.double.requests()
+    );
+    assert!(tree_outside_cache(&scene).is_empty());
+}
+
+#[test]
+fn target_names_with_dot_dot_are_only_names() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let name = "../../../../escape";
+    let content = b"the escaping file";
+    let mut repo = honest();
+    repo.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert(name.into(), file_meta(content));
+    });
+    repo.resnapshot(fx, |_| {});
+    scene.double.serve(repo.served());
+    let file = scene.base.join("download");
+    std::fs::write(&file, content).unwrap();
+    let r = scene.vouch(&["verify-file", GUN, name, file.to_str().unwrap()]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stdout.contains(&sha256_hex(content)), "{}", r.stdout);
+    assert_eq!(tree_outside_cache(&scene), vec!["download".to_owned()]);
+    // Every cached file is a metadata file of a role.
+    for (p, _) in scene.cache() {
+        let rel = p.strip_prefix(scene.cache_dir()).unwrap();
+        assert!(
+            [
+                "metadata/root.json",
+                "metadata/targets.json",
+                "metadata/snapshot.json",
+                "metadata/timestamp.json"
+            ]
+            .contains(&rel.to_str().unwrap()),
+            "{}",
+            rel.display()
+        );
+    }
+}
+
+// --- malformed JSON ----------------------------------------------------------------------
+
+const TRUNCATED: &[u8] = b"{\"signed\":{\"_type\":\"Targets\",\"version\":";
+
+#[test]
+fn malformed_root_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut files = honest().served();
+    files.insert("root.json".into(), Reply::Body(TRUNCATED.to_vec()));
+    scene.expect_refused(files, "v1", 1, &["root metadata"]);
+}
+
+#[test]
+fn malformed_timestamp_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut files = honest().served();
+    files.insert("timestamp.json".into(), Reply::Body(b"[1,2,3]".to_vec()));
+    scene.expect_refused(
+        files,
+        "v1",
+        1,
+        &["timestamp metadata", "not a signed envelope"],
+    );
+}
+
+#[test]
+fn malformed_snapshot_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.snapshot = TRUNCATED.to_vec();
+    bad.retimestamp(fx, |_| {});
+    scene.expect_refused(
+        bad.served(),
+        "v1",
+        1,
+        &["snapshot metadata", "not a signed envelope"],
+    );
+}
+
+#[test]
+fn malformed_targets_is_refused() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let mut bad = honest();
+    bad.targets.insert(
+        "targets".into(),
+        br#"{"signed":{"_type":"Targets","expires":"never","version":3},"signatures":[]}"#.to_vec(),
+    );
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["targets metadata"]);
+}
+
+#[test]
+fn malformed_delegation_is_refused_without_falling_back_to_targets() {
+    let fx = fixture();
+    // `v1` is signed in targets and, with another digest, in targets/releases: the
+    // releases one wins (Docker's rule).
+    let mut repo = honest();
+    repo.with_releases(fx, &["v1", "rel"]);
+    let scene = Scene::trusting_tag(&repo, "v1", &digest("v1-release"));
+    scene.expect_trusted("rel", &digest("rel-release"), &[]);
+    // A snapshot listing a malformed releases file: as notary does, the update fails; the
+    // targets digest of `v1` must not be used instead.
+    let mut bad = repo.clone();
+    bad.targets
+        .insert("targets/releases".into(), TRUNCATED.to_vec());
+    bad.resnapshot(fx, |_| {});
+    scene.expect_refused(bad.served(), "v1", 1, &["targets/releases metadata"]);
+    scene.expect_refused(bad.served(), "rel", 1, &["targets/releases metadata"]);
+}

@@ -39,6 +39,8 @@ pub enum Error {
     Remote(#[from] crate::remote::RemoteError),
     #[error(transparent)]
     Trust(#[from] crate::trust::TrustError),
+    #[error(transparent)]
+    Registry(#[from] crate::remote::registry::RegistryError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -52,6 +54,7 @@ impl Error {
             Error::Keystore(e) => e.exit_code(),
             Error::Remote(e) => e.exit_code(),
             Error::Trust(e) => e.exit_code(),
+            Error::Registry(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }
@@ -64,6 +67,7 @@ impl Error {
             Error::Keystore(e) => e.hint(),
             Error::Remote(e) => e.hint(),
             Error::Trust(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
             Error::Usage(_) => None,
         }
     }

@@ -71,6 +71,11 @@ pub struct GlobalOpts {
     /// Only errors on stderr.
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Container registry HOST[:PORT] that may be reached over plain HTTP and without
+    /// certificate verification (repeatable). Loopback registries always may.
+    #[arg(long = "insecure-registry", global = true, value_name = "HOST")]
+    pub insecure_registries: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,18 +103,23 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
         key_format: KeyFormatArg,
     },
-    /// Sign image tags: IMAGE:TAG with --digest/--size, or IMAGE:TAG=sha256:HEX:SIZE pairs.
+    /// Sign image tags: IMAGE:TAG (digest and size from the registry), or with --digest/--size, or IMAGE:TAG=sha256:HEX:SIZE pairs.
     Sign {
-        /// IMAGE:TAG (with --digest and --size) or IMAGE:TAG=sha256:HEX:SIZE; several pairs
-        /// for one repository publish as one new version.
+        /// IMAGE:TAG (digest and size resolved from the registry), IMAGE:TAG@sha256:HEX (that
+        /// digest, signed under the tag) or IMAGE:TAG=sha256:HEX:SIZE (no registry contact);
+        /// several for one repository publish as one new version.
         #[arg(value_name = "REF", required_unless_present = "from_file")]
         refs: Vec<String>,
-        /// Manifest digest (sha256:HEX) for a single IMAGE:TAG.
+        /// Manifest digest (sha256:HEX) for a single IMAGE:TAG; signed only if the registry,
+        /// when reachable, serves it for the tag.
         #[arg(long)]
         digest: Option<String>,
-        /// Manifest size in bytes for a single IMAGE:TAG.
+        /// Manifest size in bytes for a single IMAGE:TAG (with a digest).
         #[arg(long)]
         size: Option<u64>,
+        /// With --digest (or IMAGE:TAG@sha256:…) and --size: do not contact the registry.
+        #[arg(long)]
+        no_registry_check: bool,
         /// Read IMAGE:TAG=sha256:HEX:SIZE lines from FILE (- for stdin).
         #[arg(long, value_name = "FILE")]
         from_file: Option<PathBuf>,
@@ -166,6 +176,9 @@ pub enum Command {
         /// Also require this manifest digest (sha256:HEX).
         #[arg(long)]
         digest: Option<String>,
+        /// Also check that the registry serves the signed digest for the tag now.
+        #[arg(long)]
+        check_registry: bool,
     },
     /// Verify a downloaded file against the hashes and length signed for target NAME.
     VerifyFile {

@@ -6,6 +6,7 @@ mod key;
 mod lifecycle;
 mod output;
 mod prompt;
+mod registry;
 mod repo;
 mod verify;
 
@@ -69,7 +70,8 @@ pub fn run(cli: Cli) -> CliResult {
             image,
             trust,
             digest,
-        } => verify::verify(&ctx, &image, &trust, digest.as_deref()),
+            check_registry,
+        } => verify::verify(&ctx, &image, &trust, digest.as_deref(), check_registry),
         Command::VerifyFile {
             gun,
             name,
@@ -144,6 +146,14 @@ impl Context {
                 "Using a local static repository in {} (no --server or config file given); \
                  set --server or remote_server.url in {} to publish elsewhere",
                 resolved.url.trim_start_matches("file://"),
+                self.trust_dir.join(config::CONFIG_FILE).display()
+            ));
+        }
+        if resolved.source == config::DOCKER_DEFAULT_SOURCE && !self.default_notice.replace(true) {
+            self.note(format!(
+                "Using Docker Hub's notary server {} for {} (Docker's default); set --server or remote_servers in {} to use another",
+                resolved.url,
+                gun.map(|g| g.as_str()).unwrap_or_default(),
                 self.trust_dir.join(config::CONFIG_FILE).display()
             ));
         }

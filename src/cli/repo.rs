@@ -238,6 +238,7 @@ fn parse_tag_pair(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cmd_sign(
     ctx: &Context,
     refs: &[String],

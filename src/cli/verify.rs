@@ -138,7 +138,13 @@ fn role_summary(state: &RepoState) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
-pub fn verify(ctx: &Context, image: &str, trust: &TrustArgs, digest: Option<&str>) -> CliResult {
+pub fn verify(
+    ctx: &Context,
+    image: &str,
+    trust: &TrustArgs,
+    digest: Option<&str>,
+    check_registry: bool,
+) -> CliResult {
     let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
     let tag = r
         .tag
@@ -177,6 +183,9 @@ pub fn verify(ctx: &Context, image: &str, trust: &TrustArgs, digest: Option<&str
                 .into());
             }
         }
+    }
+    if check_registry {
+        super::registry::check_tag(ctx, &r, &tag, &signed)?;
     }
     // The name as the user wrote it, without tag or digest.
     let name = image.split('@').next().unwrap_or(image);

@@ -14,6 +14,10 @@
 //!   "remote_servers": {
 //!     "registry.example.com/team": { "url": "https://notary.team.example.com", "root_ca": "team-ca.crt" },
 //!     "localhost:5000": { "url": "file:///srv/trust" }
+//!   },
+//!   "registries": {
+//!     "registry.example.com": { "root_ca": "registry-ca.crt" },
+//!     "10.0.0.5:5000": { "insecure": true }
 //!   }
 //! }
 //! ```
@@ -28,11 +32,21 @@
 //!
 //! Precedence when resolving the remote for a GUN: command-line values, then the longest
 //! matching `remote_servers` entry (unless `--server` was given), then `remote_server`, then
+//! Docker's default for Docker Hub (`https://notary.docker.io` for `docker.io/…` GUNs), then
 //! the default (a static repository in the trust directory, [`default_remote_url`]).
+//! A registry's own notary server (Harbor's `notary.<domain>`, say) is a `remote_servers`
+//! entry keyed by the registry host.
+//!
+//! `registries` (vouch's addition) holds settings for talking to container registries, keyed
+//! by `host[:port]` as in image references: `insecure` (plain HTTP allowed, certificate not
+//! verified — as Docker's `insecure-registries`), `root_ca` (a CA added to the system roots),
+//! `tls_client_cert`/`tls_client_key`. Unknown keys in an entry are refused.
 
 use std::path::{Path, PathBuf};
 
+use super::registry::normalize_registry_host;
 use super::{Gun, RemoteError, TlsOptions};
+use crate::reference::default_notary_server;
 
 /// One server entry: URL and TLS files.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -53,6 +67,19 @@ pub struct RemoteConfig {
     pub default: ServerEntry,
     /// `remote_servers`: (GUN prefix without trailing `/`, entry).
     pub by_prefix: Vec<(String, ServerEntry)>,
+    /// `registries`: (registry `host[:port]`, settings).
+    pub registries: Vec<(String, RegistryEntry)>,
+}
+
+/// Settings for one container registry (`registries` in the config file).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RegistryEntry {
+    /// Plain HTTP allowed and certificates not verified (Docker's insecure registries).
+    pub insecure: bool,
+    /// CA certificate(s) added to the system roots for this registry.
+    pub root_ca: Option<PathBuf>,
+    pub tls_client_cert: Option<PathBuf>,
+    pub tls_client_key: Option<PathBuf>,
 }
 
 /// Values given on the command line; each overrides the config file.
@@ -148,7 +175,31 @@ impl RemoteConfig {
                 cfg.by_prefix.push((trimmed.to_owned(), e));
             }
         }
+        if let Some(map) = obj.get("registries") {
+            let map = map.as_object().ok_or_else(|| {
+                err("registries must be an object of registry host → settings".into())
+            })?;
+            for (host, entry) in map {
+                let h = normalize_registry_host(host).ok_or_else(|| {
+                    err(format!(
+                        "registries key {host:?} is not a registry host[:port]"
+                    ))
+                })?;
+                let e = parse_registry_entry(entry, &format!("registries[{host:?}]"), &base)
+                    .map_err(err)?;
+                cfg.registries.push((h, e));
+            }
+        }
         Ok(cfg)
+    }
+
+    /// The `registries` entry for `host` (`host[:port]` as in an image reference).
+    pub fn registry(&self, host: &str) -> Option<&RegistryEntry> {
+        let h = normalize_registry_host(host)?;
+        self.registries
+            .iter()
+            .find(|(k, _)| *k == h)
+            .map(|(_, e)| e)
     }
 
     /// The longest `remote_servers` prefix matching `gun` on path-component boundaries.
@@ -186,6 +237,13 @@ impl RemoteConfig {
             (None, Some((prefix, e))) => (e.clone(), format!("{file} remote_servers[{prefix:?}]")),
             (None, None) => match &self.default.url {
                 Some(_) => (self.default.clone(), format!("{file} remote_server.url")),
+                None if docker_default(gun).is_some() => (
+                    ServerEntry {
+                        url: docker_default(gun).map(str::to_owned),
+                        ..self.default.clone()
+                    },
+                    DOCKER_DEFAULT_SOURCE.to_owned(),
+                ),
                 None => (
                     ServerEntry {
                         url: Some(default_remote_url(trust_dir)),
@@ -207,6 +265,56 @@ impl RemoteConfig {
             source,
         }
     }
+}
+
+/// The `source` of a [`ResolvedRemote`] that is Docker's default notary server.
+pub const DOCKER_DEFAULT_SOURCE: &str = "Docker's default for docker.io";
+
+fn docker_default(gun: Option<&Gun>) -> Option<&'static str> {
+    let g = gun?.as_str();
+    default_notary_server(g.split('/').next()?).filter(|_| g.contains('/'))
+}
+
+fn parse_registry_entry(
+    v: &serde_json::Value,
+    name: &str,
+    base: &Path,
+) -> Result<RegistryEntry, String> {
+    let obj = v
+        .as_object()
+        .ok_or_else(|| format!("{name} must be an object"))?;
+    let mut e = RegistryEntry::default();
+    for (k, val) in obj {
+        let file = || -> Result<Option<PathBuf>, String> {
+            match val {
+                serde_json::Value::Null => Ok(None),
+                serde_json::Value::String(s) if s.is_empty() => Ok(None),
+                serde_json::Value::String(s) => Ok(Some(resolve_path(s, base))),
+                _ => Err(format!("{name}.{k} must be a string")),
+            }
+        };
+        match k.as_str() {
+            "insecure" => {
+                e.insecure = val
+                    .as_bool()
+                    .ok_or_else(|| format!("{name}.insecure must be true or false"))?
+            }
+            "root_ca" => e.root_ca = file()?,
+            "tls_client_cert" => e.tls_client_cert = file()?,
+            "tls_client_key" => e.tls_client_key = file()?,
+            other => {
+                return Err(format!(
+                    "{name}: unknown setting {other:?} (known: insecure, root_ca, tls_client_cert, tls_client_key)"
+                ))
+            }
+        }
+    }
+    if e.tls_client_cert.is_some() != e.tls_client_key.is_some() {
+        return Err(format!(
+            "{name}: give both tls_client_cert and tls_client_key, or neither"
+        ));
+    }
+    Ok(e)
 }
 
 fn read_config(path: &Path) -> Result<Vec<u8>, RemoteError> {
@@ -373,6 +481,74 @@ mod tests {
         assert_eq!(r.url, "file:///home/u/.vouch/repository");
         assert_eq!(r.source, "default");
         assert_eq!(default_remote_url(Path::new("rel")), "rel/repository");
+    }
+
+    #[test]
+    fn docker_hub_default_notary() {
+        let none = RemoteOverrides::default();
+        let t = Path::new("/t");
+        let g = Gun::parse("docker.io/library/ubuntu").unwrap();
+        let r = RemoteConfig::default().resolve(Some(&g), &none, t);
+        assert_eq!(r.url, "https://notary.docker.io");
+        assert_eq!(r.source, DOCKER_DEFAULT_SOURCE);
+        // Other registries keep the static default; remote_server.url and --server win.
+        let other = Gun::parse("registry.example.com/app").unwrap();
+        assert_eq!(
+            RemoteConfig::default()
+                .resolve(Some(&other), &none, t)
+                .source,
+            "default"
+        );
+        assert_eq!(
+            cfg().resolve(Some(&g), &none, t).url,
+            "https://notary.example.com:4443"
+        );
+        let cli = RemoteOverrides {
+            server: Some("file:///x".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            RemoteConfig::default().resolve(Some(&g), &cli, t).url,
+            "file:///x"
+        );
+    }
+
+    #[test]
+    fn registry_settings() {
+        let c = RemoteConfig::from_json(
+            br#"{"registries": {
+                "https://reg.example.com:5000/": {"root_ca": "reg-ca.crt"},
+                "10.0.0.5:5000": {"insecure": true},
+                "index.docker.io": {"tls_client_cert": "/c.crt", "tls_client_key": "/c.key"}
+            }}"#,
+            Some(Path::new("/etc/vouch/config.json")),
+        )
+        .unwrap();
+        let r = c.registry("reg.example.com:5000").unwrap();
+        assert!(!r.insecure);
+        assert_eq!(
+            r.root_ca.as_deref(),
+            Some(Path::new("/etc/vouch/reg-ca.crt"))
+        );
+        assert!(c.registry("10.0.0.5:5000").unwrap().insecure);
+        assert!(c.registry("10.0.0.5").is_none());
+        assert!(c.registry("reg.example.com").is_none());
+        assert_eq!(
+            c.registry("docker.io").unwrap().tls_client_cert.as_deref(),
+            Some(Path::new("/c.crt"))
+        );
+        for bad in [
+            r#"{"registries": []}"#,
+            r#"{"registries": {"a/b": {}}}"#,
+            r#"{"registries": {"r.io": {"insecure": "yes"}}}"#,
+            r#"{"registries": {"r.io": {"insecur": true}}}"#,
+            r#"{"registries": {"r.io": {"root_ca": 3}}}"#,
+            r#"{"registries": {"r.io": {"tls_client_cert": "c"}}}"#,
+        ] {
+            let e =
+                RemoteConfig::from_json(bad.as_bytes(), Some(Path::new("/c.json"))).unwrap_err();
+            assert!(e.to_string().starts_with("config file /c.json"), "{e}");
+        }
     }
 
     #[test]

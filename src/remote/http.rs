@@ -53,6 +53,21 @@ pub fn build_client(
     timeouts: &Timeouts,
     follow_redirects: bool,
 ) -> Result<Client, RemoteError> {
+    build(tls, timeouts, follow_redirects, true)
+}
+
+/// The client for a container registry: as [`build_client`] (no redirects), except that a
+/// CA file is *added* to the system roots, as Docker does for registry CAs.
+pub fn build_registry_client(tls: &TlsOptions, timeouts: &Timeouts) -> Result<Client, RemoteError> {
+    build(tls, timeouts, false, false)
+}
+
+fn build(
+    tls: &TlsOptions,
+    timeouts: &Timeouts,
+    follow_redirects: bool,
+    ca_replaces_system_roots: bool,
+) -> Result<Client, RemoteError> {
     let mut b = Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
@@ -78,7 +93,9 @@ pub fn build_client(
                 ),
             });
         }
-        b = b.tls_built_in_root_certs(false);
+        if ca_replaces_system_roots {
+            b = b.tls_built_in_root_certs(false);
+        }
         for c in certs {
             b = b.add_root_certificate(c);
         }

@@ -20,6 +20,7 @@ pub mod config;
 mod gun;
 pub mod http;
 pub mod notary;
+pub mod registry;
 pub mod static_repo;
 
 use std::fmt;

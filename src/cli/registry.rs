@@ -1,0 +1,195 @@
+//! Registry look-ups for the commands: the digest and size `sign` signs, and the
+//! `verify --check-registry` comparison.
+
+use vouch::reference::Reference;
+use vouch::remote::config::{self, RemoteConfig};
+use vouch::remote::registry::{
+    is_loopback, normalize_registry_host, Registry, RegistryError, RegistryOptions,
+};
+use vouch::remote::{CredentialLookup, TlsOptions};
+
+use super::{usage, CliError, CliResult, Context};
+
+/// The registry of an image reference, with the settings of the config file
+/// (`registries`), `--insecure-registry` and `--tls-ca-cert` (added to the system roots when
+/// the config file names no CA for the registry).
+pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
+    let cfg = match &ctx.global.config {
+        Some(p) => RemoteConfig::load(p)?,
+        None => RemoteConfig::load_optional(&ctx.trust_dir.join(config::CONFIG_FILE))?,
+    };
+    let mut insecure = false;
+    for h in &ctx.global.insecure_registries {
+        let n = normalize_registry_host(h)
+            .ok_or_else(|| usage(format!("--insecure-registry {h:?}: expected HOST[:PORT]")))?;
+        insecure |= n == host;
+    }
+    let entry = cfg.registry(host).cloned().unwrap_or_default();
+    insecure |= entry.insecure;
+    let tls = TlsOptions {
+        ca_cert: entry.root_ca.or_else(|| ctx.global.tls_ca_cert.clone()),
+        client_cert: entry.tls_client_cert,
+        client_key: entry.tls_client_key,
+        insecure_skip_verify: false,
+    };
+    let opts = RegistryOptions {
+        tls,
+        timeouts: Default::default(),
+        credentials: CredentialLookup::from_env(),
+        insecure,
+    };
+    Ok(Registry::new(host, &opts)?)
+}
+
+/// Says so when a non-loopback registry was reached over plain HTTP (it was listed insecure).
+fn note_transport(ctx: &Context, reg: &Registry) {
+    if let Some(url) = reg.endpoint_url() {
+        if url.starts_with("http://") && !is_loopback(reg.host()) {
+            ctx.note(format!(
+                "{} reached over plain HTTP ({url}): it is listed as insecure",
+                reg.describe()
+            ));
+        }
+    }
+}
+
+/// The digest and size to sign for `r` (which has a tag).
+///
+/// - no digest given: both from the registry (the tag's manifest now);
+/// - `IMAGE:TAG@sha256:…`: that digest; its size from the registry (fetched by digest);
+/// - `--digest D`: D, if the registry serves D for the tag; when the registry cannot be
+///   asked (unreachable, TLS or auth failure, not a registry), D with `--size` and a
+///   warning saying why;
+/// - `--no-registry-check`: the digest and `--size` as given, no registry contact.
+pub fn digest_and_size(
+    ctx: &Context,
+    r: &Reference,
+    digest_flag: Option<&str>,
+    size: Option<u64>,
+    no_check: bool,
+) -> CliResult<(String, u64)> {
+    let tag = r.tag.as_deref().unwrap_or_default();
+    let image = format!("{}:{tag}", r.gun());
+    if let (Some(a), Some(b)) = (r.digest.as_deref(), digest_flag) {
+        if !a.eq_ignore_ascii_case(b) {
+            return Err(usage(format!(
+                "{image}: the reference names {a} but --digest is {b}"
+            )));
+        }
+    }
+    let Some(given) = r.digest.as_deref().or(digest_flag) else {
+        if size.is_some() {
+            return Err(usage(format!(
+                "{image}: --size needs a digest (--digest sha256:HEX); without either, both come from the registry"
+            )));
+        }
+        if no_check {
+            return Err(usage(format!(
+                "{image}: --no-registry-check needs the digest and size (--digest sha256:HEX --size N, or {image}=sha256:HEX:SIZE)"
+            )));
+        }
+        let reg = open(ctx, &r.registry)?;
+        let m = reg.resolve_tag(&r.repository, tag)?;
+        note_transport(ctx, &reg);
+        ctx.note(format!(
+            "{image}: {} serves {} ({} bytes, {}{})",
+            reg.describe(),
+            m.digest,
+            m.size,
+            m.media_type,
+            if m.is_index() { ", multi-arch" } else { "" }
+        ));
+        return Ok((m.digest, m.size));
+    };
+    let given = given.to_ascii_lowercase();
+    if no_check {
+        let n = size.ok_or_else(|| {
+            usage(format!(
+                "{image}: --no-registry-check needs --size N too (without the registry the manifest's size is unknown)"
+            ))
+        })?;
+        return Ok((given, n));
+    }
+    // A malformed digest is bad input before anything is asked of the registry.
+    let hex_ok = given
+        .strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !hex_ok {
+        return Err(usage(format!(
+            "digest {given:?} must look like sha256:<64 hex characters>"
+        )));
+    }
+    let reg = open(ctx, &r.registry)?;
+    let by_digest = r.digest.is_some();
+    let found = if by_digest {
+        reg.fetch_digest(&r.repository, &given)
+    } else {
+        reg.resolve_tag(&r.repository, tag)
+    };
+    match found {
+        Ok(m) => {
+            note_transport(ctx, &reg);
+            if m.digest != given {
+                return Err(RegistryError::Disagrees {
+                    image,
+                    registry: reg.host().to_owned(),
+                    given: format!("--digest {given}"),
+                    served: format!("{} ({} bytes)", m.digest, m.size),
+                }
+                .into());
+            }
+            if let Some(n) = size.filter(|n| *n != m.size) {
+                return Err(RegistryError::Disagrees {
+                    image,
+                    registry: reg.host().to_owned(),
+                    given: format!("--size {n}"),
+                    served: format!("{} bytes ({})", m.size, m.digest),
+                }
+                .into());
+            }
+            if !by_digest {
+                ctx.note(format!(
+                    "{image}: {} serves the same digest for the tag",
+                    reg.describe()
+                ));
+            }
+            Ok((given, m.size))
+        }
+        Err(e) if e.is_unavailable() => match size {
+            Some(n) => {
+                ctx.warn(format!(
+                    "{e}; signing {given} ({n} bytes) without the registry's confirmation"
+                ));
+                Ok((given, n))
+            }
+            None => Err(CliError::from(e).with_context(format!(
+                "{image}: the manifest size is unknown (give --size N, or fix access to the registry)"
+            ))),
+        },
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `verify --check-registry`: the registry must serve `signed` for the tag now.
+pub fn check_tag(ctx: &Context, r: &Reference, tag: &str, signed: &str) -> CliResult {
+    let reg = open(ctx, &r.registry)?;
+    let m = reg.resolve_tag(&r.repository, tag)?;
+    note_transport(ctx, &reg);
+    if !m.digest.eq_ignore_ascii_case(signed) {
+        return Err(RegistryError::TagMoved {
+            image: format!("{}:{tag}", r.gun()),
+            registry: reg.host().to_owned(),
+            signed: signed.to_owned(),
+            served: m.digest,
+        }
+        .into());
+    }
+    if ctx.global.verbose {
+        ctx.note(format!(
+            "{}: {} serves the signed digest {signed} for the tag",
+            r.gun(),
+            reg.describe()
+        ));
+    }
+    Ok(())
+}

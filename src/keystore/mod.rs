@@ -18,6 +18,7 @@ pub mod layout;
 pub mod passphrase;
 pub mod pemblock;
 pub mod role;
+pub mod shamir;
 mod store;
 mod transfer;
 mod unlock;

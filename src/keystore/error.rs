@@ -79,6 +79,9 @@ pub enum KeystoreError {
         #[source]
         source: CryptoError,
     },
+    /// Key backups, shares and restores (`vouch key backup` / `restore`).
+    #[error(transparent)]
+    Backup(Box<super::backup::BackupError>),
 }
 
 impl KeystoreError {
@@ -115,6 +118,7 @@ impl KeystoreError {
             | NoKeys { .. }
             | BadInput { .. }
             | UnsupportedAlgorithm { .. } => ExitCode::Usage,
+            Backup(e) => e.exit_code(),
         }
     }
 
@@ -160,6 +164,7 @@ impl KeystoreError {
             BadInput { .. } => return None,
             UnsupportedAlgorithm { .. } => "use ecdsa (the default) or ed25519".into(),
             Crypto { source, .. } => return source.hint(),
+            Backup(e) => return e.hint(),
         })
     }
 }

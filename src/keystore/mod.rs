@@ -9,6 +9,7 @@
 //! The library never prompts and never prints; the binary supplies an interactive
 //! [`PassphraseSource`].
 
+pub mod backup;
 pub mod encryption;
 mod error;
 pub mod format;

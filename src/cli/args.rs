@@ -444,4 +444,45 @@ pub enum KeyCommand {
         #[arg(long)]
         gun: Option<String>,
     },
+    /// Back up keys (every key by default) into one archive encrypted under a backup
+    /// passphrase (prompt, VOUCH_BACKUP_PASSPHRASE or --passphrase-file), or into K-of-N
+    /// printable shares. `vouch key backup verify` checks a backup without restoring it.
+    #[command(args_conflicts_with_subcommands = true)]
+    Backup {
+        /// Only keys with this role (repeatable): root, targets, snapshot, timestamp, targets/NAME.
+        #[arg(long)]
+        role: Vec<String>,
+        /// Only keys of this repository (repeatable): its own keys, the root keys its cached
+        /// root.json lists and the delegation keys its cached targets.json lists.
+        #[arg(long)]
+        gun: Vec<String>,
+        /// The backup file to create; with --shares, the prefix of the share files
+        /// (PREFIX-share-I-of-N.txt).
+        #[arg(long = "out", short = 'o', value_name = "FILE|PREFIX")]
+        out: Option<PathBuf>,
+        /// Split into N printable shares, any K of which restore the keys: K-of-N, e.g. 3-of-5.
+        #[arg(long, value_name = "K-of-N")]
+        shares: Option<String>,
+        #[command(subcommand)]
+        action: Option<BackupAction>,
+    },
+    /// Restore keys from a backup file, or from shares (--shares SHARE…).
+    Restore {
+        /// The backup file written by `vouch key backup -o FILE`.
+        #[arg(required_unless_present = "shares", conflicts_with = "shares")]
+        file: Option<PathBuf>,
+        /// Share files of a split backup (at least the threshold number).
+        #[arg(long, num_args = 1.., value_name = "SHARE")]
+        shares: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Prove that a backup file (with its passphrase) or a set of shares restores, listing
+    /// the keys inside; writes nothing.
+    Verify {
+        #[arg(required = true, value_name = "FILE|SHARE")]
+        files: Vec<PathBuf>,
+    },
 }

@@ -60,6 +60,14 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
             key_format,
         ),
         KeyCommand::Public { key_id, gun } => public(ctx, &store, &key_id, gun.as_deref()),
+        KeyCommand::Backup {
+            role,
+            gun,
+            out,
+            shares,
+            action,
+        } => super::backup::backup(ctx, &store, role, gun, out, shares, action),
+        KeyCommand::Restore { file, shares } => super::backup::restore(ctx, &store, file, shares),
     }
 }
 

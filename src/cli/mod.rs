@@ -1,6 +1,7 @@
 //! Command implementations: one module per command group.
 
 pub mod args;
+mod backup;
 mod ceremony;
 mod key;
 mod lifecycle;

@@ -319,6 +319,34 @@ fn attempt(
                 FileMeta::from_bytes(bytes, &["sha256", "sha512"])?,
             );
         }
+        // Published delegations that did not verify keep their entry, as in notary's
+        // incremental snapshot update: dropping it would lose their targets for good and
+        // leave nothing to witness.
+        if let Some(prev) = &state.snapshot {
+            let mut names: Vec<&String> = prev
+                .role()
+                .meta
+                .keys()
+                .filter(|n| crate::tuf::roles::is_delegation(n))
+                .collect();
+            names.sort_by_key(|n| n.matches('/').count());
+            for name in names {
+                if meta.contains_key(name) || deleted.contains(name) {
+                    continue;
+                }
+                let Some(parent) = crate::tuf::roles::parent_role(name) else {
+                    continue;
+                };
+                let still_delegated = match roles.get(parent) {
+                    Some(p) => p.delegation(name).is_some(),
+                    // Below another unverified delegation that is kept.
+                    None => meta.contains_key(parent),
+                };
+                if still_delegated {
+                    meta.insert(name.clone(), prev.role().meta[name].clone());
+                }
+            }
+        }
         let snap = Snapshot::new(
             prev_version + 1,
             Expires::new(now + expiry::SNAPSHOT)?,

@@ -325,27 +325,39 @@ pub(crate) fn stage_and_maybe_publish(
     stage_only: bool,
 ) -> CliResult<Option<PublishReport>> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let staged_files = {
-        let _lock = local.lock()?;
-        Changelist::new(local.changelist_dir()).add(changes)?
-    };
+    let changelist = Changelist::new(local.changelist_dir());
     if stage_only {
+        {
+            let _lock = local.lock()?;
+            changelist.add(changes)?;
+        }
         ctx.note(format!(
             "Staged {} change(s) for {gun}; publish with `vouch publish {gun}`.",
             changes.len()
         ));
         return Ok(None);
     }
+    // Published right away: staged as one batch file, so that a publish that is killed
+    // midway still finds them next time, without one file per change.
+    let batch = {
+        let _lock = local.lock()?;
+        changelist.add_batch(changes)?
+    };
     match do_publish(ctx, gun, &local) {
         Ok(report) => Ok(Some(report)),
         // Changes that cannot be applied (bad input) are not kept: they would block every
         // later publish. Network and key problems keep them for a retry.
         Err(e) if e.exit_code() == vouch::ExitCode::Usage => {
             let _lock = local.lock()?;
-            Changelist::new(local.changelist_dir()).remove(&staged_files)?;
+            changelist.remove(&[batch])?;
             Err(e.with_context(format!("{gun}: the change was not staged")))
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // Kept as ordinary change files, which notary can publish too.
+            let _lock = local.lock()?;
+            changelist.unbatch(&batch)?;
+            Err(e)
+        }
     }
 }
 

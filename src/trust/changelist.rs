@@ -22,6 +22,8 @@ pub const ACTION_DELETE: &str = "delete";
 pub const TYPE_TARGET: &str = "target";
 pub const TYPE_DELEGATION: &str = "delegation";
 pub const TYPE_WITNESS: &str = "witness";
+/// Extension of vouch's batch files (several changes in one file; notary ignores them).
+pub const BATCH_EXT: &str = "vouch-batch";
 
 /// One staged change. Field order matches notary's `encoding/json` output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -128,17 +130,62 @@ impl Changelist {
         let mut files: Vec<PathBuf> = rd
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "change") && p.is_file())
+            .filter(|p| {
+                p.extension()
+                    .is_some_and(|x| x == "change" || x == BATCH_EXT)
+                    && p.is_file()
+            })
             .collect();
+        // File names start with a zero-padded timestamp: name order is staging order.
         files.sort();
         let mut out = Vec::with_capacity(files.len());
         for file in files {
+            if file.extension().is_some_and(|x| x == BATCH_EXT) {
+                let bytes = read_capped(&file, 1 << 30)?.unwrap_or_default();
+                let changes: Vec<Change> = serde_json::from_slice(&bytes)
+                    .map_err(|e| local_err("unreadable staged batch", &file, e))?;
+                out.extend(changes.into_iter().map(|change| StagedChange {
+                    file: file.clone(),
+                    change,
+                }));
+                continue;
+            }
             let bytes = read_capped(&file, 1 << 20)?.unwrap_or_default();
             let change: Change = serde_json::from_slice(&bytes)
                 .map_err(|e| local_err("unreadable staged change", &file, e))?;
             out.push(StagedChange { file, change });
         }
         Ok(out)
+    }
+
+    /// Stage `changes` as one batch file (one write, one fsync), for a command that
+    /// publishes them right away. vouch applies batches like other staged changes; notary
+    /// does not read them, so a batch left by a failed publish is turned into ordinary
+    /// change files with [`Changelist::unbatch`].
+    pub fn add_batch(&self, changes: &[Change]) -> Result<PathBuf, TrustError> {
+        ensure_dir(&self.dir)?;
+        let base = time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .max(0) as u128;
+        let path = self
+            .dir
+            .join(format!("{base:020}_{}.{BATCH_EXT}", uuid_v4()));
+        let bytes = serde_json::to_vec(changes).expect("changes serialize");
+        crate::keystore::fsio::write_atomic(&path, &bytes)
+            .map_err(|e| local_err("cannot stage changes", &path, e))?;
+        Ok(path)
+    }
+
+    /// Replace a batch file by one notary change file per change (same order).
+    pub fn unbatch(&self, batch: &Path) -> Result<Vec<PathBuf>, TrustError> {
+        let Some(bytes) = read_capped(batch, 1 << 30)? else {
+            return Ok(Vec::new());
+        };
+        let changes: Vec<Change> = serde_json::from_slice(&bytes)
+            .map_err(|e| local_err("unreadable staged batch", batch, e))?;
+        let files = self.add(&changes)?;
+        self.remove(&[batch.to_path_buf()])?;
+        Ok(files)
     }
 
     /// Stage `changes` (written in order, one file each). Each file appears atomically
@@ -186,7 +233,8 @@ impl Changelist {
 
     /// Remove the given staged changes (after they were published).
     pub fn remove(&self, files: &[PathBuf]) -> Result<(), TrustError> {
-        for f in files {
+        let mut seen = std::collections::BTreeSet::new();
+        for f in files.iter().filter(|f| seen.insert(f.as_path())) {
             match fs::remove_file(f) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

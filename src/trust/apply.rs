@@ -80,6 +80,9 @@ pub struct Working {
     pub roles: BTreeMap<String, Targets>,
     pub dirty: BTreeSet<String>,
     pub deleted: BTreeSet<String>,
+    /// Published delegations that did not verify, as their files hold them (checked
+    /// against the snapshot's hashes only): what `witness` can bring back.
+    pub invalid: BTreeMap<String, Targets>,
     /// Expiry for targets files that have to be created.
     pub new_expires: Expires,
     pub warnings: Vec<String>,
@@ -92,7 +95,33 @@ impl Working {
             TYPE_DELEGATION => self.apply_delegation(gun, c),
             TYPE_WITNESS => {
                 if !self.roles.contains_key(&c.role) {
-                    return Err(bad(format!("cannot witness {}: {gun} has no published {} metadata", c.role, c.role)));
+                    // A published delegation that did not verify (e.g. its signer's key was
+                    // removed): witnessing re-signs what it holds with a current key, as
+                    // notary's `witnessTargets` does.
+                    let role = c.role.as_str();
+                    let Some(t) = self.invalid.remove(role) else {
+                        return Err(bad(format!(
+                            "cannot witness {role}: {gun} has no published {role} metadata"
+                        )));
+                    };
+                    let entry = parent_role(role)
+                        .and_then(|p| self.roles.get(p))
+                        .and_then(|p| p.delegation(role));
+                    match entry {
+                        Some(d) if d.keyids.len() as i64 >= d.threshold => {}
+                        Some(_) => {
+                            return Err(bad(format!(
+                                "cannot witness {role}: it has fewer keys than its threshold; \
+                                 add one first (`vouch delegation add {gun} {role} --key …`)"
+                            )))
+                        }
+                        None => {
+                            return Err(bad(format!(
+                                "cannot witness {role}: it is no longer delegated in {gun}"
+                            )))
+                        }
+                    }
+                    self.roles.insert(role.to_owned(), t);
                 }
                 self.dirty.insert(c.role.clone());
                 Ok(())

@@ -16,7 +16,7 @@ use crate::tuf::{
 };
 
 use super::apply::Working;
-use super::changelist::{Changelist, StagedChange};
+use super::changelist::{Changelist, StagedChange, TYPE_WITNESS};
 use super::local::LocalRepo;
 use super::state::{LoadPolicy, RepoState};
 use super::{expiry, TrustError};
@@ -165,6 +165,27 @@ fn attempt(
         ..Default::default()
     };
 
+    // Delegations that are published but did not verify are not in the state; the ones
+    // to be witnessed are loaded as their files are, checked against the snapshot.
+    let mut invalid = BTreeMap::new();
+    if let Some(snap) = &state.snapshot {
+        for s in staged {
+            let role = &s.change.role;
+            if s.change.kind != TYPE_WITNESS
+                || state.targets.contains_key(role)
+                || invalid.contains_key(role)
+            {
+                continue;
+            }
+            if let Some(meta) = snap.role().meta.get(role) {
+                invalid.insert(
+                    role.clone(),
+                    fetch_unverified(env, local.gun(), role, meta)?,
+                );
+            }
+        }
+    }
+
     // Apply staged changes to copies of the targets roles.
     let mut work = Working {
         roles: state
@@ -174,6 +195,7 @@ fn attempt(
             .collect(),
         dirty: BTreeSet::new(),
         deleted: BTreeSet::new(),
+        invalid,
         new_expires: Expires::new(now + expiry::TARGETS)?,
         warnings: Vec::new(),
     };
@@ -402,6 +424,38 @@ fn attempt(
         cache.push(("timestamp".into(), b));
     }
     Ok((report, cache))
+}
+
+/// A published targets file by its parent's meta (hashes checked), without verifying its
+/// signatures: for delegations that no longer verify and are about to be witnessed.
+fn fetch_unverified(
+    env: &Env<'_>,
+    gun: &crate::remote::Gun,
+    role: &str,
+    meta: &FileMeta,
+) -> Result<Targets, Error> {
+    let g = gun.as_str();
+    let sha = meta
+        .sha256()
+        .ok_or_else(|| super::verification(g, role, "the snapshot lists no sha256 for it"))?;
+    let cap = u64::try_from(meta.length).unwrap_or(0).max(1);
+    let bytes = env
+        .remote
+        .get_by_checksum(gun, role, &hex::encode(sha), cap)?
+        .ok_or_else(|| {
+            super::verification(
+                g,
+                role,
+                format!(
+                    "{} does not have the version the snapshot lists",
+                    env.remote.describe()
+                ),
+            )
+        })?;
+    crate::tuf::check_hashes(role, &bytes, meta).map_err(|e| super::verification(g, role, e))?;
+    let signed =
+        Signed::<Targets>::from_bytes(&bytes).map_err(|e| super::verification(g, role, e))?;
+    Ok(signed.signed().clone())
 }
 
 /// The keys that must sign targets role `name`: root's targets role, or the delegation

@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod httpd;
+pub mod registry;
 pub mod tls;
 pub mod token;
 

@@ -1,0 +1,766 @@
+//! `vouch sign IMAGE:TAG` resolves the manifest digest and size from a real docker-registry,
+//! `vouch verify --check-registry` compares the signed digest with what the registry serves,
+//! and registry auth uses Docker's config. Images are built here from hand-written OCI and
+//! `dir:` layouts (no network) and pushed with skopeo; only 127.0.0.1 is contacted.
+
+mod support;
+
+use std::path::Path;
+
+use base64::Engine as _;
+use support::registry::{
+    sha256_digest, DirLayout, OciLayout, Registry, RegistryConfig, DOCKER_LIST, DOCKER_MANIFEST,
+    OCI_INDEX, OCI_MANIFEST,
+};
+use support::{Notary, NotaryServer};
+
+/// vouch with the test passphrases, no credentials from the environment, and an empty
+/// Docker config unless the test sets `DOCKER_CONFIG` itself.
+fn v(trust: &Path) -> assert_cmd::Command {
+    let mut c = support::vouch(trust);
+    c.env_remove("VOUCH_USERNAME")
+        .env_remove("VOUCH_PASSWORD")
+        .env_remove("NOTARY_AUTH")
+        .env("DOCKER_CONFIG", trust.join("no-docker-config"))
+        .env("VOUCH_TIMESTAMP_PASSPHRASE", "timestamppass-123");
+    c
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn run(mut c: assert_cmd::Command, args: &[&str]) -> Out {
+    let o = c.args(args).output().unwrap();
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn ok(c: assert_cmd::Command, args: &[&str]) -> Out {
+    let o = run(c, args);
+    assert_eq!(
+        o.code, 0,
+        "vouch {args:?} failed\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    o
+}
+
+fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
+    let o = run(c, args);
+    assert_eq!(
+        o.code, code,
+        "vouch {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    o
+}
+
+/// `vouch --output json sign …` → (digest, size) of the one signed tag.
+fn sign_json(trust: &Path, extra: &[&str], args: &[&str]) -> (String, u64) {
+    let mut all = vec!["--output", "json"];
+    all.extend(extra);
+    all.push("sign");
+    all.extend(args);
+    let o = ok(v(trust), &all);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    (
+        j[0]["digest"].as_str().unwrap().to_owned(),
+        j[0]["size"].as_u64().unwrap(),
+    )
+}
+
+/// A trust dir with the repository `gun` initialized on the default static repository.
+fn init_static(gun: &str) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    ok(v(t.path()), &["init", gun]);
+    t
+}
+
+#[test]
+fn signs_what_the_registry_serves_for_every_manifest_kind() {
+    let reg = Registry::start();
+    let server = NotaryServer::start();
+    let work = tempfile::tempdir().unwrap();
+
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let single = oci.add_image("single", "hello oci", "amd64");
+    let index = oci.add_index("multi", "hello index", &["amd64", "arm64"]);
+    reg.push_oci(&oci, "single", "demo/app:oci");
+    reg.push_oci(&oci, "multi", "demo/app:oci-index");
+    let docker = DirLayout::docker_image(&work.path().join("docker"), "hello docker");
+    reg.push_dir(&docker, "demo/app:docker");
+    let list = DirLayout::docker_list(&work.path().join("list"), "hello list", &["amd64", "arm64"]);
+    reg.push_dir(&list, "demo/app:docker-list");
+    // skopeo's own conversion: a digest only the registry knows.
+    reg.push_converted_v2s2(&oci, "single", "demo/app:converted");
+
+    let gun = reg.image("demo/app");
+    let trust = tempfile::tempdir().unwrap();
+    let t = trust.path();
+    ok(v(t), &["--server", &server.url, "init", &gun]);
+
+    let cases = [
+        ("oci", Some(&single), OCI_MANIFEST),
+        ("oci-index", Some(&index), OCI_INDEX),
+        ("docker", Some(&docker.top), DOCKER_MANIFEST),
+        ("docker-list", Some(&list.top), DOCKER_LIST),
+        ("converted", None, DOCKER_MANIFEST),
+    ];
+    let notary = Notary::with_server(&t.join("notary"), &server);
+    for (tag, built, media_type) in cases {
+        let (served_digest, served_size) = reg.served(&format!("demo/app:{tag}"));
+        if let Some(b) = built {
+            // The registry serves the bytes written here: digests were preserved.
+            assert_eq!(served_digest, b.digest, "{tag}");
+            assert_eq!(served_size, b.size, "{tag}");
+        }
+        let image = format!("{gun}:{tag}");
+        let o = ok(v(t), &["--server", &server.url, "sign", &image]);
+        assert_eq!(o.stdout.trim(), format!("{gun}:{tag}@{served_digest}"));
+        assert!(
+            o.stderr.contains(media_type) && o.stderr.contains(&served_digest),
+            "{tag}: {}",
+            o.stderr
+        );
+        // The real notary CLI reads the same digest and size.
+        let lookup = notary.run(&["lookup", &gun, tag]);
+        assert_eq!(
+            lookup.trim(),
+            format!("{tag} {served_digest} {served_size}"),
+            "{tag}"
+        );
+    }
+    // Multi-arch: the index itself is signed, not a child.
+    let (d, _) = reg.served("demo/app:oci-index");
+    assert_eq!(d, index.digest);
+    let o = ok(
+        v(t),
+        &[
+            "--server",
+            &server.url,
+            "verify",
+            &format!("{gun}:docker-list"),
+            "--check-registry",
+        ],
+    );
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", list.top.digest));
+}
+
+#[test]
+fn a_tag_moved_after_signing_fails_check_registry_with_both_digests() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let a = oci.add_image("a", "release 1", "amd64");
+    let b = oci.add_image("b", "something else", "amd64");
+    reg.push_oci(&oci, "a", "team/app:1.0");
+    let gun = reg.image("team/app");
+    let image = format!("{gun}:1.0");
+    let trust = init_static(&gun);
+    let t = trust.path();
+
+    let (d, n) = sign_json(t, &[], &[&image]);
+    assert_eq!((d.as_str(), n), (a.digest.as_str(), a.size));
+    let o = ok(v(t), &["verify", &image, "--check-registry"]);
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", a.digest));
+
+    // Someone pushes another image under the signed tag.
+    reg.push_oci(&oci, "b", "team/app:1.0");
+    // The trust data alone still says A …
+    let o = ok(v(t), &["verify", &image]);
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", a.digest));
+    // … and the registry check notices the swap.
+    let o = fails(v(t), &["verify", &image, "--check-registry"], 1);
+    assert!(o.stdout.is_empty(), "nothing to deploy: {}", o.stdout);
+    assert!(
+        o.stderr.contains(&a.digest) && o.stderr.contains(&b.digest),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&format!("registry {}", reg.host)),
+        "{}",
+        o.stderr
+    );
+    // JSON output says nothing on stdout either.
+    let o = fails(
+        v(t),
+        &["--output", "json", "verify", &image, "--check-registry"],
+        1,
+    );
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn basic_auth_with_credentials_from_docker_config() {
+    let reg = Registry::start_with_htpasswd("alice", "s3cret");
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let img = oci.add_image("v1", "private", "amd64");
+    reg.push_oci(&oci, "v1", "private/app:v1");
+    let gun = reg.image("private/app");
+    let image = format!("{gun}:v1");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+
+    // No credentials anywhere: 401 → exit 3, naming the registry and where vouch looked.
+    let o = fails(v(t), &["sign", &image], 3);
+    let looked = t.join("no-docker-config").join("config.json");
+    assert!(
+        o.stderr.contains(&format!("registry {}", reg.host)),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("no credentials found"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&looked.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("VOUCH_USERNAME"), "{}", o.stderr);
+
+    // Right credentials in a docker config.json (as `docker login` writes them).
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir.path().join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+            reg.host,
+            b64("alice:s3cret")
+        ),
+    )
+    .unwrap();
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    let o = ok(c, &["--output", "json", "sign", &image]);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(j[0]["digest"], img.digest.as_str());
+    assert_eq!(j[0]["size"], img.size);
+
+    // Wrong password: exit 3, the user and the file the credentials came from.
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"auths":{{"https://{}":{{"auth":"{}"}}}}}}"#,
+            reg.host,
+            b64("alice:wrong")
+        ),
+    )
+    .unwrap();
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    let o = fails(c, &["sign", &image], 3);
+    assert!(
+        o.stderr.contains(&format!("registry {}", reg.host)),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("HTTP 401"), "{}", o.stderr);
+    assert!(o.stderr.contains("\"alice\""), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&cfg.display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("docker login"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains("wrong"),
+        "no password in messages: {}",
+        o.stderr
+    );
+    // With --digest and --size, refused credentials only make it a warning.
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    let size = img.size.to_string();
+    let o = ok(
+        c,
+        &["sign", &image, "--digest", &img.digest, "--size", &size],
+    );
+    assert!(
+        o.stderr.contains("warning") && o.stderr.contains("HTTP 401"),
+        "{}",
+        o.stderr
+    );
+
+    // VOUCH_USERNAME/VOUCH_PASSWORD win over the config file.
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path())
+        .env("VOUCH_USERNAME", "alice")
+        .env("VOUCH_PASSWORD", "s3cret");
+    ok(c, &["sign", &image]);
+
+    // A credential helper named in credHelpers.
+    let bin = tempfile::tempdir().unwrap();
+    let helper = bin.path().join("docker-credential-vouchtest");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\nread server\necho '{\"ServerURL\":\"'\"$server\"'\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}'\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"credHelpers":{{"{}":"vouchtest"}}}}"#, reg.host),
+    )
+    .unwrap();
+    let mut c = v(t);
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    c.env("DOCKER_CONFIG", cfg_dir.path()).env("PATH", path);
+    ok(c, &["sign", &image]);
+    // notary's NOTARY_AUTH is for the notary server, not for registries.
+    let mut c = v(t);
+    c.env("NOTARY_AUTH", b64("alice:s3cret"));
+    let o = fails(c, &["sign", &image], 3);
+    assert!(o.stderr.contains("no credentials found"), "{}", o.stderr);
+}
+
+#[test]
+fn digest_flag_is_checked_against_the_registry() {
+    let mut reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let a = oci.add_image("a", "A", "amd64");
+    let b = oci.add_image("b", "B", "amd64");
+    reg.push_oci(&oci, "a", "repo/app:v1");
+    reg.push_oci(&oci, "b", "repo/app:v2");
+    let gun = reg.image("repo/app");
+    let v1 = format!("{gun}:v1");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    let size_b = b.size.to_string();
+
+    // A digest the registry does not serve for the tag is refused (exit 1), both shown.
+    let o = fails(v(t), &["sign", &v1, "--digest", &b.digest], 1);
+    assert!(
+        o.stderr.contains(&b.digest) && o.stderr.contains(&a.digest),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("--no-registry-check"), "{}", o.stderr);
+    let o = ok(v(t), &["list", &gun]);
+    assert!(!o.stdout.contains("v1"), "nothing signed: {}", o.stdout);
+    // … also with --size.
+    fails(
+        v(t),
+        &["sign", &v1, "--digest", &b.digest, "--size", &size_b],
+        1,
+    );
+    // The right digest: the size comes from the registry.
+    let (d, n) = sign_json(t, &[], &[&v1, "--digest", &a.digest]);
+    assert_eq!((d, n), (a.digest.clone(), a.size));
+    // A size that disagrees is refused.
+    let o = fails(
+        v(t),
+        &["sign", &v1, "--digest", &a.digest, "--size", "1"],
+        1,
+    );
+    assert!(o.stderr.contains("--size 1"), "{}", o.stderr);
+    // --no-registry-check signs what it is told (and needs the size).
+    let (d, n) = sign_json(
+        t,
+        &[],
+        &[
+            &v1,
+            "--digest",
+            &b.digest,
+            "--size",
+            &size_b,
+            "--no-registry-check",
+        ],
+    );
+    assert_eq!((d, n), (b.digest.clone(), b.size));
+    fails(
+        v(t),
+        &["sign", &v1, "--digest", &b.digest, "--no-registry-check"],
+        2,
+    );
+    fails(v(t), &["sign", &v1, "--size", "12"], 2);
+    fails(v(t), &["sign", &v1, "--no-registry-check"], 2);
+    let o = fails(
+        v(t),
+        &["sign", &v1, "--digest", "sha256:12", "--size", "5"],
+        2,
+    );
+    assert!(o.stderr.contains("64 hex"), "{}", o.stderr);
+
+    // IMAGE:TAG@sha256:… signs that digest under the tag, size read by digest.
+    let (d, n) = sign_json(t, &[], &[&format!("{v1}@{}", b.digest)]);
+    assert_eq!((d.as_str(), n), (b.digest.as_str(), b.size));
+    let o = ok(v(t), &["verify", &v1]);
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", b.digest));
+    let unknown = sha256_digest(b"not pushed");
+    let o = fails(v(t), &["sign", &format!("{v1}@{unknown}")], 2);
+    assert!(o.stderr.contains(&unknown), "{}", o.stderr);
+    let o = fails(
+        v(t),
+        &["sign", &format!("{v1}@{}", a.digest), "--digest", &b.digest],
+        2,
+    );
+    assert!(o.stderr.contains("--digest"), "{}", o.stderr);
+
+    // An unknown tag is bad input (exit 2) and says so.
+    let o = fails(v(t), &["sign", &format!("{gun}:nope")], 2);
+    assert!(
+        o.stderr.contains("repo/app:nope") && o.stderr.contains("MANIFEST_UNKNOWN"),
+        "{}",
+        o.stderr
+    );
+    let o = fails(v(t), &["sign", &reg.image("no/such:v1")], 2);
+    assert!(o.stderr.contains("no/such:v1"), "{}", o.stderr);
+
+    // Registry gone: --digest with --size signs with a warning; anything needing the
+    // registry is exit 3.
+    reg.stop();
+    let o = ok(
+        v(t),
+        &[
+            "sign",
+            &v1,
+            "--digest",
+            &a.digest,
+            "--size",
+            &a.size.to_string(),
+        ],
+    );
+    assert!(
+        o.stderr.contains("warning") && o.stderr.contains("cannot reach"),
+        "{}",
+        o.stderr
+    );
+    let o = fails(v(t), &["sign", &v1, "--digest", &a.digest], 3);
+    assert!(o.stderr.contains("--size"), "{}", o.stderr);
+    let o = fails(v(t), &["sign", &v1], 3);
+    assert!(
+        o.stderr.contains(&format!("registry {}", reg.host)),
+        "{}",
+        o.stderr
+    );
+    let o = fails(v(t), &["verify", &v1, "--check-registry"], 3);
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn tls_registry_on_loopback_and_insecure_registry_option() {
+    let tls = support::tls::make_tls_files();
+    let reg = Registry::start_with(&RegistryConfig {
+        tls: Some((tls.server_cert.clone(), tls.server_key.clone())),
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let img = oci.add_image("v1", "over tls", "amd64");
+    reg.push_oci(&oci, "v1", "secure/app:v1");
+    let gun = reg.image("secure/app");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    // Loopback: HTTPS is tried first (a plain-HTTP request to this port would fail).
+    let (d, n) = sign_json(t, &[], &[&format!("{gun}:v1")]);
+    assert_eq!((d, n), (img.digest.clone(), img.size));
+    // With the CA given, too.
+    let ca = tls.ca_cert.display().to_string();
+    sign_json(t, &["--tls-ca-cert", &ca], &[&format!("{gun}:v1")]);
+    // --insecure-registry takes HOST[:PORT] only.
+    let o = fails(
+        v(t),
+        &["--insecure-registry", "a/b", "sign", &format!("{gun}:v1")],
+        2,
+    );
+    assert!(o.stderr.contains("--insecure-registry"), "{}", o.stderr);
+    // Listing a loopback registry changes nothing; a config file entry is read.
+    std::fs::write(
+        t.join("config.json"),
+        format!(
+            r#"{{"registries": {{"{}": {{"insecure": true, "root_ca": "{ca}"}}}}}}"#,
+            reg.host
+        ),
+    )
+    .unwrap();
+    sign_json(
+        t,
+        &["--insecure-registry", &reg.host],
+        &[&format!("{gun}:v1")],
+    );
+    std::fs::write(
+        t.join("config.json"),
+        format!(
+            r#"{{"registries": {{"{}": {{"insecur": true}}}}}}"#,
+            reg.host
+        ),
+    )
+    .unwrap();
+    let o = fails(v(t), &["sign", &format!("{gun}:v1")], 2);
+    assert!(o.stderr.contains("insecur"), "{}", o.stderr);
+}
+
+const GOOD: &[u8] = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}"#;
+
+/// A fake registry on 127.0.0.1 that misbehaves per tag, and records what it was asked.
+/// A TLS ClientHello (vouch tries HTTPS first on loopback) is answered by closing.
+fn fake_registry(
+    log: std::sync::Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
+) -> support::httpd::HttpServer {
+    use std::io::Write;
+    support::httpd::HttpServer::start_raw(move |mut s| {
+        let mut first = [0u8; 1];
+        if s.peek(&mut first).ok() != Some(1) || first[0] == 0x16 {
+            return;
+        }
+        let Some(req) = support::httpd::read_request(&mut s) else {
+            return;
+        };
+        log.lock().unwrap().push((
+            req.method.clone(),
+            req.path().to_owned(),
+            req.header("accept").unwrap_or_default().to_owned(),
+        ));
+        let head = req.method == "HEAD";
+        let tag = req.path().rsplit('/').next().unwrap_or_default().to_owned();
+        let mut write = |status: &str, headers: &[(&str, String)], body: &[u8]| {
+            let mut h = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+            for (k, v) in headers {
+                h.push_str(&format!("{k}: {v}\r\n"));
+            }
+            h.push_str("\r\n");
+            let _ = s.write_all(h.as_bytes());
+            if !head {
+                let _ = s.write_all(body);
+            }
+        };
+        if req.path() == "/v2/" {
+            return write("200 OK", &[("Content-Length", "2".into())], b"{}");
+        }
+        let good_digest = sha256_digest(GOOD);
+        let len = |b: &[u8]| b.len().to_string();
+        match tag.as_str() {
+            "ok" => write(
+                "200 OK",
+                &[
+                    ("Content-Type", OCI_MANIFEST.into()),
+                    ("Content-Length", len(GOOD)),
+                    ("Docker-Content-Digest", good_digest),
+                ],
+                GOOD,
+            ),
+            "schema1" => {
+                let body = br#"{"schemaVersion":1,"name":"x/app","tag":"schema1"}"#;
+                write(
+                    "200 OK",
+                    &[
+                        (
+                            "Content-Type",
+                            "application/vnd.docker.distribution.manifest.v1+prettyjws".into(),
+                        ),
+                        ("Content-Length", len(body)),
+                    ],
+                    body,
+                )
+            }
+            "schema1-body" => {
+                let body = br#"{"schemaVersion":1,"name":"x/app","tag":"schema1-body"}"#;
+                write(
+                    "200 OK",
+                    &[
+                        ("Content-Type", "application/json".into()),
+                        ("Content-Length", len(body)),
+                    ],
+                    body,
+                )
+            }
+            "liar" => write(
+                "200 OK",
+                &[
+                    ("Content-Type", OCI_MANIFEST.into()),
+                    ("Content-Length", len(GOOD)),
+                    ("Docker-Content-Digest", sha256_digest(b"another manifest")),
+                ],
+                GOOD,
+            ),
+            "moved" => {
+                let digest = if head {
+                    sha256_digest(b"the manifest before")
+                } else {
+                    good_digest
+                };
+                write(
+                    "200 OK",
+                    &[
+                        ("Content-Type", OCI_MANIFEST.into()),
+                        ("Content-Length", len(GOOD)),
+                        ("Docker-Content-Digest", digest),
+                    ],
+                    GOOD,
+                )
+            }
+            "huge-declared" => write(
+                "200 OK",
+                &[
+                    ("Content-Type", OCI_MANIFEST.into()),
+                    ("Content-Length", (5u64 << 20).to_string()),
+                ],
+                b"",
+            ),
+            "huge-streamed" if head => write(
+                "405 Method Not Allowed",
+                &[("Content-Length", "0".into())],
+                b"",
+            ),
+            "huge-streamed" => {
+                write("200 OK", &[("Content-Type", OCI_MANIFEST.into())], b"");
+                let chunk = vec![b' '; 1 << 20];
+                for _ in 0..6 {
+                    if s.write_all(&chunk).is_err() {
+                        break;
+                    }
+                }
+            }
+            "not-json" => write(
+                "200 OK",
+                &[
+                    ("Content-Type", OCI_MANIFEST.into()),
+                    ("Content-Length", "5".into()),
+                ],
+                b"hello",
+            ),
+            _ => {
+                let body =
+                    br#"{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}"#;
+                write(
+                    "404 Not Found",
+                    &[
+                        ("Content-Type", "application/json".into()),
+                        ("Content-Length", len(body)),
+                    ],
+                    body,
+                )
+            }
+        }
+    })
+}
+
+#[test]
+fn misbehaving_registries_are_refused() {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = fake_registry(log.clone());
+    let gun = format!("127.0.0.1:{}/x/app", server.port);
+    let trust = init_static(&gun);
+    let t = trust.path();
+
+    let (d, n) = sign_json(t, &[], &[&format!("{gun}:ok")]);
+    assert_eq!(n, GOOD.len() as u64);
+    assert_eq!(d, sha256_digest(GOOD));
+    // HEAD, then GET, each accepting all four manifest types.
+    let asked: Vec<(String, String, String)> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, p, _)| p.ends_with("/manifests/ok"))
+        .cloned()
+        .collect();
+    assert_eq!(
+        asked.iter().map(|(m, _, _)| m.as_str()).collect::<Vec<_>>(),
+        ["HEAD", "GET"]
+    );
+    for (_, _, accept) in &asked {
+        for t in [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST] {
+            assert!(accept.contains(t), "{accept}");
+        }
+    }
+
+    for (tag, code, says) in [
+        ("schema1", 2, "schema 1"),
+        ("schema1-body", 2, "schema 1"),
+        ("liar", 3, "Docker-Content-Digest"),
+        ("moved", 3, "moved while it was read"),
+        ("huge-declared", 3, "more than 4194304 bytes"),
+        ("huge-streamed", 3, "more than 4194304 bytes"),
+        ("not-json", 3, "not a manifest"),
+        ("absent", 2, "MANIFEST_UNKNOWN"),
+    ] {
+        let o = fails(v(t), &["sign", &format!("{gun}:{tag}")], code);
+        assert!(o.stderr.contains(says), "{tag}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "{tag}");
+    }
+    // Nothing but `ok` was signed.
+    let o = ok(v(t), &["--output", "json", "list", &gun]);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let names: Vec<&str> = j
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ok"]);
+    assert_eq!(j[0]["digest"], sha256_digest(GOOD).as_str());
+
+    // Something that is not a registry at all.
+    let web = support::httpd::HttpServer::start_raw(|mut s| {
+        let mut first = [0u8; 1];
+        if s.peek(&mut first).ok() != Some(1) || first[0] == 0x16 {
+            return;
+        }
+        if support::httpd::read_request(&mut s).is_some() {
+            let _ = support::httpd::write_response(
+                &mut s,
+                &support::httpd::Response::new(404, "<html>no such page</html>"),
+            );
+        }
+    });
+    let o = fails(
+        v(t),
+        &["sign", &format!("127.0.0.1:{}/x/app:v1", web.port)],
+        3,
+    );
+    assert!(
+        o.stderr.contains("does not look like a container registry"),
+        "{}",
+        o.stderr
+    );
+    // --digest with --size: a registry that cannot be asked is a warning, one that
+    // misbehaves is still refused.
+    let web_gun = format!("127.0.0.1:{}/x/app", web.port);
+    let web_trust = init_static(&web_gun);
+    let digest = sha256_digest(GOOD);
+    let n = GOOD.len().to_string();
+    let o = ok(
+        v(web_trust.path()),
+        &[
+            "sign",
+            &format!("{web_gun}:v1"),
+            "--digest",
+            &digest,
+            "--size",
+            &n,
+        ],
+    );
+    assert!(
+        o.stderr.contains("warning") && o.stderr.contains("without the registry's confirmation"),
+        "{}",
+        o.stderr
+    );
+    let o = fails(
+        v(t),
+        &[
+            "sign",
+            &format!("{gun}:liar"),
+            "--digest",
+            &digest,
+            "--size",
+            &n,
+        ],
+        3,
+    );
+    assert!(o.stderr.contains("Docker-Content-Digest"), "{}", o.stderr);
+}

@@ -591,7 +591,7 @@ pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<R
     })?;
     {
         let _lock = local.lock()?;
-        local.write_cached_all(&state.files())?;
+        local.write_cached_all(&state.fresh_files())?;
     }
     for w in &state.warnings {
         ctx.warn(w);

@@ -105,7 +105,7 @@ fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoStat
     }
     {
         let _lock = local.lock()?;
-        local.write_cached_all(&state.files())?;
+        local.write_cached_all(&state.fresh_files())?;
     }
     Ok(state)
 }

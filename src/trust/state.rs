@@ -46,6 +46,8 @@ pub struct RepoState {
     pub warnings: Vec<String>,
     /// The root was trusted on first use (no cache, no pin).
     pub tofu: bool,
+    /// Roles whose bytes differ from the local cache (downloaded just now).
+    pub fresh: std::collections::BTreeSet<String>,
 }
 
 /// How trust in a repository's root is anchored.
@@ -173,7 +175,8 @@ impl RepoState {
             .snapshot_meta()
             .ok_or_else(|| verification(g, "timestamp", "it lists no snapshot"))?
             .clone();
-        let snap_bytes = fetch_by_meta(remote, &gun, "snapshot", &snap_meta)?;
+        let (snap_bytes, snap_fresh) =
+            fetch_by_meta_cached(remote, local, &gun, "snapshot", &snap_meta)?;
         let snapshot = verify_role::<Snapshot>(
             g,
             "snapshot",
@@ -204,6 +207,7 @@ impl RepoState {
             })?;
         }
 
+        let fresh_delegations = std::cell::RefCell::new(std::collections::BTreeSet::new());
         // Targets and delegations.
         let mut state = RepoState {
             gun: gun.clone(),
@@ -214,6 +218,7 @@ impl RepoState {
             source: Source::Remote,
             warnings: Vec::new(),
             tofu,
+            fresh: std::collections::BTreeSet::new(),
         };
         let targets_meta = snapshot
             .role()
@@ -221,7 +226,8 @@ impl RepoState {
             .get("targets")
             .ok_or_else(|| verification(g, "snapshot", "it lists no targets"))?
             .clone();
-        let t_bytes = fetch_by_meta(remote, &gun, "targets", &targets_meta)?;
+        let (t_bytes, t_fresh) =
+            fetch_by_meta_cached(remote, local, &gun, "targets", &targets_meta)?;
         let targets_role = base_role(g, state.root.role(), "targets")?;
         let targets = verify_role::<Targets>(g, "targets", &t_bytes, &targets_role)?;
         check_floor(local, g, &targets, |b| {
@@ -235,13 +241,54 @@ impl RepoState {
         state.targets.insert("targets".into(), targets);
         state.load_delegations(
             policy,
-            |role, meta| fetch_by_meta(remote, &gun, role, meta).map(Some),
+            |role, meta| {
+                let (b, f) = fetch_by_meta_cached(remote, local, &gun, role, meta)?;
+                if f {
+                    fresh_delegations.borrow_mut().insert(role.to_owned());
+                }
+                Ok(Some(b))
+            },
             snapshot.role(),
             Some(local),
         )?;
+        let mut fresh = fresh_delegations.into_inner();
+        if t_fresh {
+            fresh.insert("targets".to_owned());
+        }
+        if snap_fresh {
+            fresh.insert("snapshot".to_owned());
+        }
+        if local.read_cached("timestamp")?.as_deref() != Some(timestamp.bytes()) {
+            fresh.insert("timestamp".to_owned());
+        }
+        if local.read_cached("root")?.as_deref() != Some(state.root.bytes()) {
+            fresh.insert("root".to_owned());
+        }
+        state.fresh = fresh;
         state.snapshot = Some(snapshot);
         state.timestamp = Some(timestamp);
         Ok(Some(state))
+    }
+
+    /// The files that differ from the local cache (what a cache refresh must write).
+    pub fn fresh_files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut add = |role: &str, bytes: &[u8]| {
+            if self.fresh.contains(role) {
+                out.push((role.to_owned(), bytes.to_vec()));
+            }
+        };
+        add("root", self.root.bytes());
+        for (name, t) in &self.targets {
+            add(name, t.bytes());
+        }
+        if let Some(s) = &self.snapshot {
+            add("snapshot", s.bytes());
+        }
+        if let Some(t) = &self.timestamp {
+            add("timestamp", t.bytes());
+        }
+        out
     }
 
     /// Load from the local cache alone. `Ok(None)` when nothing is cached.
@@ -332,6 +379,7 @@ impl RepoState {
             source: Source::Cache,
             warnings: Vec::new(),
             tofu: false,
+            fresh: std::collections::BTreeSet::new(),
         };
         if let Some(snap) = &snapshot {
             let snap_role = snap.role().clone();
@@ -650,6 +698,25 @@ fn fetch_by_meta(
     Ok(bytes)
 }
 
+/// The file `meta` describes: the cached copy when it matches (no download), else
+/// downloaded. Returns whether it was downloaded.
+fn fetch_by_meta_cached(
+    remote: &dyn Remote,
+    local: &LocalRepo,
+    gun: &Gun,
+    role: &str,
+    meta: &crate::tuf::FileMeta,
+) -> Result<(Vec<u8>, bool), Error> {
+    if let Some(b) = local.read_cached(role)? {
+        if u64::try_from(meta.length).is_ok_and(|l| b.len() as u64 <= l)
+            && check_hashes(role, &b, meta).is_ok()
+        {
+            return Ok((b, false));
+        }
+    }
+    Ok((fetch_by_meta(remote, gun, role, meta)?, true))
+}
+
 /// Rollback protection: the new version may not be lower than the cached copy's, when the
 /// cached copy still verifies (expired or not).
 fn check_floor<T: Metadata>(
@@ -659,19 +726,39 @@ fn check_floor<T: Metadata>(
     verify_cached: impl FnOnce(&[u8]) -> Option<Verified<T>>,
 ) -> Result<(), TrustError> {
     let name = new.role_name().to_owned();
-    if let Some(bytes) = local.read_cached(&name)? {
-        if let Some(cached) = verify_cached(&bytes) {
-            let min = cached.role().version();
-            if new.role().version() < min {
-                return Err(verification(
-                    gun,
-                    &name,
-                    format!(
-                        "version {} is older than the trusted version {min} (rollback)",
-                        new.role().version()
-                    ),
-                ));
-            }
+    let Some(bytes) = local.read_cached(&name)? else {
+        return Ok(());
+    };
+    if bytes == new.bytes() {
+        return Ok(());
+    }
+    // Cheap first look: only a cached copy with a higher version can block the update.
+    #[derive(serde::Deserialize)]
+    struct VersionOnly {
+        version: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Env {
+        signed: VersionOnly,
+    }
+    match serde_json::from_slice::<Env>(&bytes) {
+        Ok(e) if e.signed.version <= new.role().version() => return Ok(()),
+        _ => {}
+    }
+    // The cached copy claims a higher version: it is the floor only if it still verifies
+    // under the current keys (after a key rotation an inflated version by the old key no
+    // longer counts: fast-forward recovery).
+    if let Some(cached) = verify_cached(&bytes) {
+        let min = cached.role().version();
+        if new.role().version() < min {
+            return Err(verification(
+                gun,
+                &name,
+                format!(
+                    "version {} is older than the trusted version {min} (rollback)",
+                    new.role().version()
+                ),
+            ));
         }
     }
     Ok(())

@@ -22,6 +22,71 @@ pub fn to_canonical_from<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TufError
     to_canonical(&value)
 }
 
+/// Canonicalize JSON text as Go's verifier does (protocol §4.2): decode it, re-emit it
+/// with the §4.1 rules. Works on the text directly (objects are buffered one level at a
+/// time, values stay borrowed), so large documents need no full in-memory tree.
+pub fn canonicalize_raw(text: &str) -> Result<Vec<u8>, TufError> {
+    let mut out = Vec::with_capacity(text.len());
+    write_raw(text, &mut out, 0)?;
+    Ok(out)
+}
+
+const MAX_DEPTH: usize = 128;
+
+fn write_raw(text: &str, out: &mut Vec<u8>, depth: usize) -> Result<(), TufError> {
+    use serde_json::value::RawValue;
+    let bad = |e: serde_json::Error| TufError::Malformed(format!("invalid JSON: {e}"));
+    if depth > MAX_DEPTH {
+        return Err(TufError::Malformed(format!(
+            "JSON nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
+    let t = text.trim_start();
+    match t.as_bytes().first() {
+        Some(b'{') => {
+            // Later duplicates replace earlier ones, as Go's map decoding does.
+            let map: std::collections::BTreeMap<String, &RawValue> =
+                serde_json::from_str(t).map_err(bad)?;
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_raw(v.get(), out, depth + 1)?;
+            }
+            out.push(b'}');
+        }
+        Some(b'[') => {
+            let items: Vec<&RawValue> = serde_json::from_str(t).map_err(bad)?;
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_raw(v.get(), out, depth + 1)?;
+            }
+            out.push(b']');
+        }
+        Some(b'"') => {
+            let s: std::borrow::Cow<'_, str> = serde_json::from_str(t).map_err(bad)?;
+            write_string(&s, out);
+        }
+        Some(_) => {
+            let v: Value = serde_json::from_str(t).map_err(bad)?;
+            match v {
+                Value::Object(_) | Value::Array(_) | Value::String(_) => {
+                    unreachable!("handled above")
+                }
+                other => write_value(&other, out)?,
+            }
+        }
+        None => return Err(TufError::Malformed("empty JSON value".into())),
+    }
+    Ok(())
+}
+
 fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), TufError> {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
@@ -227,5 +292,34 @@ mod tests {
             html_escape(&canon(r#"{"n":"a\u003cb"}"#)),
             br#"{"n":"a\u003cb"}"#
         );
+    }
+}
+
+#[cfg(test)]
+mod raw_tests {
+    use super::*;
+
+    #[test]
+    fn raw_canonicalization_matches_the_value_path() {
+        let cases = [
+            r#"{"b":1,"a":"<&>","_t":"x\n\u00e9\"\\","Z":[true,null]}"#,
+            r#"{ "z" : { "y" : [ 1 , 2.0 , -0 , {"b":"\u2028","a":[]} ] }, "a" : "\ud83d\ude00" }"#,
+            r#"{"dup":1,"dup":2}"#,
+            r#"[]"#,
+        ];
+        for c in cases {
+            let v: Value = serde_json::from_str(c).unwrap();
+            assert_eq!(
+                canonicalize_raw(c).unwrap(),
+                to_canonical(&v).unwrap(),
+                "{c}"
+            );
+        }
+        assert_eq!(
+            canonicalize_raw(r#"{"b":1,"a":"<&>","_t":"x\n\u00e9\"\\","Z":[true,null]}"#).unwrap(),
+            "{\"Z\":[true,null],\"_t\":\"x\n\u{e9}\\\"\\\\\",\"a\":\"<&>\",\"b\":1}".as_bytes()
+        );
+        assert!(canonicalize_raw(r#"{"a":1.5}"#).is_err());
+        assert!(canonicalize_raw(r#"{"a":"#).is_err());
     }
 }

@@ -17,7 +17,10 @@ pub const SHA512: &str = "sha512";
 pub type Hashes = BTreeMap<String, Vec<u8>>;
 
 /// `{"custom":…,"hashes":{…},"length":N}` (`custom` omitted when absent).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+///
+/// Deserialized by hand (not with `#[serde(flatten)]`, which buffers every entry): a
+/// targets file can hold hundreds of thousands of these.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileMeta {
     pub length: i64,
     #[serde(with = "b64_map", default)]
@@ -28,6 +31,61 @@ pub struct FileMeta {
     /// Fields this version does not know, kept for re-serialization.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
+}
+
+impl<'de> Deserialize<'de> for FileMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = FileMeta;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a file meta object {length, hashes, custom}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<FileMeta, A::Error> {
+                use serde::de::Error;
+                #[derive(Deserialize)]
+                #[serde(transparent)]
+                struct H(#[serde(with = "b64_map")] Hashes);
+                let (mut length, mut hashes, mut custom) = (None, None, None);
+                let mut extra = BTreeMap::new();
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    match key.as_ref() {
+                        "length" => {
+                            if length.is_some() {
+                                return Err(A::Error::duplicate_field("length"));
+                            }
+                            length = Some(map.next_value::<i64>()?);
+                        }
+                        "hashes" => {
+                            if hashes.is_some() {
+                                return Err(A::Error::duplicate_field("hashes"));
+                            }
+                            hashes = Some(map.next_value::<H>()?.0);
+                        }
+                        "custom" => {
+                            if custom.is_some() {
+                                return Err(A::Error::duplicate_field("custom"));
+                            }
+                            custom = Some(map.next_value::<Option<Value>>()?);
+                        }
+                        _ => {
+                            extra.insert(key.into_owned(), map.next_value::<Value>()?);
+                        }
+                    }
+                }
+                Ok(FileMeta {
+                    length: length.ok_or_else(|| A::Error::missing_field("length"))?,
+                    hashes: hashes.unwrap_or_default(),
+                    custom: custom.flatten(),
+                    extra,
+                })
+            }
+        }
+        d.deserialize_map(V)
+    }
 }
 
 impl FileMeta {

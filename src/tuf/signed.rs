@@ -2,7 +2,6 @@
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::cjson;
 use super::expires::Expires;
@@ -66,13 +65,15 @@ impl<'de> Deserialize<'de> for Signature {
 pub struct Signed<T> {
     signed: T,
     signatures: Vec<Signature>,
-    raw_signed: Value,
+    /// Byte range of the raw `signed` value within `bytes`.
+    raw_signed: std::ops::Range<usize>,
     bytes: Vec<u8>,
 }
 
 #[derive(Deserialize)]
-struct Envelope {
-    signed: Value,
+struct Envelope<'a> {
+    #[serde(borrow)]
+    signed: &'a serde_json::value::RawValue,
     #[serde(default, deserialize_with = "null_default")]
     signatures: Vec<Signature>,
 }
@@ -83,18 +84,23 @@ impl<T: Metadata> Signed<T> {
         let env: Envelope = serde_json::from_slice(bytes).map_err(|e| {
             TufError::Malformed(format!("{} file is not a signed envelope: {e}", T::TYPE))
         })?;
-        if !env.signed.is_object() {
+        let raw = env.signed.get();
+        if !raw.starts_with('{') {
             return Err(TufError::Malformed(format!(
                 "{} file: \"signed\" is not a JSON object",
                 T::TYPE
             )));
         }
-        let signed = T::deserialize(&env.signed)
+        // The typed role is read from the very text that is canonicalized for
+        // verification, so the two cannot disagree.
+        let signed: T = serde_json::from_str(raw)
             .map_err(|e| TufError::Malformed(format!("{} metadata: {e}", T::TYPE)))?;
+        // `raw` borrows from `bytes`: its offset locates it.
+        let start = raw.as_ptr() as usize - bytes.as_ptr() as usize;
         Ok(Signed {
             signed,
             signatures: env.signatures,
-            raw_signed: env.signed,
+            raw_signed: start..start + raw.len(),
             bytes: bytes.to_vec(),
         })
     }
@@ -116,13 +122,13 @@ impl<T> Signed<T> {
     }
 
     /// `signed` as a generic JSON value, as parsed.
-    pub fn raw_signed(&self) -> &Value {
-        &self.raw_signed
+    pub fn raw_signed(&self) -> &str {
+        std::str::from_utf8(&self.bytes[self.raw_signed.clone()]).expect("parsed from UTF-8 JSON")
     }
 
     /// The bytes the signatures cover: the canonical form of the parsed `signed` value.
     pub fn canonical_signed(&self) -> Result<Vec<u8>, TufError> {
-        cjson::to_canonical(&self.raw_signed)
+        cjson::canonicalize_raw(self.raw_signed())
     }
 
     pub(crate) fn into_parts(self) -> (T, Vec<Signature>, Vec<u8>) {

@@ -167,6 +167,18 @@ impl Context {
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 
+    /// notary's `trust_pinning` block of the config file (empty when absent).
+    pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
+        let path = match &self.global.config {
+            Some(p) => p.clone(),
+            None => self.trust_dir.join(vouch::remote::config::CONFIG_FILE),
+        };
+        match std::fs::read(&path) {
+            Ok(b) => Ok(vouch::trust::pin::NotaryTrustPinning::from_config_json(&b)?),
+            Err(_) => Ok(Default::default()),
+        }
+    }
+
     /// `"tofu": true` in the config file allows trust on first use without --tofu.
     pub fn config_tofu(&self) -> bool {
         let path = match &self.global.config {

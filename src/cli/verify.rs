@@ -49,6 +49,12 @@ fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoStat
         })?),
         None => None,
     };
+    // notary's trust_pinning from the config file, when no trust lock is given.
+    let notary_pins = ctx.notary_trust_pinning()?;
+    let pin = match pin {
+        Some(p) => Some(p),
+        None => notary_pins.pin_for(gun.as_str())?,
+    };
     if trust.offline {
         let state = RepoState::from_cache(&local, policy)?.ok_or_else(|| {
             super::CliError::from(TrustError::NoAnchor {
@@ -77,7 +83,12 @@ fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoStat
         }
         return Ok(state);
     }
-    let tofu_allowed = trust.tofu || ctx.config_tofu();
+    if notary_pins.disable_tofu && trust.tofu {
+        return Err(usage(
+            "--tofu is not allowed: trust_pinning.disable_tofu is set in the config file",
+        ));
+    }
+    let tofu_allowed = (trust.tofu || ctx.config_tofu()) && !notary_pins.disable_tofu;
     let bootstrap = match &pin {
         Some(p) => Bootstrap::Pinned(p),
         None if tofu_allowed => Bootstrap::CacheOrTofu,

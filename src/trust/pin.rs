@@ -257,3 +257,102 @@ pub fn anchor(
         Err(e) => Err(e.into()),
     }
 }
+
+/// notary's `trust_pinning` client configuration (protocol §7.3, §8.5):
+/// `{"certs": {"<gun>" | "<prefix>*": ["<root key id>", …]}, "ca": {…}, "disable_tofu": bool}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+pub struct NotaryTrustPinning {
+    #[serde(default)]
+    pub certs: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub ca: BTreeMap<String, String>,
+    #[serde(default)]
+    pub disable_tofu: bool,
+}
+
+impl NotaryTrustPinning {
+    /// Read `trust_pinning` from a config file's JSON (absent → default).
+    pub fn from_config_json(bytes: &[u8]) -> Result<NotaryTrustPinning, TrustError> {
+        let v: serde_json::Value = serde_json::from_slice(bytes)
+            .map_err(|e| TrustError::BadInput(format!("config file is not JSON: {e}")))?;
+        match v.get("trust_pinning") {
+            None | Some(serde_json::Value::Null) => Ok(NotaryTrustPinning::default()),
+            Some(tp) => serde_json::from_value(tp.clone())
+                .map_err(|e| TrustError::BadInput(format!("config file: trust_pinning: {e}"))),
+        }
+    }
+
+    /// The pin for `gun`: an exact `certs` entry, else the longest matching `prefix*`
+    /// entry (as notary does). `ca` pinning is not supported and fails closed.
+    pub fn pin_for(&self, gun: &str) -> Result<Option<Pin>, TrustError> {
+        let ids = self.certs.get(gun).or_else(|| {
+            self.certs
+                .iter()
+                .filter_map(|(k, v)| {
+                    k.strip_suffix('*')
+                        .filter(|p| gun.starts_with(p))
+                        .map(|p| (p.len(), v))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, v)| v)
+        });
+        if let Some(ids) = ids {
+            if ids.is_empty() {
+                return Err(TrustError::BadInput(format!(
+                    "trust_pinning.certs for {gun} lists no key IDs"
+                )));
+            }
+            return Ok(Some(Pin {
+                root_keys: ids.clone(),
+                root_version: 1,
+            }));
+        }
+        if self
+            .ca
+            .keys()
+            .any(|prefix| gun.starts_with(prefix.as_str()))
+        {
+            return Err(TrustError::BadInput(format!(
+                "trust_pinning.ca applies to {gun}, but CA pinning is not supported by vouch; pin the root key IDs with trust_pinning.certs or a trust lock (`vouch trust pin`)"
+            )));
+        }
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notary_trust_pinning_picks_exact_then_longest_prefix() {
+        let cfg = br#"{"trust_pinning":{"certs":{"example.com/app":["aa"],"example.com/*":["bb"],"example.com/team/*":["cc"]},"disable_tofu":true}}"#;
+        let tp = NotaryTrustPinning::from_config_json(cfg).unwrap();
+        assert!(tp.disable_tofu);
+        assert_eq!(
+            tp.pin_for("example.com/app").unwrap().unwrap().root_keys,
+            vec!["aa"]
+        );
+        assert_eq!(
+            tp.pin_for("example.com/team/x").unwrap().unwrap().root_keys,
+            vec!["cc"]
+        );
+        assert_eq!(
+            tp.pin_for("example.com/other").unwrap().unwrap().root_keys,
+            vec!["bb"]
+        );
+        assert!(tp.pin_for("other.org/x").unwrap().is_none());
+        let ca = NotaryTrustPinning::from_config_json(
+            br#"{"trust_pinning":{"ca":{"other.org/":"ca.pem"}}}"#,
+        )
+        .unwrap();
+        assert!(
+            ca.pin_for("other.org/x").is_err(),
+            "CA pinning fails closed"
+        );
+        assert_eq!(
+            NotaryTrustPinning::from_config_json(b"{}").unwrap(),
+            NotaryTrustPinning::default()
+        );
+    }
+}

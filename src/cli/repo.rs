@@ -146,7 +146,7 @@ fn cmd_init(
             ));
         } else if r.root_key_created {
             ctx.note(format!(
-                "Generated root key {}; back it up (vouch key export) and keep it offline.",
+                "Generated root key {}; back it up (`vouch key backup --role root -o FILE`) and keep it offline.",
                 r.root_key
             ));
         } else {

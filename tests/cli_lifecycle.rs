@@ -2123,3 +2123,146 @@ fn path_prefix_without_slash_warns_and_a_delegation_cannot_sign_outside_its_path
     );
     assert_verifies(&r.client, srv, gun, "v3", Some("v3"));
 }
+
+#[test]
+fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
+    // Publishing re-signs a root that expires within 6 months (as notary does); with the
+    // root key offline that fails, keeping the staged change, until the root is re-signed
+    // through the ceremony. `vouch expiry` shows it coming.
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/root-expiry";
+    let srv = server.url.as_str();
+    let admin = tmp.path().join("admin");
+    let offline = tmp.path().join("offline");
+    ok(
+        vouch(&admin, Some(srv)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    let root_key = only_key(&admin, "root");
+    let exported = tmp.path().join("root.key");
+    ok(
+        vouch(&admin, None),
+        &["key", "export", &root_key, "-o", s(&exported)],
+    );
+    ok(vouch(&offline, None), &["key", "import", s(&exported)]);
+    ok(vouch(&admin, None), &["key", "remove", &root_key, "--yes"]);
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+
+    // A root re-signed for 100 days only.
+    let req = tmp.path().join("short.json");
+    ok(
+        vouch(&admin, Some(srv)),
+        &["root", "plan", gun, "--expires", "100d", "-o", s(&req)],
+    );
+    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+
+    let out = fails(
+        vouch(&admin, None),
+        &["expiry", gun, "--within", "200d", "--output", "json"],
+        1,
+    );
+    let rows = expiry_rows(&out.stdout);
+    assert_eq!(flagged(&rows), vec!["root"]);
+    assert_contains(&rows[0].3, "NOT in this key store");
+
+    let refused = fails(
+        vouch(&admin, Some(srv)),
+        &["sign", &pair(gun, "v1", "v1", 101)],
+        4,
+    );
+    assert_contains(&refused.stderr, "root role");
+    assert_eq!(staged(&admin, gun).len(), 1, "the change is kept");
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+
+    // The ceremony re-signs it for 10 years; the kept change is published with it.
+    ok(
+        vouch(&admin, Some(srv)),
+        &["root", "plan", gun, "-o", s(&req)],
+    );
+    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    let applied = ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
+    assert_contains(&applied.stderr, "targets v");
+    assert!(staged(&admin, gun).is_empty());
+    assert_eq!(version(&server_meta(&server, gun, "root")), 3);
+    let n = Notary::with_server(&tmp.path().join("notary"), &server);
+    assert_notary_lists(&n, gun, None, &[row("v1", "v1", 101, "targets")]);
+    ok(vouch(&admin, None), &["expiry", gun, "--within", "200d"]);
+}
+
+#[test]
+fn init_with_a_temporary_root_key_then_hand_the_root_to_a_key_made_offline() {
+    // The runbook's way to a root key that never touches a networked machine.
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/handover";
+    let srv = server.url.as_str();
+    let admin = tmp.path().join("admin");
+    let offline = tmp.path().join("offline");
+    let dead = format!("http://127.0.0.1:{}", dead_port());
+    ok(
+        vouch(&admin, Some(srv)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    let temporary = only_key(&admin, "root");
+    // An early client trusts root version 1.
+    let early = Notary::with_server(&tmp.path().join("early"), &server);
+    early.run(&["list", gun]);
+
+    let root = ok(
+        vouch(&offline, None),
+        &["key", "generate", "--role", "root", "--format", "notary"],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    let cert = tmp.path().join("root.crt");
+    std::fs::write(
+        &cert,
+        ok(
+            vouch(&offline, Some(&dead)),
+            &["key", "public", &root, "--gun", gun],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let req = tmp.path().join("handover.json");
+    ok(
+        vouch(&admin, Some(srv)),
+        &[
+            "root",
+            "plan",
+            gun,
+            "--new-root-cert",
+            s(&cert),
+            "-o",
+            s(&req),
+        ],
+    );
+    // Both ends sign: the temporary key as the current root, the offline key as the new.
+    let here = ok(vouch(&admin, None), &["root", "sign", s(&req)]);
+    assert_contains(&here.stderr, &format!("Signed with {temporary}"));
+    let there = ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    assert_contains(&there.stderr, &format!("Signed with {root}"));
+    ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
+    ok(vouch(&admin, None), &["key", "remove", &temporary, "--yes"]);
+
+    let published = server_meta(&server, gun, "root");
+    assert_eq!(version(&published), 2);
+    assert_eq!(canonical_role_keys(&published, "root"), vec![root.clone()]);
+    // Day-to-day signing needs no root key.
+    ok(
+        vouch(&admin, Some(srv)),
+        &["sign", &pair(gun, "v1", "v1", 101)],
+    );
+    assert_notary_lists(&early, gun, None, &[row("v1", "v1", 101, "targets")]);
+    let fresh = Notary::with_server(&tmp.path().join("fresh"), &server);
+    assert_notary_lists(&fresh, gun, None, &[row("v1", "v1", 101, "targets")]);
+    let v = ok(
+        vouch(&tmp.path().join("client"), Some(srv)),
+        &["verify", &format!("{gun}:v1"), "--tofu"],
+    );
+    assert_eq!(v.stdout.trim(), format!("{gun}@sha256:{}", digest("v1")));
+}

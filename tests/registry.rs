@@ -764,3 +764,76 @@ fn misbehaving_registries_are_refused() {
     );
     assert!(o.stderr.contains("Docker-Content-Digest"), "{}", o.stderr);
 }
+
+#[test]
+fn bearer_token_auth_anonymously_and_with_docker_credentials() {
+    let tokens = support::token::TokenServer::start(&[("alice", "pw-alice", false)]);
+    let mut reg = Registry::start_with(&RegistryConfig::token_auth(&tokens));
+    reg.creds = Some("alice:pw-alice".into());
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let img = oci.add_image("v1", "token protected", "amd64");
+    reg.push_oci(&oci, "v1", "team/app:v1");
+    let gun = reg.image("team/app");
+    let image = format!("{gun}:v1");
+    let trust = init_static(&gun);
+    let t = trust.path();
+
+    // No credentials: an anonymous token for repository:<name>:pull.
+    tokens.clear();
+    let (d, n) = sign_json(t, &[], &[&image]);
+    assert_eq!((d.as_str(), n), (img.digest.as_str(), img.size));
+    let reqs = tokens.requests();
+    assert!(!reqs.is_empty());
+    for r in &reqs {
+        assert_eq!(r.scopes, ["repository:team/app:pull"], "{r:?}");
+        assert_eq!(r.service.as_deref(), Some(tokens.service.as_str()));
+        assert_eq!(r.account, None);
+        assert_eq!(r.basic_user, None);
+    }
+
+    // Credentials from Docker's config go to the token server.
+    let cfg_dir = tempfile::tempdir().unwrap();
+    let write_cfg = |user_pass: &str| {
+        std::fs::write(
+            cfg_dir.path().join("config.json"),
+            format!(
+                r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#,
+                reg.host,
+                base64::engine::general_purpose::STANDARD.encode(user_pass)
+            ),
+        )
+        .unwrap();
+    };
+    write_cfg("alice:pw-alice");
+    tokens.clear();
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    ok(c, &["verify", &image, "--check-registry"]);
+    let reqs = tokens.requests();
+    assert!(
+        reqs.iter()
+            .all(|r| r.account.as_deref() == Some("alice")
+                && r.basic_user.as_deref() == Some("alice")),
+        "{reqs:?}"
+    );
+
+    // Wrong password: the token server refuses, exit 3, naming the source.
+    write_cfg("alice:nope");
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    let o = fails(c, &["sign", &image], 3);
+    assert!(o.stderr.contains("bad credentials"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("registry {}", reg.host)),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr
+            .contains(&cfg_dir.path().join("config.json").display().to_string()),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("docker login"), "{}", o.stderr);
+}

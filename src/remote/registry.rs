@@ -151,7 +151,7 @@ impl Manifest {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// Talking to the registry failed (unreachable, TLS, timeout, 401 after credentials…).
-    #[error("{source}")]
+    #[error("{}", remote_message(registry, source))]
     Remote {
         /// The registry `host[:port]`.
         registry: String,
@@ -231,6 +231,17 @@ pub enum RegistryError {
         signed: String,
         served: String,
     },
+}
+
+/// The transport error, prefixed with the registry where the message would not name it
+/// (TLS errors name only a URL, token-server refusals the token server).
+fn remote_message(registry: &str, source: &RemoteError) -> String {
+    let m = source.to_string();
+    if m.contains(&format!("registry {registry}")) {
+        m
+    } else {
+        format!("registry {registry}: {m}")
+    }
 }
 
 fn code_suffix(code: &Option<String>, message: &Option<String>) -> String {

@@ -43,6 +43,23 @@ pub struct RegistryConfig {
     pub htpasswd: Option<(String, String)>,
     /// (certificate, key): serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Docker token auth with this token server (`auth.token`, as for notary-server).
+    pub token: Option<(String, String, String, PathBuf)>,
+}
+
+impl RegistryConfig {
+    /// Token auth by `t` (realm, service, issuer, root certificate bundle).
+    pub fn token_auth(t: &super::token::TokenServer) -> RegistryConfig {
+        RegistryConfig {
+            token: Some((
+                t.realm.clone(),
+                t.service.clone(),
+                t.issuer.clone(),
+                t.cert_bundle.clone(),
+            )),
+            ..Default::default()
+        }
+    }
 }
 
 impl Registry {
@@ -57,6 +74,7 @@ impl Registry {
         })
     }
 
+    /// Starts a registry; with token auth, pushes need `creds` (`user:password`).
     pub fn start_with(cfg: &RegistryConfig) -> Registry {
         let bin = require_binary("docker-registry");
         let mut last_log = String::new();
@@ -87,6 +105,12 @@ impl Registry {
                 yaml.push_str(&format!(
                     "auth:\n  htpasswd:\n    realm: vouch-test-registry\n    path: {}\n",
                     file.display()
+                ));
+            }
+            if let Some((realm, service, issuer, bundle)) = &cfg.token {
+                yaml.push_str(&format!(
+                    "auth:\n  token:\n    realm: {realm}\n    service: {service}\n    issuer: {issuer}\n    rootcertbundle: {}\n",
+                    bundle.display()
                 ));
             }
             let config = dir.path().join("config.yml");

@@ -986,6 +986,12 @@ fn tampered_static_repository_is_refused_with_exit_1() {
         "expected several copies of targets.json, tampered {tampered}"
     );
 
+    // The publisher's own cache still holds the signed copy the snapshot names, so the
+    // tampered files are never used: the answer stays the signed one.
+    let out = ok(vouch(&trust, None), &["list", gun]);
+    assert!(out.stdout.contains("401") && !out.stdout.contains("402"), "{}", out.stdout);
+    // Without that cached copy, the tampered file is downloaded and refused.
+    std::fs::remove_file(trust.join("tuf").join(gun).join("metadata/targets.json")).unwrap();
     let out = fails(vouch(&trust, None), &["list", gun], 1);
     assert_contains(&out.stderr, "targets");
     assert!(!out.stdout.contains("402"), "{}", out.stdout);

@@ -876,6 +876,11 @@ fn targets_not_matching_the_snapshot_hash_is_refused() {
     let swapped = Reply::Body(other.targets["targets"].clone());
     files.insert(format!("targets.{listed}.json"), swapped.clone());
     files.insert("targets.json".into(), swapped);
+    // With the listed file cached, the swapped one is never fetched: still the honest answer.
+    scene.double.serve(files.clone());
+    scene.expect_trusted("v1", &digest("v1"), &[]);
+    // Without it, the swapped file is downloaded and refused.
+    std::fs::remove_file(scene.cache_dir().join("metadata/targets.json")).unwrap();
     scene.expect_refused(
         files,
         "v1",
@@ -910,6 +915,10 @@ fn snapshot_not_matching_the_timestamp_is_refused() {
         format!("snapshot.{listed}.json"),
         Reply::Body(other.snapshot.clone()),
     );
+    // With the listed snapshot cached, the swapped one is never fetched.
+    scene.double.serve(files.clone());
+    scene.expect_trusted("v1", &digest("v1"), &[]);
+    std::fs::remove_file(scene.cache_dir().join("metadata/snapshot.json")).unwrap();
     scene.expect_refused(
         files,
         "v1",

@@ -1714,6 +1714,23 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
     );
     assert_eq!(refused.code, 4, "{}", refused.stderr);
     assert_eq!(version(&server_meta(&server, gun, "root")), 1);
+    // The plans say so, and what to do instead.
+    let plan = ok(
+        vouch(&r.admin, Some(srv)),
+        &["key", "rotate", gun, "root", "--plan", "--output", "json"],
+    );
+    let plan = json(&plan.stdout);
+    assert_eq!(plan["missing_signers"], serde_json::json!([old_root]));
+    let notes = plan["notes"].to_string();
+    assert_contains(&notes, "cannot be signed here");
+    assert_contains(&notes, "vouch root plan");
+    let plan = ok(
+        vouch(&r.admin, Some(srv)),
+        &["key", "rotate", gun, "targets", "--plan"],
+    );
+    assert_contains(&plan.stdout, "cannot be signed here");
+    assert_contains(&plan.stdout, "bring a root key here");
+    assert!(!plan.stdout.contains("root plan"), "{}", plan.stdout);
 
     // The new root key is made offline; only its certificate travels.
     let new_root = ok(

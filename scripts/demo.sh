@@ -27,12 +27,25 @@ step sign-file "$GUN" NOTES.txt "$WORK/NOTES.txt"
 step list "$GUN"
 step key list
 
-bold "# An attacker edits the published targets metadata: 1.4.2 now points elsewhere."
+bold "# A deployment pins the repository's root keys once, in a file kept with its manifests."
+LOCK="$WORK/vouch-trust.json"
+step trust pin "$GUN" --from-cache --trust-lock "$LOCK"
+cat "$LOCK"
+
+bold "# The deploy job (its own trust dir) verifies the tag and gets the pinned reference."
+DEPLOY="$WORK/deploy"
+bold "\$ vouch --trust-dir deploy --server file://…/repository verify $GUN:1.4.2 --trust-lock vouch-trust.json"
+REF=$("$VOUCH" --trust-dir "$DEPLOY" --server "file://$VOUCH_TRUST_DIR/repository" verify "$GUN:1.4.2" --trust-lock "$LOCK")
+echo "$REF"
+echo "(kubectl set image deployment/app app=$REF)"
+
+bold "# An attacker edits the published targets metadata: 1.4.2 now has another size."
 TUF="$VOUCH_TRUST_DIR/repository/$GUN/_trust/tuf"
-sed -i 's/"length":6/"length":7/' "$TUF/targets.json"
-for f in "$TUF"/targets.*.json; do sed -i 's/"length":6/"length":7/' "$f"; done
+for f in "$TUF"/targets.json "$TUF"/targets.*.json; do sed -i 's/"length":6/"length":7/' "$f"; done
+
+bold "# A fresh deploy job verifies again."
 set +e
-"$VOUCH" list "$GUN"
+"$VOUCH" --trust-dir "$WORK/deploy2" --server "file://$VOUCH_TRUST_DIR/repository" verify "$GUN:1.4.2" --trust-lock "$LOCK"
 rc=$?
 set -e
 if [ "$rc" -eq 1 ]; then

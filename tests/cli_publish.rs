@@ -318,6 +318,8 @@ fn sign_and_sign_file_are_listed_looked_up_and_verified_by_notary() {
             &format!("sha256:{tag_hex}"),
             "--size",
             "401",
+            // No registry here: sign the given digest without asking one.
+            "--no-registry-check",
         ],
     );
     assert_eq!(signed.stdout.trim(), format!("{gun}:v1@sha256:{tag_hex}"));
@@ -716,6 +718,7 @@ fn tls_with_the_private_ca_init_sign_and_list_work() {
             &format!("sha256:{}", digest("v1")),
             "--size",
             "5",
+            "--no-registry-check",
         ],
     );
     assert_eq!(
@@ -989,7 +992,11 @@ fn tampered_static_repository_is_refused_with_exit_1() {
     // The publisher's own cache still holds the signed copy the snapshot names, so the
     // tampered files are never used: the answer stays the signed one.
     let out = ok(vouch(&trust, None), &["list", gun]);
-    assert!(out.stdout.contains("401") && !out.stdout.contains("402"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("401") && !out.stdout.contains("402"),
+        "{}",
+        out.stdout
+    );
     // Without that cached copy, the tampered file is downloaded and refused.
     std::fs::remove_file(trust.join("tuf").join(gun).join("metadata/targets.json")).unwrap();
     let out = fails(vouch(&trust, None), &["list", gun], 1);

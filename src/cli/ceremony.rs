@@ -240,6 +240,9 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
             ))
         })?;
         let root = state.root.role();
+        // Only a notary server signs timestamps (and, when it holds the key, snapshots)
+        // by itself; for a static repository those keys must be here.
+        let server_signs = ctx.remote_is_notary_server(&gun)?;
         let who = |role_keys: Vec<vouch::tuf::PublicKey>, server_ok: bool| -> (String, bool) {
             let ids: Vec<String> = role_keys
                 .iter()
@@ -252,7 +255,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 .collect();
             if let Some(h) = here.first() {
                 (format!("key {} (here)", &h[..12]), false)
-            } else if server_ok {
+            } else if server_ok && server_signs {
                 ("server (re-signed automatically)".into(), true)
             } else {
                 (

@@ -122,6 +122,23 @@ impl Context {
 
     /// The remote for `gun`: `--server`, else the config file, else the embedded default
     /// (a static repository under the trust dir, announced once).
+    /// Whether `gun`'s remote (as resolved from --server and the config, without
+    /// contacting it) is a notary server, which holds the timestamp key itself.
+    pub fn remote_is_notary_server(&self, gun: &vouch::remote::Gun) -> CliResult<bool> {
+        use vouch::remote::config::{self, RemoteOverrides};
+        use vouch::remote::RemoteConfig;
+        let cfg = match &self.global.config {
+            Some(p) => RemoteConfig::load(p)?,
+            None => RemoteConfig::load_optional(&self.trust_dir.join(config::CONFIG_FILE))?,
+        };
+        let overrides = RemoteOverrides {
+            server: self.global.server.clone(),
+            ..Default::default()
+        };
+        let url = cfg.resolve(Some(gun), &overrides, &self.trust_dir).url;
+        Ok(url.starts_with("http://") || url.starts_with("https://"))
+    }
+
     pub fn remote(
         &self,
         gun: Option<&vouch::remote::Gun>,

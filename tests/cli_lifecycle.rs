@@ -2190,7 +2190,8 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
         &["sign", &pair(gun, "v1", "v1", 101)],
         4,
     );
-    assert_contains(&refused.stderr, "root role");
+    assert_contains(&refused.stderr, "must be re-signed");
+    assert_contains(&refused.stderr, "vouch root plan");
     assert_eq!(staged(&admin, gun).len(), 1, "the change is kept");
     assert_eq!(version(&server_meta(&server, gun, "root")), 2);
 

@@ -71,6 +71,8 @@ pub enum TrustError {
         "no trusted root for {gun}: nothing cached, no pin, and trust on first use was not allowed"
     )]
     NoAnchor { gun: String },
+    #[error("the root of {gun} expires at {expires}, within 6 months, and must be re-signed before anything else is published, but no root key is in this key store")]
+    RootNeedsResigning { gun: String, expires: String },
     #[error("{count} role(s) expire within {within}: {roles}")]
     ExpiringSoon {
         count: usize,
@@ -91,7 +93,9 @@ impl TrustError {
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
-            TrustError::MissingKey { .. } => ExitCode::Keystore,
+            TrustError::MissingKey { .. } | TrustError::RootNeedsResigning { .. } => {
+                ExitCode::Keystore
+            }
             TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
             TrustError::LocalState { .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
@@ -116,6 +120,9 @@ impl TrustError {
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
             TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
+            TrustError::RootNeedsResigning { gun, .. } => Some(format!(
+                "re-sign the root where its key is: `vouch root plan {gun} -o req.json` here, `vouch root sign req.json` with the root key, then `vouch root apply req.json`"
+            )),
             TrustError::ExpiringSoon { .. } => Some(
                 "re-sign them with `vouch renew GUN [ROLE…]` where their keys are (root: `vouch root plan`/`sign`/`apply` for an offline root key)".into(),
             ),

@@ -250,7 +250,17 @@ fn attempt(
             RootUpdate::Resign => {
                 root.version += 1;
                 root.expires = Expires::new(now + expiry::ROOT)?;
-                root_bytes = sign_with_role(env, &gun, &root, &old_root.base_role("root")?)?;
+                root_bytes = sign_with_role(env, &gun, &root, &old_root.base_role("root")?)
+                    .map_err(|e| match e {
+                        Error::Trust(TrustError::MissingKey { .. }) if opts.root.is_none() => {
+                            TrustError::RootNeedsResigning {
+                                gun: gun.clone(),
+                                expires: old_root.expires.to_string(),
+                            }
+                            .into()
+                        }
+                        other => other,
+                    })?;
             }
             RootUpdate::Replace {
                 root: new_root,

@@ -172,10 +172,15 @@ fn import(
     format: KeyFormatArg,
 ) -> CliResult {
     let pass = prompt::sources(ctx)?;
-    let mut results = Vec::new();
+    // Read every input first: a missing file fails before anything is imported.
+    let mut inputs = Vec::with_capacity(files.len());
     for file in files {
         let bytes = std::fs::read(file)
             .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+        inputs.push((file, bytes));
+    }
+    let mut results = Vec::new();
+    for (file, bytes) in &inputs {
         let opts = ImportOptions {
             role: role.clone(),
             gun: gun.clone(),
@@ -183,23 +188,33 @@ fn import(
             overwrite: false,
             source_name: file.file_name().map(|n| n.to_string_lossy().into_owned()),
         };
-        let imported = store
-            .import(&bytes, &opts, &pass)
-            .map_err(|e| import_error(file, opts.source_name.as_deref(), e))?;
-        for k in imported {
-            let what = match k.outcome {
-                ImportOutcome::Imported => "imported",
-                ImportOutcome::Replaced => "replaced",
-                ImportOutcome::AlreadyPresent => "already present, left unchanged",
-            };
-            ctx.note(format!(
-                "{}: {} key {} {what}",
-                file.display(),
-                describe_role(&k.info),
-                k.info.id
-            ));
-            results.push((file.clone(), k));
-        }
+        let imported = match store.import(bytes, &opts, &pass) {
+            Ok(k) => k,
+            Err(e) => {
+                // All or nothing: take back what the earlier files added.
+                for (_, k) in &results {
+                    let k: &vouch::keystore::ImportedKey = k;
+                    if k.outcome == ImportOutcome::Imported {
+                        let _ = store.remove(&k.info.id);
+                    }
+                }
+                return Err(import_error(file, opts.source_name.as_deref(), e));
+            }
+        };
+        results.extend(imported.into_iter().map(|k| ((*file).clone(), k)));
+    }
+    for (file, k) in &results {
+        let what = match k.outcome {
+            ImportOutcome::Imported => "imported",
+            ImportOutcome::Replaced => "replaced",
+            ImportOutcome::AlreadyPresent => "already present, left unchanged",
+        };
+        ctx.note(format!(
+            "{}: {} key {} {what}",
+            file.display(),
+            describe_role(&k.info),
+            k.info.id
+        ));
     }
     if ctx.json() {
         print_json(&serde_json::Value::Array(

@@ -57,6 +57,47 @@ pub struct Scan {
 pub struct KeyStore {
     trust_dir: PathBuf,
     private_dir: PathBuf,
+    unlocked: std::sync::Arc<Unlocked>,
+}
+
+/// Keys this key store generated in this process (one command, e.g. `init`), so that
+/// signing with a key just created does not decrypt it again. Keys read from disk are
+/// always decrypted (and their passphrase checked). Each entry is tied to the SHA-256 of
+/// the key file written: a changed file is decrypted. Key material is wiped on drop.
+#[derive(Default)]
+struct Unlocked(
+    std::sync::Mutex<std::collections::HashMap<String, ([u8; 32], zeroize::Zeroizing<Vec<u8>>)>>,
+);
+
+impl std::fmt::Debug for Unlocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "Unlocked({n} keys)")
+    }
+}
+
+impl Unlocked {
+    fn get(&self, id: &KeyId, file: &[u8]) -> Option<PrivateKey> {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(file).into();
+        let map = self.0.lock().ok()?;
+        let (d, der) = map.get(id.as_str())?;
+        if *d != digest {
+            return None;
+        }
+        PrivateKey::from_pkcs8_der(der).ok()
+    }
+
+    fn put(&self, id: &KeyId, file: &[u8], key: &PrivateKey) {
+        use sha2::Digest;
+        let digest: [u8; 32] = sha2::Sha256::digest(file).into();
+        if let (Ok(der), Ok(mut map)) = (
+            key.to_pkcs8_der(crate::crypto::private::pkcs8::Pkcs8Flavor::Standard),
+            self.0.lock(),
+        ) {
+            map.insert(id.as_str().to_owned(), (digest, der));
+        }
+    }
 }
 
 impl KeyStore {
@@ -73,6 +114,7 @@ impl KeyStore {
         Ok(KeyStore {
             trust_dir,
             private_dir,
+            unlocked: Default::default(),
         })
     }
 
@@ -148,7 +190,11 @@ impl KeyStore {
     /// Load and decrypt a key. The decrypted key's ID must equal `id` (the file name).
     /// The returned info has the algorithm filled in.
     pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
-        let (mut info, block, _) = self.read(id)?;
+        let (mut info, block, file) = self.read(id)?;
+        if let Some(key) = self.unlocked.get(id, &file) {
+            info.algorithm = Some(key.algorithm().as_str().to_owned());
+            return Ok((key, info));
+        }
         let (key, _) = self.open_block(&info, &block, pass)?;
         info.algorithm = Some(key.algorithm().as_str().to_owned());
         Ok((key, info))
@@ -184,6 +230,10 @@ impl KeyStore {
                 reason: e.to_string(),
             })?;
         let info = self.add_key(&key, role, gun, format, pass)?;
+        // Just created: no need to decrypt it again if this command signs with it.
+        if let Ok(file) = fsio::read_key_file(&info.path) {
+            self.unlocked.put(&info.id, &file, &key);
+        }
         Ok((key, info))
     }
 

@@ -156,6 +156,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 &PublishOptions {
                     root: Some(RootUpdate::Presigned(root_bytes)),
                     force_snapshot: true,
+                    exclude_staged: true,
                     resign: Vec::new(),
                 },
             )?;
@@ -396,6 +397,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let mut opts = PublishOptions {
         force_snapshot: true,
+        exclude_staged: true,
         ..Default::default()
     };
     let roles: Vec<String> = if roles.is_empty() {

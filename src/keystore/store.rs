@@ -64,10 +64,11 @@ pub struct KeyStore {
 /// signing with a key just created does not decrypt it again. Keys read from disk are
 /// always decrypted (and their passphrase checked). Each entry is tied to the SHA-256 of
 /// the key file written: a changed file is decrypted. Key material is wiped on drop.
+/// Key ID → (SHA-256 of the key file written, PKCS#8 DER of the key).
+type UnlockedMap = std::collections::HashMap<String, ([u8; 32], zeroize::Zeroizing<Vec<u8>>)>;
+
 #[derive(Default)]
-struct Unlocked(
-    std::sync::Mutex<std::collections::HashMap<String, ([u8; 32], zeroize::Zeroizing<Vec<u8>>)>>,
-);
+struct Unlocked(std::sync::Mutex<UnlockedMap>);
 
 impl std::fmt::Debug for Unlocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

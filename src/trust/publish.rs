@@ -66,6 +66,9 @@ pub struct PublishOptions {
     pub force_snapshot: bool,
     /// Roles to re-sign unchanged (renewal).
     pub resign: Vec<String>,
+    /// Leave staged changes out (and staged): rotations, root ceremonies and renewals
+    /// publish only themselves, as notary's `key rotate` does.
+    pub exclude_staged: bool,
 }
 
 /// Publish the staged changes of `local` (and, on the first publish, the locally
@@ -94,7 +97,11 @@ pub(crate) fn publish_locked_with(
     opts: &PublishOptions,
 ) -> Result<PublishReport, Error> {
     let changelist = Changelist::new(local.changelist_dir());
-    let staged = changelist.list()?;
+    let staged = if opts.exclude_staged {
+        Vec::new()
+    } else {
+        changelist.list()?
+    };
     let mut last_err = None;
     for _ in 0..MAX_ATTEMPTS {
         match attempt(env, local, &staged, opts) {
@@ -199,8 +206,15 @@ fn attempt(
         new_expires: Expires::new(now + expiry::TARGETS)?,
         warnings: Vec::new(),
     };
-    for s in staged {
-        work.apply(&gun, &s.change)?;
+    for (i, s) in staged.iter().enumerate() {
+        work.apply(&gun, &s.change).map_err(|e| match e {
+            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
+                "staged change #{i} ({} {} {:?} in {}): {msg}; drop it with `vouch reset {gun} -n {i}`",
+                s.change.action, s.change.kind, s.change.path, s.change.role
+            ))
+            .into(),
+            other => other,
+        })?;
     }
     for r in &opts.resign {
         if !work.roles.contains_key(r) {

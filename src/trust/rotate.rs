@@ -156,6 +156,7 @@ pub fn rotate(
         &PublishOptions {
             root: Some(RootUpdate::Replace { root: after, extra }),
             force_snapshot: true,
+            exclude_staged: true,
             resign: Vec::new(),
         },
     )?;

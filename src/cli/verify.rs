@@ -62,7 +62,10 @@ fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoStat
             })
             .with_context("--offline: nothing cached")
         })?;
-        if let Some(pin) = &pin {
+        if let Some(pin) = pin.as_ref().filter(|p| p.ca.is_some()) {
+            let now = policy.clock.now();
+            vouch::trust::pin::check_ca_pin(gun.as_str(), pin, state.root.bytes(), now)?;
+        } else if let Some(pin) = &pin {
             let root = state.root.role();
             let cached_pin = Pin::from_root(root)?;
             let pinned = cached_pin
@@ -460,6 +463,7 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                 Pin {
                     root_keys: root_key_ids,
                     root_version: 1,
+                    ca: None,
                 }
             } else if from_cache {
                 let local = LocalRepo::new(&ctx.trust_dir, &gun);

@@ -29,6 +29,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::crypto::x509::{self, CertInfo};
 use crate::error::Error;
 use crate::remote::{limits, Gun, Remote};
 use crate::tuf::roles::BaseRole;
@@ -45,6 +46,79 @@ pub const LOCK_FORMAT: u32 = 1;
 pub struct Pin {
     pub root_keys: Vec<String>,
     pub root_version: i64,
+    /// notary's `trust_pinning.ca`: instead of key IDs, the root certificates must chain
+    /// to one of these CAs. Never part of a trust lock.
+    #[serde(skip)]
+    pub ca: Option<CaPin>,
+}
+
+/// A CA bundle that root certificates must chain to (notary's `trust_pinning.ca`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaPin {
+    /// The bundle's path, as configured (for messages).
+    pub path: String,
+    /// Every certificate of the bundle; expired or otherwise unusable ones are ignored
+    /// when verifying.
+    pub certs: Vec<CertInfo>,
+}
+
+impl CaPin {
+    /// Read a PEM bundle of CA certificates (notary's `LoadCertBundleFromFile`): every
+    /// PEM block must be a certificate; at least one.
+    pub fn load(path: &str) -> Result<CaPin, TrustError> {
+        let bad = |e: String| {
+            TrustError::BadInput(format!(
+                "trust_pinning.ca: could not load the CA bundle {path}: {e}"
+            ))
+        };
+        let bytes = read_capped(Path::new(path), 4 << 20)
+            .map_err(|e| bad(e.to_string()))?
+            .ok_or_else(|| bad("the file does not exist".into()))?;
+        let certs = x509::parse_pem_chain(&bytes).map_err(|e| bad(e.to_string()))?;
+        Ok(CaPin {
+            path: path.to_owned(),
+            certs,
+        })
+    }
+
+    /// The bundle's certificates usable as trust anchors at `now` (notary ignores CA
+    /// certificates failing `ValidateCertificate` with expiry checked); none is an error.
+    fn usable(&self, gun: &str, now: OffsetDateTime) -> Result<Vec<CertInfo>, TrustError> {
+        let usable: Vec<CertInfo> = self
+            .certs
+            .iter()
+            .filter(|c| x509::validate_certificate(c, now, true).is_ok())
+            .cloned()
+            .collect();
+        if usable.is_empty() {
+            return Err(TrustError::PinMismatch {
+                gun: gun.into(),
+                reason: format!(
+                    "trust_pinning.ca: no certificate in {} is valid now (expired, not yet valid, SHA-1 signed or a short RSA key)",
+                    self.path
+                ),
+            });
+        }
+        Ok(usable)
+    }
+
+    /// Whether the root key `key` (a certificate bundle: leaf first, then intermediates)
+    /// chains to one of `cas`.
+    fn accepts(
+        &self,
+        cas: &[CertInfo],
+        key: &crate::tuf::PublicKey,
+        now: OffsetDateTime,
+    ) -> Result<(), String> {
+        let chain = x509::parse_pem_chain(&key.public).map_err(|e| e.to_string())?;
+        let (leaf, rest) = chain
+            .split_first()
+            .ok_or_else(|| "no certificate".to_owned())?;
+        let intermediates: Vec<CertInfo> = rest.iter().filter(|c| c.is_ca).cloned().collect();
+        x509::verify_chain_to_ca(leaf, &intermediates, cas, now)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// A trust lock file.
@@ -152,6 +226,7 @@ impl Pin {
         Ok(Pin {
             root_keys: ids,
             root_version: root.version,
+            ca: None,
         })
     }
 
@@ -184,6 +259,9 @@ fn verify_pinned(
         reason: e.to_string(),
     })?;
     let full = root_role(gun, signed.signed(), now, check_cert_expiry)?;
+    if let Some(ca) = &pin.ca {
+        return verify_ca_pinned(gun, ca, signed, &full, now);
+    }
     let pinned = pin.pinned_role(&full);
     if pinned.keys.is_empty() {
         let present: Vec<String> = full
@@ -206,6 +284,61 @@ fn verify_pinned(
         gun: gun.into(),
         reason: e.to_string(),
     })
+}
+
+/// `verify_pinned` for a CA pin: the root role restricted to the certificates that chain
+/// to the CA bundle (same threshold), and the full root role, must each sign.
+fn verify_ca_pinned(
+    gun: &str,
+    ca: &CaPin,
+    signed: Signed<Root>,
+    full: &BaseRole,
+    now: OffsetDateTime,
+) -> Result<Verified<Root>, TrustError> {
+    let cas = ca.usable(gun, now)?;
+    let mut pinned = full.clone();
+    let mut refused = Vec::new();
+    pinned
+        .keys
+        .retain(|id, key| match ca.accepts(&cas, key, now) {
+            Ok(()) => true,
+            Err(e) => {
+                refused.push(format!("{id}: {e}"));
+                false
+            }
+        });
+    if pinned.keys.is_empty() {
+        return Err(TrustError::PinMismatch {
+            gun: gun.into(),
+            reason: format!(
+                "no root certificate of root version {} chains to a CA in {} ({})",
+                signed.signed().version,
+                ca.path,
+                refused.join("; ")
+            ),
+        });
+    }
+    verify_with_roles(signed, &[&pinned, full]).map_err(|e| TrustError::PinMismatch {
+        gun: gun.into(),
+        reason: format!(
+            "{e} (counting only root certificates that chain to a CA in {})",
+            ca.path
+        ),
+    })
+}
+
+/// Whether `bytes`, a root trusted otherwise (the local cache), satisfies `pin`'s CA
+/// bundle. Always true for a key pin.
+pub fn check_ca_pin(
+    gun: &str,
+    pin: &Pin,
+    bytes: &[u8],
+    now: OffsetDateTime,
+) -> Result<(), TrustError> {
+    if pin.ca.is_some() {
+        verify_pinned(gun, pin, bytes, now, true)?;
+    }
+    Ok(())
 }
 
 /// The root to start the update from, given a pin: the current root if pinned keys sign it,
@@ -235,6 +368,9 @@ pub fn anchor(
     let direct = verify_pinned(g, pin, current, now, true);
     match direct {
         Ok(v) => Ok(v),
+        // notary applies a CA pin to the root it downloads; there is no pinned version
+        // to walk rotations from.
+        Err(e) if pin.ca.is_some() => Err(e.into()),
         Err(direct_err) if current_version > pin.root_version => {
             let old = remote
                 .get_by_version(
@@ -282,8 +418,10 @@ impl NotaryTrustPinning {
         }
     }
 
-    /// The pin for `gun`: an exact `certs` entry, else the longest matching `prefix*`
-    /// entry (as notary does). `ca` pinning is not supported and fails closed.
+    /// The pin for `gun`, with notary's precedence: an exact `certs` entry, else the
+    /// longest matching `prefix*` entry, else the `ca` entry whose key is the longest
+    /// prefix of `gun` (its bundle is read now; a relative path is relative to the
+    /// current directory, as in notary 0.7's code).
     pub fn pin_for(&self, gun: &str) -> Result<Option<Pin>, TrustError> {
         let ids = self.certs.get(gun).or_else(|| {
             self.certs
@@ -305,18 +443,26 @@ impl NotaryTrustPinning {
             return Ok(Some(Pin {
                 root_keys: ids.clone(),
                 root_version: 1,
+                ca: None,
             }));
         }
-        if self
-            .ca
-            .keys()
-            .any(|prefix| gun.starts_with(prefix.as_str()))
-        {
-            return Err(TrustError::BadInput(format!(
-                "trust_pinning.ca applies to {gun}, but CA pinning is not supported by vouch; pin the root key IDs with trust_pinning.certs or a trust lock (`vouch trust pin`)"
-            )));
+        match self.ca_path_for(gun) {
+            Some(path) => Ok(Some(Pin {
+                root_keys: Vec::new(),
+                root_version: 1,
+                ca: Some(CaPin::load(path)?),
+            })),
+            None => Ok(None),
         }
-        Ok(None)
+    }
+
+    /// The `ca` bundle path whose key is the longest prefix of `gun`.
+    pub fn ca_path_for(&self, gun: &str) -> Option<&str> {
+        self.ca
+            .iter()
+            .filter(|(prefix, _)| gun.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map(|(_, path)| path.as_str())
     }
 }
 
@@ -343,16 +489,30 @@ mod tests {
         );
         assert!(tp.pin_for("other.org/x").unwrap().is_none());
         let ca = NotaryTrustPinning::from_config_json(
-            br#"{"trust_pinning":{"ca":{"other.org/":"ca.pem"}}}"#,
+            br#"{"trust_pinning":{"ca":{"other.org/":"/nonexistent/ca.pem"}}}"#,
         )
         .unwrap();
         assert!(
             ca.pin_for("other.org/x").is_err(),
-            "CA pinning fails closed"
+            "an unreadable CA bundle fails closed"
         );
         assert_eq!(
             NotaryTrustPinning::from_config_json(b"{}").unwrap(),
             NotaryTrustPinning::default()
         );
+    }
+
+    #[test]
+    fn ca_entry_is_the_longest_prefix_and_certs_take_precedence() {
+        let cfg = br#"{"trust_pinning":{"ca":{"":"all.pem","example.com/":"short.pem","example.com/team/":"long.pem"},"certs":{"example.com/team/pinned":["aa"],"example.com/team/w*":["bb"]}}}"#;
+        let tp = NotaryTrustPinning::from_config_json(cfg).unwrap();
+        assert_eq!(tp.ca_path_for("example.com/team/x"), Some("long.pem"));
+        assert_eq!(tp.ca_path_for("example.com/other"), Some("short.pem"));
+        assert_eq!(tp.ca_path_for("other.org/x"), Some("all.pem"));
+        // certs, exact or wildcard, win over a ca entry (whose bundle is then not read).
+        let exact = tp.pin_for("example.com/team/pinned").unwrap().unwrap();
+        assert_eq!((exact.root_keys, exact.ca), (vec!["aa".to_owned()], None));
+        let wild = tp.pin_for("example.com/team/web").unwrap().unwrap();
+        assert_eq!((wild.root_keys, wild.ca), (vec!["bb".to_owned()], None));
     }
 }

@@ -68,7 +68,7 @@ pub struct KeyStore {
 type UnlockedMap = std::collections::HashMap<String, ([u8; 32], zeroize::Zeroizing<Vec<u8>>)>;
 
 #[derive(Default)]
-struct Unlocked(std::sync::Mutex<UnlockedMap>);
+struct Unlocked(std::sync::Mutex<UnlockedMap>, std::sync::atomic::AtomicBool);
 
 impl std::fmt::Debug for Unlocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +91,9 @@ impl Unlocked {
 
     fn put(&self, id: &KeyId, file: &[u8], key: &PrivateKey) {
         use sha2::Digest;
+        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let digest: [u8; 32] = sha2::Sha256::digest(file).into();
         if let (Ok(der), Ok(mut map)) = (
             key.to_pkcs8_der(crate::crypto::private::pkcs8::Pkcs8Flavor::Standard),
@@ -117,6 +120,16 @@ impl KeyStore {
             private_dir,
             unlocked: Default::default(),
         })
+    }
+
+    /// From now on, keys this store generates are kept unlocked in memory for the rest of
+    /// the process, so signing with them does not decrypt them again (`init` creates keys
+    /// and signs with them at once). Off by default: `load` otherwise always decrypts and
+    /// checks the passphrase.
+    pub fn reuse_generated_keys(&self) {
+        self.unlocked
+            .1
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn trust_dir(&self) -> &Path {

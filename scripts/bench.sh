@@ -9,10 +9,18 @@
 # Environment (all optional):
 #   BENCH_RUNS=7          runs per single operation (at least 5)
 #   BENCH_BULK_RUNS=3     runs of the bulk case (at least 3)
-#   BENCH_TAGS=1000       tags in the bulk case and in the listed repository
+#   BENCH_TAGS=1000       tags in the bulk case and in the listed/verified repository
+#   BENCH_BIG_TAGS=100000 targets in the large repository of the verify case (0 skips it)
+#   BENCH_BIG_RUNS=5      timed runs of verify in the large repository (at least 3)
+#   BENCH_BIG_NOTARY=1    also time `notary lookup` in the large repository (0 skips it)
 #   BENCH_TMPDIR=DIR      where the trust dirs live (default $TMPDIR or /tmp); fsync costs
 #                         depend on the file system, so the results name it
 #   BENCH_NO_HYPERFINE=1  use the built-in timing loop even when hyperfine is installed
+#
+# Cases: init, sign one tag, sign TAGS tags, list, verify one tag (vouch verify --trust-lock
+# vs notary lookup; 1-target and TAGS-target repositories, warm and cold), and verify one tag
+# in a BIG_TAGS-target repository published with one `vouch sign --from-file` (time and
+# peak RSS from GNU time).
 #
 # Every timed run starts from its own prepared state (new GUN, its own trust dir), made
 # before the timing starts; each run is timed once and the MEDIAN of the runs is reported.
@@ -37,6 +45,12 @@ TAGS=${BENCH_TAGS:-1000}
 [[ $RUNS =~ ^[0-9]+$ && $RUNS -ge 5 && $RUNS -le 100 ]] || die "BENCH_RUNS must be 5..100"
 [[ $BULK_RUNS =~ ^[0-9]+$ && $BULK_RUNS -ge 3 && $BULK_RUNS -le 20 ]] || die "BENCH_BULK_RUNS must be 3..20"
 [[ $TAGS =~ ^[0-9]+$ && $TAGS -ge 1 && $TAGS -le 100000 ]] || die "BENCH_TAGS must be 1..100000"
+BIG_TAGS=${BENCH_BIG_TAGS:-100000}
+BIG_RUNS=${BENCH_BIG_RUNS:-5}
+BIG_NOTARY=${BENCH_BIG_NOTARY:-1}
+[[ $BIG_TAGS =~ ^[0-9]+$ && ($BIG_TAGS -eq 0 || ($BIG_TAGS -ge 1000 && $BIG_TAGS -le 1000000)) ]] ||
+  die "BENCH_BIG_TAGS must be 0 or 1000..1000000"
+[[ $BIG_RUNS =~ ^[0-9]+$ && $BIG_RUNS -ge 3 && $BIG_RUNS -le 20 ]] || die "BENCH_BIG_RUNS must be 3..20"
 for c in notary notary-server awk sort; do
   command -v "$c" >/dev/null 2>&1 || die "$c is missing (make test-deps installs notary and notary-server)"
 done
@@ -322,6 +336,119 @@ measure listc-n "$RUNS" "notary -s $S -d $QW/listc-n-{n} list $LG"
 row "\`list\` of a $TAGS-target repository, warm trust dir" "$RUNS" list-v list-n 2
 row "\`list\` of a $TAGS-target repository, cold (empty trust dir)" "$RUNS" listc-v listc-n 2
 
+# --- 5. verify one tag: `vouch verify` vs `notary lookup` ------------------------------
+# The same repositories are read by both tools: a 1-target repository (made by vouch) and
+# the TAGS-target repository notary made in the bulk case. vouch needs a trust anchor: the
+# root is pinned in a trust lock file (`trust pin --from-cache` after a first `list`), and
+# every verify passes --trust-lock. Warm = the trust dir already caches the repository's
+# metadata (one untimed `list`/`lookup` before), like notary's warm lookup; cold = empty
+# trust dir (vouch: root from the lock file; notary: root trusted on first use).
+V1=$H/verify-1
+quiet v --trust-dir "$W/verify-pub" init "$V1"
+quiet v --trust-dir "$W/verify-pub" sign "$V1:v1=$(digest 42):4242"
+LOCK=$W/trust-lock.json
+say "preparing verify ($V1, $LG)"
+quiet v --trust-dir "$W/pin" list "$V1"
+quiet v --trust-dir "$W/pin" list "$LG"
+quiet v --trust-dir "$W/pin" trust pin "$V1" --from-cache --trust-lock "$LOCK"
+quiet v --trust-dir "$W/pin" trust pin "$LG" --from-cache --trust-lock "$LOCK"
+for ((i = 1; i <= RUNS; i++)); do
+  quiet v --trust-dir "$W/ver1-v-$i" list "$V1"
+  quiet n -d "$W/ver1-n-$i" list "$V1"
+  quiet v --trust-dir "$W/verk-v-$i" list "$LG"
+  quiet n -d "$W/verk-n-$i" list "$LG"
+done
+# Both tools must answer with the signed digest before anything is timed.
+want1="$V1@$(digest 42)" wantk="$LG@sha256:$(HEX 100001)"
+got=$(v --trust-dir "$W/pin" verify "$V1:v1" --trust-lock "$LOCK" 2>>"$LOG") || true
+[ "$got" = "$want1" ] || die "vouch verify $V1:v1 printed '$got', expected '$want1'"
+got=$(v --trust-dir "$W/pin" verify "$LG:tag-1" --trust-lock "$LOCK" 2>>"$LOG") || true
+[ "$got" = "$wantk" ] || die "vouch verify $LG:tag-1 printed '$got', expected '$wantk'"
+got=$(n -d "$W/check-n" lookup "$V1" v1 2>>"$LOG" | awk '{print $2}') || true
+[ "$got" = "$(digest 42)" ] || die "notary lookup $V1 v1 printed '$got'"
+got=$(n -d "$W/check-n" lookup "$LG" tag-1 2>>"$LOG" | awk '{print $2}') || true
+[ "$got" = "sha256:$(HEX 100001)" ] || die "notary lookup $LG tag-1 printed '$got'"
+QL=$(q "$LOCK")
+measure ver1-v "$RUNS" "$QV -s $S --trust-dir $QW/ver1-v-{n} verify $V1:v1 --trust-lock $QL"
+measure ver1-n "$RUNS" "notary -s $S -d $QW/ver1-n-{n} lookup $V1 v1"
+measure verk-v "$RUNS" "$QV -s $S --trust-dir $QW/verk-v-{n} verify $LG:tag-1 --trust-lock $QL"
+measure verk-n "$RUNS" "notary -s $S -d $QW/verk-n-{n} lookup $LG tag-1"
+measure ver1c-v "$RUNS" "$QV -s $S --trust-dir $QW/ver1c-v-{n} verify $V1:v1 --trust-lock $QL"
+measure ver1c-n "$RUNS" "notary -s $S -d $QW/ver1c-n-{n} lookup $V1 v1"
+measure verkc-v "$RUNS" "$QV -s $S --trust-dir $QW/verkc-v-{n} verify $LG:tag-1 --trust-lock $QL"
+measure verkc-n "$RUNS" "notary -s $S -d $QW/verkc-n-{n} lookup $LG tag-1"
+row "verify one tag: \`vouch verify GUN:TAG --trust-lock\` vs \`notary lookup\`, 1-target repository, warm trust dir" "$RUNS" ver1-v ver1-n 3
+row "verify one tag, $TAGS-target repository, warm trust dir" "$RUNS" verk-v verk-n 3
+variant "verify one tag, 1-target repository, **cold** (empty trust dir; vouch: root from the lock file, notary: TOFU) — vs cold \`notary lookup\`" "$RUNS" ver1c-v ver1c-n
+variant "verify one tag, $TAGS-target repository, **cold** — vs cold \`notary lookup\`" "$RUNS" verkc-v verkc-n
+
+# --- 6. verify one tag in a BIG_TAGS-target repository -------------------------------
+# Published to the same notary-server with ONE `vouch sign --from-file` of BIG_TAGS lines
+# (untimed by hyperfine; its wall time and peak RSS are reported). Timed: `vouch verify` of
+# one tag with a warm trust dir (median of BIG_RUNS), then peak RSS (max resident set size
+# from GNU time, median of 3 separate runs). notary lookup on the same repository likewise.
+BIG_ROWS=()
+BIG_NOTE=""
+TIME_BIN=""
+if [ -x /usr/bin/time ] && /usr/bin/time -f '%e %M' true >/dev/null 2>&1; then TIME_BIN=/usr/bin/time; fi
+# rss ID RUNS CMD... — peak RSS in KiB of each run into $W/ID.rss (one per line)
+rss() {
+  local id=$1 runs=$2 i
+  shift 2
+  : >"$W/$id.rss"
+  for ((i = 1; i <= runs; i++)); do
+    "$TIME_BIN" -f '%e %M' -o "$W/rss.tmp" "$@" >/dev/null 2>>"$LOG" || die "$id (rss run $i) failed: $* (see $LOG)"
+    awk '{print $2}' "$W/rss.tmp" >>"$W/$id.rss"
+  done
+}
+med_rss() { sort -g "$W/$1.rss" | awk '{a[NR]=$1} END {if (NR % 2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k * 1024 / 1e6 }'; }
+if [ "$BIG_TAGS" -gt 0 ]; then
+  BG=$H/big-$BIG_TAGS
+  BT=tag-$((BIG_TAGS / 2))
+  say "preparing the $BIG_TAGS-target repository $BG (one sign --from-file)"
+  awk -v g="$BG" -v n="$BIG_TAGS" 'BEGIN { for (t = 1; t <= n; t++) printf "%s:tag-%d=sha256:%064x:%d\n", g, t, 1000000 + t, 1000 + t }' >"$W/big.txt"
+  quiet v --trust-dir "$W/big-pub" init "$BG"
+  if [ -n "$TIME_BIN" ]; then
+    "$TIME_BIN" -f '%e %M' -o "$W/big-sign.tmp" "$VOUCH" -s "$S" --trust-dir "$W/big-pub" sign --from-file "$W/big.txt" >>"$LOG" 2>&1 ||
+      die "signing $BIG_TAGS tags failed (see $LOG)"
+    read -r bs_t bs_k <"$W/big-sign.tmp"
+    BIG_NOTE="publishing it: one \`vouch sign --from-file\` of $BIG_TAGS lines to the notary-server, $(fmt "$bs_t"), peak RSS $(mb "$bs_k") (one run)"
+  else
+    quiet v --trust-dir "$W/big-pub" sign --from-file "$W/big.txt"
+  fi
+  wantb="$BG@sha256:$(printf '%064x' $((1000000 + BIG_TAGS / 2)))"
+  got=$(v --trust-dir "$W/big-warm" verify --tofu "$BG:$BT" 2>>"$LOG") || true
+  [ "$got" = "$wantb" ] || die "vouch verify $BG:$BT printed '$got', expected '$wantb'"
+  quiet v --trust-dir "$W/big-warm" trust pin "$BG" --from-cache --trust-lock "$LOCK"
+  for ((i = 1; i <= BIG_RUNS; i++)); do cp -a "$W/big-warm" "$W/big-v-$i"; done
+  measure big-v "$BIG_RUNS" "$QV -s $S --trust-dir $QW/big-v-{n} verify $BG:$BT --trust-lock $QL"
+  bvw=$(median big-v 1) bvc=$(median big-v 2) bvk="" bnw="" bnk=""
+  if [ -n "$TIME_BIN" ]; then
+    rss big-v 3 "$VOUCH" -s "$S" --trust-dir "$W/big-v-1" verify "$BG:$BT" --trust-lock "$LOCK"
+    bvk=$(med_rss big-v)
+  fi
+  if [ "$BIG_NOTARY" = 1 ]; then
+    # warm notary trust dirs, made (untimed) by one lookup each; give up after 120 s
+    if timeout 120 notary -s "$S" -d "$W/bign-warm" lookup "$BG" "$BT" >>"$LOG" 2>&1; then
+      for ((i = 1; i <= 3; i++)); do cp -a "$W/bign-warm" "$W/big-n-$i"; done
+      measure big-n 3 "notary -s $S -d $QW/big-n-{n} lookup $BG $BT"
+      bnw=$(median big-n 1)
+      if [ -n "$TIME_BIN" ]; then
+        rss big-n 3 notary -s "$S" -d "$W/big-n-1" lookup "$BG" "$BT"
+        bnk=$(med_rss big-n)
+      fi
+    else
+      say "notary lookup in the $BIG_TAGS-target repository failed or took over 120 s; skipped"
+      BIG_NOTE="$BIG_NOTE; notary lookup skipped (failed or over 120 s)"
+    fi
+  fi
+  t_ok=$(awk -v t="$bvw" 'BEGIN { print (t < 0.3 ? "yes" : "**no**") }')
+  m_ok="–"
+  [ -n "$bvk" ] && m_ok=$(awk -v k="$bvk" 'BEGIN { print (k * 1024 < 100e6 ? "yes" : "**no**") }')
+  BIG_ROWS+=("| verify one tag (\`$BT\`), $BIG_TAGS-target repository, warm trust dir | $BIG_RUNS | $(fmt "$bvw") | $(fmt "$bvc") | ${bvk:+$(mb "$bvk")} | ${bnw:+$(fmt "$bnw")} | ${bnk:+$(mb "$bnk")} | ${bnw:+$(ratio "$bnw" "$bvw")} | < 0.3 s; < 100 MB | time: $t_ok; memory: $m_ok |")
+fi
+
 # --- diagnostics: key unlock, process start -----------------------------------------
 kid() { "$VOUCH" --trust-dir "$1" key list | awk '$1 == "targets" {print $3; exit}'; }
 KV=$(kid "$W/sign-v") KVN=$(kid "$W/sign-vn")
@@ -354,6 +481,15 @@ NOTARY_VER=$(dpkg-query -W -f '${Version}' notary 2>/dev/null || echo "?")
   printf '%s\n' "${MAIN_ROWS[@]}"
   echo
   echo "notary bulk split (mean): $NOTARY_SPLIT."
+  if [ "${#BIG_ROWS[@]}" -gt 0 ]; then
+    echo
+    echo "Large repository (peak RSS = max resident set size from GNU time, median of 3 runs; notary N = 3; MB = 10^6 bytes):"
+    echo
+    echo "| operation | N | vouch wall | vouch CPU | vouch peak RSS | notary wall | notary peak RSS | notary/vouch | target | met |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${BIG_ROWS[@]}"
+    if [ -n "$BIG_NOTE" ]; then echo; echo "${BIG_NOTE^}."; fi
+  fi
   echo
   echo "Variants and diagnostics (vouch only; notary column = the matching notary row above):"
   echo

@@ -193,7 +193,7 @@ fn parse_sha256(d: &str) -> CliResult<Vec<u8>> {
 
 fn image_meta(digest: &str, size: u64) -> CliResult<FileMeta> {
     let sha = parse_sha256(digest)?;
-    let mut hashes = std::collections::BTreeMap::new();
+    let mut hashes = vouch::tuf::Hashes::new();
     hashes.insert("sha256".to_owned(), sha);
     Ok(FileMeta {
         length: size as i64,

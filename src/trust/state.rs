@@ -183,15 +183,17 @@ impl RepoState {
             &snap_bytes,
             &base_role(g, root.role(), "snapshot")?,
         )?;
-        check_floor(local, g, &snapshot, |b| {
-            verify_role::<Snapshot>(
-                g,
-                "snapshot",
-                b,
-                &base_role(g, root.role(), "snapshot").ok()?,
-            )
-            .ok()
-        })?;
+        if snap_fresh {
+            check_floor(local, g, &snapshot, |b| {
+                verify_role::<Snapshot>(
+                    g,
+                    "snapshot",
+                    b,
+                    &base_role(g, root.role(), "snapshot").ok()?,
+                )
+                .ok()
+            })?;
+        }
         if policy.check_expiry {
             snapshot
                 .check_expiry(policy.clock)
@@ -229,10 +231,13 @@ impl RepoState {
         let (t_bytes, t_fresh) =
             fetch_by_meta_cached(remote, local, &gun, "targets", &targets_meta)?;
         let targets_role = base_role(g, state.root.role(), "targets")?;
-        let targets = verify_role::<Targets>(g, "targets", &t_bytes, &targets_role)?;
-        check_floor(local, g, &targets, |b| {
-            verify_role::<Targets>(g, "targets", b, &targets_role).ok()
-        })?;
+        let targets = verify_role_owned::<Targets>(g, "targets", t_bytes, &targets_role)?;
+        // A file taken from the cache is the cached copy: no floor to compare with.
+        if t_fresh {
+            check_floor(local, g, &targets, |b| {
+                verify_role::<Targets>(g, "targets", b, &targets_role).ok()
+            })?;
+        }
         if policy.check_expiry {
             targets
                 .check_expiry(policy.clock)
@@ -340,10 +345,10 @@ impl RepoState {
         if let Some(m) = snapshot.as_ref().and_then(|s| s.role().meta.get("targets")) {
             check_hashes("targets", &t_bytes, m).map_err(|e| verification(g, "targets", e))?;
         }
-        let targets = verify_role::<Targets>(
+        let targets = verify_role_owned::<Targets>(
             g,
             "targets",
-            &t_bytes,
+            t_bytes,
             &base_role(g, root.role(), "targets")?,
         )?;
         if policy.check_expiry {
@@ -450,7 +455,7 @@ impl RepoState {
                 // threshold (or that has expired, below) is skipped; anything else wrong
                 // with it (unparsable, wrong `_type`, invalid structure) fails the update,
                 // so a broken delegation cannot hand its names to a lower-priority role.
-                let verified = match Signed::<Targets>::from_bytes(&bytes)
+                let verified = match Signed::<Targets>::from_vec(bytes)
                     .and_then(|signed| verify(signed, &role))
                 {
                     Ok(v) => v,
@@ -541,6 +546,17 @@ pub fn verify_role<T: Metadata>(
     role: &BaseRole,
 ) -> Result<Verified<T>, TrustError> {
     let signed = Signed::<T>::from_bytes(bytes).map_err(|e| verification(gun, name, e))?;
+    verify(signed, role).map_err(|e| verification(gun, name, e))
+}
+
+/// [`verify_role`] taking ownership of the bytes (no copy of a large file).
+pub fn verify_role_owned<T: Metadata>(
+    gun: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    role: &BaseRole,
+) -> Result<Verified<T>, TrustError> {
+    let signed = Signed::<T>::from_vec(bytes).map_err(|e| verification(gun, name, e))?;
     verify(signed, role).map_err(|e| verification(gun, name, e))
 }
 

@@ -14,7 +14,90 @@ pub const SHA256: &str = "sha256";
 pub const SHA512: &str = "sha512";
 
 /// Algorithm name → raw digest bytes (base64 on the wire).
-pub type Hashes = BTreeMap<String, Vec<u8>>;
+///
+/// A small sorted vector rather than a `BTreeMap`: a target lists one or two hashes, and a
+/// targets file may hold hundreds of thousands of targets (a `BTreeMap` node per target
+/// costs ten times the memory).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Hashes(Vec<(String, Vec<u8>)>);
+
+impl Hashes {
+    pub fn new() -> Hashes {
+        Hashes(Vec::new())
+    }
+
+    /// Insert or replace; returns the previous digest.
+    pub fn insert(&mut self, alg: String, digest: Vec<u8>) -> Option<Vec<u8>> {
+        match self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(alg.as_str()))
+        {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, digest)),
+            Err(i) => {
+                self.0.insert(i, (alg, digest));
+                None
+            }
+        }
+    }
+
+    pub fn get(&self, alg: &str) -> Option<&Vec<u8>> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(alg))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, alg: &str) -> bool {
+        self.get(alg).is_some()
+    }
+
+    pub fn remove(&mut self, alg: &str) -> Option<Vec<u8>> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(alg)).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// In algorithm-name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Vec<u8>)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.0.iter().map(|(k, _)| k)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::ops::Index<&str> for Hashes {
+    type Output = Vec<u8>;
+    fn index(&self, alg: &str) -> &Vec<u8> {
+        self.get(alg).unwrap_or_else(|| panic!("no {alg} hash"))
+    }
+}
+
+impl<'a> IntoIterator for &'a Hashes {
+    type Item = (&'a String, &'a Vec<u8>);
+    type IntoIter = Box<dyn Iterator<Item = (&'a String, &'a Vec<u8>)> + 'a>;
+    fn into_iter(self) -> Self::IntoIter {
+        Box::new(self.iter())
+    }
+}
+
+impl FromIterator<(String, Vec<u8>)> for Hashes {
+    fn from_iter<I: IntoIterator<Item = (String, Vec<u8>)>>(iter: I) -> Self {
+        let mut h = Hashes::new();
+        for (k, v) in iter {
+            h.insert(k, v);
+        }
+        h
+    }
+}
 
 /// `{"custom":…,"hashes":{…},"length":N}` (`custom` omitted when absent).
 ///

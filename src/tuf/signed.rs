@@ -81,10 +81,16 @@ struct Envelope<'a> {
 impl<T: Metadata> Signed<T> {
     /// Parse a metadata file. Checks only that it is well-formed; nothing is trusted yet.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TufError> {
-        let env: Envelope = serde_json::from_slice(bytes).map_err(|e| {
+        Self::from_vec(bytes.to_vec())
+    }
+
+    /// [`Signed::from_bytes`] taking ownership of the file bytes (no copy).
+    pub fn from_vec(bytes: Vec<u8>) -> Result<Self, TufError> {
+        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| {
             TufError::Malformed(format!("{} file is not a signed envelope: {e}", T::TYPE))
         })?;
         let raw = env.signed.get();
+        let raw_len = raw.len();
         if !raw.starts_with('{') {
             return Err(TufError::Malformed(format!(
                 "{} file: \"signed\" is not a JSON object",
@@ -97,11 +103,12 @@ impl<T: Metadata> Signed<T> {
             .map_err(|e| TufError::Malformed(format!("{} metadata: {e}", T::TYPE)))?;
         // `raw` borrows from `bytes`: its offset locates it.
         let start = raw.as_ptr() as usize - bytes.as_ptr() as usize;
+        let signatures = env.signatures;
         Ok(Signed {
             signed,
-            signatures: env.signatures,
-            raw_signed: start..start + raw.len(),
-            bytes: bytes.to_vec(),
+            signatures,
+            raw_signed: start..start + raw_len,
+            bytes,
         })
     }
 }

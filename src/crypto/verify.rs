@@ -121,14 +121,14 @@ impl VerifyingKey {
         let bad = |what: &str| CryptoError::BadSignature(format!("{method} signature {what}"));
         match (&self.inner, method) {
             (Inner::P256(key), METHOD_ECDSA) => {
-                use p256::ecdsa::signature::Verifier as _;
                 if sig.len() != 64 {
                     return Err(bad(&format!("is {} bytes, expected 64 (r‖s)", sig.len())));
                 }
-                let sig = p256::ecdsa::Signature::from_slice(sig)
-                    .map_err(|_| bad("has r or s out of range"))?;
-                key.verify(msg, &sig)
-                    .map_err(|_| bad("does not match the message and key"))
+                // ring's P-256 verification (the key was parsed and checked by p256).
+                let point = key.to_encoded_point(false);
+                rs::UnparsedPublicKey::new(&rs::ECDSA_P256_SHA256_FIXED, point.as_bytes())
+                    .verify(msg, sig)
+                    .map_err(|_| bad("does not match the message and key (or r, s out of range)"))
             }
             (Inner::Ed25519(key), METHOD_EDDSA) => {
                 if sig.len() != 64 {

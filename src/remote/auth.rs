@@ -612,11 +612,42 @@ pub(crate) struct TokenSource {
     server_url: Url,
     timeout: Duration,
     cache: Mutex<HashMap<(String, String), CachedToken>>,
+    /// When `client` has no TLS roots (a plain-HTTP server): how to build one for an
+    /// `https://` realm, built at most once.
+    https: Option<(
+        super::TlsOptions,
+        super::Timeouts,
+        std::sync::OnceLock<Client>,
+    )>,
 }
 
 impl TokenSource {
+    /// For a client without TLS roots: `https://` realms get a full client from `tls`.
+    pub(crate) fn with_https_fallback(
+        mut self,
+        tls: super::TlsOptions,
+        timeouts: super::Timeouts,
+    ) -> Self {
+        self.https = Some((tls, timeouts, std::sync::OnceLock::new()));
+        self
+    }
+
+    fn client_for(&self, url: &Url) -> Result<&Client, RemoteError> {
+        match &self.https {
+            Some((tls, timeouts, cell)) if url.scheme() == "https" => {
+                if let Some(c) = cell.get() {
+                    return Ok(c);
+                }
+                let c = super::http::build_client(tls, timeouts, false)?;
+                Ok(cell.get_or_init(|| c))
+            }
+            _ => Ok(&self.client),
+        }
+    }
+
     pub(crate) fn new(client: Client, server_url: Url, timeout: Duration) -> Self {
         TokenSource {
+            https: None,
             client,
             server_url,
             timeout,
@@ -634,7 +665,7 @@ impl TokenSource {
         creds: Option<&Credentials>,
         tried: &str,
     ) -> Result<Zeroizing<String>, RemoteError> {
-        let (client, server_url, timeout) = (&self.client, &self.server_url, self.timeout);
+        let (server_url, timeout) = (&self.server_url, self.timeout);
         let user = creds.map(|c| c.username.clone()).unwrap_or_default();
         let key = (scope.to_owned(), user);
         if let Some(t) = self.cache.lock().unwrap().get(&key) {
@@ -686,7 +717,7 @@ impl TokenSource {
         url.set_query(None);
         url.query_pairs_mut()
             .extend_pairs(q.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let mut req = client.get(url.clone()).timeout(timeout);
+        let mut req = self.client_for(&url)?.get(url.clone()).timeout(timeout);
         if let Some(c) = creds {
             if !c.username.is_empty() && !c.password.is_empty() {
                 req = req.header(reqwest::header::AUTHORIZATION, c.basic_header().as_str());

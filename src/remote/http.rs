@@ -56,6 +56,19 @@ pub fn build_client(
     build(tls, timeouts, follow_redirects, true)
 }
 
+/// The client for a notary server reached over plain `http://`: the same as
+/// [`build_client`] without redirects, but the system's root certificates are not loaded
+/// (no TLS happens; loading them costs a few milliseconds per command). An `https://`
+/// token realm is served by a full client built on demand ([`build_client`]).
+pub fn build_plain_http_client(
+    tls: &TlsOptions,
+    timeouts: &Timeouts,
+) -> Result<Client, RemoteError> {
+    let mut no_roots = tls.clone();
+    no_roots.ca_cert = None;
+    build_inner(&no_roots, timeouts, false, true, false)
+}
+
 /// The client for a container registry: as [`build_client`] (no redirects), except that a
 /// CA file is *added* to the system roots, as Docker does for registry CAs.
 pub fn build_registry_client(tls: &TlsOptions, timeouts: &Timeouts) -> Result<Client, RemoteError> {
@@ -68,6 +81,22 @@ fn build(
     follow_redirects: bool,
     ca_replaces_system_roots: bool,
 ) -> Result<Client, RemoteError> {
+    build_inner(
+        tls,
+        timeouts,
+        follow_redirects,
+        ca_replaces_system_roots,
+        true,
+    )
+}
+
+fn build_inner(
+    tls: &TlsOptions,
+    timeouts: &Timeouts,
+    follow_redirects: bool,
+    ca_replaces_system_roots: bool,
+    system_roots: bool,
+) -> Result<Client, RemoteError> {
     let mut b = Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
@@ -79,6 +108,9 @@ fn build(
         } else {
             reqwest::redirect::Policy::none()
         });
+    if !system_roots {
+        b = b.tls_built_in_root_certs(false);
+    }
     if let Some(ca) = &tls.ca_cert {
         let pem = read_tls_file(ca, "CA certificate")?;
         let certs =

@@ -71,9 +71,19 @@ impl NotaryServer {
         let path = base.path().trim_end_matches('/').to_owned();
         base.set_path(&path);
         let describe = format!("notary server {}", base.as_str().trim_end_matches('/'));
-        let client = build_client(&opts.tls, &opts.timeouts, false)?;
+        // Plain HTTP needs no TLS roots; only an https:// token realm would.
+        let plain = base.scheme() == "http";
+        let client = if plain {
+            super::http::build_plain_http_client(&opts.tls, &opts.timeouts)?
+        } else {
+            build_client(&opts.tls, &opts.timeouts, false)?
+        };
+        let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request);
+        if plain {
+            tokens = tokens.with_https_fallback(opts.tls.clone(), opts.timeouts);
+        }
         Ok(NotaryServer {
-            tokens: TokenSource::new(client.clone(), base.clone(), opts.timeouts.request),
+            tokens,
             client,
             base,
             describe,

@@ -327,6 +327,11 @@ fn passwd(
     new_file: Option<&Path>,
 ) -> CliResult {
     let info = find(store, key)?;
+    if new_file.is_none() && !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "key passwd needs the new passphrase: pass --new-passphrase-file FILE, or run it in a terminal to be prompted (environment variables only supply the current passphrase)",
+        ));
+    }
     let old = prompt::sources(ctx)?;
     let new = prompt::new_passphrase_sources(new_file)?;
     let updated = store.change_passphrase(&info.id, &old, &new, format.map(key_format))?;

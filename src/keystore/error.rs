@@ -140,7 +140,7 @@ impl KeystoreError {
                 env_vars_for(role).join(" or ")
             ),
             EmptyPassphrase { .. } => {
-                "choose a non-empty passphrase; to store a key unencrypted, ask for the unencrypted format explicitly".into()
+                "choose a non-empty passphrase (vouch does not store keys unencrypted from the command line)".into()
             }
             PassphraseInput { .. } => "use an environment variable or a passphrase file".into(),
             InsecurePassphraseFile { path, .. } => format!("run `chmod 600 {}`", path.display()),
@@ -151,7 +151,7 @@ impl KeystoreError {
             IdMismatch { .. } => {
                 "the file was renamed or edited: import the key again with `vouch key import`".into()
             }
-            AlreadyExists { .. } => "remove the existing key first, or import with --force".into(),
+            AlreadyExists { .. } => "the key is already in the key store (`vouch key list`); remove it first with `vouch key remove ID` if you mean to replace it".into(),
             Io { .. } => "check that the path exists and that you own it".into(),
             InvalidRole { .. } => {
                 "use root, targets, snapshot, timestamp, targets/<name> (lowercase) or a signer name".into()

@@ -351,7 +351,10 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 .collect();
             delegations.push(json!({"role": d.name, "parent": parent, "paths": d.paths, "threshold": d.threshold, "keys": keys,
                 "version": loaded.map(|l| l.role().version), "expires": loaded.map(|l| l.role().expires.as_str().to_owned()),
-                "targets": loaded.map(|l| l.role().targets.len())}));
+                "targets": loaded.map(|l| l.role().targets.len()),
+                // Listed in the snapshot but not loaded: it did not verify (see the warnings).
+                "published": loaded.is_some() || state.snapshot.as_ref().is_some_and(|s| s.role().meta.contains_key(&d.name)),
+                "verified": loaded.is_some()}));
         }
     }
     if ctx.json() {
@@ -435,7 +438,13 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 d["version"]
                     .as_i64()
                     .map(|v| v.to_string())
-                    .unwrap_or_else(|| "(not published)".into()),
+                    .unwrap_or_else(|| {
+                        if d["published"].as_bool() == Some(true) {
+                            "(did not verify)".into()
+                        } else {
+                            "(not published)".into()
+                        }
+                    }),
                 d["expires"].as_str().unwrap_or("-").to_owned(),
                 keys.join(","),
             ]);

@@ -247,7 +247,7 @@ impl Pin {
 
 /// Verify `bytes` as a root trusted through `pin`: a threshold of signatures from pinned
 /// keys and a threshold of its own root keys.
-fn verify_pinned(
+pub(crate) fn verify_pinned(
     gun: &str,
     pin: &Pin,
     bytes: &[u8],

@@ -109,6 +109,27 @@ impl RepoState {
             (_, Some(bytes)) => Some(trust_cached_root(g, &bytes, now)?),
             (_, None) => None,
         };
+        // Fast path, as notary's client does: with a trusted, unexpired cached root, go
+        // straight to the timestamp. root.json is fetched only when the snapshot names
+        // another root (or anything else fails to verify), and then the full update runs.
+        let fast_anchor = match (bootstrap, &cached_root) {
+            (Bootstrap::Pinned(pin), _) => match local.read_cached("root")? {
+                Some(bytes) => super::pin::verify_pinned(g, pin, &bytes, now, false)
+                    .ok()
+                    .filter(|r| r.role().version >= pin.root_version),
+                None => None,
+            },
+            (_, Some(r)) => Some(r.clone()),
+            (_, None) => None,
+        };
+        if let Some(anchor) = fast_anchor.filter(|r| !r.role().expires.is_expired_at(now)) {
+            match Self::load_from_root(remote, local, policy, anchor, false) {
+                Ok(state) => return Ok(Some(state)),
+                // Something did not verify under the cached root: do the full update.
+                Err(Error::Trust(_)) | Err(Error::Tuf(_)) | Err(Error::Crypto(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
         let Some(remote_root_bytes) =
             remote.get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE)?
         else {
@@ -138,6 +159,21 @@ impl RepoState {
                 .map_err(|e| verification(g, "root", e))?;
         }
 
+        Ok(Some(Self::load_from_root(
+            remote, local, policy, root, tofu,
+        )?))
+    }
+
+    /// Timestamp → snapshot → targets → delegations under an already trusted `root`.
+    fn load_from_root(
+        remote: &dyn Remote,
+        local: &LocalRepo,
+        policy: LoadPolicy<'_>,
+        root: Verified<Root>,
+        tofu: bool,
+    ) -> Result<RepoState, Error> {
+        let gun = local.gun().clone();
+        let g = gun.as_str();
         // Timestamp.
         let ts_bytes = remote
             .get_current(&gun, "timestamp", limits::MAX_TIMESTAMP_SIZE)?
@@ -272,7 +308,7 @@ impl RepoState {
         state.fresh = fresh;
         state.snapshot = Some(snapshot);
         state.timestamp = Some(timestamp);
-        Ok(Some(state))
+        Ok(state)
     }
 
     /// The files that differ from the local cache (what a cache refresh must write).

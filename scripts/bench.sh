@@ -12,6 +12,7 @@
 #   BENCH_TAGS=1000       tags in the bulk case and in the listed/verified repository
 #   BENCH_BIG_TAGS=100000 targets in the large repository of the verify case (0 skips it)
 #   BENCH_BIG_RUNS=5      timed runs of verify in the large repository (at least 3)
+#   BENCH_VERIFY_RUNS=31  runs of each warm verify (a few ms each, so more runs)
 #   BENCH_BIG_NOTARY=1    also time `notary lookup` in the large repository (0 skips it)
 #   BENCH_TMPDIR=DIR      where the trust dirs live (default $TMPDIR or /tmp); fsync costs
 #                         depend on the file system, so the results name it
@@ -47,6 +48,8 @@ TAGS=${BENCH_TAGS:-1000}
 [[ $TAGS =~ ^[0-9]+$ && $TAGS -ge 1 && $TAGS -le 100000 ]] || die "BENCH_TAGS must be 1..100000"
 BIG_TAGS=${BENCH_BIG_TAGS:-100000}
 BIG_RUNS=${BENCH_BIG_RUNS:-5}
+# Warm verify takes a few milliseconds, where run-to-run noise is large: more runs.
+VRUNS=${BENCH_VERIFY_RUNS:-31}
 BIG_NOTARY=${BENCH_BIG_NOTARY:-1}
 [[ $BIG_TAGS =~ ^[0-9]+$ && ($BIG_TAGS -eq 0 || ($BIG_TAGS -ge 1000 && $BIG_TAGS -le 1000000)) ]] ||
   die "BENCH_BIG_TAGS must be 0 or 1000..1000000"
@@ -352,7 +355,7 @@ quiet v --trust-dir "$W/pin" list "$V1"
 quiet v --trust-dir "$W/pin" list "$LG"
 quiet v --trust-dir "$W/pin" trust pin "$V1" --from-cache --trust-lock "$LOCK"
 quiet v --trust-dir "$W/pin" trust pin "$LG" --from-cache --trust-lock "$LOCK"
-for ((i = 1; i <= RUNS; i++)); do
+for ((i = 1; i <= VRUNS; i++)); do
   quiet v --trust-dir "$W/ver1-v-$i" list "$V1"
   quiet n -d "$W/ver1-n-$i" list "$V1"
   quiet v --trust-dir "$W/verk-v-$i" list "$LG"
@@ -369,16 +372,16 @@ got=$(n -d "$W/check-n" lookup "$V1" v1 2>>"$LOG" | awk '{print $2}') || true
 got=$(n -d "$W/check-n" lookup "$LG" tag-1 2>>"$LOG" | awk '{print $2}') || true
 [ "$got" = "sha256:$(HEX 100001)" ] || die "notary lookup $LG tag-1 printed '$got'"
 QL=$(q "$LOCK")
-measure ver1-v "$RUNS" "$QV -s $S --trust-dir $QW/ver1-v-{n} verify $V1:v1 --trust-lock $QL"
-measure ver1-n "$RUNS" "notary -s $S -d $QW/ver1-n-{n} lookup $V1 v1"
-measure verk-v "$RUNS" "$QV -s $S --trust-dir $QW/verk-v-{n} verify $LG:tag-1 --trust-lock $QL"
-measure verk-n "$RUNS" "notary -s $S -d $QW/verk-n-{n} lookup $LG tag-1"
+measure ver1-v "$VRUNS" "$QV -s $S --trust-dir $QW/ver1-v-{n} verify $V1:v1 --trust-lock $QL"
+measure ver1-n "$VRUNS" "notary -s $S -d $QW/ver1-n-{n} lookup $V1 v1"
+measure verk-v "$VRUNS" "$QV -s $S --trust-dir $QW/verk-v-{n} verify $LG:tag-1 --trust-lock $QL"
+measure verk-n "$VRUNS" "notary -s $S -d $QW/verk-n-{n} lookup $LG tag-1"
 measure ver1c-v "$RUNS" "$QV -s $S --trust-dir $QW/ver1c-v-{n} verify $V1:v1 --trust-lock $QL"
 measure ver1c-n "$RUNS" "notary -s $S -d $QW/ver1c-n-{n} lookup $V1 v1"
 measure verkc-v "$RUNS" "$QV -s $S --trust-dir $QW/verkc-v-{n} verify $LG:tag-1 --trust-lock $QL"
 measure verkc-n "$RUNS" "notary -s $S -d $QW/verkc-n-{n} lookup $LG tag-1"
-row "verify one tag: \`vouch verify GUN:TAG --trust-lock\` vs \`notary lookup\`, 1-target repository, warm trust dir" "$RUNS" ver1-v ver1-n 3
-row "verify one tag, $TAGS-target repository, warm trust dir" "$RUNS" verk-v verk-n 3
+row "verify one tag: \`vouch verify GUN:TAG --trust-lock\` vs \`notary lookup\`, 1-target repository, warm trust dir" "$VRUNS" ver1-v ver1-n 3
+row "verify one tag, $TAGS-target repository, warm trust dir" "$VRUNS" verk-v verk-n 3
 variant "verify one tag, 1-target repository, **cold** (empty trust dir; vouch: root from the lock file, notary: TOFU) — vs cold \`notary lookup\`" "$RUNS" ver1c-v ver1c-n
 variant "verify one tag, $TAGS-target repository, **cold** — vs cold \`notary lookup\`" "$RUNS" verkc-v verkc-n
 

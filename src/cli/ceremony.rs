@@ -7,7 +7,7 @@ use vouch::clock::{Clock, SystemClock};
 use vouch::keystore::KeyStore;
 use vouch::remote::{Access, Gun};
 use vouch::trust::ceremony::{plan, RootRequest};
-use vouch::trust::publish::{publish_with, Env, PublishOptions, RootUpdate};
+use vouch::trust::publish::{publish_with, PublishOptions, RootUpdate};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::{expiry, LocalRepo, TrustError};
 
@@ -140,19 +140,12 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             let req = RootRequest::parse(&bytes)?;
             let gun = Gun::parse(&req.gun)?;
             let root_bytes = req.signed_bytes()?;
-            let keys = KeyStore::open(&ctx.trust_dir)?;
-            let remote = ctx.remote(Some(&gun), Access::PushPull)?;
-            let pass = prompt::sources(ctx)?;
-            let env = Env {
-                keys: &keys,
-                pass: &pass,
-                remote: remote.as_ref(),
-                clock: &SystemClock,
-            };
-            let local = LocalRepo::new(&ctx.trust_dir, &gun);
+            let session = ctx.session(&gun, Access::PushPull)?;
+            let env = session.env();
+            let local = &session.local;
             let report = publish_with(
                 &env,
-                &local,
+                local,
                 &PublishOptions {
                     root: Some(RootUpdate::Presigned(root_bytes)),
                     force_snapshot: true,
@@ -385,16 +378,10 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
 
 pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
     let gun = parse_gun(gun)?;
-    let keys = KeyStore::open(&ctx.trust_dir)?;
-    let remote = ctx.remote(Some(&gun), Access::PushPull)?;
-    let pass = prompt::sources(ctx)?;
-    let env = Env {
-        keys: &keys,
-        pass: &pass,
-        remote: remote.as_ref(),
-        clock: &SystemClock,
-    };
-    let local = LocalRepo::new(&ctx.trust_dir, &gun);
+    let session = ctx.session(&gun, Access::PushPull)?;
+    let (keys, remote) = (&session.keys, &session.remote);
+    let env = session.env();
+    let local = &session.local;
     let mut opts = PublishOptions {
         force_snapshot: true,
         exclude_staged: true,
@@ -404,7 +391,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
         // Every role whose key is here.
         let state = RepoState::fetch(
             remote.as_ref(),
-            &local,
+            local,
             LoadPolicy {
                 clock: &SystemClock,
                 check_expiry: false,
@@ -459,7 +446,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
             other => return Err(usage(format!("cannot renew {other:?}"))),
         }
     }
-    let report = publish_with(&env, &local, &opts)?;
+    let report = publish_with(&env, local, &opts)?;
     ctx.note(format!("Renewed {gun} ({})", versions(&report)));
     Ok(())
 }

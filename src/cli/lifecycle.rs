@@ -9,7 +9,6 @@ use vouch::keystore::{KeyFormat, KeyStore};
 use vouch::remote::Access;
 use vouch::trust::apply::{delete_delegation, witness, DelegationChange};
 use vouch::trust::changelist::{ACTION_CREATE, ACTION_UPDATE};
-use vouch::trust::publish::Env;
 use vouch::trust::rotate::{plan, rotate, RotateOptions, RotateRole, RotationPlan};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::{Change, LocalRepo, TrustError};
@@ -37,25 +36,18 @@ pub fn key_rotate(
             "cannot rotate {role:?}: choose root, targets, snapshot or timestamp"
         ))
     })?;
-    let keys = KeyStore::open(&ctx.trust_dir)?;
-    let key = match key {
-        Some(k) => Some(keys.find(k)?.id),
-        None => None,
-    };
     let access = if server_managed || role == RotateRole::Timestamp {
         Access::Admin
     } else {
         Access::PushPull
     };
-    let remote = ctx.remote(Some(&gun), access)?;
-    let pass = prompt::sources(ctx)?;
-    let env = Env {
-        keys: &keys,
-        pass: &pass,
-        remote: remote.as_ref(),
-        clock: &SystemClock,
+    let session = ctx.session(&gun, access)?;
+    let key = match key {
+        Some(k) => Some(session.keys.find(k)?.id),
+        None => None,
     };
-    let local = LocalRepo::new(&ctx.trust_dir, &gun);
+    let env = session.env();
+    let local = &session.local;
     let opts = RotateOptions {
         role,
         key,
@@ -66,7 +58,7 @@ pub fn key_rotate(
         },
     };
     if plan_only {
-        let p = plan(&env, &local, &opts)?;
+        let p = plan(&env, local, &opts)?;
         show_plan(ctx, &p, false);
         return Ok(());
     }
@@ -74,7 +66,7 @@ pub fn key_rotate(
         if !std::io::stdin().is_terminal() {
             return Err(usage("rotating the root key changes who controls the repository; pass --yes to confirm (see the change first with --plan)"));
         }
-        let p = plan(&env, &local, &opts)?;
+        let p = plan(&env, local, &opts)?;
         show_plan(ctx, &p, false);
         eprint!("Rotate the root key of {gun}? Type 'yes' to continue: ");
         let mut answer = String::new();
@@ -85,7 +77,7 @@ pub fn key_rotate(
             return Err(usage("not rotated"));
         }
     }
-    let r = rotate(&env, &local, &opts)?;
+    let r = rotate(&env, local, &opts)?;
     show_plan(ctx, &r.plan, true);
     ctx.note(format!(
         "Rotated the {} key of {gun} ({})",

@@ -95,6 +95,26 @@ pub fn run(cli: Cli) -> CliResult {
     }
 }
 
+/// What a command that signs and publishes needs: the key store, the passphrase sources,
+/// the repository's remote and its local state.
+pub struct Session {
+    pub keys: vouch::keystore::KeyStore,
+    pub pass: vouch::keystore::Chain<'static>,
+    pub remote: Box<dyn vouch::remote::Remote>,
+    pub local: vouch::trust::LocalRepo,
+}
+
+impl Session {
+    pub fn env(&self) -> vouch::trust::publish::Env<'_> {
+        vouch::trust::publish::Env {
+            keys: &self.keys,
+            pass: &self.pass,
+            remote: self.remote.as_ref(),
+            clock: &vouch::clock::SystemClock,
+        }
+    }
+}
+
 /// What every command gets: resolved global options.
 pub struct Context {
     pub global: GlobalOpts,
@@ -207,6 +227,20 @@ impl Context {
             .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
             .and_then(|v| v.get("tofu").and_then(|t| t.as_bool()))
             .unwrap_or(false)
+    }
+
+    /// Key store, passphrases, remote (with `access`) and local state for `gun`.
+    pub fn session(
+        &self,
+        gun: &vouch::remote::Gun,
+        access: vouch::remote::Access,
+    ) -> CliResult<Session> {
+        Ok(Session {
+            keys: vouch::keystore::KeyStore::open(&self.trust_dir)?,
+            remote: self.remote(Some(gun), access)?,
+            pass: prompt::sources(self)?,
+            local: vouch::trust::LocalRepo::new(&self.trust_dir, gun),
+        })
     }
 
     pub fn json(&self) -> bool {

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use vouch::clock::SystemClock;
-use vouch::keystore::{KeyFormat, KeyStore};
+use vouch::keystore::KeyFormat;
 use vouch::reference::Reference;
 use vouch::remote::{Access, Gun, Remote};
 use vouch::trust::changelist::Changelist;
 use vouch::trust::init::{init, InitOptions};
-use vouch::trust::publish::{publish, Env, PublishReport};
+use vouch::trust::publish::{publish, PublishReport};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::view;
 use vouch::trust::{Change, LocalRepo};
@@ -18,7 +18,7 @@ use vouch::tuf::FileMeta;
 
 use super::args::{Command, KeyFormatArg};
 use super::output::{print_json, Table};
-use super::{prompt, usage, CliResult, Context};
+use super::{usage, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: Command) -> CliResult {
     match cmd {
@@ -98,26 +98,18 @@ fn cmd_init(
     key_format: KeyFormatArg,
 ) -> CliResult {
     let gun = parse_gun(gun)?;
-    let keys = KeyStore::open(&ctx.trust_dir)?;
+    let session = ctx.session(&gun, Access::PushPull)?;
     let root_key = match root_key {
-        Some(p) => Some(keys.find(p)?.id),
+        Some(p) => Some(session.keys.find(p)?.id),
         None => None,
     };
-    let remote = ctx.remote(Some(&gun), Access::PushPull)?;
+    let remote = &session.remote;
     if server_managed_snapshot && !remote.signs_timestamp() {
         return Err(usage(format!(
             "--server-managed-snapshot needs a notary server; {} is a static repository, where vouch holds every key",
             remote.describe()
         )));
     }
-    let pass = prompt::sources(ctx)?;
-    let env = Env {
-        keys: &keys,
-        pass: &pass,
-        remote: remote.as_ref(),
-        clock: &SystemClock,
-    };
-    let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let opts = InitOptions {
         root_key,
         server_managed_snapshot,
@@ -126,7 +118,7 @@ fn cmd_init(
             KeyFormatArg::Notary => KeyFormat::Notary,
         },
     };
-    let r = init(&env, &local, &opts)?;
+    let r = init(&session.env(), &session.local, &opts)?;
     if ctx.json() {
         print_json(&json!({
             "gun": gun.as_str(),
@@ -362,16 +354,9 @@ pub(crate) fn stage_and_maybe_publish(
 }
 
 fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishReport> {
-    let keys = KeyStore::open(&ctx.trust_dir)?;
-    let remote = ctx.remote(Some(gun), Access::PushPull)?;
-    let pass = prompt::sources(ctx)?;
-    let env = Env {
-        keys: &keys,
-        pass: &pass,
-        remote: remote.as_ref(),
-        clock: &SystemClock,
-    };
-    let report = publish(&env, local).map_err(|e| {
+    let session = ctx.session(gun, Access::PushPull)?;
+    let remote = &session.remote;
+    let report = publish(&session.env(), local).map_err(|e| {
         super::CliError::from(e).with_context(format!("publishing {gun} (staged changes are kept)"))
     })?;
     for w in &report.warnings {

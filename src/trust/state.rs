@@ -104,17 +104,18 @@ impl RepoState {
         let gun = local.gun().clone();
         let g = gun.as_str();
         let now = policy.clock.now();
-        let cached_root = match (bootstrap, local.read_cached("root")?) {
+        let cached_root_bytes = local.read_cached("root")?;
+        let cached_root = match (bootstrap, &cached_root_bytes) {
             (Bootstrap::Pinned(_), _) => None,
-            (_, Some(bytes)) => Some(trust_cached_root(g, &bytes, now)?),
+            (_, Some(bytes)) => Some(trust_cached_root(g, bytes, now)?),
             (_, None) => None,
         };
         // Fast path, as notary's client does: with a trusted, unexpired cached root, go
         // straight to the timestamp. root.json is fetched only when the snapshot names
         // another root (or anything else fails to verify), and then the full update runs.
         let fast_anchor = match (bootstrap, &cached_root) {
-            (Bootstrap::Pinned(pin), _) => match local.read_cached("root")? {
-                Some(bytes) => super::pin::verify_pinned(g, pin, &bytes, now, false)
+            (Bootstrap::Pinned(pin), _) => match &cached_root_bytes {
+                Some(bytes) => super::pin::verify_pinned(g, pin, bytes, now, false)
                     .ok()
                     .filter(|r| r.role().version >= pin.root_version),
                 None => None,
@@ -123,7 +124,7 @@ impl RepoState {
             (_, None) => None,
         };
         if let Some(anchor) = fast_anchor.filter(|r| !r.role().expires.is_expired_at(now)) {
-            match Self::load_from_root(remote, local, policy, anchor, false) {
+            match Self::load_from_root(remote, local, policy, anchor, false, false) {
                 Ok(state) => return Ok(Some(state)),
                 // Something did not verify under the cached root: do the full update.
                 Err(Error::Trust(_)) | Err(Error::Tuf(_)) | Err(Error::Crypto(_)) => {}
@@ -159,8 +160,9 @@ impl RepoState {
                 .map_err(|e| verification(g, "root", e))?;
         }
 
+        let root_fresh = cached_root_bytes.as_deref() != Some(root.bytes());
         Ok(Some(Self::load_from_root(
-            remote, local, policy, root, tofu,
+            remote, local, policy, root, tofu, root_fresh,
         )?))
     }
 
@@ -171,6 +173,7 @@ impl RepoState {
         policy: LoadPolicy<'_>,
         root: Verified<Root>,
         tofu: bool,
+        root_fresh: bool,
     ) -> Result<RepoState, Error> {
         let gun = local.gun().clone();
         let g = gun.as_str();
@@ -190,7 +193,8 @@ impl RepoState {
             &ts_bytes,
             &base_role(g, root.role(), "timestamp")?,
         )?;
-        check_floor(local, g, &timestamp, |b| {
+        let cached_timestamp = local.read_cached("timestamp")?;
+        check_floor(cached_timestamp.as_deref(), g, &timestamp, |b| {
             verify_role::<Timestamp>(
                 g,
                 "timestamp",
@@ -220,15 +224,20 @@ impl RepoState {
             &base_role(g, root.role(), "snapshot")?,
         )?;
         if snap_fresh {
-            check_floor(local, g, &snapshot, |b| {
-                verify_role::<Snapshot>(
-                    g,
-                    "snapshot",
-                    b,
-                    &base_role(g, root.role(), "snapshot").ok()?,
-                )
-                .ok()
-            })?;
+            check_floor(
+                local.read_cached("snapshot")?.as_deref(),
+                g,
+                &snapshot,
+                |b| {
+                    verify_role::<Snapshot>(
+                        g,
+                        "snapshot",
+                        b,
+                        &base_role(g, root.role(), "snapshot").ok()?,
+                    )
+                    .ok()
+                },
+            )?;
         }
         if policy.check_expiry {
             snapshot
@@ -270,7 +279,7 @@ impl RepoState {
         let targets = verify_role_owned::<Targets>(g, "targets", t_bytes, &targets_role)?;
         // A file taken from the cache is the cached copy: no floor to compare with.
         if t_fresh {
-            check_floor(local, g, &targets, |b| {
+            check_floor(local.read_cached("targets")?.as_deref(), g, &targets, |b| {
                 verify_role::<Targets>(g, "targets", b, &targets_role).ok()
             })?;
         }
@@ -299,10 +308,10 @@ impl RepoState {
         if snap_fresh {
             fresh.insert("snapshot".to_owned());
         }
-        if local.read_cached("timestamp")?.as_deref() != Some(timestamp.bytes()) {
+        if cached_timestamp.as_deref() != Some(timestamp.bytes()) {
             fresh.insert("timestamp".to_owned());
         }
-        if local.read_cached("root")?.as_deref() != Some(state.root.bytes()) {
+        if root_fresh {
             fresh.insert("root".to_owned());
         }
         state.fresh = fresh;
@@ -515,7 +524,7 @@ impl RepoState {
                     continue;
                 }
                 if let Some(local) = floor {
-                    check_floor(local, &g, &verified, |b| {
+                    check_floor(local.read_cached(&name)?.as_deref(), &g, &verified, |b| {
                         verify_role::<Targets>(&g, &name, b, &role).ok()
                     })?;
                 }
@@ -772,13 +781,13 @@ fn fetch_by_meta_cached(
 /// Rollback protection: the new version may not be lower than the cached copy's, when the
 /// cached copy still verifies (expired or not).
 fn check_floor<T: Metadata>(
-    local: &LocalRepo,
+    cached: Option<&[u8]>,
     gun: &str,
     new: &Verified<T>,
     verify_cached: impl FnOnce(&[u8]) -> Option<Verified<T>>,
 ) -> Result<(), TrustError> {
     let name = new.role_name().to_owned();
-    let Some(bytes) = local.read_cached(&name)? else {
+    let Some(bytes) = cached else {
         return Ok(());
     };
     if bytes == new.bytes() {
@@ -793,14 +802,14 @@ fn check_floor<T: Metadata>(
     struct Env {
         signed: VersionOnly,
     }
-    match serde_json::from_slice::<Env>(&bytes) {
+    match serde_json::from_slice::<Env>(bytes) {
         Ok(e) if e.signed.version <= new.role().version() => return Ok(()),
         _ => {}
     }
     // The cached copy claims a higher version: it is the floor only if it still verifies
     // under the current keys (after a key rotation an inflated version by the old key no
     // longer counts: fast-forward recovery).
-    if let Some(cached) = verify_cached(&bytes) {
+    if let Some(cached) = verify_cached(bytes) {
         let min = cached.role().version();
         if new.role().version() < min {
             return Err(verification(

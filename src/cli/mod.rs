@@ -120,6 +120,10 @@ pub struct Context {
     pub global: GlobalOpts,
     pub trust_dir: PathBuf,
     default_notice: std::cell::Cell<bool>,
+    /// The config file's bytes, read once (None: no file).
+    config_bytes: std::cell::OnceCell<Option<Vec<u8>>>,
+    /// The remote part of the config file, parsed once.
+    remote_config: std::cell::OnceCell<vouch::remote::RemoteConfig>,
 }
 
 impl Context {
@@ -137,20 +141,45 @@ impl Context {
             global,
             trust_dir,
             default_notice: std::cell::Cell::new(false),
+            config_bytes: std::cell::OnceCell::new(),
+            remote_config: std::cell::OnceCell::new(),
         })
     }
 
-    /// The remote for `gun`: `--server`, else the config file, else the embedded default
-    /// (a static repository under the trust dir, announced once).
+    /// The config file: `--config`, else `<trust-dir>/config.json`.
+    fn config_path(&self) -> PathBuf {
+        match &self.global.config {
+            Some(p) => p.clone(),
+            None => self.trust_dir.join(vouch::remote::config::CONFIG_FILE),
+        }
+    }
+
+    /// The config file's bytes (read once); `None` when there is none.
+    fn config_bytes(&self) -> Option<&[u8]> {
+        self.config_bytes
+            .get_or_init(|| std::fs::read(self.config_path()).ok())
+            .as_deref()
+    }
+
+    /// The remote part of the config file (parsed once). A missing `--config` file is an
+    /// error; a missing default one is not.
+    fn remote_config(&self) -> CliResult<&vouch::remote::RemoteConfig> {
+        use vouch::remote::RemoteConfig;
+        if let Some(c) = self.remote_config.get() {
+            return Ok(c);
+        }
+        let cfg = match &self.global.config {
+            Some(p) => RemoteConfig::load(p)?,
+            None => RemoteConfig::load_optional(&self.config_path())?,
+        };
+        Ok(self.remote_config.get_or_init(|| cfg))
+    }
+
     /// Whether `gun`'s remote (as resolved from --server and the config, without
     /// contacting it) is a notary server, which holds the timestamp key itself.
     pub fn remote_is_notary_server(&self, gun: &vouch::remote::Gun) -> CliResult<bool> {
-        use vouch::remote::config::{self, RemoteOverrides};
-        use vouch::remote::RemoteConfig;
-        let cfg = match &self.global.config {
-            Some(p) => RemoteConfig::load(p)?,
-            None => RemoteConfig::load_optional(&self.trust_dir.join(config::CONFIG_FILE))?,
-        };
+        use vouch::remote::config::RemoteOverrides;
+        let cfg = self.remote_config()?;
         let overrides = RemoteOverrides {
             server: self.global.server.clone(),
             ..Default::default()
@@ -159,17 +188,16 @@ impl Context {
         Ok(url.starts_with("http://") || url.starts_with("https://"))
     }
 
+    /// The remote for `gun`: `--server`, else the config file, else the embedded default
+    /// (a static repository under the trust dir, announced once).
     pub fn remote(
         &self,
         gun: Option<&vouch::remote::Gun>,
         access: vouch::remote::Access,
     ) -> CliResult<Box<dyn vouch::remote::Remote>> {
         use vouch::remote::config::{self, RemoteOverrides};
-        use vouch::remote::{CredentialLookup, RemoteConfig, RemoteOptions};
-        let cfg = match &self.global.config {
-            Some(p) => RemoteConfig::load(p)?,
-            None => RemoteConfig::load_optional(&self.trust_dir.join(config::CONFIG_FILE))?,
-        };
+        use vouch::remote::{CredentialLookup, RemoteOptions};
+        let cfg = self.remote_config()?;
         let overrides = RemoteOverrides {
             server: self.global.server.clone(),
             tls_ca_cert: self.global.tls_ca_cert.clone(),
@@ -206,25 +234,16 @@ impl Context {
 
     /// notary's `trust_pinning` block of the config file (empty when absent).
     pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
-        let path = match &self.global.config {
-            Some(p) => p.clone(),
-            None => self.trust_dir.join(vouch::remote::config::CONFIG_FILE),
-        };
-        match std::fs::read(&path) {
-            Ok(b) => Ok(vouch::trust::pin::NotaryTrustPinning::from_config_json(&b)?),
-            Err(_) => Ok(Default::default()),
+        match self.config_bytes() {
+            Some(b) => Ok(vouch::trust::pin::NotaryTrustPinning::from_config_json(b)?),
+            None => Ok(Default::default()),
         }
     }
 
     /// `"tofu": true` in the config file allows trust on first use without --tofu.
     pub fn config_tofu(&self) -> bool {
-        let path = match &self.global.config {
-            Some(p) => p.clone(),
-            None => self.trust_dir.join(vouch::remote::config::CONFIG_FILE),
-        };
-        std::fs::read(&path)
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        self.config_bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
             .and_then(|v| v.get("tofu").and_then(|t| t.as_bool()))
             .unwrap_or(false)
     }

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{HttpServer, Request, Response};
-use support::{Notary, NotaryServer};
+use support::{fails, ok, run, Notary, NotaryServer, Out};
 
 use vouch::crypto::private::{Algorithm, PrivateKey};
 use vouch::crypto::SignatureProvider;
@@ -65,43 +65,6 @@ fn vouch(trust: &Path, server: Option<&str>) -> assert_cmd::Command {
         c.arg("-s").arg(server);
     }
     c
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = c.args(args).output().expect("run vouch");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-/// Run and require exit 0.
-fn ok(c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, 0,
-        "vouch {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        o.code, o.stdout, o.stderr
-    );
-    o
-}
-
-/// Run and require exit `code`.
-fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, code,
-        "vouch {args:?}: expected exit {code}:\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o
 }
 
 fn json(s: &str) -> Value {

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{read_request, HttpServer, Request, Response};
 use support::token::TokenServer;
-use support::{Notary, NotaryServer, ServerConfig};
+use support::{fails, ok, Notary, NotaryServer, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -83,43 +83,6 @@ fn vouch_process(trust: &Path, server: &str) -> std::process::Command {
         .env("HOME", trust)
         .stdin(Stdio::null());
     c
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = c.args(args).output().expect("run vouch");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-/// Run and require exit 0.
-fn ok(c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, 0,
-        "vouch {args:?} failed ({}):\nstdout: {}\nstderr: {}",
-        o.code, o.stdout, o.stderr
-    );
-    o
-}
-
-/// Run and require exit `code`.
-fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, code,
-        "vouch {args:?}: expected exit {code}:\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o
 }
 
 fn json(s: &str) -> Value {

@@ -12,7 +12,7 @@ use support::registry::{
     sha256_digest, DirLayout, OciLayout, Registry, RegistryConfig, DOCKER_LIST, DOCKER_MANIFEST,
     OCI_INDEX, OCI_MANIFEST,
 };
-use support::{Notary, NotaryServer};
+use support::{fails, ok, Notary, NotaryServer};
 
 /// vouch with the test passphrases, no credentials from the environment, and an empty
 /// Docker config unless the test sets `DOCKER_CONFIG` itself.
@@ -24,41 +24,6 @@ fn v(trust: &Path) -> assert_cmd::Command {
         .env("DOCKER_CONFIG", trust.join("no-docker-config"))
         .env("VOUCH_TIMESTAMP_PASSPHRASE", "timestamppass-123");
     c
-}
-
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run(mut c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = c.args(args).output().unwrap();
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
-}
-
-fn ok(c: assert_cmd::Command, args: &[&str]) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, 0,
-        "vouch {args:?} failed\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o
-}
-
-fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
-    let o = run(c, args);
-    assert_eq!(
-        o.code, code,
-        "vouch {args:?}: expected exit {code}\nstdout: {}\nstderr: {}",
-        o.stdout, o.stderr
-    );
-    o
 }
 
 /// `vouch --output json sign …` → (digest, size) of the one signed tag.

@@ -239,3 +239,42 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     walk(dir, &mut out);
     out
 }
+
+/// A finished `vouch` run.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `c` with `args` and collect its exit code and output.
+pub fn run(mut c: assert_cmd::Command, args: &[&str]) -> Out {
+    let o = c.args(args).output().expect("run vouch");
+    Out {
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+/// Run and require exit 0.
+pub fn ok(c: assert_cmd::Command, args: &[&str]) -> Out {
+    let o = run(c, args);
+    assert_eq!(
+        o.code, 0,
+        "vouch {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        o.code, o.stdout, o.stderr
+    );
+    o
+}
+
+/// Run and require exit `code`.
+pub fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
+    let o = run(c, args);
+    assert_eq!(
+        o.code, code,
+        "vouch {args:?}: expected exit {code}:\nstdout: {}\nstderr: {}",
+        o.stdout, o.stderr
+    );
+    o
+}

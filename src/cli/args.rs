@@ -466,6 +466,27 @@ pub enum KeyCommand {
         #[command(subcommand)]
         action: Option<BackupAction>,
     },
+    /// Open an unlock session: enter each passphrase once, then sign without passphrases
+    /// and without the per-key scrypt cost until the session ends (Linux kernel keyring).
+    ///
+    /// Unlocks the keys named (ID or unique prefix), or every non-root key of the trust dir.
+    /// While the session lasts, every key-encryption key vouch derives is kept in it; root
+    /// keys only with --root. `vouch key lock` ends it; VOUCH_SESSION names it.
+    Unlock {
+        #[arg(value_name = "KEYID")]
+        key_ids: Vec<String>,
+        /// How long the session lasts, e.g. 15m, 2h (at most 24h). Running `unlock` again
+        /// extends it.
+        #[arg(long = "for", value_name = "DURATION", default_value = "15m")]
+        duration: String,
+        /// Also unlock root keys, and let the session hold root keys' key-encryption keys.
+        #[arg(long)]
+        root: bool,
+    },
+    /// End the unlock session now: passphrases are needed again.
+    Lock,
+    /// Show the unlock session: open or not, until when, how many keys it can open.
+    Session,
     /// Restore keys from a backup file, or from shares (--shares SHARE…).
     Restore {
         /// The backup file written by `vouch key backup -o FILE`.

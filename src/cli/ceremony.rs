@@ -4,7 +4,6 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use vouch::clock::{Clock, SystemClock};
-use vouch::keystore::KeyStore;
 use vouch::remote::{Access, Gun};
 use vouch::trust::ceremony::{plan, RootRequest};
 use vouch::trust::publish::{publish_with, PublishOptions, RootUpdate};
@@ -69,7 +68,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                     return Err(usage("give --new-root-key or --new-root-cert, not both"))
                 }
                 (Some(k), None) => {
-                    let keys = KeyStore::open(&ctx.trust_dir)?;
+                    let keys = ctx.key_store()?;
                     let info = keys.find(&k)?;
                     let pass = prompt::sources(ctx)?;
                     let (pk, _) = keys.load(&info.id, &pass)?;
@@ -119,7 +118,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             for line in &req.summary {
                 ctx.note(line);
             }
-            let keys = KeyStore::open(&ctx.trust_dir)?;
+            let keys = ctx.key_store()?;
             let pass = prompt::sources(ctx)?;
             let signed = req.sign(&keys, &pass)?;
             let out: PathBuf = out.unwrap_or(request);
@@ -203,7 +202,7 @@ fn cached_guns(trust_dir: &Path) -> Vec<String> {
 pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -> CliResult {
     let window = parse_duration(within)?;
     let now = SystemClock.now();
-    let keys = KeyStore::open(&ctx.trust_dir)?;
+    let keys = ctx.key_store()?;
     let guns: Vec<String> = if guns.is_empty() {
         cached_guns(&ctx.trust_dir)
     } else {

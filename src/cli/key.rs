@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use vouch::crypto::private::Algorithm;
+use vouch::keystore::session::{self, Session};
 use vouch::keystore::{
     ExportFormat, ImportOptions, ImportOutcome, KeyFormat, KeyInfo, KeyStore, KeystoreError,
 };
@@ -15,7 +16,7 @@ use super::output::{print_json, Table};
 use super::{prompt, usage, CliError, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
-    let store = KeyStore::open(&ctx.trust_dir)?;
+    let store = ctx.key_store()?;
     match cmd {
         KeyCommand::Generate {
             role,
@@ -68,7 +69,135 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
             action,
         } => super::backup::backup(ctx, &store, role, gun, out, shares, action),
         KeyCommand::Restore { file, shares } => super::backup::restore(ctx, &store, file, shares),
+        KeyCommand::Unlock {
+            key_ids,
+            duration,
+            root,
+        } => unlock(ctx, &store, &key_ids, &duration, root),
+        KeyCommand::Lock => lock(ctx),
+        KeyCommand::Session => session_status(ctx, &store),
     }
+}
+
+/// `vouch key unlock`: open (or extend) the session, then open each key once with its
+/// passphrase so the session records its key-encryption key. All or nothing: if a key
+/// does not open, the session records none of them.
+fn unlock(
+    ctx: &Context,
+    store: &KeyStore,
+    ids: &[String],
+    duration: &str,
+    root: bool,
+) -> CliResult {
+    let ttl = super::ceremony::parse_duration(duration)?.whole_seconds();
+    if ttl <= 0 || ttl as u64 > session::MAX_TTL_SECS {
+        return Err(usage(format!(
+            "--for {duration}: a session lasts from 1m to 24h"
+        )));
+    }
+    let mut keys: Vec<KeyInfo> = if ids.is_empty() {
+        store
+            .list()?
+            .into_iter()
+            .filter(|k| root || k.role != "root")
+            .collect()
+    } else {
+        ids.iter()
+            .map(|id| store.find(id))
+            .collect::<Result<_, _>>()?
+    };
+    if let Some(k) = keys.iter().find(|k| k.role == "root" && !root) {
+        return Err(usage(format!(
+            "{} is a root key: add --root to unlock root keys",
+            k.id
+        )));
+    }
+    keys.retain(|k| k.format.is_encrypted());
+    let name = session::name_from_env();
+    let s = Session::open(&name, ttl as u64, root).map_err(KeystoreError::from)?;
+    s.defer_writes();
+    let with = store.clone().with_session(Some(s.clone()));
+    let pass = prompt::sources(ctx)?;
+    for k in &keys {
+        with.load(&k.id, &pass)?;
+    }
+    s.flush().map_err(KeystoreError::from)?;
+    let info = s.info();
+    if ctx.json() {
+        print_json(&json!({
+            "session": info.name,
+            "expires": unix_rfc3339(info.expires),
+            "root": info.root,
+            "unlocked": keys.iter().map(|k| json!({"id": k.id.as_str(), "role": k.role, "gun": k.gun})).collect::<Vec<_>>(),
+        }));
+        return Ok(());
+    }
+    for k in &keys {
+        println!("{}\t{}\t{}", k.id, k.role, k.gun.as_deref().unwrap_or("-"));
+    }
+    ctx.note(format!(
+        "Unlocked {} key{} in session {:?} until {}{}. `vouch key lock` ends it.",
+        keys.len(),
+        if keys.len() == 1 { "" } else { "s" },
+        info.name,
+        unix_rfc3339(info.expires),
+        if info.root {
+            " (root keys allowed)"
+        } else {
+            ""
+        },
+    ));
+    Ok(())
+}
+
+fn lock(ctx: &Context) -> CliResult {
+    let name = session::name_from_env();
+    let ended = Session::end(&name).map_err(KeystoreError::from)?;
+    if ctx.json() {
+        print_json(&json!({"session": name, "ended": ended}));
+        return Ok(());
+    }
+    ctx.note(if ended {
+        format!("Ended session {name:?}: passphrases are needed again.")
+    } else {
+        format!("No session {name:?} was open.")
+    });
+    Ok(())
+}
+
+fn session_status(ctx: &Context, store: &KeyStore) -> CliResult {
+    let name = session::name_from_env();
+    let info = store.session().map(Session::info);
+    if ctx.json() {
+        print_json(&match &info {
+            Some(i) => json!({"session": i.name, "open": true, "expires": unix_rfc3339(i.expires),
+                "root": i.root, "key_encryption_keys": i.keks}),
+            None => json!({"session": name, "open": false}),
+        });
+        return Ok(());
+    }
+    match info {
+        Some(i) => println!(
+            "session {:?}: open until {}, {} key-encryption key{} held{}",
+            i.name,
+            unix_rfc3339(i.expires),
+            i.keks,
+            if i.keks == 1 { "" } else { "s" },
+            if i.root { ", root keys allowed" } else { "" }
+        ),
+        None => println!("session {name:?}: not open (`vouch key unlock` opens one)"),
+    }
+    Ok(())
+}
+
+fn unix_rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| secs.to_string())
 }
 
 fn key_format(f: KeyFormatArg) -> KeyFormat {

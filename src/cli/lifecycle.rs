@@ -207,7 +207,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                     "give --key for the role's signing keys and --path PREFIX or --all-paths",
                 ));
             }
-            let store = KeyStore::open(&ctx.trust_dir)?;
+            let store = ctx.key_store()?;
             let add_keys = keys
                 .iter()
                 .map(|k| resolve_key(ctx, &store, k))
@@ -337,7 +337,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
         SignerCommand::Add { name, gun, keys } => {
             check_signer_name(&name)?;
             let gun = parse_gun(&gun)?;
-            let store = KeyStore::open(&ctx.trust_dir)?;
+            let store = ctx.key_store()?;
             let add_keys = keys
                 .iter()
                 .map(|k| resolve_key(ctx, &store, k))

@@ -248,6 +248,13 @@ impl Context {
             .unwrap_or(false)
     }
 
+    /// The key store, with the open unlock session (`vouch key unlock`), if there is one.
+    pub fn key_store(&self) -> CliResult<vouch::keystore::KeyStore> {
+        let name = vouch::keystore::session::name_from_env();
+        Ok(vouch::keystore::KeyStore::open(&self.trust_dir)?
+            .with_session(vouch::keystore::Session::current(&name)))
+    }
+
     /// Key store, passphrases, remote (with `access`) and local state for `gun`.
     pub fn session(
         &self,
@@ -255,7 +262,7 @@ impl Context {
         access: vouch::remote::Access,
     ) -> CliResult<Session> {
         Ok(Session {
-            keys: vouch::keystore::KeyStore::open(&self.trust_dir)?,
+            keys: self.key_store()?,
             remote: self.remote(Some(gun), access)?,
             pass: prompt::sources(self)?,
             local: vouch::trust::LocalRepo::new(&self.trust_dir, gun),

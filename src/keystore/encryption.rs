@@ -64,29 +64,103 @@ pub enum KdfInfo {
     Scrypt { log_n: u8, r: u16, p: u16 },
 }
 
-/// Encrypt a DER `PrivateKeyInfo` into a DER `EncryptedPrivateKeyInfo` (AES-256-CBC).
-pub(crate) fn encrypt_pkcs8(plain: &[u8], pass: &[u8], kind: Pbes2Kind) -> Result<Vec<u8>, String> {
+/// A key-encryption key derived from a passphrase: the DER of the PBES2 KDF it came from
+/// (algorithm, salt and cost) and the AES-256 key.
+pub(crate) struct Kek {
+    pub(crate) kdf: Vec<u8>,
+    pub(crate) key: Zeroizing<[u8; 32]>,
+}
+
+impl std::fmt::Debug for Kek {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Kek(..)")
+    }
+}
+
+/// Key-encryption keys derived earlier (an unlock session, [`super::session`]), so that
+/// scrypt runs once per passphrase and salt instead of once per key file.
+pub(crate) trait KekCache {
+    /// The KEK recorded for exactly these KDF parameters (DER, salt included).
+    fn get(&self, kdf: &[u8]) -> Option<Zeroizing<[u8; 32]>>;
+    /// A recorded KEK derived from `pass` whose KDF `reusable` accepts (for a new file).
+    fn find(&self, pass: &[u8], reusable: &dyn Fn(&[u8]) -> bool) -> Option<Kek>;
+    /// Record a KEK just derived from `pass`.
+    fn put(&self, kek: &Kek, pass: &[u8]);
+}
+
+/// Whether a recorded KDF is scrypt with the parameters vouch writes today.
+fn is_current_scrypt(kdf: &[u8]) -> bool {
+    matches!(Kdf::from_der(kdf), Ok(Kdf::Scrypt(s))
+        if s.cost_parameter == 1u64 << SCRYPT_LOG_N
+            && u32::from(s.block_size) == SCRYPT_R
+            && u32::from(s.parallelization) == SCRYPT_P
+            && s.key_length == Some(32)
+            && s.salt.len() == SCRYPT_SALT_LEN)
+}
+
+/// A new scrypt KEK for `pass`: a recorded one from `cache` (same passphrase, same
+/// parameters: its salt is reused), else a fresh salt and derivation, recorded.
+fn scrypt_kek(pass: &[u8], cache: Option<&dyn KekCache>) -> Result<Kek, String> {
+    if let Some(k) = cache.and_then(|c| c.find(pass, &is_current_scrypt)) {
+        return Ok(k);
+    }
     let mut salt = [0u8; SCRYPT_SALT_LEN];
+    OsRng.fill_bytes(&mut salt);
+    let params = pkcs5::scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P, 32)
+        .map_err(|e| format!("scrypt parameters: {e}"))?;
+    let kdf: Kdf<'_> = ScryptParams::from_params_and_salt(params, &salt)
+        .map_err(|e| format!("scrypt parameters: {e}"))?
+        .into();
+    let derived = derive_key(&kdf, pass, 32).map_err(|_| "key derivation failed".to_string())?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    key.copy_from_slice(&derived);
+    let kek = Kek {
+        kdf: kdf
+            .to_der()
+            .map_err(|e| format!("encoding scrypt parameters: {e}"))?,
+        key,
+    };
+    if let Some(c) = cache {
+        c.put(&kek, pass);
+    }
+    Ok(kek)
+}
+
+/// Encrypt a DER `PrivateKeyInfo` into a DER `EncryptedPrivateKeyInfo` (AES-256-CBC).
+/// With a `cache` (an unlock session), a scrypt KEK derived earlier from the same
+/// passphrase is reused (its salt with it), and a new one is recorded.
+pub(crate) fn encrypt_pkcs8(
+    plain: &[u8],
+    pass: &[u8],
+    kind: Pbes2Kind,
+    cache: Option<&dyn KekCache>,
+) -> Result<Vec<u8>, String> {
+    let mut salt = [0u8; NOTARY_SALT_LEN];
     let mut iv = [0u8; 16];
     OsRng.fill_bytes(&mut salt);
     OsRng.fill_bytes(&mut iv);
-    let kdf: Kdf<'_> = match kind {
-        Pbes2Kind::Notary => Pbkdf2Params {
-            salt: &salt[..NOTARY_SALT_LEN],
-            iteration_count: NOTARY_PBKDF2_ITERATIONS,
-            key_length: None,
-            prf: Pbkdf2Prf::HmacWithSha1,
-        }
-        .into(),
-        Pbes2Kind::Scrypt => {
-            let params = pkcs5::scrypt::Params::new(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P, 32)
-                .map_err(|e| format!("scrypt parameters: {e}"))?;
-            ScryptParams::from_params_and_salt(params, &salt)
-                .map_err(|e| format!("scrypt parameters: {e}"))?
-                .into()
-        }
+    let scrypt = match kind {
+        Pbes2Kind::Notary => None,
+        Pbes2Kind::Scrypt => Some(scrypt_kek(pass, cache)?),
     };
-    let key = derive_key(&kdf, pass, 32).map_err(|_| "key derivation failed".to_string())?;
+    let (kdf, key): (Kdf<'_>, Zeroizing<Vec<u8>>) = match &scrypt {
+        None => {
+            let kdf: Kdf<'_> = Pbkdf2Params {
+                salt: &salt,
+                iteration_count: NOTARY_PBKDF2_ITERATIONS,
+                key_length: None,
+                prf: Pbkdf2Prf::HmacWithSha1,
+            }
+            .into();
+            let key =
+                derive_key(&kdf, pass, 32).map_err(|_| "key derivation failed".to_string())?;
+            (kdf, key)
+        }
+        Some(k) => (
+            Kdf::from_der(&k.kdf).map_err(|e| format!("scrypt parameters: {e}"))?,
+            Zeroizing::new(k.key.to_vec()),
+        ),
+    };
     // PKCS#7 padding, always 1–16 bytes, as notary adds it.
     let pad = 16 - plain.len() % 16;
     let mut buf = Zeroizing::new(Vec::with_capacity(plain.len() + pad));
@@ -200,8 +274,31 @@ fn prf_name(prf: Pbkdf2Prf) -> &'static str {
     }
 }
 
-/// Decrypt a DER `EncryptedPrivateKeyInfo` into the DER `PrivateKeyInfo` it wraps.
-pub(crate) fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
+/// Decrypt with a KEK recorded in `cache` for this file's KDF parameters, without a
+/// passphrase. `None` when there is none, or it does not open the file.
+pub(crate) fn decrypt_pkcs8_cached(der: &[u8], cache: &dyn KekCache) -> Option<Zeroizing<Vec<u8>>> {
+    let (params, data) = parse_pbes2(der).ok()?;
+    let pbes2::EncryptionScheme::Aes256Cbc { iv } = params.encryption else {
+        return None;
+    };
+    if data.is_empty() || !data.len().is_multiple_of(16) {
+        return None;
+    }
+    let key = cache.get(&params.kdf.to_der().ok()?)?;
+    let mut buf = Zeroizing::new(data.to_vec());
+    cbc_decrypt("AES-256-CBC", &*key, iv, &mut buf).ok()?;
+    strip_pkcs7(&mut buf, 16).ok()?;
+    Some(buf)
+}
+
+/// Decrypt a DER `EncryptedPrivateKeyInfo` into the DER `PrivateKeyInfo` it wraps. A
+/// scrypt KEK that opened it is recorded in `cache` (the caller checks the plaintext is a
+/// key before that matters: a wrong passphrase almost always fails the padding here).
+pub(crate) fn decrypt_pkcs8(
+    der: &[u8],
+    pass: &[u8],
+    cache: Option<&dyn KekCache>,
+) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
     let (params, data) = parse_pbes2(der)?;
     match &params.kdf {
         Kdf::Pbkdf2(p) if p.iteration_count == 0 || p.iteration_count > MAX_PBKDF2_ITERATIONS => {
@@ -245,6 +342,15 @@ pub(crate) fn decrypt_pkcs8(der: &[u8], pass: &[u8]) -> Result<Zeroizing<Vec<u8>
     let mut buf = Zeroizing::new(data.to_vec());
     cbc_decrypt(name, &key, iv, &mut buf)?;
     strip_pkcs7(&mut buf, 16)?;
+    if let (Some(c), Kdf::Scrypt(_), 32) = (cache, &params.kdf, key_len) {
+        if pkcs8::PrivateKeyInfo::from_der(&buf).is_ok() {
+            if let Ok(kdf) = params.kdf.to_der() {
+                let mut k = Zeroizing::new([0u8; 32]);
+                k.copy_from_slice(&key);
+                c.put(&Kek { kdf, key: k }, pass);
+            }
+        }
+    }
     Ok(buf)
 }
 

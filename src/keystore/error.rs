@@ -82,6 +82,9 @@ pub enum KeystoreError {
     /// Key backups, shares and restores (`vouch key backup` / `restore`).
     #[error(transparent)]
     Backup(Box<super::backup::BackupError>),
+    /// Unlock sessions (`vouch key unlock`).
+    #[error("cannot open an unlock session: {0}")]
+    Session(#[from] super::session::SessionError),
 }
 
 impl KeystoreError {
@@ -108,6 +111,8 @@ impl KeystoreError {
             | AlreadyExists { .. }
             | Io { .. }
             | Crypto { .. } => ExitCode::Keystore,
+            Session(super::session::SessionError::Unavailable(_)) => ExitCode::Keystore,
+            Session(super::session::SessionError::BadName(_)) => ExitCode::Usage,
             EmptyPassphrase { .. }
             | InsecurePassphraseFile { .. }
             | InvalidRole { .. }
@@ -165,6 +170,8 @@ impl KeystoreError {
             UnsupportedAlgorithm { .. } => "use ecdsa (the default) or ed25519".into(),
             Crypto { source, .. } => return source.hint(),
             Backup(e) => return e.hint(),
+            Session(super::session::SessionError::BadName(_)) => "set VOUCH_SESSION to a plain name, or unset it for the default session".into(),
+            Session(super::session::SessionError::Unavailable(_)) => "vouch works without a session: it asks for (or reads) each key's passphrase per command".into(),
         })
     }
 }

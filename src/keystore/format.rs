@@ -16,7 +16,7 @@ use std::fmt;
 
 use zeroize::Zeroizing;
 
-use super::encryption::{self, DecryptError, KdfInfo, Pbes2Kind};
+use super::encryption::{self, DecryptError, KdfInfo, KekCache, Pbes2Kind};
 use super::pemblock::PemBlock;
 use crate::crypto::private::pkcs8::{pkcs8_algorithm, Pkcs8Flavor};
 use crate::crypto::private::PrivateKey;
@@ -169,13 +169,28 @@ pub(crate) fn algorithm_hint(block: &PemBlock) -> Option<String> {
     }
 }
 
-/// Decode the key in `block`, decrypting with `pass` if it is encrypted.
-pub(crate) fn decode(block: &PemBlock, pass: Option<&[u8]>) -> Result<PrivateKey, DecodeError> {
+/// Decode an encrypted PKCS#8 `block` with a KEK recorded in `cache` (an unlock
+/// session), without a passphrase. `None` if the session cannot open it.
+pub(crate) fn decode_cached(block: &PemBlock, cache: &dyn KekCache) -> Option<PrivateKey> {
+    if block.kind != ENCRYPTED_PKCS8 {
+        return None;
+    }
+    let der = encryption::decrypt_pkcs8_cached(&block.bytes, cache)?;
+    PrivateKey::from_pkcs8_der(&der).ok()
+}
+
+/// Decode the key in `block`, decrypting with `pass` if it is encrypted (a scrypt KEK
+/// derived on the way is recorded in `cache`).
+pub(crate) fn decode(
+    block: &PemBlock,
+    pass: Option<&[u8]>,
+    cache: Option<&dyn KekCache>,
+) -> Result<PrivateKey, DecodeError> {
     let format = classify(block)?;
     let (der, decrypted) = if format.is_encrypted() {
         let pass = pass.ok_or(DecodeError::NeedPassphrase)?;
         let der = match block.kind.as_str() {
-            ENCRYPTED_PKCS8 => encryption::decrypt_pkcs8(&block.bytes, pass)?,
+            ENCRYPTED_PKCS8 => encryption::decrypt_pkcs8(&block.bytes, pass, cache)?,
             _ => encryption::decrypt_legacy(
                 block.header("DEK-Info").unwrap_or_default(),
                 &block.bytes,
@@ -216,6 +231,7 @@ pub(crate) fn encode(
     gun: Option<&str>,
     format: KeyFormat,
     pass: Option<&[u8]>,
+    cache: Option<&dyn KekCache>,
 ) -> Result<PemBlock, String> {
     let (kind, flavor) = match format {
         KeyFormat::Vouch => (ENCRYPTED_PKCS8, Pkcs8Flavor::Standard),
@@ -232,7 +248,7 @@ pub(crate) fn encode(
             } else {
                 Pbes2Kind::Notary
             };
-            Zeroizing::new(encryption::encrypt_pkcs8(&der, pass, kdf)?)
+            Zeroizing::new(encryption::encrypt_pkcs8(&der, pass, kdf, cache)?)
         }
     };
     let mut block = PemBlock::new(kind, bytes);

@@ -19,6 +19,7 @@ pub mod layout;
 pub mod passphrase;
 pub mod pemblock;
 pub mod role;
+pub mod session;
 pub mod shamir;
 mod store;
 mod transfer;
@@ -32,5 +33,6 @@ pub use passphrase::{
     Chain, EnvSource, Fixed, NoPassphrase, Origin, PassphraseFile, PassphraseRequest,
     PassphraseSource, Secret,
 };
+pub use session::{Session, SessionError, SessionInfo};
 pub use store::{KeyInfo, KeyStore, Scan, Skipped};
 pub use transfer::{ExportFormat, ImportOptions, ImportOutcome, ImportedKey};

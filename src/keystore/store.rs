@@ -6,12 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
+use super::encryption::KekCache;
 use super::format::{self, FileFormat, KeyFormat};
 use super::fsio::{self, DirLock};
 use super::layout::{self, Location};
 use super::passphrase::PassphraseSource;
 use super::pemblock::{self, PemBlock};
 use super::role::{role_takes_gun, validate_role_gun};
+use super::session::{RoleCache, Session};
 use super::unlock::{self, Target};
 use super::KeystoreError;
 use crate::crypto::private::{Algorithm, PrivateKey};
@@ -58,6 +60,8 @@ pub struct KeyStore {
     trust_dir: PathBuf,
     private_dir: PathBuf,
     unlocked: std::sync::Arc<Unlocked>,
+    /// An open unlock session (`vouch key unlock`): KEKs derived earlier, by salt.
+    session: Option<Session>,
 }
 
 /// Keys this key store generated in this process (one command, e.g. `init`), so that
@@ -119,7 +123,24 @@ impl KeyStore {
             trust_dir,
             private_dir,
             unlocked: Default::default(),
+            session: None,
         })
+    }
+
+    /// Use an unlock session: [`Self::load`] opens files whose KEK the session holds
+    /// without a passphrase, new keys reuse a KEK the session derived from the same
+    /// passphrase, and every scrypt derivation is recorded there (see [`super::session`]).
+    pub fn with_session(mut self, session: Option<Session>) -> KeyStore {
+        self.session = session;
+        self
+    }
+
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    fn cache_for(&self, role: &str) -> Option<RoleCache<'_>> {
+        self.session.as_ref().and_then(|s| s.cache_for(role))
     }
 
     /// From now on, keys this store generates are kept unlocked in memory for the rest of
@@ -209,7 +230,13 @@ impl KeyStore {
             info.algorithm = Some(key.algorithm().as_str().to_owned());
             return Ok((key, info));
         }
-        let (key, _) = self.open_block(&info, &block, pass)?;
+        let cache = self.cache_for(&info.role);
+        let (key, _) = self.open_block_with(
+            &info,
+            &block,
+            pass,
+            cache.as_ref().map(|c| c as &dyn KekCache),
+        )?;
         info.algorithm = Some(key.algorithm().as_str().to_owned());
         Ok((key, info))
     }
@@ -263,7 +290,9 @@ impl KeyStore {
     ) -> Result<KeyInfo> {
         validate_role_gun(role, gun)?;
         let id = key.key_id();
-        let (block, asked) = encode_new(key, role, gun, format, pass)?;
+        let cache = self.cache_for(role);
+        let cache = cache.as_ref().map(|c| c as &dyn KekCache);
+        let (block, asked) = encode_new(key, role, gun, format, pass, cache)?;
         let text = block.encode().map_err(|reason| bad_header(&id, reason))?;
         let path = layout::key_path(&self.private_dir, &id);
         {
@@ -309,7 +338,7 @@ impl KeyStore {
             FileFormat::Pbkdf2 { .. } | FileFormat::Legacy { .. } => KeyFormat::Notary,
         });
         let gun = info.gun.as_deref().filter(|_| role_takes_gun(&info.role));
-        let (block, asked) = encode_new(&key, &info.role, gun, format, new)?;
+        let (block, asked) = encode_new(&key, &info.role, gun, format, new, None)?;
         let text = block.encode().map_err(|reason| bad_header(id, reason))?;
         {
             let _lock = self.write_lock()?;
@@ -369,6 +398,14 @@ impl KeyStore {
     }
 
     fn locate(&self, id: &KeyId) -> Result<Location> {
+        // The current layout's file, when it is there, is the one to use: no need to walk
+        // the whole directory (which grows with every repository) for it.
+        let direct = layout::key_path(&self.private_dir, id);
+        if std::fs::symlink_metadata(&direct).is_ok_and(|m| m.file_type().is_file()) {
+            if let Ok(loc) = layout::locate(&self.private_dir, &direct) {
+                return Ok(loc);
+            }
+        }
         self.locations(id)?
             .into_iter()
             .next()
@@ -393,12 +430,23 @@ impl KeyStore {
         block: &PemBlock,
         pass: &dyn PassphraseSource,
     ) -> Result<(PrivateKey, Option<super::Secret>)> {
+        self.open_block_with(info, block, pass, None)
+    }
+
+    /// [`Self::open_block`] with an unlock session's KEKs.
+    fn open_block_with(
+        &self,
+        info: &KeyInfo,
+        block: &PemBlock,
+        pass: &dyn PassphraseSource,
+        cache: Option<&dyn KekCache>,
+    ) -> Result<(PrivateKey, Option<super::Secret>)> {
         let t = Target {
             id: Some(&info.id),
             role: &info.role,
             path: &info.path,
         };
-        let (key, secret) = unlock::unlock(block, &t, pass)?;
+        let (key, secret) = unlock::unlock_with(block, &t, pass, cache)?;
         let actual = key.key_id();
         if actual != info.id {
             return Err(KeystoreError::IdMismatch {
@@ -465,6 +513,7 @@ pub(crate) fn encode_new(
     gun: Option<&str>,
     format: KeyFormat,
     pass: &dyn PassphraseSource,
+    cache: Option<&dyn KekCache>,
 ) -> Result<(PemBlock, Asked)> {
     let id = key.key_id();
     let asked = match format {
@@ -472,11 +521,12 @@ pub(crate) fn encode_new(
         KeyFormat::Vouch | KeyFormat::Notary => Some(unlock::new_passphrase(pass, &id, role)?),
     };
     let secret = asked.as_ref().map(|(_, s)| s.expose().as_bytes());
-    let block =
-        format::encode(key, role, gun, format, secret).map_err(|reason| KeystoreError::Crypto {
+    let block = format::encode(key, role, gun, format, secret, cache).map_err(|reason| {
+        KeystoreError::Crypto {
             id: id.to_string(),
             source: CryptoError::InvalidKey(reason),
-        })?;
+        }
+    })?;
     Ok((block, asked))
 }
 

@@ -222,7 +222,7 @@ impl KeyStore {
             }
             (b, None)
         } else {
-            encode_new(&key, &role, gun.as_deref(), opts.unencrypted_as, pass)?
+            encode_new(&key, &role, gun.as_deref(), opts.unencrypted_as, pass, None)?
         };
         let text = stored.encode().map_err(|reason| KeystoreError::BadInput {
             what: source.display().to_string(),
@@ -278,6 +278,7 @@ impl KeyStore {
                 gun,
                 target,
                 Some(secret.expose().as_bytes()),
+                None,
             )
             .map_err(|reason| KeystoreError::Crypto {
                 id: id.to_string(),

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::encryption::KekCache;
 use super::format::{self, DecodeError};
 use super::passphrase::{Origin, PassphraseRequest, PassphraseSource, Secret, MAX_ATTEMPTS};
 use super::pemblock::PemBlock;
@@ -66,10 +67,24 @@ pub(crate) fn unlock(
     target: &Target<'_>,
     pass: &dyn PassphraseSource,
 ) -> Result<(PrivateKey, Option<Secret>), KeystoreError> {
-    match format::decode(block, None) {
+    unlock_with(block, target, pass, None)
+}
+
+/// [`unlock`], first trying the KEKs of an unlock session (`cache`), and recording there
+/// the scrypt KEK a passphrase derives.
+pub(crate) fn unlock_with(
+    block: &PemBlock,
+    target: &Target<'_>,
+    pass: &dyn PassphraseSource,
+    cache: Option<&dyn KekCache>,
+) -> Result<(PrivateKey, Option<Secret>), KeystoreError> {
+    match format::decode(block, None, None) {
         Ok(key) => return Ok((key, None)),
         Err(DecodeError::NeedPassphrase) => {}
         Err(e) => return Err(target.error(e)),
+    }
+    if let Some(key) = cache.and_then(|c| format::decode_cached(block, c)) {
+        return Ok((key, None));
     }
     let mut attempt = 0;
     let mut cached_failures = 0;
@@ -88,7 +103,7 @@ pub(crate) fn unlock(
             };
             return Err(target.error(e));
         };
-        match format::decode(block, Some(secret.expose().as_bytes())) {
+        match format::decode(block, Some(secret.expose().as_bytes()), cache) {
             Ok(key) => {
                 pass.report(&req, &secret, true);
                 return Ok((key, Some(secret)));

@@ -89,6 +89,15 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
+    /// [`Self::write_cached`], unless the cached copy already holds exactly `bytes` (a
+    /// publish writes back what `init` cached before its upload: no second fsync round).
+    pub fn update_cached(&self, role: &str, bytes: &[u8]) -> Result<(), TrustError> {
+        if matches!(self.read_cached(role), Ok(Some(old)) if old == bytes) {
+            return Ok(());
+        }
+        self.write_cached(role, bytes)
+    }
+
     /// Write several cache files; each is atomic, the set is written roots first.
     pub fn write_cached_all(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
         for (role, bytes) in files {

@@ -112,7 +112,7 @@ pub(crate) fn publish_locked_with(
                     if bytes.is_empty() {
                         local.remove_cached(role)?;
                     } else {
-                        local.write_cached(role, bytes)?;
+                        local.update_cached(role, bytes)?;
                     }
                 }
                 return Ok(report);

@@ -149,7 +149,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                     root: Some(RootUpdate::Presigned(root_bytes)),
                     force_snapshot: true,
                     exclude_staged: true,
-                    resign: Vec::new(),
+                    ..Default::default()
                 },
             )?;
             ctx.note(format!(

@@ -69,7 +69,8 @@ impl fmt::Display for Algorithm {
     }
 }
 
-/// The secret half, one variant per algorithm.
+/// The secret half, one variant per algorithm. Clones wipe themselves on drop too.
+#[derive(Clone)]
 enum Secret {
     /// `p256`'s signing key wipes itself on drop.
     Ecdsa(p256::ecdsa::SigningKey),
@@ -82,6 +83,7 @@ enum Secret {
 }
 
 /// A private signing key with its public key.
+#[derive(Clone)]
 pub struct PrivateKey {
     secret: Secret,
     public: PublicKey,

@@ -94,7 +94,7 @@ fn is_current_scrypt(kdf: &[u8]) -> bool {
         if s.cost_parameter == 1u64 << SCRYPT_LOG_N
             && u32::from(s.block_size) == SCRYPT_R
             && u32::from(s.parallelization) == SCRYPT_P
-            && s.key_length == Some(32)
+            && s.key_length.is_none_or(|l| l == 32)
             && s.salt.len() == SCRYPT_SALT_LEN)
 }
 
@@ -478,6 +478,73 @@ fn cbc_decrypt(name: &str, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An in-memory [`KekCache`] that counts what it was asked.
+    #[derive(Default)]
+    struct MemCache(std::cell::RefCell<Vec<(Vec<u8>, Vec<u8>, [u8; 32])>>);
+
+    impl KekCache for MemCache {
+        fn get(&self, kdf: &[u8]) -> Option<Zeroizing<[u8; 32]>> {
+            let v = self.0.borrow();
+            v.iter().find(|e| e.0 == kdf).map(|e| Zeroizing::new(e.2))
+        }
+        fn find(&self, pass: &[u8], reusable: &dyn Fn(&[u8]) -> bool) -> Option<Kek> {
+            let v = self.0.borrow();
+            v.iter()
+                .find(|e| e.1 == pass && reusable(&e.0))
+                .map(|e| Kek {
+                    kdf: e.0.clone(),
+                    key: Zeroizing::new(e.2),
+                })
+        }
+        fn put(&self, kek: &Kek, pass: &[u8]) {
+            self.0
+                .borrow_mut()
+                .push((kek.kdf.clone(), pass.to_vec(), *kek.key));
+        }
+    }
+
+    fn kdf_of(der: &[u8]) -> Vec<u8> {
+        parse_pbes2(der).unwrap().0.kdf.to_der().unwrap()
+    }
+
+    fn iv_of(der: &[u8]) -> Vec<u8> {
+        match parse_pbes2(der).unwrap().0.encryption {
+            pbes2::EncryptionScheme::Aes256Cbc { iv } => iv.to_vec(),
+            _ => panic!("not AES-256-CBC"),
+        }
+    }
+
+    #[test]
+    fn a_cache_reuses_the_kek_of_the_same_passphrase_and_only_that() {
+        let cache = MemCache::default();
+        let plain = b"0123456789abcdef-private-key-info".to_vec();
+        let a = encrypt_pkcs8(&plain, b"one", Pbes2Kind::Scrypt, Some(&cache)).unwrap();
+        assert_eq!(cache.0.borrow().len(), 1, "the derivation is recorded");
+        let b = encrypt_pkcs8(&plain, b"one", Pbes2Kind::Scrypt, Some(&cache)).unwrap();
+        let c = encrypt_pkcs8(&plain, b"two", Pbes2Kind::Scrypt, Some(&cache)).unwrap();
+        assert_eq!(kdf_of(&a), kdf_of(&b), "same passphrase: same salt and KEK");
+        assert_ne!(iv_of(&a), iv_of(&b), "but a fresh IV per file");
+        assert_ne!(kdf_of(&a), kdf_of(&c), "another passphrase: another salt");
+        assert_eq!(cache.0.borrow().len(), 2);
+        // Every file opens with its passphrase alone, and with the cache alone.
+        for (der, pass) in [(&a, b"one"), (&b, b"one"), (&c, b"two")] {
+            assert_eq!(*decrypt_pkcs8(der, pass, None).unwrap(), plain);
+            assert_eq!(*decrypt_pkcs8_cached(der, &cache).unwrap(), plain);
+        }
+        assert!(matches!(
+            decrypt_pkcs8(&b, b"two", None),
+            Err(DecryptError::WrongPassphrase)
+        ));
+    }
+
+    #[test]
+    fn notary_format_files_do_not_use_the_cache() {
+        let cache = MemCache::default();
+        let der = encrypt_pkcs8(b"key", b"p", Pbes2Kind::Notary, Some(&cache)).unwrap();
+        assert!(cache.0.borrow().is_empty());
+        assert!(decrypt_pkcs8_cached(&der, &cache).is_none());
+    }
 
     #[test]
     fn evp_bytes_to_key_matches_openssl() {

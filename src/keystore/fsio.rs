@@ -61,6 +61,30 @@ pub(crate) fn set_mode(path: &Path, mode: u32) -> Result<(), KeystoreError> {
 /// fsync, rename over `path`, fsync the directory. On error the temp file is removed and
 /// `path` is untouched.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
+    replace_file(path, bytes)?;
+    sync_dir(path.parent().unwrap_or(Path::new(".")))
+}
+
+/// [`write_atomic`] for several files of ONE directory: each file is written, synced and
+/// renamed into place as there, and the directory is synced once at the end (one fsync
+/// instead of one per file; a crash before it may leave some renames undone, each file
+/// whole: old or new).
+pub(crate) fn write_atomic_all(dir: &Path, files: &[(&Path, &[u8])]) -> Result<(), KeystoreError> {
+    for (path, bytes) in files {
+        if path.parent() != Some(dir) {
+            return Err(KeystoreError::io(
+                "write",
+                *path,
+                std::io::Error::other("not in the directory being written"),
+            ));
+        }
+        replace_file(path, bytes)?;
+    }
+    sync_dir(dir)
+}
+
+/// Temp file, fsync, rename over `path`; the directory is not synced.
+fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
     let tmp = dir.join(format!(".{name}.tmp-{:016x}", OsRng.next_u64()));
@@ -78,8 +102,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), KeystoreErro
             .map_err(|e| KeystoreError::io("sync", &tmp, e))?;
         drop(f);
         set_mode(&tmp, 0o600)?;
-        fs::rename(&tmp, path).map_err(|e| KeystoreError::io("rename into place", path, e))?;
-        sync_dir(dir)
+        fs::rename(&tmp, path).map_err(|e| KeystoreError::io("rename into place", path, e))
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

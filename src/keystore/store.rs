@@ -64,15 +64,14 @@ pub struct KeyStore {
     session: Option<Session>,
 }
 
-/// Keys this key store generated in this process (one command, e.g. `init`), so that
-/// signing with a key just created does not decrypt it again. Keys read from disk are
-/// always decrypted (and their passphrase checked). Each entry is tied to the SHA-256 of
-/// the key file written: a changed file is decrypted. Key material is wiped on drop.
-/// Key ID → (SHA-256 of the key file written, PKCS#8 DER of the key).
-type UnlockedMap = std::collections::HashMap<String, ([u8; 32], zeroize::Zeroizing<Vec<u8>>)>;
+/// Keys this key store generated or opened in this process, so that one command signing
+/// with a key several times (`init` creates keys and signs at once; a publish signs
+/// several roles) decrypts each key once. Each entry is tied to the SHA-256 of the key
+/// file it came from: a changed file is decrypted again. Key material is wiped on drop.
+type UnlockedMap = std::collections::HashMap<String, ([u8; 32], PrivateKey)>;
 
 #[derive(Default)]
-struct Unlocked(std::sync::Mutex<UnlockedMap>, std::sync::atomic::AtomicBool);
+struct Unlocked(std::sync::Mutex<UnlockedMap>);
 
 impl std::fmt::Debug for Unlocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,24 +85,15 @@ impl Unlocked {
         use sha2::Digest;
         let digest: [u8; 32] = sha2::Sha256::digest(file).into();
         let map = self.0.lock().ok()?;
-        let (d, der) = map.get(id.as_str())?;
-        if *d != digest {
-            return None;
-        }
-        PrivateKey::from_pkcs8_der(der).ok()
+        let (d, key) = map.get(id.as_str())?;
+        (*d == digest).then(|| key.clone())
     }
 
     fn put(&self, id: &KeyId, file: &[u8], key: &PrivateKey) {
         use sha2::Digest;
-        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
         let digest: [u8; 32] = sha2::Sha256::digest(file).into();
-        if let (Ok(der), Ok(mut map)) = (
-            key.to_pkcs8_der(crate::crypto::private::pkcs8::Pkcs8Flavor::Standard),
-            self.0.lock(),
-        ) {
-            map.insert(id.as_str().to_owned(), (digest, der));
+        if let Ok(mut map) = self.0.lock() {
+            map.insert(id.as_str().to_owned(), (digest, key.clone()));
         }
     }
 }
@@ -141,16 +131,6 @@ impl KeyStore {
 
     fn cache_for(&self, role: &str) -> Option<RoleCache<'_>> {
         self.session.as_ref().and_then(|s| s.cache_for(role))
-    }
-
-    /// From now on, keys this store generates are kept unlocked in memory for the rest of
-    /// the process, so signing with them does not decrypt them again (`init` creates keys
-    /// and signs with them at once). Off by default: `load` otherwise always decrypts and
-    /// checks the passphrase.
-    pub fn reuse_generated_keys(&self) {
-        self.unlocked
-            .1
-            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn trust_dir(&self) -> &Path {
@@ -237,6 +217,7 @@ impl KeyStore {
             pass,
             cache.as_ref().map(|c| c as &dyn KekCache),
         )?;
+        self.unlocked.put(id, &file, &key);
         info.algorithm = Some(key.algorithm().as_str().to_owned());
         Ok((key, info))
     }
@@ -264,18 +245,37 @@ impl KeyStore {
         format: KeyFormat,
         pass: &dyn PassphraseSource,
     ) -> Result<(PrivateKey, KeyInfo)> {
-        validate_role_gun(role, gun)?;
-        let key =
-            PrivateKey::generate(algorithm).map_err(|e| KeystoreError::UnsupportedAlgorithm {
-                algorithm: algorithm.to_string(),
-                reason: e.to_string(),
-            })?;
-        let info = self.add_key(&key, role, gun, format, pass)?;
-        // Just created: no need to decrypt it again if this command signs with it.
-        if let Ok(file) = fsio::read_key_file(&info.path) {
-            self.unlocked.put(&info.id, &file, &key);
-        }
-        Ok((key, info))
+        let mut out = self.generate_keys(&[(role, gun)], algorithm, format, pass)?;
+        Ok(out.remove(0))
+    }
+
+    /// Generate one key per `(role, gun)` and store them together: the key directory is
+    /// synced once for all of them (`init` creates three or four keys). All or nothing
+    /// as far as passphrases go: every passphrase is asked before anything is written.
+    pub fn generate_keys(
+        &self,
+        specs: &[(&str, Option<&str>)],
+        algorithm: Algorithm,
+        format: KeyFormat,
+        pass: &dyn PassphraseSource,
+    ) -> Result<Vec<(PrivateKey, KeyInfo)>> {
+        let keys = specs
+            .iter()
+            .map(|(role, gun)| {
+                validate_role_gun(role, *gun)?;
+                PrivateKey::generate(algorithm).map_err(|e| KeystoreError::UnsupportedAlgorithm {
+                    algorithm: algorithm.to_string(),
+                    reason: e.to_string(),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let items: Vec<(&PrivateKey, &str, Option<&str>)> = keys
+            .iter()
+            .zip(specs)
+            .map(|(k, (role, gun))| (k, *role, *gun))
+            .collect();
+        let infos = self.store_new(&items, format, pass)?;
+        Ok(keys.into_iter().zip(infos).collect())
     }
 
     /// Store an existing key under `role` / `gun`. Fails with `AlreadyExists` if a file for
@@ -288,36 +288,64 @@ impl KeyStore {
         format: KeyFormat,
         pass: &dyn PassphraseSource,
     ) -> Result<KeyInfo> {
-        validate_role_gun(role, gun)?;
-        let id = key.key_id();
-        let cache = self.cache_for(role);
-        let cache = cache.as_ref().map(|c| c as &dyn KekCache);
-        let (block, asked) = encode_new(key, role, gun, format, pass, cache)?;
-        let text = block.encode().map_err(|reason| bad_header(&id, reason))?;
-        let path = layout::key_path(&self.private_dir, &id);
+        Ok(self.store_new(&[(key, role, gun)], format, pass)?.remove(0))
+    }
+
+    /// Encrypt and write new key files (one directory sync for all). The keys are kept
+    /// unlocked for the rest of the process: a command that just created a key signs
+    /// with it without decrypting it again.
+    fn store_new(
+        &self,
+        items: &[(&PrivateKey, &str, Option<&str>)],
+        format: KeyFormat,
+        pass: &dyn PassphraseSource,
+    ) -> Result<Vec<KeyInfo>> {
+        let mut encoded = Vec::with_capacity(items.len());
+        for (key, role, gun) in items {
+            validate_role_gun(role, *gun)?;
+            let id = key.key_id();
+            let cache = self.cache_for(role);
+            let cache = cache.as_ref().map(|c| c as &dyn KekCache);
+            let (block, asked) = encode_new(key, role, *gun, format, pass, cache)?;
+            let text =
+                zeroize::Zeroizing::new(block.encode().map_err(|reason| bad_header(&id, reason))?);
+            let path = layout::key_path(&self.private_dir, &id);
+            encoded.push((id, block, text, path, asked));
+        }
         {
             let _lock = self.write_lock()?;
-            if let Ok(existing) = self.locate(&id) {
-                return Err(KeystoreError::AlreadyExists {
-                    id: id.to_string(),
-                    path: existing.path,
-                });
+            for (id, ..) in &encoded {
+                if let Ok(existing) = self.locate(id) {
+                    return Err(KeystoreError::AlreadyExists {
+                        id: id.to_string(),
+                        path: existing.path,
+                    });
+                }
             }
-            fsio::write_atomic(&path, text.as_bytes())?;
+            let files: Vec<(&Path, &[u8])> = encoded
+                .iter()
+                .map(|(_, _, text, path, _)| (path.as_path(), text.as_bytes()))
+                .collect();
+            fsio::write_atomic_all(&self.private_dir, &files)?;
         }
-        if let Some((req, secret)) = asked {
-            pass.report(&req, &secret, true);
+        let mut infos = Vec::with_capacity(items.len());
+        for ((key, role, gun), (id, block, text, path, asked)) in items.iter().zip(encoded) {
+            if let Some((req, secret)) = asked {
+                pass.report(&req, &secret, true);
+            }
+            self.unlocked.put(&id, text.as_bytes(), key);
+            let format = format::classify(&block).map_err(|e| target(&id, "", &path).error(e))?;
+            infos.push(KeyInfo {
+                id,
+                role: (*role).to_owned(),
+                gun: gun.map(str::to_owned),
+                algorithm: Some(key.algorithm().as_str().to_owned()),
+                path,
+                format,
+                legacy_layout: false,
+            });
         }
-        let format = format::classify(&block).map_err(|e| target(&id, "", &path).error(e))?;
-        Ok(KeyInfo {
-            id,
-            role: role.to_owned(),
-            gun: gun.map(str::to_owned),
-            algorithm: Some(key.algorithm().as_str().to_owned()),
-            path,
-            format,
-            legacy_layout: false,
-        })
+        Ok(infos)
     }
 
     /// Re-encrypt a key under a new passphrase (asked from `new` as for a new key), in

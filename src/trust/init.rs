@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::crypto::private::{Algorithm, PrivateKey};
+use crate::crypto::private::Algorithm;
 use crate::crypto::x509;
 use crate::error::Error;
 use crate::keystore::KeyFormat;
@@ -13,7 +13,9 @@ use crate::remote::{limits, Gun};
 use crate::tuf::{keys, Expires, FileMeta, KeyId, PublicKey, RoleKeys, Root, Snapshot, Targets};
 
 use super::local::LocalRepo;
-use super::publish::{publish_locked, sign_with_keys, Env, PublishReport};
+use super::publish::{
+    publish_locked, publish_locked_with, sign_with_keys, Env, PublishOptions, PublishReport,
+};
 use super::{expiry, TrustError};
 
 #[derive(Debug, Clone, Default)]
@@ -62,12 +64,10 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
         return Ok(resumed_report(root.role(), report));
     }
     let now = env.clock.now();
-    // The keys generated below sign right away: no need to decrypt them again.
-    env.keys.reuse_generated_keys();
 
     // Root key: as given, else the first existing root key, else a new one.
-    let (root_key, root_key_created) = match &opts.root_key {
-        Some(id) => (env.keys.load(id, env.pass)?.0, false),
+    let existing_root = match &opts.root_key {
+        Some(id) => Some(env.keys.load(id, env.pass)?.0),
         None => {
             let mut roots: Vec<_> = env
                 .keys
@@ -77,50 +77,56 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
                 .collect();
             roots.sort_by(|a, b| a.id.cmp(&b.id));
             match roots.first() {
-                Some(info) => (env.keys.load(&info.id, env.pass)?.0, false),
-                None => (
-                    env.keys
-                        .generate_key("root", None, Algorithm::Ecdsa, opts.key_format, env.pass)?
-                        .0,
-                    true,
-                ),
+                Some(info) => Some(env.keys.load(&info.id, env.pass)?.0),
+                None => None,
             }
         }
     };
-    let signing = root_key.ecdsa_signing_key().ok_or_else(|| {
-        TrustError::BadInput(format!(
-            "root key {} is {}; root certificates need an ECDSA P-256 key",
-            root_key.key_id(),
-            root_key.algorithm().as_str()
-        ))
-    })?;
+    if let Some(k) = existing_root
+        .as_ref()
+        .filter(|k| k.ecdsa_signing_key().is_none())
+    {
+        return Err(not_ecdsa(k));
+    }
+    // The new keys, written together (one sync of the key directory).
+    let g = Some(gun.as_str());
+    let local_timestamp = !env.remote.signs_timestamp();
+    let mut specs = Vec::new();
+    if existing_root.is_none() {
+        specs.push(("root", None));
+    }
+    specs.push(("targets", g));
+    if !opts.server_managed_snapshot {
+        specs.push(("snapshot", g));
+    }
+    if local_timestamp {
+        specs.push(("timestamp", g));
+    }
+    let mut new_keys = env
+        .keys
+        .generate_keys(&specs, Algorithm::Ecdsa, opts.key_format, env.pass)?
+        .into_iter()
+        .map(|(k, _)| k);
+    let mut next_new = || new_keys.next().expect("one new key per spec");
+    let root_key_created = existing_root.is_none();
+    let root_key = existing_root.unwrap_or_else(&mut next_new);
+    let targets_key = next_new();
+    let snapshot_key = (!opts.server_managed_snapshot).then(&mut next_new);
+    let timestamp_key = local_timestamp.then(&mut next_new);
+
+    let signing = root_key
+        .ecdsa_signing_key()
+        .ok_or_else(|| not_ecdsa(&root_key))?;
     let cert = x509::root_certificate(signing, gun.as_str(), now)?;
     let root_pub = PublicKey::new(keys::ECDSA_X509, cert.into_bytes());
 
-    let g = Some(gun.as_str());
-    let (targets_key, _) =
-        env.keys
-            .generate_key("targets", g, Algorithm::Ecdsa, opts.key_format, env.pass)?;
-    let snapshot_key: Option<PrivateKey> = if opts.server_managed_snapshot {
-        None
-    } else {
-        Some(
-            env.keys
-                .generate_key("snapshot", g, Algorithm::Ecdsa, opts.key_format, env.pass)?
-                .0,
-        )
-    };
     let snapshot_pub = match &snapshot_key {
         Some(k) => k.public_key(),
         None => env.remote.server_key(&gun, "snapshot")?,
     };
-    let timestamp_pub = if env.remote.signs_timestamp() {
-        env.remote.server_key(&gun, "timestamp")?
-    } else {
-        env.keys
-            .generate_key("timestamp", g, Algorithm::Ecdsa, opts.key_format, env.pass)?
-            .0
-            .public_key()
+    let timestamp_pub = match &timestamp_key {
+        Some(k) => k.public_key(),
+        None => env.remote.server_key(&gun, "timestamp")?,
     };
 
     let targets_pub = targets_key.public_key();
@@ -162,11 +168,24 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
     }
     // The local repository exists from here on: a failed upload can be retried.
     local.write_cached_all(&cache)?;
-    let report = publish_locked(env, local)?;
+    let opts = PublishOptions {
+        remote_known_empty: true,
+        ..Default::default()
+    };
+    let report = publish_locked_with(env, local, &opts)?;
     let mut r = resumed_report(&root, report);
     r.resumed = false;
     r.root_key_created = root_key_created;
     Ok(r)
+}
+
+fn not_ecdsa(root_key: &crate::crypto::private::PrivateKey) -> Error {
+    TrustError::BadInput(format!(
+        "root key {} is {}; root certificates need an ECDSA P-256 key",
+        root_key.key_id(),
+        root_key.algorithm().as_str()
+    ))
+    .into()
 }
 
 fn resumed_report(root: &Root, publish: PublishReport) -> InitReport {

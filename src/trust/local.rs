@@ -89,21 +89,38 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
-    /// [`Self::write_cached`], unless the cached copy already holds exactly `bytes` (a
-    /// publish writes back what `init` cached before its upload: no second fsync round).
-    pub fn update_cached(&self, role: &str, bytes: &[u8]) -> Result<(), TrustError> {
-        if matches!(self.read_cached(role), Ok(Some(old)) if old == bytes) {
-            return Ok(());
-        }
-        self.write_cached(role, bytes)
+    /// Whether the cached copy of `role` is exactly `bytes` (a publish need not write back
+    /// what `init` cached before its upload).
+    pub fn holds_cached(&self, role: &str, bytes: &[u8]) -> bool {
+        matches!(self.read_cached(role), Ok(Some(old)) if old == bytes)
     }
 
-    /// Write several cache files; each is atomic, the set is written roots first.
+    /// Write several cache files in the order given (roots first); each is atomic, and
+    /// the directory is synced once for all of them.
     pub fn write_cached_all(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
-        for (role, bytes) in files {
-            self.write_cached(role, bytes)?;
+        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
+        let Some(dir) = paths
+            .first()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+        else {
+            return Ok(());
+        };
+        if paths.iter().any(|p| p.parent() != Some(dir.as_path())) {
+            // Delegated roles live in subdirectories: one at a time.
+            for (role, bytes) in files {
+                self.write_cached(role, bytes)?;
+            }
+            return Ok(());
         }
-        Ok(())
+        ensure_dir(&dir)?;
+        let list: Vec<(&Path, &[u8])> = paths
+            .iter()
+            .zip(files)
+            .map(|(p, (_, b))| (p.as_path(), b.as_slice()))
+            .collect();
+        fsio::write_atomic_all(&dir, &list)
+            .map_err(|e| local_err("cannot write cache files in", &dir, e))
     }
 
     pub fn remove_cached(&self, role: &str) -> Result<(), TrustError> {

@@ -69,6 +69,11 @@ pub struct PublishOptions {
     /// Leave staged changes out (and staged): rotations, root ceremonies and renewals
     /// publish only themselves, as notary's `key rotate` does.
     pub exclude_staged: bool,
+    /// The caller saw (under the repository lock) that the remote has no trust data for
+    /// this GUN: the first attempt publishes the local repository without fetching again
+    /// (`init`). If somebody else created it meanwhile, the upload is refused and the
+    /// next attempt fetches as usual.
+    pub remote_known_empty: bool,
 }
 
 /// Publish the staged changes of `local` (and, on the first publish, the locally
@@ -103,18 +108,21 @@ pub(crate) fn publish_locked_with(
         changelist.list()?
     };
     let mut last_err = None;
-    for _ in 0..MAX_ATTEMPTS {
-        match attempt(env, local, &staged, opts) {
+    for n in 0..MAX_ATTEMPTS {
+        let known_empty = opts.remote_known_empty && n == 0;
+        match attempt(env, local, &staged, opts, known_empty) {
             Ok((report, cache)) => {
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
                 changelist.remove(&files)?;
+                let mut changed = Vec::new();
                 for (role, bytes) in &cache {
                     if bytes.is_empty() {
                         local.remove_cached(role)?;
-                    } else {
-                        local.update_cached(role, bytes)?;
+                    } else if !local.holds_cached(role, bytes) {
+                        changed.push((role.clone(), bytes.clone()));
                     }
                 }
+                local.write_cached_all(&changed)?;
                 return Ok(report);
             }
             Err(Error::Remote(e)) if is_version_conflict(&e) => {
@@ -146,13 +154,19 @@ fn attempt(
     local: &LocalRepo,
     staged: &[StagedChange],
     opts: &PublishOptions,
+    known_empty: bool,
 ) -> Result<(PublishReport, CacheFiles), Error> {
     let gun = local.gun().as_str().to_owned();
     let policy = LoadPolicy {
         clock: env.clock,
         check_expiry: false,
     };
-    let (state, first) = match RepoState::fetch(env.remote, local, policy)? {
+    let fetched = if known_empty {
+        None
+    } else {
+        RepoState::fetch(env.remote, local, policy)?
+    };
+    let (state, first) = match fetched {
         Some(s) => (s, false),
         None => match RepoState::from_cache(local, policy)? {
             Some(s) => (s, true),

@@ -157,7 +157,7 @@ pub fn rotate(
             root: Some(RootUpdate::Replace { root: after, extra }),
             force_snapshot: true,
             exclude_staged: true,
-            resign: Vec::new(),
+            ..Default::default()
         },
     )?;
     Ok(RotateReport { plan, publish })

@@ -479,9 +479,12 @@ fn cbc_decrypt(name: &str, key: &[u8], iv: &[u8], buf: &mut [u8]) -> Result<(), 
 mod tests {
     use super::*;
 
-    /// An in-memory [`KekCache`] that counts what it was asked.
+    /// (KDF DER, passphrase, KEK)
+    type Entry = (Vec<u8>, Vec<u8>, [u8; 32]);
+
+    /// An in-memory [`KekCache`].
     #[derive(Default)]
-    struct MemCache(std::cell::RefCell<Vec<(Vec<u8>, Vec<u8>, [u8; 32])>>);
+    struct MemCache(std::cell::RefCell<Vec<Entry>>);
 
     impl KekCache for MemCache {
         fn get(&self, kdf: &[u8]) -> Option<Zeroizing<[u8; 32]>> {

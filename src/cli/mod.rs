@@ -261,8 +261,11 @@ impl Context {
         gun: &vouch::remote::Gun,
         access: vouch::remote::Access,
     ) -> CliResult<Session> {
+        let keys = self.key_store()?;
+        // One command: each key is decrypted once, however many roles it signs.
+        keys.keep_unlocked_keys();
         Ok(Session {
-            keys: self.key_store()?,
+            keys,
             remote: self.remote(Some(gun), access)?,
             pass: prompt::sources(self)?,
             local: vouch::trust::LocalRepo::new(&self.trust_dir, gun),

@@ -64,14 +64,16 @@ pub struct KeyStore {
     session: Option<Session>,
 }
 
-/// Keys this key store generated or opened in this process, so that one command signing
-/// with a key several times (`init` creates keys and signs at once; a publish signs
-/// several roles) decrypts each key once. Each entry is tied to the SHA-256 of the key
-/// file it came from: a changed file is decrypted again. Key material is wiped on drop.
+/// Keys this key store generated or opened, once [`KeyStore::keep_unlocked_keys`] was
+/// called, so that one command signing with a key several times (`init` creates keys and
+/// signs at once; a publish signs several roles) decrypts each key once. Each entry is
+/// tied to the SHA-256 of the key file it came from: a changed file is decrypted again.
+/// Key material is wiped on drop. Off by default: `load` then always decrypts and checks
+/// the passphrase.
 type UnlockedMap = std::collections::HashMap<String, ([u8; 32], PrivateKey)>;
 
 #[derive(Default)]
-struct Unlocked(std::sync::Mutex<UnlockedMap>);
+struct Unlocked(std::sync::Mutex<UnlockedMap>, std::sync::atomic::AtomicBool);
 
 impl std::fmt::Debug for Unlocked {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -91,6 +93,9 @@ impl Unlocked {
 
     fn put(&self, id: &KeyId, file: &[u8], key: &PrivateKey) {
         use sha2::Digest;
+        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
+        }
         let digest: [u8; 32] = sha2::Sha256::digest(file).into();
         if let Ok(mut map) = self.0.lock() {
             map.insert(id.as_str().to_owned(), (digest, key.clone()));
@@ -123,6 +128,15 @@ impl KeyStore {
     pub fn with_session(mut self, session: Option<Session>) -> KeyStore {
         self.session = session;
         self
+    }
+
+    /// From now on, keys this store generates or opens stay unlocked in memory for the
+    /// rest of the process (one command): signing with them again does not decrypt them
+    /// again. Clones of this store share them.
+    pub fn keep_unlocked_keys(&self) {
+        self.unlocked
+            .1
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn session(&self) -> Option<&Session> {

@@ -64,6 +64,8 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
         return Ok(resumed_report(root.role(), report));
     }
     let now = env.clock.now();
+    // The keys generated below sign right away: no need to decrypt them again.
+    env.keys.keep_unlocked_keys();
 
     // Root key: as given, else the first existing root key, else a new one.
     let existing_root = match &opts.root_key {

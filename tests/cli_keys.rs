@@ -45,6 +45,7 @@ fn vouch_bare(home: &Path) -> Command {
         c.env_remove(v);
     }
     c.env("HOME", home)
+        .env("VOUCH_SESSION", support::NO_SESSION)
         .env("VOUCH_ROOT_PASSPHRASE", ROOT_PASS)
         .env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS)
         .env("VOUCH_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)

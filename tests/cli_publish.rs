@@ -80,6 +80,7 @@ fn vouch_process(trust: &Path, server: &str) -> std::process::Command {
     c.env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
         .env("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS)
         .env("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS)
+        .env("VOUCH_SESSION", support::NO_SESSION)
         .env("HOME", trust)
         .stdin(Stdio::null());
     c

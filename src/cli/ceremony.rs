@@ -21,6 +21,7 @@ pub fn parse_duration(s: &str) -> CliResult<time::Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?);
     let n: i64 = num.parse().map_err(|_| bad())?;
     Ok(match unit {
+        "s" => time::Duration::seconds(n),
         "m" => time::Duration::minutes(n),
         "h" => time::Duration::hours(n),
         "d" => time::Duration::days(n),

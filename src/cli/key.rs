@@ -92,7 +92,7 @@ fn unlock(
     let ttl = super::ceremony::parse_duration(duration)?.whole_seconds();
     if ttl <= 0 || ttl as u64 > session::MAX_TTL_SECS {
         return Err(usage(format!(
-            "--for {duration}: a session lasts from 1m to 24h"
+            "--for {duration}: a session lasts from 1s to 24h, e.g. 15m or 2h"
         )));
     }
     let mut keys: Vec<KeyInfo> = if ids.is_empty() {
@@ -114,8 +114,8 @@ fn unlock(
     }
     keys.retain(|k| k.format.is_encrypted());
     let name = session::name_from_env();
-    let s = Session::open(&name, ttl as u64, root).map_err(KeystoreError::from)?;
-    s.defer_writes();
+    // Nothing is stored unless every key opens.
+    let s = Session::prepare(&name, ttl as u64, root).map_err(KeystoreError::from)?;
     let with = store.clone().with_session(Some(s.clone()));
     let pass = prompt::sources(ctx)?;
     for k in &keys {

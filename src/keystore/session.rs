@@ -88,11 +88,11 @@ pub struct Session {
 
 struct Inner {
     name: String,
-    backend: backend::Handle,
+    /// The kernel key; `None` for a session prepared but not stored yet.
+    backend: Mutex<Option<backend::Handle>>,
     state: Mutex<State>,
-    /// While set, records stay in memory until [`Session::flush`] (`key unlock` commits
-    /// only when every key it was asked for opened).
-    deferred: std::sync::atomic::AtomicBool,
+    /// Lifetime to give the kernel key when a prepared session is stored.
+    ttl: u64,
 }
 
 impl std::fmt::Debug for Session {
@@ -133,23 +133,30 @@ impl Session {
     /// Open session `name` for `ttl_secs` from now (or extend it: an open session keeps
     /// its records; `root` is kept if it was already allowed).
     pub fn open(name: &str, ttl_secs: u64, root: bool) -> Result<Session, SessionError> {
+        let s = Session::prepare(name, ttl_secs, root)?;
+        s.flush()?;
+        Ok(s)
+    }
+
+    /// Like [`Self::open`], but nothing reaches the kernel keyring until [`Self::flush`]:
+    /// records are kept in memory meanwhile (`key unlock` stores the session only when
+    /// every key it was asked for opened).
+    pub fn prepare(name: &str, ttl_secs: u64, root: bool) -> Result<Session, SessionError> {
         check_name(name)?;
         let ttl = ttl_secs.clamp(1, MAX_TTL_SECS);
-        let existing = backend::find(&describe(name))
-            .and_then(|h| backend::read(&h).map(|p| (h, p)))
-            .and_then(|(h, p)| decode(&p).map(|s| (h, s)))
-            .filter(|(_, s)| s.expires > now());
-        let mut state = existing.map(|(_, s)| s).unwrap_or_default();
+        let mut state = backend::find(&describe(name))
+            .and_then(|h| backend::read(&h))
+            .and_then(|p| decode(&p))
+            .filter(|s| s.expires > now())
+            .unwrap_or_default();
         state.expires = now() + ttl;
         state.root |= root;
-        let payload = encode(&state);
-        let backend = backend::store(&describe(name), &payload, ttl)?;
         Ok(Session {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
-                backend,
+                backend: Mutex::new(None),
                 state: Mutex::new(state),
-                deferred: Default::default(),
+                ttl,
             }),
         })
     }
@@ -166,9 +173,9 @@ impl Session {
         Some(Session {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
-                backend: handle,
+                backend: Mutex::new(Some(handle)),
                 state: Mutex::new(state),
-                deferred: Default::default(),
+                ttl: 0,
             }),
         })
     }
@@ -209,20 +216,22 @@ impl Session {
         })
     }
 
-    /// Keep new records in memory until [`Self::flush`].
-    pub fn defer_writes(&self) {
-        self.inner
-            .deferred
-            .store(true, std::sync::atomic::Ordering::Relaxed);
-    }
-
-    /// Write the records kept in memory to the kernel keyring.
+    /// Store a prepared session in the kernel keyring (replacing an open one of the same
+    /// name), or write the records of an open one.
     pub fn flush(&self) -> Result<(), SessionError> {
-        self.inner
-            .deferred
-            .store(false, std::sync::atomic::Ordering::Relaxed);
         let s = self.inner.state.lock().unwrap_or_else(|e| e.into_inner());
-        backend::update(&self.inner.backend, &encode(&s))
+        let mut backend = self.inner.backend.lock().unwrap_or_else(|e| e.into_inner());
+        match backend.as_ref() {
+            Some(h) => backend::update(h, &encode(&s)),
+            None => {
+                *backend = Some(backend::store(
+                    &describe(&self.inner.name),
+                    &encode(&s),
+                    self.inner.ttl,
+                )?);
+                Ok(())
+            }
+        }
     }
 
     fn record(&self, rec: Record) {
@@ -234,13 +243,10 @@ impl Session {
             s.records.remove(0);
         }
         s.records.push(rec);
-        if !self
-            .inner
-            .deferred
-            .load(std::sync::atomic::Ordering::Relaxed)
-        {
-            // A cache: if the write fails, the next command derives again.
-            let _ = backend::update(&self.inner.backend, &encode(&s));
+        // A prepared session is written by `flush`. For an open one this is a cache: if
+        // the write fails, the next command derives again.
+        if let Some(h) = self.inner.backend.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+            let _ = backend::update(h, &encode(&s));
         }
     }
 }

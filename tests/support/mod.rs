@@ -216,9 +216,14 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
         .env("VOUCH_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)
         .env("VOUCH_DELEGATION_PASSPHRASE", DELEGATION_PASS)
         .env("VOUCH_TIMESTAMP_PASSPHRASE", TIMESTAMP_PASS)
+        .env("VOUCH_SESSION", NO_SESSION)
         .env("HOME", trust_dir);
     c
 }
+
+/// An unlock-session name nobody opens: tests run outside any session the machine's user
+/// may have open (`vouch key unlock`), unless a test opens its own.
+pub const NO_SESSION: &str = "vouch-tests-none";
 
 /// Files under `dir`, recursively, with their bytes (to prove "nothing changed").
 pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {

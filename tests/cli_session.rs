@@ -94,10 +94,22 @@ fn unlocked_keys_sign_without_passphrases_until_the_session_is_locked() {
 
     let unlock = ok(s.vouch(), &["key", "unlock", "--for", "10m"]);
     for id in targets.iter().chain(&snapshot) {
-        assert!(unlock.stdout.contains(id.as_str()), "{id} unlocked:\n{}", unlock.stdout);
+        assert!(
+            unlock.stdout.contains(id.as_str()),
+            "{id} unlocked:\n{}",
+            unlock.stdout
+        );
     }
-    assert!(!unlock.stdout.contains("\troot\t"), "root stays locked:\n{}", unlock.stdout);
-    assert!(unlock.stderr.contains("Unlocked 2 keys"), "{}", unlock.stderr);
+    assert!(
+        !unlock.stdout.contains("\troot\t"),
+        "root stays locked:\n{}",
+        unlock.stdout
+    );
+    assert!(
+        unlock.stderr.contains("Unlocked 2 keys"),
+        "{}",
+        unlock.stderr
+    );
     let status = ok(s.vouch(), &["key", "session", "--output", "json"]);
     let status: Value = serde_json::from_str(&status.stdout).unwrap();
     assert_eq!(status["open"], true);
@@ -105,7 +117,10 @@ fn unlocked_keys_sign_without_passphrases_until_the_session_is_locked() {
     assert_eq!(status["root"], false);
 
     // No passphrase anywhere: the session opens the targets and snapshot keys.
-    ok(s.vouch_nopass(), &["-s", &server.url, "sign", &pair(gun, "v1", 1)]);
+    ok(
+        s.vouch_nopass(),
+        &["-s", &server.url, "sign", &pair(gun, "v1", 1)],
+    );
     let listed = Notary::with_server(&tmp.path().join("notary"), &server).run(&["list", gun]);
     assert!(
         listed.contains("v1") && listed.contains(&format!("{:064x}", 1)),
@@ -120,7 +135,9 @@ fn unlocked_keys_sign_without_passphrases_until_the_session_is_locked() {
         4,
     );
     assert!(
-        refused.stderr.contains("no passphrase available for targets key"),
+        refused
+            .stderr
+            .contains("no passphrase available for targets key"),
         "{}",
         refused.stderr
     );
@@ -142,7 +159,11 @@ fn a_wrong_passphrase_opens_no_session_and_changes_nothing() {
     let mut c = s.vouch();
     c.env("VOUCH_TARGETS_PASSPHRASE", "not the passphrase");
     let out = fails(c, &["key", "unlock"], 4);
-    assert!(out.stderr.contains("wrong passphrase for targets key"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("wrong passphrase for targets key"),
+        "{}",
+        out.stderr
+    );
     let status = ok(s.vouch(), &["key", "session"]);
     assert!(
         status.stdout.contains("not open"),
@@ -169,7 +190,11 @@ fn root_keys_stay_locked_unless_the_session_allows_them() {
     assert!(out.stderr.contains("root key"), "{}", out.stderr);
 
     let unlock = ok(s.vouch(), &["key", "unlock", "--root"]);
-    assert!(unlock.stderr.contains("root keys allowed"), "{}", unlock.stderr);
+    assert!(
+        unlock.stderr.contains("root keys allowed"),
+        "{}",
+        unlock.stderr
+    );
     let cert = ok(s.vouch_nopass(), &["key", "public", &root, "--gun", gun]);
     assert!(cert.stdout.contains("BEGIN CERTIFICATE"), "{}", cert.stdout);
 }
@@ -184,7 +209,11 @@ fn a_session_ends_by_itself() {
     ok(s.vouch(), &["key", "unlock", "--for", "2s"]);
     std::thread::sleep(std::time::Duration::from_secs(3));
     let out = fails(s.vouch_nopass(), &["sign", &pair(gun, "v1", 1)], 4);
-    assert!(out.stderr.contains("no passphrase available"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no passphrase available"),
+        "{}",
+        out.stderr
+    );
     let status = ok(s.vouch(), &["key", "session"]);
     assert!(status.stdout.contains("not open"), "{}", status.stdout);
 }
@@ -214,7 +243,11 @@ fn keys_created_in_a_session_are_protected_by_their_own_passphrase() {
     let s = TestSession::new("create", &trust);
     // An empty trust dir: the session learns passphrases from the commands that follow.
     let unlock = ok(s.vouch(), &["key", "unlock", "--root"]);
-    assert!(unlock.stderr.contains("Unlocked 0 keys"), "{}", unlock.stderr);
+    assert!(
+        unlock.stderr.contains("Unlocked 0 keys"),
+        "{}",
+        unlock.stderr
+    );
     ok(s.vouch(), &["init", "example.com/session/one"]);
     // Same passphrases: the session's key-encryption keys are reused for the new keys.
     ok(s.vouch(), &["init", "example.com/session/two"]);
@@ -225,25 +258,39 @@ fn keys_created_in_a_session_are_protected_by_their_own_passphrase() {
     // In the session, all sign without passphrases.
     for (i, gun) in ["one", "two", "three"].iter().enumerate() {
         let gun = format!("example.com/session/{gun}");
-        ok(s.vouch_nopass(), &["sign", &pair(&gun, "in-session", i as u32)]);
+        ok(
+            s.vouch_nopass(),
+            &["sign", &pair(&gun, "in-session", i as u32)],
+        );
     }
 
     ok(s.vouch(), &["key", "lock"]);
     // Without the session each key opens with its own passphrase, and only with it.
-    ok(s.vouch(), &["sign", &pair("example.com/session/two", "after", 7)]);
+    ok(
+        s.vouch(),
+        &["sign", &pair("example.com/session/two", "after", 7)],
+    );
     let out = fails(
         s.vouch(),
         &["sign", &pair("example.com/session/three", "after", 8)],
         4,
     );
-    assert!(out.stderr.contains("wrong passphrase for targets key"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("wrong passphrase for targets key"),
+        "{}",
+        out.stderr
+    );
     let mut other = s.vouch();
     other.env("VOUCH_TARGETS_PASSPHRASE", "another targets passphrase");
     ok(other, &["publish", "example.com/session/three"]);
     // And the files are standard: export with the passphrase, into notary's format.
     let two = key_ids(&s, "targets", Some("example.com/session/two")).remove(0);
     let exported = ok(s.vouch(), &["key", "export", &two, "--format", "notary"]);
-    assert!(exported.stdout.contains("ENCRYPTED PRIVATE KEY"), "{}", exported.stdout);
+    assert!(
+        exported.stdout.contains("ENCRYPTED PRIVATE KEY"),
+        "{}",
+        exported.stdout
+    );
     let mut wrong = s.vouch();
     wrong.env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS.to_owned() + "x");
     fails(wrong, &["key", "export", &two, "--format", "notary"], 4);

@@ -245,7 +245,14 @@ impl Session {
         s.records.push(rec);
         // A prepared session is written by `flush`. For an open one this is a cache: if
         // the write fails, the next command derives again.
-        if let Some(h) = self.inner.backend.lock().ok().as_ref().and_then(|b| b.as_ref()) {
+        if let Some(h) = self
+            .inner
+            .backend
+            .lock()
+            .ok()
+            .as_ref()
+            .and_then(|b| b.as_ref())
+        {
             let _ = backend::update(h, &encode(&s));
         }
     }

@@ -87,7 +87,10 @@ fi
 BASE=${BENCH_TMPDIR:-${TMPDIR:-/tmp}}
 W=$(mktemp -d "$BASE/vouch-bench.XXXXXX")
 SERVER_PID=""
+# The unlock session of cases 1s–3s (vouch key unlock); its own name, ended on exit.
+export VOUCH_SESSION="vouch-bench-$$"
 cleanup() {
+  "$VOUCH" --trust-dir "$W/session" key lock >/dev/null 2>&1 || true
   if [ -n "$SERVER_PID" ]; then
     kill -TERM "$SERVER_PID" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -251,8 +254,8 @@ measure init-root-v "$RUNS" "$QV -s $S --trust-dir $QW/root-v-{n} init $H/root-v
 measure init-root-n "$RUNS" "notary -s $S -d $QW/root-n-{n} init -p $H/root-n-{n}"
 measure init-fresh-vn "$RUNS" "$QV -s $S --trust-dir $QW/fresh-vn-{n} init --key-format notary $H/fresh-vn-{n}"
 measure init-root-vn "$RUNS" "$QV -s $S --trust-dir $QW/root-vn-{n} init --key-format notary $H/root-vn-{n}"
-row "\`init\` new GUN, fresh trust dir (root key generated)" "$RUNS" init-fresh-v init-fresh-n 2
-row "\`init\` new GUN, existing root key" "$RUNS" init-root-v init-root-n 2
+row "\`init\` new GUN, fresh trust dir (root key generated) — no unlock session" "$RUNS" init-fresh-v init-fresh-n 2
+row "\`init\` new GUN, existing root key — no unlock session" "$RUNS" init-root-v init-root-n 2
 variant "\`init\` new GUN, fresh trust dir — vouch \`--key-format notary\` (PBKDF2 keys)" "$RUNS" init-fresh-vn init-fresh-n
 variant "\`init\` new GUN, existing root key — notary-format root key + \`--key-format notary\`" "$RUNS" init-root-vn init-root-n
 
@@ -276,7 +279,7 @@ measure sign-v "$RUNS" "$QV -s $S --trust-dir $QW/sign-v sign$NRC $H/sign-v:t{n}
 measure sign-n "$RUNS" "notary -s $S -d $QW/sign-n addhash -p $H/sign-n t{n} 1234 --sha256 $(HEX 7)"
 measure sign-vn "$RUNS" "$QV -s $S --trust-dir $QW/sign-vn sign$NRC $H/sign-vn:t{n} --digest $(digest 7) --size 1234"
 measure sign-vs "$RUNS" "$QV -s $S --trust-dir $QW/sign-vs sign$NRC $H/sign-vs:t{n} --digest $(digest 7) --size 1234"
-row "sign one tag: \`vouch sign IMAGE:TAG --digest --size$NRC\` vs \`notary addhash -p\`" "$RUNS" sign-v sign-n 2
+row "sign one tag: \`vouch sign IMAGE:TAG --digest --size$NRC\` vs \`notary addhash -p\` — no unlock session" "$RUNS" sign-v sign-n 2
 variant "sign one tag — vouch repository with \`--key-format notary\` keys" "$RUNS" sign-vn sign-n
 variant "sign one tag — vouch (scrypt) keys, repository made with \`--server-managed-snapshot\` (one key unlock)" "$RUNS" sign-vs sign-n
 
@@ -308,7 +311,7 @@ EOF
 measure bulk-v "$BULK_RUNS" "$QV -s $S --trust-dir $QW/bulk-v sign --from-file $QW/bulk-v-{n}.txt"
 measure bulk-n "$BULK_RUNS" "bash $QW/notary-bulk.sh $H/bulk-n-{n}"
 measure bulk-vn "$BULK_RUNS" "$QV -s $S --trust-dir $QW/bulk-vn sign --from-file $QW/bulk-vn-{n}.txt"
-row "sign $TAGS tags: one \`vouch sign --from-file\` vs $TAGS × \`notary addhash\` + \`notary publish\`" "$BULK_RUNS" bulk-v bulk-n 50
+row "sign $TAGS tags: one \`vouch sign --from-file\` vs $TAGS × \`notary addhash\` + \`notary publish\` — no unlock session" "$BULK_RUNS" bulk-v bulk-n 50
 variant "sign $TAGS tags in one command — vouch repository with \`--key-format notary\` keys" "$BULK_RUNS" bulk-vn bulk-n
 NOTARY_SPLIT=$(awk '{s = $2 - $1; p = $3 - $2; ts += s; tp += p}
   END {printf "%.2f s staging (%.1f ms per addhash process) + %.3f s publish", ts/NR, ts/NR/'"$TAGS"'*1000, tp/NR}' "$W/notary-bulk-split.txt")
@@ -323,6 +326,37 @@ for ((i = 1; i <= BULK_RUNS; i++)); do
   [ "$c1 $c2 $c3 $c4" = "$TAGS $TAGS $TAGS $TAGS" ] ||
     die "bulk repositories $i: expected $TAGS targets each, vouch/notary read vouch's: $c1/$c2, notary's: $c3/$c4"
 done
+
+# --- 1s–3s. init, sign, bulk in an unlock session ---------------------------------------
+# The same operations with vouch's default (scrypt) keys, in an unlock session opened
+# once (`vouch key unlock --root`), as an operator or a CI job running several commands
+# works: each passphrase's scrypt derivation is paid once for the session (by the untimed
+# warm-up init below), not once per key per command. Same prepared states as above;
+# notary's rows are the same measurements as above.
+say "preparing the unlock-session cases"
+quiet "$VOUCH" --trust-dir "$W/session" key unlock --root --for 2h
+quiet v --trust-dir "$W/warm-s" init "$H/warm-s"
+quiet "$VOUCH" --trust-dir "$W/tpl-s" key generate --role root
+for ((i = 1; i <= RUNS; i++)); do cp -a "$W/tpl-s" "$W/root-s-$i"; done
+quiet v --trust-dir "$W/sign-s" init "$H/sign-s"
+quiet v --trust-dir "$W/sign-s" sign $NRC "$H/sign-s:warm" --digest "$(digest 0)" --size 1000
+for ((i = 1; i <= BULK_RUNS; i++)); do
+  quiet v --trust-dir "$W/bulk-s" init "$H/bulk-s-$i"
+  awk -v g="$H/bulk-s-$i" '{printf "%s:%s=sha256:%s:%s\n", g, $1, $3, $2}' "$W/tags.txt" >"$W/bulk-s-$i.txt"
+done
+measure init-fresh-s "$RUNS" "$QV -s $S --trust-dir $QW/fresh-s-{n} init $H/fresh-s-{n}"
+measure init-root-s "$RUNS" "$QV -s $S --trust-dir $QW/root-s-{n} init $H/root-s-{n}"
+measure sign-s "$RUNS" "$QV -s $S --trust-dir $QW/sign-s sign$NRC $H/sign-s:t{n} --digest $(digest 7) --size 1234"
+measure bulk-s "$BULK_RUNS" "$QV -s $S --trust-dir $QW/bulk-s sign --from-file $QW/bulk-s-{n}.txt"
+quiet "$VOUCH" --trust-dir "$W/session" key lock
+for ((i = 1; i <= BULK_RUNS; i++)); do
+  c=$(count v --trust-dir "$W/check-v" list "$H/bulk-s-$i")
+  [ "$c" = "$TAGS" ] || die "bulk repository $H/bulk-s-$i: expected $TAGS targets, vouch read $c"
+done
+row "\`init\` new GUN, fresh trust dir (root key generated) — in an unlock session" "$RUNS" init-fresh-s init-fresh-n 2
+row "\`init\` new GUN, existing root key — in an unlock session" "$RUNS" init-root-s init-root-n 2
+row "sign one tag (as above) — in an unlock session" "$RUNS" sign-s sign-n 2
+row "sign $TAGS tags in one command (as above) — in an unlock session" "$BULK_RUNS" bulk-s bulk-n 50
 
 # --- 4. list a TAGS-target repository -------------------------------------------------
 # The same repository (made by notary in the bulk case) is read by both tools.

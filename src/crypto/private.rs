@@ -9,18 +9,19 @@
 //! objects are built per signature from those buffers and dropped right away (ring does
 //! not wipe its internal copies, so they are kept as short-lived as possible).
 
+mod ec;
 pub mod pkcs8;
 
 use std::fmt;
 
 use der::Encode as _;
-use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use p256::pkcs8::EncodePublicKey as _;
 use rand_core::{OsRng, RngCore as _};
 use zeroize::Zeroizing;
 
 use super::{CryptoError, SignatureProvider};
 use crate::tuf::keys::{self as tufkeys, KeyId, PublicKey};
+
+pub use ec::EcdsaSigningKey;
 
 /// The key algorithms vouch holds private keys for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -72,8 +73,8 @@ impl fmt::Display for Algorithm {
 /// The secret half, one variant per algorithm. Clones wipe themselves on drop too.
 #[derive(Clone)]
 enum Secret {
-    /// `p256`'s signing key wipes itself on drop.
-    Ecdsa(p256::ecdsa::SigningKey),
+    /// The scalar wipes itself on drop.
+    Ecdsa(EcdsaSigningKey),
     Ed25519 {
         seed: Zeroizing<[u8; 32]>,
         public: [u8; 32],
@@ -102,7 +103,7 @@ impl PrivateKey {
     /// A fresh random key. RSA keys cannot be generated (notary imports them only).
     pub fn generate(algorithm: Algorithm) -> Result<PrivateKey, CryptoError> {
         match algorithm {
-            Algorithm::Ecdsa => Self::from_ecdsa(p256::ecdsa::SigningKey::random(&mut OsRng)),
+            Algorithm::Ecdsa => Ok(Self::from_ecdsa_key(EcdsaSigningKey::generate()?)),
             Algorithm::Ed25519 => {
                 let mut seed = Zeroizing::new([0u8; 32]);
                 OsRng.fill_bytes(seed.as_mut());
@@ -117,16 +118,17 @@ impl PrivateKey {
         }
     }
 
-    /// Wrap a P-256 signing key.
+    /// Wrap a `p256` signing key.
     pub fn from_ecdsa(key: p256::ecdsa::SigningKey) -> Result<PrivateKey, CryptoError> {
-        let spki = key
-            .verifying_key()
-            .to_public_key_der()
-            .map_err(|e| CryptoError::InvalidKey(format!("ecdsa public key: {e}")))?;
-        Ok(PrivateKey {
-            public: PublicKey::new(tufkeys::ECDSA, spki.as_bytes().to_vec()),
+        Ok(Self::from_ecdsa_key(EcdsaSigningKey::from_p256(&key)))
+    }
+
+    /// Wrap an ECDSA P-256 key.
+    pub fn from_ecdsa_key(key: EcdsaSigningKey) -> PrivateKey {
+        PrivateKey {
+            public: PublicKey::new(tufkeys::ECDSA, key.public_key_der()),
             secret: Secret::Ecdsa(key),
-        })
+        }
     }
 
     /// An Ed25519 key from its 32-byte seed and 32-byte public key; the two must match.
@@ -188,8 +190,8 @@ impl PrivateKey {
         self.public.key_id()
     }
 
-    /// The P-256 signing key, for building certificates (ECDSA keys only).
-    pub fn ecdsa_signing_key(&self) -> Option<&p256::ecdsa::SigningKey> {
+    /// The P-256 key, for building certificates (ECDSA keys only).
+    pub fn ecdsa_signing_key(&self) -> Option<&EcdsaSigningKey> {
         match &self.secret {
             Secret::Ecdsa(k) => Some(k),
             _ => None,
@@ -198,15 +200,12 @@ impl PrivateKey {
 
     /// SEC1 `ECPrivateKey` DER as Go's `MarshalECPrivateKey` writes it: version 1, the
     /// 32-byte scalar, the namedCurve parameter and the uncompressed public key.
-    pub(crate) fn ecdsa_sec1_der(
-        key: &p256::ecdsa::SigningKey,
-    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let scalar = Zeroizing::new(key.to_bytes());
-        let point = key.verifying_key().as_affine().to_encoded_point(false);
+    pub(crate) fn ecdsa_sec1_der(key: &EcdsaSigningKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        let scalar = key.to_bytes();
         let sec1 = sec1::EcPrivateKey {
             private_key: scalar.as_slice(),
             parameters: Some(sec1::EcParameters::NamedCurve(pkcs8::OID_P256)),
-            public_key: Some(point.as_bytes()),
+            public_key: Some(key.public_point()),
         };
         sec1.to_der()
             .map(Zeroizing::new)
@@ -227,13 +226,7 @@ impl SignatureProvider for PrivateKey {
 
     fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match &self.secret {
-            Secret::Ecdsa(key) => {
-                use p256::ecdsa::signature::Signer as _;
-                let sig: p256::ecdsa::Signature = key
-                    .try_sign(msg)
-                    .map_err(|e| CryptoError::SigningFailed(format!("ecdsa: {e}")))?;
-                Ok(sig.to_bytes().to_vec())
-            }
+            Secret::Ecdsa(key) => key.sign_fixed(msg),
             Secret::Ed25519 { seed, public } => {
                 let pair = ring::signature::Ed25519KeyPair::from_seed_and_public_key(
                     seed.as_ref(),
@@ -258,3 +251,7 @@ impl SignatureProvider for PrivateKey {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "private_tests.rs"]
+mod tests;

@@ -6,7 +6,6 @@ use std::time::Duration as StdDuration;
 use der::asn1::{Any, BitString, GeneralizedTime, OctetString, UintRef, UtcTime};
 use der::oid::ObjectIdentifier;
 use der::{Decode, Encode, SliceReader, Tag, Tagged as _};
-use p256::ecdsa::signature::Signer as _;
 use rand_core::RngCore as _;
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef};
 use time::{Duration, OffsetDateTime};
@@ -18,6 +17,7 @@ use x509_cert::serial_number::SerialNumber;
 use x509_cert::time::{Time, Validity};
 use x509_cert::{Certificate, TbsCertificate, Version};
 
+use super::private::EcdsaSigningKey;
 use super::CryptoError;
 use crate::tuf::keys::{self, PublicKey};
 
@@ -700,7 +700,7 @@ pub fn to_pem(tag: &str, der: &[u8]) -> String {
 /// ExtKeyUsage codeSigning, BasicConstraints (critical) CA:FALSE, ecdsa-with-SHA256.
 /// Returns Go-style PEM text, the `public` of an `ecdsa-x509` key.
 pub fn root_certificate(
-    key: &p256::ecdsa::SigningKey,
+    key: &EcdsaSigningKey,
     gun: &str,
     now: OffsetDateTime,
 ) -> Result<String, CryptoError> {
@@ -711,7 +711,7 @@ pub fn root_certificate(
 }
 
 pub(crate) fn build_root_certificate(
-    key: &p256::ecdsa::SigningKey,
+    key: &EcdsaSigningKey,
     gun: &str,
     now: OffsetDateTime,
     serial: &[u8],
@@ -728,7 +728,7 @@ pub(crate) fn build_root_certificate(
         not_before: x509_time(not_before).map_err(|e| fail("not before", &e))?,
         not_after: x509_time(not_after).map_err(|e| fail("not after", &e))?,
     };
-    let spki = SubjectPublicKeyInfoOwned::from_key(*key.verifying_key())
+    let spki = SubjectPublicKeyInfoOwned::from_der(&key.public_key_der())
         .map_err(|e| fail("public key", &e))?;
     let ext = |oid, critical, value: &[u8]| -> Result<Extension, CryptoError> {
         Ok(Extension {
@@ -758,12 +758,11 @@ pub(crate) fn build_root_certificate(
         ]),
     };
     let tbs_der = tbs.to_der().map_err(|e| fail("encoding", &e))?;
-    let sig: p256::ecdsa::Signature = key.sign(&tbs_der);
+    let sig = key.sign_asn1(&tbs_der)?;
     let cert = Certificate {
         tbs_certificate: tbs,
         signature_algorithm: signature_alg,
-        signature: BitString::from_bytes(sig.to_der().as_bytes())
-            .map_err(|e| fail("signature", &e))?,
+        signature: BitString::from_bytes(&sig).map_err(|e| fail("signature", &e))?,
     };
     cert.to_der().map_err(|e| fail("encoding", &e))
 }

@@ -20,8 +20,15 @@ const GO_TBS_2: &str = "30820113a00302010202020102300a06082a8648ce3d040302302331
 
 const FIXTURES: &str = "testdata/notary-fixtures";
 
-fn test_key() -> p256::ecdsa::SigningKey {
-    p256::ecdsa::SigningKey::from_slice(&hex::decode(SCALAR_HEX).unwrap()).unwrap()
+fn test_key() -> EcdsaSigningKey {
+    EcdsaSigningKey::from_scalar(&hex::decode(SCALAR_HEX).unwrap()).unwrap()
+}
+
+/// The test key's public half, as `p256` computes it (an independent check).
+fn test_verifying_key() -> p256::ecdsa::VerifyingKey {
+    *p256::ecdsa::SigningKey::from_slice(&hex::decode(SCALAR_HEX).unwrap())
+        .unwrap()
+        .verifying_key()
 }
 
 fn tbs_hex(cert_der: &[u8]) -> String {
@@ -95,15 +102,16 @@ fn generated_certificate_parses_back() {
     use p256::pkcs8::EncodePublicKey as _;
     assert_eq!(
         info.spki_der,
-        key.verifying_key().to_public_key_der().unwrap().as_bytes()
+        test_verifying_key().to_public_key_der().unwrap().as_bytes()
     );
+    assert_eq!(info.spki_der, key.public_key_der());
 
     // Self-signed: the signature verifies with the key over the TBS bytes.
     let cert = Certificate::from_der(&info.der).unwrap();
     assert_eq!(cert.tbs_certificate.issuer, cert.tbs_certificate.subject);
     let sig = p256::ecdsa::Signature::from_der(cert.signature.raw_bytes()).unwrap();
     use p256::ecdsa::signature::Verifier as _;
-    key.verifying_key()
+    test_verifying_key()
         .verify(&cert.tbs_certificate.to_der().unwrap(), &sig)
         .unwrap();
     let serial = cert.tbs_certificate.serial_number.as_bytes();
@@ -297,7 +305,7 @@ fn public_keys_from_pem_files() {
     // A PUBLIC KEY block becomes an `ecdsa` key of those DER bytes, with the canonical ID
     // of the certificate key.
     use p256::pkcs8::EncodePublicKey as _;
-    let spki = test_key().verifying_key().to_public_key_der().unwrap();
+    let spki = test_verifying_key().to_public_key_der().unwrap();
     let pem_text = to_pem("PUBLIC KEY", spki.as_bytes());
     let plain = public_key_from_pem(pem_text.as_bytes(), now).unwrap();
     assert_eq!(plain.keytype, "ecdsa");

@@ -215,7 +215,7 @@ fn one_public_key_under_two_ids_counts_once() {
     let a = signer(7);
     let plain = public(&a);
     let pem = crate::crypto::x509::root_certificate(
-        &a.0,
+        &crate::crypto::private::EcdsaSigningKey::from_p256(&a.0),
         "example.com/app",
         datetime!(2026-01-01 00:00 UTC),
     )

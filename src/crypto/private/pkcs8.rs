@@ -19,7 +19,7 @@ use der::asn1::{AnyRef, ObjectIdentifier, OctetStringRef};
 use der::{Class, Decode as _, Reader as _, SliceReader, Tagged as _};
 use zeroize::Zeroizing;
 
-use super::{Algorithm, PrivateKey, Secret};
+use super::{Algorithm, EcdsaSigningKey, PrivateKey, Secret};
 use crate::crypto::CryptoError;
 
 /// id-ecPublicKey.
@@ -89,11 +89,11 @@ impl PrivateKey {
         let info = parse_private_key_info(der)?;
         match algorithm_of(&info)? {
             Algorithm::Ecdsa => {
-                let key = ecdsa_from_sec1(info.private_key, info.curve)?;
+                let key = ecdsa_from_sec1(info.private_key, info.curve, info.public_key)?;
                 if let Some(public) = info.public_key {
                     check_ec_public(&key, public)?;
                 }
-                Ok(key)
+                Ok(PrivateKey::from_ecdsa_key(key))
             }
             Algorithm::Rsa => PrivateKey::from_pkcs1_der(info.private_key),
             Algorithm::Ed25519 if info.oid == OID_ED25519_NOTARY => {
@@ -112,7 +112,7 @@ impl PrivateKey {
 
     /// Decode a SEC1 `ECPrivateKey` (PEM type `EC PRIVATE KEY`). Only P-256 is supported.
     pub fn from_sec1_der(der: &[u8]) -> Result<PrivateKey, CryptoError> {
-        ecdsa_from_sec1(der, None)
+        ecdsa_from_sec1(der, None, None).map(PrivateKey::from_ecdsa_key)
     }
 
     /// Decode notary's raw Ed25519 form: 96 bytes `public ‖ seed ‖ public`
@@ -213,10 +213,13 @@ fn algorithm_of(info: &KeyInfoRef<'_>) -> Result<Algorithm, CryptoError> {
     }
 }
 
+/// The key of a SEC1 `ECPrivateKey`. Its public point, else `outer_public` (PKCS#8 v2's
+/// `[1] publicKey`), must belong to the scalar; only without either is the point computed.
 fn ecdsa_from_sec1(
     der: &[u8],
     outer_curve: Option<ObjectIdentifier>,
-) -> Result<PrivateKey, CryptoError> {
+    outer_public: Option<&[u8]>,
+) -> Result<EcdsaSigningKey, CryptoError> {
     let ec = sec1::EcPrivateKey::from_der(der)
         .map_err(|e| CryptoError::Malformed(format!("not a SEC1 EC private key: {e}")))?;
     let curve = ec.parameters.and_then(|p| p.named_curve()).or(outer_curve);
@@ -233,30 +236,16 @@ fn ecdsa_from_sec1(
             )))
         }
     }
-    // Old Go versions wrote the scalar without leading zeros; `from_slice` left-pads.
-    let key = p256::ecdsa::SigningKey::from_slice(ec.private_key)
-        .map_err(|_| CryptoError::InvalidKey("EC private key scalar is out of range".into()))?;
-    if let Some(public) = ec.public_key {
-        check_point(&key, public)?;
+    // Old Go versions wrote the scalar without leading zeros; both constructors left-pad.
+    match ec.public_key.or(outer_public) {
+        Some(public) => EcdsaSigningKey::from_parts(ec.private_key, public),
+        None => EcdsaSigningKey::from_scalar(ec.private_key),
     }
-    PrivateKey::from_ecdsa(key)
 }
 
 /// `[1] publicKey` of a PKCS#8 v2 EC key must be this key's point.
-fn check_ec_public(key: &PrivateKey, public: &[u8]) -> Result<(), CryptoError> {
-    match key.ecdsa_signing_key() {
-        Some(k) => check_point(k, public),
-        None => Ok(()),
-    }
-}
-
-fn check_point(key: &p256::ecdsa::SigningKey, public: &[u8]) -> Result<(), CryptoError> {
-    use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-    let point = key
-        .verifying_key()
-        .as_affine()
-        .to_encoded_point(public.len() == 33);
-    if point.as_bytes() == public {
+fn check_ec_public(key: &EcdsaSigningKey, public: &[u8]) -> Result<(), CryptoError> {
+    if key.matches_point(public) {
         Ok(())
     } else {
         Err(CryptoError::InvalidKey(

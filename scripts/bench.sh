@@ -162,7 +162,10 @@ quiet() { "$@" >>"$LOG" 2>&1 || die "setup failed: $* (see $LOG)"; }
 # --- measurement ------------------------------------------------------------------------
 # measure ID RUNS CMD — CMD is one command line (words quoted with %q) that may contain
 # {n}; it runs once for each n = 1..RUNS, against state prepared for that n. Writes
-# "wall cpu" seconds per run to $W/ID.times.
+# "wall cpu" seconds per run to $W/ID.times. Every run starts after a `sync` (untimed):
+# on ext4 (data=ordered) an fsync also writes out other processes' dirty data, so without
+# it a command that syncs its files pays for whatever the previous runs left unwritten
+# (notary writes without fsync; 1000 `notary addhash` leave a lot).
 us_of() { # 0m1.234s -> microseconds
   local m=${1%%m*} s=${1#*m}
   s=${s%s}
@@ -181,7 +184,7 @@ measure() {
   : >"$W/$id.times"
   if [ -n "$HF" ]; then
     echo "### $id: $cmd" >>"$LOG"
-    "$HF" -N --style basic --runs 1 -L n "$(seq -s, 1 "$runs")" \
+    "$HF" -N --style basic --runs 1 --prepare sync -L n "$(seq -s, 1 "$runs")" \
       --export-json "$W/$id.json" "$cmd" >>"$LOG" 2>&1 || die "$id failed (see $LOG)"
     awk '/"user":/ {u=$2+0} /"system":/ {s=$2+0}
          /"times": \[/ {t=1; next} t && /\]/ {t=0; next}
@@ -189,6 +192,7 @@ measure() {
   else
     for ((i = 1; i <= runs; i++)); do
       c=${cmd//\{n\}/$i}
+      sync
       times >"$W/times.tmp"
       { read -r line; read -r cu0 cs0; } <"$W/times.tmp"
       now_us

@@ -423,7 +423,7 @@ fn server_down_is_unavailable() {
     let e = r.get_current(&gun, "root", MAX).unwrap_err();
     match &e {
         RemoteError::Unavailable { url: u, cause, .. } => {
-            assert_eq!(u, &format!("{url}/v2/"));
+            assert_eq!(u, &format!("{url}/v2/{gun}/_trust/tuf/root.json"));
             assert!(
                 cause.to_lowercase().contains("refused") || cause.contains("connect"),
                 "{cause}"

@@ -1060,6 +1060,66 @@ fn rejected_upload_exits_3_shows_the_servers_error_and_keeps_staged_changes() {
     );
 }
 
+/// An `init` whose upload fails leaves its local repository and keys; the next `init`
+/// publishes that same repository with the same keys, and notary reads it.
+#[test]
+fn init_after_a_failed_upload_publishes_what_the_first_init_prepared() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let repo = tmp.path().join("static");
+    let gun = "example.com/resume";
+    // A directory where the static repository's first file goes: its write fails.
+    let blocker = repo.join(gun).join("_trust/tuf/1.root.json");
+    std::fs::create_dir_all(&blocker).unwrap();
+    let url = format!("file://{}", repo.display());
+
+    let out = fails(
+        vouch(&trust, Some(&url)),
+        &["init", gun, "--key-format", "notary"],
+        3,
+    );
+    assert_contains(&out.stderr, "1.root.json");
+    let keys = key_list(&trust);
+    assert_eq!(
+        keys.len(),
+        4,
+        "root, targets, snapshot, timestamp: {keys:?}"
+    );
+    let cache = trust.join("tuf").join(gun).join("metadata");
+    let root_before = std::fs::read(cache.join("root.json")).expect("root.json kept for a retry");
+
+    std::fs::remove_dir(&blocker).unwrap();
+    let out = ok(
+        vouch(&trust, Some(&url)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    assert_contains(&out.stderr, "prepared by an earlier init");
+    assert_eq!(key_list(&trust), keys, "no new keys");
+    assert_eq!(
+        std::fs::read(cache.join("root.json")).unwrap(),
+        root_before,
+        "the root prepared the first time is the one published"
+    );
+    assert_eq!(
+        std::fs::read(repo.join(gun).join("_trust/tuf/root.json")).unwrap(),
+        root_before
+    );
+
+    ok(
+        vouch(&trust, Some(&url)),
+        &["sign", &tag_pair(gun, "v1", 10)],
+    );
+    let web = serve_under_v2(repo.clone());
+    let n = Notary {
+        trust_dir: tmp.path().join("notary"),
+        server: Some(web.url.clone()),
+    };
+    assert_eq!(
+        list_rows(&n.run(&["list", gun])),
+        vec![row("v1", &digest("v1"), 10)]
+    );
+}
+
 /// What the proxy does with a held POST.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Hold {

@@ -169,12 +169,32 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
         ));
     }
     // The local repository exists from here on: a failed upload can be retried.
-    local.write_cached_all(&cache)?;
+    // The upload below rewrites targets and snapshot (version 2, as notary does) durably;
+    // root stays as it is and is synced after the upload, or all three are synced when
+    // the upload fails, so that `vouch init` can pick up where it stopped.
+    local.write_cached_unsynced(&cache)?;
     let opts = PublishOptions {
         remote_known_empty: true,
         ..Default::default()
     };
-    let report = publish_locked_with(env, local, &opts)?;
+    let report = match publish_locked_with(env, local, &opts) {
+        Ok(r) => {
+            // What the publish did not rewrite (durably) is still the unsynced copy.
+            let unsynced: Vec<&str> = cache
+                .iter()
+                .filter(|(role, bytes)| local.holds_cached(role, bytes))
+                .map(|(role, _)| role.as_str())
+                .collect();
+            local.sync_cached(&unsynced)?;
+            r
+        }
+        Err(e) => {
+            let all: Vec<&str> = cache.iter().map(|(r, _)| r.as_str()).collect();
+            // The upload's error is the one to report; the sync is best effort.
+            let _ = local.sync_cached(&all);
+            return Err(e);
+        }
+    };
     let mut r = resumed_report(&root, report);
     r.resumed = false;
     r.root_key_created = root_key_created;

@@ -89,6 +89,37 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
+    /// Write top-level cache files without syncing them (see [`fsio::replace_unsynced`]);
+    /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
+    /// just before uploading it and rewriting most of it durably.
+    pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
+        for (role, bytes) in files {
+            let path = self.role_path(role);
+            ensure_dir(path.parent().expect("role path has a parent"))?;
+            fsio::replace_unsynced(&path, bytes)
+                .map_err(|e| local_err("cannot write cache file", &path, e))?;
+        }
+        Ok(())
+    }
+
+    /// fsync the cached files of `roles` (top-level roles, one directory) and the directory.
+    pub fn sync_cached(&self, roles: &[&str]) -> Result<(), TrustError> {
+        let paths: Vec<PathBuf> = roles
+            .iter()
+            .map(|r| self.role_path(r))
+            .filter(|p| p.is_file())
+            .collect();
+        let Some(dir) = paths
+            .first()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+        else {
+            return Ok(());
+        };
+        let list: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        fsio::sync_files(&dir, &list).map_err(|e| local_err("cannot sync cache files in", &dir, e))
+    }
+
     /// Whether the cached copy of `role` is exactly `bytes` (a publish need not write back
     /// what `init` cached before its upload).
     pub fn holds_cached(&self, role: &str, bytes: &[u8]) -> bool {

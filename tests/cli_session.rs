@@ -295,3 +295,42 @@ fn keys_created_in_a_session_are_protected_by_their_own_passphrase() {
     wrong.env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS.to_owned() + "x");
     fails(wrong, &["key", "export", &two, "--format", "notary"], 4);
 }
+
+#[test]
+fn unlock_gun_opens_only_that_repositorys_keys() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let s = TestSession::new("gun", &trust);
+    let (a, b) = ("example.com/session/a", "example.com/session/b");
+    ok(s.vouch(), &["init", a]);
+    let mut other = s.vouch();
+    other.env("VOUCH_TARGETS_PASSPHRASE", "b's own targets passphrase");
+    ok(other, &["init", b]);
+
+    // All keys: b's targets key does not open with the passphrase in the environment.
+    let out = fails(s.vouch(), &["key", "unlock"], 4);
+    assert!(
+        out.stderr.contains("wrong passphrase for targets key"),
+        "{}",
+        out.stderr
+    );
+    // Only a's keys: they open, and a signs without passphrases; b does not.
+    let out = ok(s.vouch(), &["key", "unlock", "--gun", a]);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // targets, snapshot and (static repository) timestamp keys of a, nothing of b
+    assert_eq!(lines.len(), 3, "{}", out.stdout);
+    assert!(
+        lines.iter().all(|l| l.ends_with(&format!("\t{a}"))),
+        "{}",
+        out.stdout
+    );
+    ok(s.vouch_nopass(), &["sign", &pair(a, "v1", 1)]);
+    fails(s.vouch_nopass(), &["sign", &pair(b, "v1", 1)], 4);
+
+    let out = fails(
+        s.vouch(),
+        &["key", "unlock", "--gun", "example.com/none"],
+        4,
+    );
+    assert!(out.stderr.contains("example.com/none"), "{}", out.stderr);
+}

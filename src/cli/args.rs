@@ -469,12 +469,17 @@ pub enum KeyCommand {
     /// Open an unlock session: enter each passphrase once, then sign without passphrases
     /// and without the per-key scrypt cost until the session ends (Linux kernel keyring).
     ///
-    /// Unlocks the keys named (ID or unique prefix), or every non-root key of the trust dir.
+    /// Unlocks the keys named (ID or unique prefix), the keys of --gun repositories, or
+    /// every non-root key of the trust dir.
     /// While the session lasts, every key-encryption key vouch derives is kept in it; root
     /// keys only with --root. `vouch key lock` ends it; VOUCH_SESSION names it.
     Unlock {
         #[arg(value_name = "KEYID")]
         key_ids: Vec<String>,
+        /// Only the keys of this repository (repeatable): its targets, snapshot and
+        /// timestamp keys (and, with --root, every root key).
+        #[arg(long, conflicts_with = "key_ids")]
+        gun: Vec<String>,
         /// How long the session lasts, e.g. 15m, 2h (at most 24h). Running `unlock` again
         /// extends it.
         #[arg(long = "for", value_name = "DURATION", default_value = "15m")]

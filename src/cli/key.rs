@@ -71,9 +71,10 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
         KeyCommand::Restore { file, shares } => super::backup::restore(ctx, &store, file, shares),
         KeyCommand::Unlock {
             key_ids,
+            gun,
             duration,
             root,
-        } => unlock(ctx, &store, &key_ids, &duration, root),
+        } => unlock(ctx, &store, &key_ids, &gun, &duration, root),
         KeyCommand::Lock => lock(ctx),
         KeyCommand::Session => session_status(ctx, &store),
     }
@@ -86,6 +87,7 @@ fn unlock(
     ctx: &Context,
     store: &KeyStore,
     ids: &[String],
+    guns: &[String],
     duration: &str,
     root: bool,
 ) -> CliResult {
@@ -100,12 +102,27 @@ fn unlock(
             .list()?
             .into_iter()
             .filter(|k| root || k.role != "root")
+            .filter(|k| {
+                guns.is_empty()
+                    || k.role == "root"
+                    || k.gun.as_ref().is_some_and(|g| guns.contains(g))
+            })
             .collect()
     } else {
         ids.iter()
             .map(|id| store.find(id))
             .collect::<Result<_, _>>()?
     };
+    if let Some(g) = guns
+        .iter()
+        .find(|g| !keys.iter().any(|k| k.gun.as_ref() == Some(*g)))
+    {
+        return Err(KeystoreError::NotFound {
+            id: format!("of {g}"),
+            dir: store.private_dir().to_path_buf(),
+        }
+        .into());
+    }
     if let Some(k) = keys.iter().find(|k| k.role == "root" && !root) {
         return Err(usage(format!(
             "{} is a root key: add --root to unlock root keys",

@@ -18,30 +18,20 @@ use support::{
 
 // ---- running vouch ----
 
-/// Every passphrase variable vouch reads, plus the keyring switch: removed from the
-/// environment of every vouch run so only what a test sets counts.
-const PASSPHRASE_ENV: [&str; 13] = [
-    "VOUCH_ROOT_PASSPHRASE",
-    "VOUCH_TARGETS_PASSPHRASE",
-    "VOUCH_SNAPSHOT_PASSPHRASE",
-    "VOUCH_TIMESTAMP_PASSPHRASE",
-    "VOUCH_DELEGATION_PASSPHRASE",
-    "NOTARY_ROOT_PASSPHRASE",
-    "NOTARY_TARGETS_PASSPHRASE",
-    "NOTARY_SNAPSHOT_PASSPHRASE",
-    "NOTARY_DELEGATION_PASSPHRASE",
-    "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
-    "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
-    "VOUCH_KEYRING",
-    "VOUCH_TRUST_DIR",
-];
+/// Every passphrase variable vouch reads, plus the keyring switch and the trust dir:
+/// removed from the environment of every vouch run so only what a test sets counts.
+fn clean_env() -> impl Iterator<Item = &'static str> {
+    support::PASSPHRASE_VARS
+        .into_iter()
+        .chain(["VOUCH_KEYRING", "VOUCH_TRUST_DIR"])
+}
 
 /// The vouch binary with a clean environment: HOME = `home`, the support passphrases in
 /// `VOUCH_ROOT/TARGETS/SNAPSHOT/DELEGATION_PASSPHRASE`, no other passphrase variable.
 /// No arguments (so tests can put global options anywhere).
 fn vouch_bare(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_vouch"));
-    for v in PASSPHRASE_ENV {
+    for v in clean_env() {
         c.env_remove(v);
     }
     c.env("HOME", home)
@@ -64,7 +54,7 @@ fn vouch(dir: &Path) -> Command {
 /// `vouch --trust-dir DIR` with no passphrase variable at all.
 fn vouch_nopass(dir: &Path) -> Command {
     let mut c = vouch(dir);
-    for v in PASSPHRASE_ENV {
+    for v in clean_env() {
         c.env_remove(v);
     }
     c
@@ -1382,7 +1372,7 @@ fn global_options_are_accepted_before_or_after_the_subcommand() {
     // --passphrase-file on either side.
     let pass = secret_file(tmp.path(), "pass", DELEGATION_PASS);
     let mut before_nopass = vouch_bare(tmp.path());
-    for v in PASSPHRASE_ENV {
+    for v in clean_env() {
         before_nopass.env_remove(v);
     }
     let a = ok(

@@ -9,22 +9,9 @@ mod support;
 use std::path::Path;
 
 use serde_json::Value;
-use support::{fails, ok, snapshot_tree, vouch, Notary, NotaryServer, TARGETS_PASS};
-
-/// Every passphrase variable vouch reads.
-const PASSPHRASE_VARS: [&str; 11] = [
-    "VOUCH_ROOT_PASSPHRASE",
-    "VOUCH_TARGETS_PASSPHRASE",
-    "VOUCH_SNAPSHOT_PASSPHRASE",
-    "VOUCH_TIMESTAMP_PASSPHRASE",
-    "VOUCH_DELEGATION_PASSPHRASE",
-    "NOTARY_ROOT_PASSPHRASE",
-    "NOTARY_TARGETS_PASSPHRASE",
-    "NOTARY_SNAPSHOT_PASSPHRASE",
-    "NOTARY_DELEGATION_PASSPHRASE",
-    "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
-    "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
-];
+use support::{
+    fails, ok, snapshot_tree, vouch, Notary, NotaryServer, PASSPHRASE_VARS, TARGETS_PASS,
+};
 
 /// A session of this test; ended (`vouch key lock`) on drop.
 struct TestSession {

@@ -102,22 +102,33 @@ impl LocalRepo {
         Ok(())
     }
 
-    /// fsync the cached files of `roles` (top-level roles, one directory) and the directory.
+    /// fsync the cached files of `roles` (top-level roles) and their directory.
     pub fn sync_cached(&self, roles: &[&str]) -> Result<(), TrustError> {
         let paths: Vec<PathBuf> = roles
             .iter()
             .map(|r| self.role_path(r))
             .filter(|p| p.is_file())
             .collect();
-        let Some(dir) = paths
-            .first()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-        else {
+        if paths.is_empty() {
             return Ok(());
-        };
+        }
+        let dir = self.top_level_dir(&paths)?;
         let list: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
         fsio::sync_files(&dir, &list).map_err(|e| local_err("cannot sync cache files in", &dir, e))
+    }
+
+    /// The metadata directory, if every one of `paths` is directly in it (top-level
+    /// roles; delegated roles live in subdirectories).
+    fn top_level_dir(&self, paths: &[PathBuf]) -> Result<PathBuf, TrustError> {
+        let dir = self.metadata_dir();
+        match paths.iter().find(|p| p.parent() != Some(dir.as_path())) {
+            None => Ok(dir),
+            Some(p) => Err(TrustError::LocalState {
+                what: "cache file".into(),
+                path: p.clone(),
+                reason: "not a top-level role's file".into(),
+            }),
+        }
     }
 
     /// Whether the cached copy of `role` is exactly `bytes` (a publish need not write back
@@ -129,21 +140,17 @@ impl LocalRepo {
     /// Write several cache files in the order given (roots first); each is atomic, and
     /// the directory is synced once for all of them.
     pub fn write_cached_all(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
-        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
-        let Some(dir) = paths
-            .first()
-            .and_then(|p| p.parent())
-            .map(Path::to_path_buf)
-        else {
+        if files.is_empty() {
             return Ok(());
-        };
-        if paths.iter().any(|p| p.parent() != Some(dir.as_path())) {
+        }
+        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
+        let Ok(dir) = self.top_level_dir(&paths) else {
             // Delegated roles live in subdirectories: one at a time.
             for (role, bytes) in files {
                 self.write_cached(role, bytes)?;
             }
             return Ok(());
-        }
+        };
         ensure_dir(&dir)?;
         let list: Vec<(&Path, &[u8])> = paths
             .iter()

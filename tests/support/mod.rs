@@ -221,6 +221,21 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
     c
 }
 
+/// Every passphrase variable vouch reads (vouch's, notary's and docker's names).
+pub const PASSPHRASE_VARS: [&str; 11] = [
+    "VOUCH_ROOT_PASSPHRASE",
+    "VOUCH_TARGETS_PASSPHRASE",
+    "VOUCH_SNAPSHOT_PASSPHRASE",
+    "VOUCH_TIMESTAMP_PASSPHRASE",
+    "VOUCH_DELEGATION_PASSPHRASE",
+    "NOTARY_ROOT_PASSPHRASE",
+    "NOTARY_TARGETS_PASSPHRASE",
+    "NOTARY_SNAPSHOT_PASSPHRASE",
+    "NOTARY_DELEGATION_PASSPHRASE",
+    "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+    "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+];
+
 /// An unlock-session name nobody opens: tests run outside any session the machine's user
 /// may have open (`vouch key unlock`), unless a test opens its own.
 pub const NO_SESSION: &str = "vouch-tests-none";

@@ -1120,6 +1120,85 @@ fn init_after_a_failed_upload_publishes_what_the_first_init_prepared() {
     );
 }
 
+/// `sign --check` names every key a sign needs and whether it opens, with no registry, no
+/// staging and no upload.
+#[test]
+fn sign_check_names_the_keys_a_sign_needs_and_changes_nothing() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let gun = "example.com/check";
+    ok(
+        vouch(&trust, Some(&server.url)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    let keys = key_list(&trust);
+    let id = |role: &str| keys.iter().find(|k| k.0 == role).unwrap().2.clone();
+    let before = support::snapshot_tree(&trust);
+    let targets_before = targets_version(&server, gun);
+
+    // IMAGE:TAG with no digest: a sign would ask the registry (example.com); the check
+    // does not, or this could not pass without a network.
+    let image = format!("{gun}:v1");
+    let out = ok(
+        vouch(&trust, Some(&server.url)),
+        &["sign", "--check", &image],
+    );
+    assert_contains(&out.stdout, "roles from the local cache");
+    for role in ["targets", "snapshot"] {
+        let line = out.stdout.lines().find(|l| l.contains(&id(role))).unwrap();
+        assert!(line.starts_with(role) && line.ends_with("opens"), "{line}");
+    }
+    assert_contains(&out.stderr, "Ready");
+
+    let mut c = vouch(&trust, Some(&server.url));
+    c.env_remove("VOUCH_SNAPSHOT_PASSPHRASE");
+    let out = fails(c, &["sign", "--check", &image], 4);
+    let line = out
+        .stdout
+        .lines()
+        .find(|l| l.contains(&id("snapshot")))
+        .unwrap();
+    assert!(
+        line.contains("not met") && line.contains("VOUCH_SNAPSHOT_PASSPHRASE"),
+        "{line}"
+    );
+    assert_contains(&out.stderr, "cannot be signed here");
+
+    let mut c = vouch(&trust, Some(&server.url));
+    c.env("VOUCH_TARGETS_PASSPHRASE", "not it");
+    let out = fails(c, &["sign", "--check", &image], 4);
+    assert_contains(&out.stdout, "wrong passphrase for targets key");
+
+    // A trust dir without the keys: the roles come from the remote, every key is absent.
+    let out = fails(
+        vouch(&tmp.path().join("empty"), Some(&server.url)),
+        &["sign", "--check", &image, "--output", "json"],
+        4,
+    );
+    let report = json(&out.stdout);
+    assert_eq!(report[0]["from_cache"], false);
+    assert_eq!(report[0]["ready"], false);
+    assert_eq!(report[0]["roles"][0]["role"], "targets");
+    assert_eq!(
+        report[0]["roles"][0]["keys"][0]["id"],
+        id("targets").as_str()
+    );
+    assert_eq!(report[0]["roles"][0]["keys"][0]["status"], "absent");
+
+    assert_eq!(
+        support::snapshot_tree(&trust),
+        before,
+        "the trust dir is unchanged"
+    );
+    assert_eq!(
+        targets_version(&server, gun),
+        targets_before,
+        "nothing was uploaded"
+    );
+    assert!(staged(&trust, gun).is_empty(), "nothing was staged");
+}
+
 /// What the proxy does with a held POST.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Hold {

@@ -129,6 +129,10 @@ pub enum Command {
         /// Sign into this targets role (e.g. targets/releases or targets/NAME) [default: targets].
         #[arg(long, default_value = "targets")]
         role: String,
+        /// Check only: say which keys signing would use and whether each is here and
+        /// opens (exit 0) or not (exit 4). Stages, uploads and asks the registry nothing.
+        #[arg(long, conflicts_with_all = ["stage", "digest", "size"])]
+        check: bool,
     },
     /// Sign files as targets (sha256, sha512 and length, as `notary add`).
     SignFile {

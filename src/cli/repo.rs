@@ -36,12 +36,20 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         ),
         Command::Sign {
             refs,
+            from_file,
+            role,
+            check: true,
+            ..
+        } => cmd_sign_check(ctx, &refs, from_file.as_deref(), &role),
+        Command::Sign {
+            refs,
             digest,
             size,
             no_registry_check,
             from_file,
             stage,
             role,
+            check: false,
         } => cmd_sign(
             ctx,
             &refs,
@@ -294,6 +302,150 @@ fn cmd_sign(
         print_json(&serde_json::Value::Array(results));
     }
     Ok(())
+}
+
+/// `vouch sign --check`: for each repository named, the keys a publish into `role`
+/// would sign with, and whether each is here and opens. No registry, nothing staged.
+fn cmd_sign_check(
+    ctx: &Context,
+    refs: &[String],
+    from_file: Option<&Path>,
+    role: &str,
+) -> CliResult {
+    if role != "targets" && !vouch::tuf::roles::is_delegation(role) {
+        return Err(usage(format!(
+            "--role {role:?}: sign into targets or a delegation targets/NAME"
+        )));
+    }
+    let mut lines: Vec<String> = refs.to_vec();
+    if let Some(f) = from_file {
+        let text = read_text(f)?;
+        lines.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    let mut guns = std::collections::BTreeSet::new();
+    for l in &lines {
+        let image = l.split_once('=').map_or(l.as_str(), |(i, _)| i);
+        let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
+        guns.insert(parse_gun(&r.gun())?.to_string());
+    }
+    let mut reports = Vec::new();
+    let mut problems = Vec::new();
+    for gun in &guns {
+        let gun = parse_gun(gun)?;
+        let session = ctx.session(&gun, Access::Pull)?;
+        let p =
+            vouch::trust::preflight::preflight(&session.env(), &session.local, &[role.to_owned()])?;
+        for r in p.roles.iter().filter(|r| !r.ready()) {
+            problems.push(format!("{gun} {}", r.role));
+        }
+        reports.push(p);
+    }
+    if ctx.json() {
+        print_json(&serde_json::Value::Array(
+            reports.iter().map(preflight_json).collect(),
+        ));
+    } else {
+        for p in &reports {
+            print_preflight(p);
+        }
+    }
+    if problems.is_empty() {
+        ctx.note(format!(
+            "Ready: every key needed to sign {} is here and opens.",
+            guns.iter().cloned().collect::<Vec<_>>().join(", ")
+        ));
+        return Ok(());
+    }
+    let gun = guns.iter().next().cloned().unwrap_or_default();
+    Err(vouch::trust::TrustError::NotReadyToSign {
+        gun: if guns.len() == 1 {
+            gun
+        } else {
+            "some repositories".into()
+        },
+        problems: format!("no usable key for {}", problems.join(", ")),
+    }
+    .into())
+}
+
+fn key_status(k: &vouch::trust::preflight::KeyCheck) -> (&'static str, String) {
+    use vouch::trust::preflight::KeyStatus;
+    match &k.status {
+        KeyStatus::Ready => ("ready", "opens".into()),
+        KeyStatus::Absent => ("absent", "not in this key store".into()),
+        KeyStatus::Fails { reason, hint } => (
+            "fails",
+            match hint {
+                Some(h) => format!("{reason}; {h}"),
+                None => reason.clone(),
+            },
+        ),
+    }
+}
+
+fn print_preflight(p: &vouch::trust::preflight::Preflight) {
+    println!(
+        "{} (roles from {}):",
+        p.gun,
+        if p.from_cache {
+            "the local cache"
+        } else {
+            "the remote"
+        }
+    );
+    let mut t = Table::new(&["ROLE", "NEEDS", "KEY ID", "STATUS"]);
+    for r in &p.roles {
+        let needs = format!(
+            "{} of {}{}",
+            r.threshold.max(1),
+            r.keys.len(),
+            if r.ready() { "" } else { " (not met)" }
+        );
+        if r.keys.is_empty() {
+            t.row(vec![
+                r.role.clone(),
+                needs.clone(),
+                "-".into(),
+                "no keys listed".into(),
+            ]);
+        }
+        for (i, k) in r.keys.iter().enumerate() {
+            let (_, detail) = key_status(k);
+            t.row(vec![
+                if i == 0 {
+                    r.role.clone()
+                } else {
+                    String::new()
+                },
+                if i == 0 { needs.clone() } else { String::new() },
+                k.key_id.clone(),
+                detail,
+            ]);
+        }
+    }
+    print!("{}", t.render());
+}
+
+fn preflight_json(p: &vouch::trust::preflight::Preflight) -> serde_json::Value {
+    json!({
+        "gun": p.gun,
+        "ready": p.ready(),
+        "from_cache": p.from_cache,
+        "roles": p.roles.iter().map(|r| json!({
+            "role": r.role,
+            "threshold": r.threshold,
+            "ready": r.ready(),
+            "keys": r.keys.iter().map(|k| {
+                let (status, detail) = key_status(k);
+                json!({"id": k.key_id, "status": status, "detail": detail})
+            }).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
 }
 
 fn read_text(f: &Path) -> CliResult<String> {

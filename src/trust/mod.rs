@@ -10,6 +10,7 @@ pub mod changelist;
 pub mod init;
 pub mod local;
 pub mod pin;
+pub mod preflight;
 pub mod publish;
 pub mod rotate;
 pub mod state;
@@ -53,6 +54,9 @@ pub enum TrustError {
         role: String,
         keyids: String,
     },
+    /// `sign --check`: the keys a publish needs are not all here and usable.
+    #[error("{gun} cannot be signed here: {problems}")]
+    NotReadyToSign { gun: String, problems: String },
     #[error("{0}")]
     BadInput(String),
     #[error("trust data for {gun} already exists on {remote}")]
@@ -93,9 +97,9 @@ impl TrustError {
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
-            TrustError::MissingKey { .. } | TrustError::RootNeedsResigning { .. } => {
-                ExitCode::Keystore
-            }
+            TrustError::MissingKey { .. }
+            | TrustError::RootNeedsResigning { .. }
+            | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,
             TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
             TrustError::LocalState { .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
@@ -107,6 +111,9 @@ impl TrustError {
             TrustError::NoTrustData { gun, .. } | TrustError::NotInitialized { gun, .. } => Some(format!(
                 "check the repository name and --server; to create it run `vouch init {gun}`"
             )),
+            TrustError::NotReadyToSign { .. } => Some(
+                "import missing keys with `vouch key import FILE` (or point --trust-dir at the trust dir that holds them) and give the passphrases named above; then run the check again".into(),
+            ),
             TrustError::MissingKey { .. } => Some(
                 "import the key with `vouch key import FILE` (or point --trust-dir at the trust dir that holds it); `vouch key list` shows what is there".into(),
             ),

@@ -498,7 +498,7 @@ fn fetch_unverified(
 
 /// The keys that must sign targets role `name`: root's targets role, or the delegation
 /// entry in its parent.
-fn signing_role(
+pub(crate) fn signing_role(
     gun: &str,
     root: &Root,
     roles: &BTreeMap<String, Targets>,
@@ -518,7 +518,7 @@ fn signing_role(
 }
 
 /// Whether the key store holds any private key of `role`.
-fn holds_any_key(env: &Env<'_>, role: &BaseRole) -> Result<bool, Error> {
+pub(crate) fn holds_any_key(env: &Env<'_>, role: &BaseRole) -> Result<bool, Error> {
     for key in role.keys.values() {
         if let Ok(id) = key.canonical_key_id() {
             if env.keys.info(&id).is_ok() {

@@ -1,0 +1,145 @@
+//! Preflight (`vouch sign --check`, `vouch publish --check`): which keys a publish of a
+//! repository would sign with, and whether each one is in the key store and opens with
+//! the passphrase vouch would use — before anything is staged, uploaded or asked of a
+//! registry. The roles come from the local cache when it holds the repository (no network
+//! at all), else from the remote, read and verified as for a publish; nothing is written.
+
+use std::collections::BTreeMap;
+
+use super::publish::{holds_any_key, signing_role, Env};
+use super::state::LoadPolicy;
+use super::{LocalRepo, RepoState, TrustError};
+use crate::error::Error;
+use crate::tuf::roles::BaseRole;
+
+/// One key of a role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCheck {
+    /// The key's canonical ID (its file name in the key store).
+    pub key_id: String,
+    pub status: KeyStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyStatus {
+    /// In the key store, and it opened.
+    Ready,
+    /// Not in this key store.
+    Absent,
+    /// In the key store, but it did not open: why, and what to do.
+    Fails {
+        reason: String,
+        hint: Option<String>,
+    },
+}
+
+/// One role a publish would sign.
+#[derive(Debug, Clone)]
+pub struct RoleCheck {
+    pub role: String,
+    pub threshold: i64,
+    pub keys: Vec<KeyCheck>,
+}
+
+impl RoleCheck {
+    /// Enough keys here open to meet the threshold.
+    pub fn ready(&self) -> bool {
+        let n = self
+            .keys
+            .iter()
+            .filter(|k| k.status == KeyStatus::Ready)
+            .count();
+        n as i64 >= self.threshold.max(1)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub gun: String,
+    /// The roles and keys came from the local cache (no network).
+    pub from_cache: bool,
+    pub roles: Vec<RoleCheck>,
+}
+
+impl Preflight {
+    pub fn ready(&self) -> bool {
+        self.roles.iter().all(RoleCheck::ready)
+    }
+}
+
+/// Check the keys a publish of `local`'s repository signing `roles` (targets roles:
+/// `targets`, `targets/NAME`) would need: those roles, the snapshot when vouch signs it
+/// (static repositories, or a snapshot key held here), the timestamp for static
+/// repositories. Each key found is opened once, with `env.pass`.
+pub fn preflight(env: &Env<'_>, local: &LocalRepo, roles: &[String]) -> Result<Preflight, Error> {
+    let gun = local.gun().as_str().to_owned();
+    let policy = LoadPolicy {
+        clock: env.clock,
+        check_expiry: false,
+    };
+    let (state, from_cache) = match RepoState::from_cache(local, policy)? {
+        Some(s) => (s, true),
+        None => match RepoState::fetch(env.remote, local, policy)? {
+            Some(s) => (s, false),
+            None => {
+                return Err(TrustError::NotInitialized {
+                    gun,
+                    remote: env.remote.describe(),
+                }
+                .into())
+            }
+        },
+    };
+    let root = state.root.role();
+    let loaded: BTreeMap<String, crate::tuf::Targets> = state
+        .targets
+        .iter()
+        .map(|(k, v)| (k.clone(), v.role().clone()))
+        .collect();
+    let mut needed: Vec<(String, BaseRole)> = Vec::new();
+    for r in roles {
+        needed.push((r.clone(), signing_role(&gun, root, &loaded, r)?));
+    }
+    let static_repo = !env.remote.signs_timestamp();
+    let snapshot = root.base_role("snapshot")?;
+    if static_repo || holds_any_key(env, &snapshot)? {
+        needed.push(("snapshot".into(), snapshot));
+    }
+    if static_repo {
+        needed.push(("timestamp".into(), root.base_role("timestamp")?));
+    }
+    let roles = needed
+        .into_iter()
+        .map(|(name, role)| RoleCheck {
+            role: name,
+            threshold: role.threshold,
+            keys: role
+                .keys
+                .values()
+                .filter_map(|k| k.canonical_key_id().ok())
+                .map(|id| KeyCheck {
+                    key_id: id.to_string(),
+                    status: check_key(env, &id),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Preflight {
+        gun,
+        from_cache,
+        roles,
+    })
+}
+
+fn check_key(env: &Env<'_>, id: &crate::tuf::KeyId) -> KeyStatus {
+    if env.keys.info(id).is_err() {
+        return KeyStatus::Absent;
+    }
+    match env.keys.load(id, env.pass) {
+        Ok(_) => KeyStatus::Ready,
+        Err(e) => KeyStatus::Fails {
+            reason: e.to_string(),
+            hint: e.hint(),
+        },
+    }
+}

@@ -478,6 +478,7 @@ pub enum KeyCommand {
     /// While the session lasts, every key-encryption key vouch derives is kept in it; root
     /// keys only with --root. `vouch key lock` ends it; VOUCH_SESSION names it.
     Unlock {
+        /// Keys to unlock, by ID or unique prefix [default: every non-root key here].
         #[arg(value_name = "KEYID")]
         key_ids: Vec<String>,
         /// Only the keys of this repository (repeatable): its targets, snapshot and

@@ -9,7 +9,7 @@ use super::expires::Expires;
 use super::keys::PublicKey;
 use super::roles::{BaseRole, BASE_ROLES, ROOT};
 use super::serde_util::null_default;
-use super::signed::Metadata;
+use super::signed::{metadata_accessors, Metadata};
 use super::TufError;
 
 /// The `signed` part of root.json.
@@ -122,51 +122,16 @@ pub(crate) fn check_role_keys(
     Ok(())
 }
 
-pub(crate) fn check_common(
-    role: &str,
-    typ: &str,
-    expected: &'static str,
-    version: i64,
-) -> Result<(), TufError> {
-    if typ != expected {
-        return Err(TufError::WrongType {
-            role: role.to_owned(),
-            expected,
-            found: typ.to_owned(),
-        });
-    }
-    if version < 1 {
-        return Err(TufError::InvalidMetadata {
-            role: role.to_owned(),
-            reason: format!("version is {version}, must be at least 1"),
-        });
-    }
-    Ok(())
-}
-
 impl Metadata for Root {
     const TYPE: &'static str = "Root";
 
-    fn type_field(&self) -> &str {
-        &self.typ
-    }
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
+    metadata_accessors!();
 
     /// `_type` `Root`, version ≥ 1, all four base roles present with threshold ≥ 1 and
     /// known keys. Other role names are tolerated. `role` must be `root`.
     fn validate(&self, role: &str) -> Result<(), TufError> {
-        if role != ROOT {
-            return Err(TufError::InvalidMetadata {
-                role: role.to_owned(),
-                reason: "a Root document can only be the root role".to_owned(),
-            });
-        }
-        check_common(ROOT, &self.typ, Self::TYPE, self.version)?;
+        Self::check_only_role(role, ROOT)?;
+        self.check_common(role)?;
         for name in BASE_ROLES {
             let r = self
                 .roles

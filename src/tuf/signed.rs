@@ -21,7 +21,53 @@ pub trait Metadata: Serialize + DeserializeOwned {
     /// notary's structure checks for a document of role `role` (type, version ≥ 1, the
     /// entries that must be present). Signatures and expiry are checked elsewhere.
     fn validate(&self, role: &str) -> Result<(), TufError>;
+
+    /// The checks every document shares: `_type` is [`Self::TYPE`] and version ≥ 1.
+    fn check_common(&self, role: &str) -> Result<(), TufError> {
+        if self.type_field() != Self::TYPE {
+            return Err(TufError::WrongType {
+                role: role.to_owned(),
+                expected: Self::TYPE,
+                found: self.type_field().to_owned(),
+            });
+        }
+        let version = self.version();
+        if version < 1 {
+            return Err(TufError::InvalidMetadata {
+                role: role.to_owned(),
+                reason: format!("version is {version}, must be at least 1"),
+            });
+        }
+        Ok(())
+    }
+
+    /// For the documents of one role only (root, snapshot, timestamp): `role` is `only`.
+    fn check_only_role(role: &str, only: &str) -> Result<(), TufError> {
+        if role == only {
+            return Ok(());
+        }
+        Err(TufError::InvalidMetadata {
+            role: role.to_owned(),
+            reason: format!("a {} document can only be the {only} role", Self::TYPE),
+        })
+    }
 }
+
+/// The [`Metadata`] accessors of a role struct with `typ`, `expires` and `version` fields.
+macro_rules! metadata_accessors {
+    () => {
+        fn type_field(&self) -> &str {
+            &self.typ
+        }
+        fn expires(&self) -> &$crate::tuf::Expires {
+            &self.expires
+        }
+        fn version(&self) -> i64 {
+            self.version
+        }
+    };
+}
+pub(crate) use metadata_accessors;
 
 /// One signature: `{"keyid":…,"method":…,"sig":"<base64>"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

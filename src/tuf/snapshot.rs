@@ -8,9 +8,8 @@ use serde_json::Value;
 use super::expires::Expires;
 use super::filemeta::{check_valid_hash_structures, FileMeta, SHA256};
 use super::roles::{ROOT, SNAPSHOT, TARGETS, TIMESTAMP};
-use super::root::check_common;
 use super::serde_util::null_default;
-use super::signed::Metadata;
+use super::signed::{metadata_accessors, Metadata};
 use super::TufError;
 
 /// The `signed` part of snapshot.json: role name (no `.json`) → file meta.
@@ -93,26 +92,13 @@ impl Timestamp {
 impl Metadata for Snapshot {
     const TYPE: &'static str = "Snapshot";
 
-    fn type_field(&self) -> &str {
-        &self.typ
-    }
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
+    metadata_accessors!();
 
     /// `_type` `Snapshot`, version ≥ 1, `root` and `targets` listed with a sha256 and
     /// well-formed hashes (notary's `IsValidSnapshotStructure`).
     fn validate(&self, role: &str) -> Result<(), TufError> {
-        if role != SNAPSHOT {
-            return Err(TufError::InvalidMetadata {
-                role: role.to_owned(),
-                reason: "a Snapshot document can only be the snapshot role".to_owned(),
-            });
-        }
-        check_common(SNAPSHOT, &self.typ, Self::TYPE, self.version)?;
+        Self::check_only_role(role, SNAPSHOT)?;
+        self.check_common(role)?;
         check_required_meta(SNAPSHOT, &self.meta, ROOT)?;
         check_required_meta(SNAPSHOT, &self.meta, TARGETS)
     }
@@ -121,26 +107,13 @@ impl Metadata for Snapshot {
 impl Metadata for Timestamp {
     const TYPE: &'static str = "Timestamp";
 
-    fn type_field(&self) -> &str {
-        &self.typ
-    }
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
+    metadata_accessors!();
 
     /// `_type` `Timestamp`, version ≥ 1, `snapshot` listed with a sha256 and well-formed
     /// hashes (notary's `IsValidTimestampStructure`).
     fn validate(&self, role: &str) -> Result<(), TufError> {
-        if role != TIMESTAMP {
-            return Err(TufError::InvalidMetadata {
-                role: role.to_owned(),
-                reason: "a Timestamp document can only be the timestamp role".to_owned(),
-            });
-        }
-        check_common(TIMESTAMP, &self.typ, Self::TYPE, self.version)?;
+        Self::check_only_role(role, TIMESTAMP)?;
+        self.check_common(role)?;
         check_required_meta(TIMESTAMP, &self.meta, SNAPSHOT)
     }
 }

@@ -9,9 +9,9 @@ use super::expires::Expires;
 use super::filemeta::FileMeta;
 use super::keys::PublicKey;
 use super::roles::{self, BaseRole, TARGETS};
-use super::root::{check_common, check_role_keys};
+use super::root::check_role_keys;
 use super::serde_util::null_default;
-use super::signed::Metadata;
+use super::signed::{metadata_accessors, Metadata};
 use super::TufError;
 
 /// The `signed` part of a targets file (top-level or delegated; `_type` is always
@@ -128,15 +128,7 @@ impl Targets {
 impl Metadata for Targets {
     const TYPE: &'static str = "Targets";
 
-    fn type_field(&self) -> &str {
-        &self.typ
-    }
-    fn expires(&self) -> &Expires {
-        &self.expires
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
+    metadata_accessors!();
 
     /// notary's `isValidTargetsStructure`: `role` is `targets` or a delegation, `_type`
     /// `Targets`, version ≥ 1, and every delegation listed is a direct child of `role`
@@ -148,7 +140,7 @@ impl Metadata for Targets {
                 reason: "a Targets document is the targets role or a delegation".to_owned(),
             });
         }
-        check_common(role, &self.typ, Self::TYPE, self.version)?;
+        self.check_common(role)?;
         for d in &self.delegations.roles {
             if !roles::is_direct_child(role, &d.name) {
                 return Err(TufError::InvalidMetadata {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{HttpServer, Request, Response};
-use support::{fails, ok, run, Notary, NotaryServer, Out};
+use support::{fails, list_rows, ok, run, Notary, NotaryServer, Out};
 
 use vouch::crypto::private::{Algorithm, PrivateKey};
 use vouch::crypto::SignatureProvider;
@@ -93,27 +93,7 @@ fn notary_fails(n: &Notary, args: &[&str]) -> String {
     )
 }
 
-type Row = (String, String, u64, String);
-
-/// Rows of a `notary list` table: (name, digest hex, size, role).
-fn list_rows(out: &str) -> Vec<Row> {
-    let mut lines = out.lines().skip_while(|l| !l.starts_with("NAME"));
-    assert!(lines.next().is_some(), "no table header in {out:?}");
-    assert!(lines.next().is_some_and(|l| l.starts_with("----")), "{out}");
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            assert_eq!(f.len(), 4, "row {l:?}");
-            (
-                f[0].to_owned(),
-                f[1].to_owned(),
-                f[2].parse().unwrap(),
-                f[3].to_owned(),
-            )
-        })
-        .collect()
-}
+type Row = support::ListRow;
 
 /// An expected row: `tag` signed with the digest of `seed` and `size` by `role`.
 fn row(tag: &str, seed: &str, size: u64, role: &str) -> Row {

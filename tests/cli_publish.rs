@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{read_request, HttpServer, Request, Response};
 use support::token::TokenServer;
-use support::{fails, ok, Notary, NotaryServer, ServerConfig};
+use support::{fails, list_rows, ok, Notary, NotaryServer, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -90,28 +90,7 @@ fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}): {s}"))
 }
 
-/// A listed target: (name, digest hex, size, role).
-type Row = (String, String, u64, String);
-
-/// Rows of a `notary list` / `vouch list` table.
-fn list_rows(out: &str) -> Vec<Row> {
-    let mut lines = out.lines().skip_while(|l| !l.starts_with("NAME"));
-    assert!(lines.next().is_some(), "no table header in {out:?}");
-    assert!(lines.next().is_some_and(|l| l.starts_with("----")), "{out}");
-    lines
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            assert_eq!(f.len(), 4, "row {l:?}");
-            (
-                f[0].to_owned(),
-                f[1].to_owned(),
-                f[2].parse().unwrap(),
-                f[3].to_owned(),
-            )
-        })
-        .collect()
-}
+type Row = support::ListRow;
 
 fn row(name: &str, hex: &str, size: u64) -> Row {
     (name.to_owned(), hex.to_owned(), size, "targets".to_owned())

@@ -298,3 +298,26 @@ pub fn fails(c: assert_cmd::Command, args: &[&str], code: i32) -> Out {
     );
     o
 }
+
+/// A listed target: (name, digest hex, size, role).
+pub type ListRow = (String, String, u64, String);
+
+/// Rows of a `notary list` / `vouch list` table: (name, digest hex, size, role).
+pub fn list_rows(out: &str) -> Vec<ListRow> {
+    let mut lines = out.lines().skip_while(|l| !l.starts_with("NAME"));
+    assert!(lines.next().is_some(), "no table header in {out:?}");
+    assert!(lines.next().is_some_and(|l| l.starts_with("----")), "{out}");
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 4, "row {l:?}");
+            (
+                f[0].to_owned(),
+                f[1].to_owned(),
+                f[2].parse().unwrap(),
+                f[3].to_owned(),
+            )
+        })
+        .collect()
+}

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{HttpServer, Request, Response};
-use support::{fails, list_rows, ok, run, Notary, NotaryServer, Out};
+use support::{fails, http_get, list_rows, ok, run, Notary, NotaryServer, Out};
 
 use vouch::crypto::private::{Algorithm, PrivateKey};
 use vouch::crypto::SignatureProvider;
@@ -179,24 +179,6 @@ fn assert_agree(
             &format!("No valid trust data for {tag}"),
         );
     }
-}
-
-/// A plain HTTP/1.0 GET to 127.0.0.1:port: (status, body).
-fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
-    use std::io::{Read, Write};
-    let mut c = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
-    write!(c, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
-    let mut buf = Vec::new();
-    c.read_to_end(&mut buf).unwrap();
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete HTTP response");
-    let head = String::from_utf8_lossy(&buf[..split]);
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, buf[split + 4..].to_vec())
 }
 
 /// The server's current `<role>.json` for `gun`, as bytes.

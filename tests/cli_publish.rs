@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use support::httpd::{read_request, HttpServer, Request, Response};
 use support::token::TokenServer;
-use support::{fails, list_rows, ok, Notary, NotaryServer, ServerConfig};
+use support::{fails, http_get, list_rows, ok, Notary, NotaryServer, ServerConfig};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
@@ -132,22 +132,6 @@ fn json_targets(trust: &Path, server: Option<&str>, gun: &str) -> Vec<Row> {
 fn staged(trust: &Path, gun: &str) -> Vec<Value> {
     let out = ok(vouch(trust, None), &["status", gun, "--output", "json"]);
     json(&out.stdout).as_array().expect("a JSON array").clone()
-}
-
-/// A plain HTTP/1.0 GET to 127.0.0.1:port: (status, body).
-fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
-    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(c, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n").unwrap();
-    let mut buf = Vec::new();
-    c.read_to_end(&mut buf).unwrap();
-    let split = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("a complete HTTP response");
-    let head = String::from_utf8_lossy(&buf[..split]);
-    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-    (status, buf[split + 4..].to_vec())
 }
 
 /// The server's current `<role>.json` for `gun`, parsed; `None` on 404.

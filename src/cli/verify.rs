@@ -374,18 +374,6 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
         "KEY IDS (PUBLIC KEY ID)",
     ]);
     for r in &roles {
-        let keys: Vec<String> = r["keys"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|k| {
-                k["public_key_id"]
-                    .as_str()
-                    .or(k["id"].as_str())
-                    .unwrap_or("?")
-                    .to_owned()
-            })
-            .collect();
         t.row(vec![
             r["role"].as_str().unwrap_or_default().to_owned(),
             r["version"]
@@ -394,7 +382,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 .unwrap_or_else(|| "-".into()),
             r["expires"].as_str().unwrap_or("-").to_owned(),
             r["threshold"].to_string(),
-            keys.join(","),
+            key_ids_cell(&r["keys"]),
         ]);
     }
     print!("{}", t.render());
@@ -419,18 +407,6 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                     None => "?".into(),
                 })
                 .collect();
-            let keys: Vec<String> = d["keys"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|k| {
-                    k["public_key_id"]
-                        .as_str()
-                        .or(k["id"].as_str())
-                        .unwrap_or("?")
-                        .to_owned()
-                })
-                .collect();
             t.row(vec![
                 d["role"].as_str().unwrap_or_default().to_owned(),
                 paths.join(","),
@@ -446,12 +422,27 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                         }
                     }),
                 d["expires"].as_str().unwrap_or("-").to_owned(),
-                keys.join(","),
+                key_ids_cell(&d["keys"]),
             ]);
         }
         print!("{}", t.render());
     }
     Ok(())
+}
+
+/// The KEY IDS cell of `inspect`: each key's public key ID (else its ID), comma-joined.
+fn key_ids_cell(keys: &serde_json::Value) -> String {
+    keys.as_array()
+        .into_iter()
+        .flatten()
+        .map(|k| {
+            k["public_key_id"]
+                .as_str()
+                .or(k["id"].as_str())
+                .unwrap_or("?")
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {

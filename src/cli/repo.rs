@@ -249,11 +249,7 @@ fn cmd_sign(
     stage: bool,
     role: &str,
 ) -> CliResult {
-    if role != "targets" && !vouch::tuf::roles::is_delegation(role) {
-        return Err(usage(format!(
-            "--role {role:?}: sign into targets or a delegation targets/NAME"
-        )));
-    }
+    check_sign_role(role)?;
     if (digest.is_some() || size.is_some()) && refs.len() != 1 {
         return Err(usage("--digest and --size apply to exactly one IMAGE:TAG; use IMAGE:TAG=sha256:HEX:SIZE pairs for several"));
     }
@@ -262,13 +258,8 @@ fn cmd_sign(
         specs.push(parse_tag_pair(ctx, r, digest, size, no_registry_check)?);
     }
     if let Some(f) = from_file {
-        let text = read_text(f)?;
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            specs.push(parse_tag_pair(ctx, line, None, None, no_registry_check)?);
+        for line in ref_lines(f)? {
+            specs.push(parse_tag_pair(ctx, &line, None, None, no_registry_check)?);
         }
     }
     // Group by repository: each repository gets one publish.
@@ -312,20 +303,10 @@ fn cmd_sign_check(
     from_file: Option<&Path>,
     role: &str,
 ) -> CliResult {
-    if role != "targets" && !vouch::tuf::roles::is_delegation(role) {
-        return Err(usage(format!(
-            "--role {role:?}: sign into targets or a delegation targets/NAME"
-        )));
-    }
+    check_sign_role(role)?;
     let mut lines: Vec<String> = refs.to_vec();
     if let Some(f) = from_file {
-        let text = read_text(f)?;
-        lines.extend(
-            text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(str::to_owned),
-        );
+        lines.extend(ref_lines(f)?);
     }
     let mut guns = std::collections::BTreeSet::new();
     for l in &lines {
@@ -446,6 +427,27 @@ fn preflight_json(p: &vouch::trust::preflight::Preflight) -> serde_json::Value {
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     })
+}
+
+/// `--role` of `sign`: `targets` or a delegation `targets/NAME`.
+fn check_sign_role(role: &str) -> CliResult {
+    if role == "targets" || vouch::tuf::roles::is_delegation(role) {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "--role {role:?}: sign into targets or a delegation targets/NAME"
+    )))
+}
+
+/// The references of a `sign --from-file` file: one per line, blank lines and `#`
+/// comments skipped.
+fn ref_lines(f: &Path) -> CliResult<Vec<String>> {
+    Ok(read_text(f)?
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect())
 }
 
 fn read_text(f: &Path) -> CliResult<String> {

@@ -83,20 +83,22 @@ impl std::fmt::Debug for Unlocked {
 }
 
 impl Unlocked {
-    fn get(&self, id: &KeyId, file: &[u8]) -> Option<PrivateKey> {
+    /// The SHA-256 of a key file, when keys are being kept (`None`: nothing to look up
+    /// or store, so no hashing).
+    fn digest(&self, file: &[u8]) -> Option<[u8; 32]> {
         use sha2::Digest;
-        let digest: [u8; 32] = sha2::Sha256::digest(file).into();
-        let map = self.0.lock().ok()?;
-        let (d, key) = map.get(id.as_str())?;
-        (*d == digest).then(|| key.clone())
+        self.1
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| sha2::Sha256::digest(file).into())
     }
 
-    fn put(&self, id: &KeyId, file: &[u8], key: &PrivateKey) {
-        use sha2::Digest;
-        if !self.1.load(std::sync::atomic::Ordering::Relaxed) {
-            return;
-        }
-        let digest: [u8; 32] = sha2::Sha256::digest(file).into();
+    fn get(&self, id: &KeyId, digest: &[u8; 32]) -> Option<PrivateKey> {
+        let map = self.0.lock().ok()?;
+        let (d, key) = map.get(id.as_str())?;
+        (d == digest).then(|| key.clone())
+    }
+
+    fn put(&self, id: &KeyId, digest: [u8; 32], key: &PrivateKey) {
         if let Ok(mut map) = self.0.lock() {
             map.insert(id.as_str().to_owned(), (digest, key.clone()));
         }
@@ -220,7 +222,8 @@ impl KeyStore {
     /// The returned info has the algorithm filled in.
     pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
         let (mut info, block, file) = self.read(id)?;
-        if let Some(key) = self.unlocked.get(id, &file) {
+        let digest = self.unlocked.digest(&file);
+        if let Some(key) = digest.as_ref().and_then(|d| self.unlocked.get(id, d)) {
             info.algorithm = Some(key.algorithm().as_str().to_owned());
             return Ok((key, info));
         }
@@ -231,7 +234,9 @@ impl KeyStore {
             pass,
             cache.as_ref().map(|c| c as &dyn KekCache),
         )?;
-        self.unlocked.put(id, &file, &key);
+        if let Some(d) = digest {
+            self.unlocked.put(id, d, &key);
+        }
         info.algorithm = Some(key.algorithm().as_str().to_owned());
         Ok((key, info))
     }
@@ -347,7 +352,9 @@ impl KeyStore {
             if let Some((req, secret)) = asked {
                 pass.report(&req, &secret, true);
             }
-            self.unlocked.put(&id, text.as_bytes(), key);
+            if let Some(d) = self.unlocked.digest(text.as_bytes()) {
+                self.unlocked.put(&id, d, key);
+            }
             let format = format::classify(&block).map_err(|e| target(&id, "", &path).error(e))?;
             infos.push(KeyInfo {
                 id,

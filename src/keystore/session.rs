@@ -144,11 +144,7 @@ impl Session {
     pub fn prepare(name: &str, ttl_secs: u64, root: bool) -> Result<Session, SessionError> {
         check_name(name)?;
         let ttl = ttl_secs.clamp(1, MAX_TTL_SECS);
-        let mut state = backend::find(&describe(name))
-            .and_then(|h| backend::read(&h))
-            .and_then(|p| decode(&p))
-            .filter(|s| s.expires > now())
-            .unwrap_or_default();
+        let mut state = stored(name).map(|(_, s)| s).unwrap_or_default();
         state.expires = now() + ttl;
         state.root |= root;
         Ok(Session {
@@ -165,11 +161,7 @@ impl Session {
     /// keyring, no session, or an unreadable one all mean "none".
     pub fn current(name: &str) -> Option<Session> {
         check_name(name).ok()?;
-        let handle = backend::find(&describe(name))?;
-        let state = decode(&backend::read(&handle)?)?;
-        if state.expires <= now() {
-            return None;
-        }
+        let (handle, state) = stored(name)?;
         Some(Session {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
@@ -303,6 +295,14 @@ impl KekCache for RoleCache<'_> {
             kek: kek.key.clone(),
         });
     }
+}
+
+/// The kernel key of session `name` and what it holds, if it is there, readable and
+/// not expired.
+fn stored(name: &str) -> Option<(backend::Handle, State)> {
+    let handle = backend::find(&describe(name))?;
+    let state = decode(&backend::read(&handle)?)?;
+    (state.expires > now()).then_some((handle, state))
 }
 
 fn describe(name: &str) -> String {

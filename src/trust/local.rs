@@ -93,11 +93,11 @@ impl LocalRepo {
     /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
     /// just before uploading it and rewriting most of it durably.
     pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
-        for (role, bytes) in files {
-            let path = self.role_path(role);
-            ensure_dir(path.parent().expect("role path has a parent"))?;
-            fsio::replace_unsynced(&path, bytes)
-                .map_err(|e| local_err("cannot write cache file", &path, e))?;
+        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
+        ensure_dir(&self.top_level_dir(&paths)?)?;
+        for (path, (_, bytes)) in paths.iter().zip(files) {
+            fsio::replace_unsynced(path, bytes)
+                .map_err(|e| local_err("cannot write cache file", path, e))?;
         }
         Ok(())
     }

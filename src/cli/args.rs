@@ -13,7 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     long_about = "vouch keeps signing keys in an encrypted local key store, signs image digests and \
 files into TUF metadata compatible with notary 0.7 and Docker Content Trust, and verifies them \
 before deployment.\n\nExit codes: 0 ok/trusted, 1 not trusted, 2 usage or bad input, \
-3 remote unavailable, 4 key store (missing key, wrong passphrase).",
+3 remote unavailable, 4 key store or trust dir (missing key, wrong passphrase, disk full).",
     propagate_version = true
 )]
 pub struct Cli {

@@ -117,12 +117,12 @@ fn replace_file_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Key
             .create_new(true)
             .mode(0o600)
             .open(&tmp)
-            .map_err(|e| KeystoreError::io("create", &tmp, e))?;
+            .map_err(|e| KeystoreError::io("create", path, e))?;
         f.write_all(bytes)
-            .map_err(|e| KeystoreError::io("write", &tmp, e))?;
+            .map_err(|e| KeystoreError::io("write", path, e))?;
         if durable {
             f.sync_all()
-                .map_err(|e| KeystoreError::io("sync", &tmp, e))?;
+                .map_err(|e| KeystoreError::io("sync", path, e))?;
         }
         drop(f);
         set_mode(&tmp, 0o600)?;

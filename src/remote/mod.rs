@@ -284,6 +284,7 @@ pub enum RemoteError {
     Io {
         remote: String,
         what: String,
+        path: std::path::PathBuf,
         #[source]
         source: std::io::Error,
     },
@@ -364,6 +365,7 @@ impl RemoteError {
             RemoteError::TooLarge { .. } => {
                 "the remote sent more data than allowed for this file; it is misbehaving or malicious".into()
             }
+            RemoteError::Io { path, source, .. } => crate::error::io_hint(path, source.kind()),
             RemoteError::NotSupported { .. } => {
                 "static repositories hold no server keys and static+http(s) repositories are read-only; publish to file:///DIR".into()
             }

@@ -200,10 +200,15 @@ impl StaticRepo {
         }
     }
 
-    fn io(&self, what: String) -> impl FnOnce(std::io::Error) -> RemoteError + '_ {
+    fn io<'a>(
+        &'a self,
+        doing: &'a str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> RemoteError + 'a {
         move |source| RemoteError::Io {
             remote: self.describe(),
-            what,
+            what: format!("{doing} {}", path.display()),
+            path: path.to_path_buf(),
             source,
         }
     }
@@ -219,6 +224,7 @@ fn read_file_capped(
     let io = |source: std::io::Error| RemoteError::Io {
         remote: remote.to_owned(),
         what: format!("reading {}", path.display()),
+        path: path.to_path_buf(),
         source,
     };
     let f = match File::open(path) {
@@ -316,6 +322,20 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
+}
+
+/// Points `path` at the file `target` (same directory) atomically: a hard link under a
+/// temp name, renamed over `path`.
+fn link_atomic(target: &Path, path: &Path) -> std::io::Result<()> {
+    let dir = path.parent().expect("metadata paths have a parent");
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("meta");
+    let mut rnd = [0u8; 8];
+    OsRng.fill_bytes(&mut rnd);
+    let tmp = dir.join(format!(".{name}.link-{}", hex::encode(rnd)));
+    std::fs::hard_link(target, &tmp)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
@@ -421,17 +441,15 @@ impl Remote for StaticRepo {
 
         let gun_dir = dir.join(gun.as_str()).join("_trust");
         let tuf = gun_dir.join("tuf");
-        std::fs::create_dir_all(&gun_dir)
-            .map_err(self.io(format!("creating {}", gun_dir.display())))?;
+        std::fs::create_dir_all(&gun_dir).map_err(self.io("creating", &gun_dir))?;
         let lock_path = gun_dir.join(".lock");
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(self.io(format!("opening {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(self.io(format!("locking {}", lock_path.display())))?;
+            .map_err(self.io("opening", &lock_path))?;
+        lock.lock().map_err(self.io("locking", &lock_path))?;
 
         // Like the server: every uploaded version must be newer than the stored one.
         for (role, _, version) in &checked {
@@ -454,14 +472,13 @@ impl Remote for StaticRepo {
 
         let write =
             |path: PathBuf, data: &[u8], dirs: &mut BTreeSet<PathBuf>| -> Result<(), RemoteError> {
-                write_atomic(&path, data)
-                    .map_err(self.io(format!("writing {}", path.display())))?;
+                write_atomic(&path, data).map_err(self.io("writing", &path))?;
                 dirs.insert(path.parent().expect("has parent").to_path_buf());
                 Ok(())
             };
         let sync = |dirs: &BTreeSet<PathBuf>| -> Result<(), RemoteError> {
             for d in dirs {
-                fsync_dir(d).map_err(self.io(format!("syncing {}", d.display())))?;
+                fsync_dir(d).map_err(self.io("syncing", d))?;
             }
             Ok(())
         };
@@ -473,9 +490,18 @@ impl Remote for StaticRepo {
         }
         // The copies must be durable before any current name points at them.
         sync(&dirs)?;
+        // Current names are links to those copies where the file system allows: no new
+        // data to write, so a disk that filled up during the copies cannot stop halfway
+        // through switching the current names.
         let mut dirs = BTreeSet::new();
         for (role, bytes, _) in &checked {
-            write(tuf.join(format!("{role}.json")), bytes, &mut dirs)?;
+            let sum = hex::encode(Sha256::digest(bytes));
+            let current = tuf.join(format!("{role}.json"));
+            if link_atomic(&tuf.join(format!("{role}.{sum}.json")), &current).is_err() {
+                write(current, bytes, &mut dirs)?;
+            } else {
+                dirs.insert(current.parent().expect("has parent").to_path_buf());
+            }
         }
         sync(&dirs)?;
         drop(lock);
@@ -508,14 +534,13 @@ impl Remote for StaticRepo {
             .truncate(false)
             .write(true)
             .open(&lock_path)
-            .map_err(self.io(format!("opening {}", lock_path.display())))?;
-        lock.lock()
-            .map_err(self.io(format!("locking {}", lock_path.display())))?;
+            .map_err(self.io("opening", &lock_path))?;
+        lock.lock().map_err(self.io("locking", &lock_path))?;
         let tuf = gun_dir.join("tuf");
         match std::fs::remove_dir_all(&tuf) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io(format!("removing {}", tuf.display()))(e)),
+            Err(e) => return Err(self.io("removing", &tuf)(e)),
         }
         Ok(())
     }

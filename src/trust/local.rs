@@ -127,6 +127,7 @@ impl LocalRepo {
                 what: "cache file".into(),
                 path: p.clone(),
                 reason: "not a top-level role's file".into(),
+                io: None,
             }),
         }
     }
@@ -200,6 +201,7 @@ pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Trus
             what: "cached file".into(),
             path: path.to_path_buf(),
             reason: format!("{len} bytes is larger than the {cap}-byte limit"),
+            io: None,
         });
     }
     let mut buf = Vec::with_capacity(len as usize);
@@ -209,10 +211,50 @@ pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Option<Vec<u8>>, Trus
     Ok(Some(buf))
 }
 
-pub(crate) fn local_err(what: &str, path: &Path, e: impl std::fmt::Display) -> TrustError {
+pub(crate) fn local_err(what: &str, path: &Path, e: impl Into<LocalCause>) -> TrustError {
+    let LocalCause { reason, io } = e.into();
     TrustError::LocalState {
         what: what.to_owned(),
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason,
+        io,
+    }
+}
+
+/// Why a local trust-dir file could not be used: a file-system error (whose kind picks the
+/// hint and exit code) or unreadable content.
+pub(crate) struct LocalCause {
+    reason: String,
+    io: Option<std::io::ErrorKind>,
+}
+
+impl From<std::io::Error> for LocalCause {
+    fn from(e: std::io::Error) -> Self {
+        LocalCause {
+            io: Some(e.kind()),
+            reason: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::keystore::KeystoreError> for LocalCause {
+    fn from(e: crate::keystore::KeystoreError) -> Self {
+        match e {
+            // The caller names the file; the temp file beside it is noise.
+            crate::keystore::KeystoreError::Io { source, .. } => source.into(),
+            other => LocalCause {
+                reason: other.to_string(),
+                io: None,
+            },
+        }
+    }
+}
+
+impl From<serde_json::Error> for LocalCause {
+    fn from(e: serde_json::Error) -> Self {
+        LocalCause {
+            reason: e.to_string(),
+            io: None,
+        }
     }
 }

@@ -66,6 +66,8 @@ pub enum TrustError {
         what: String,
         path: std::path::PathBuf,
         reason: String,
+        /// Set when the file system refused (full, permissions, read-only).
+        io: Option<std::io::ErrorKind>,
     },
     #[error("publishing {gun} failed: {reason}")]
     Conflict { gun: String, reason: String },
@@ -101,7 +103,10 @@ impl TrustError {
             | TrustError::RootNeedsResigning { .. }
             | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,
             TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
-            TrustError::LocalState { .. } => ExitCode::Usage,
+            // The trust dir could not be read or written: a local-storage problem, as for
+            // key files.
+            TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
+            TrustError::LocalState { io: None, .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
         }
     }
@@ -139,6 +144,9 @@ impl TrustError {
             TrustError::PinMismatch { gun, .. } => Some(format!(
                 "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
             )),
+            TrustError::LocalState { path, io: Some(kind), .. } => {
+                Some(crate::error::io_hint(path, *kind))
+            }
             _ => None,
         }
     }

@@ -1,0 +1,256 @@
+//! Local storage failures: a full disk and a read-only file system, on a small tmpfs.
+//! vouch names the file it could not write, says how to fix it, exits 4 (trust dir) or 3
+//! (static repository), and loses nothing: once there is room again the same command works.
+
+mod support;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use support::{fails, list_rows, ok, snapshot_tree, vouch};
+
+const GUN: &str = "example.com/team/app";
+
+/// A small tmpfs mounted for one test and unmounted when dropped.
+struct SmallFs {
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// `None` (and a note on stderr) where this user may not mount file systems.
+    fn mount(size_kib: u32) -> Option<SmallFs> {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fs");
+        std::fs::create_dir(&dir).unwrap();
+        let out = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size_kib}k,mode=0755"),
+                "tmpfs",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            let not_allowed = ["permission denied", "must be superuser", "not permitted"]
+                .iter()
+                .any(|s| why.to_lowercase().contains(s));
+            assert!(not_allowed, "mount tmpfs failed: {why}");
+            eprintln!("SKIPPED: mounting a tmpfs needs root (CAP_SYS_ADMIN): {why}");
+            return None;
+        }
+        Some(SmallFs { dir, _tmp: tmp })
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Fill the file system to the last byte.
+    fn fill(&self) {
+        let mut f = std::fs::File::create(self.path(".fill")).unwrap();
+        let chunk = vec![0u8; 4096];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the test file system: {e}"),
+            }
+        }
+        assert!(
+            std::fs::write(self.path(".probe"), b"x").is_err(),
+            "the file system still has room"
+        );
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path(".fill")).unwrap();
+    }
+
+    fn remount(&self, mode: &str) {
+        let st = Command::new("mount")
+            .args(["-o", &format!("remount,{mode}")])
+            .arg(&self.dir)
+            .status()
+            .unwrap();
+        assert!(st.success(), "remount {mode}");
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+fn sign_args<'a>(tag: &'a str, digest: &'a str) -> Vec<&'a str> {
+    vec![
+        "sign",
+        tag,
+        "--digest",
+        digest,
+        "--size",
+        "10",
+        "--no-registry-check",
+    ]
+}
+
+/// The current (not checksum- or version-named) metadata of a static repository.
+fn current_metadata(repo: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    snapshot_tree(repo)
+        .into_iter()
+        .filter(|(p, _)| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.split('.').count() == 2 && name.ends_with(".json")
+        })
+        .collect()
+}
+
+#[test]
+fn full_trust_dir_exits_4_names_the_file_and_changes_nothing_until_there_is_room() {
+    let Some(fs) = SmallFs::mount(1024) else {
+        return;
+    };
+    let td = fs.path("trust");
+    ok(vouch(&td), &["init", GUN]);
+    let (d1, d2) = (digest('a'), digest('b'));
+    let (t1, t2) = (format!("{GUN}:1"), format!("{GUN}:2"));
+    ok(vouch(&td), &sign_args(&t1, &d1));
+
+    fs.fill();
+    let before = snapshot_tree(&td);
+    for args in [
+        sign_args(&t2, &d2),
+        [sign_args(&t2, &d2), vec!["--stage"]].concat(),
+        vec!["key", "generate", "--role", "root"],
+    ] {
+        let out = fails(vouch(&td), &args, 4);
+        assert!(
+            out.stderr.contains("No space left on device"),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(
+            out.stderr.contains("is full") && out.stderr.contains("df -h"),
+            "{args:?}: no hint to free space: {}",
+            out.stderr
+        );
+        assert!(
+            !out.stderr.contains(".tmp-"),
+            "{args:?}: names a temp file: {}",
+            out.stderr
+        );
+        assert_eq!(snapshot_tree(&td), before, "{args:?} changed the trust dir");
+    }
+    let status = ok(vouch(&td), &["status", GUN]);
+    assert!(
+        status.stdout.contains("No unpublished changes"),
+        "{}",
+        status.stdout
+    );
+
+    fs.free();
+    ok(vouch(&td), &sign_args(&t2, &d2));
+    let rows = list_rows(&ok(vouch(&td), &["list", GUN]).stdout);
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["1", "2"]);
+}
+
+#[test]
+fn full_static_repository_exits_3_keeps_the_change_staged_and_publish_retries_it() {
+    let Some(fs) = SmallFs::mount(1024) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    let repo = fs.path("repo");
+    let url = format!("file://{}", repo.display());
+    let vouch_at = || {
+        let mut c = vouch(&td);
+        c.args(["--server", &url]);
+        c
+    };
+    ok(vouch_at(), &["init", GUN]);
+    let published = current_metadata(&repo);
+    assert_eq!(published.len(), 4, "root, targets, snapshot, timestamp");
+
+    fs.fill();
+    let (d1, t1) = (digest('c'), format!("{GUN}:1"));
+    let out = fails(vouch_at(), &sign_args(&t1, &d1), 3);
+    assert!(
+        out.stderr.contains("No space left on device"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("df -h {}", repo.display())),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        current_metadata(&repo),
+        published,
+        "a failed publish switched some current names"
+    );
+    let status = ok(vouch_at(), &["status", GUN]);
+    let staged: Vec<Vec<&str>> = status
+        .stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("#"))
+        .skip(2)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        staged,
+        [["0", "create", "targets", "target", "1"]],
+        "{}",
+        status.stdout
+    );
+
+    fs.free();
+    ok(vouch_at(), &["publish", GUN]);
+    let rows = list_rows(&ok(vouch_at(), &["list", GUN]).stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!((rows[0].0.as_str(), rows[0].1.as_str()), ("1", &d1[7..]));
+    // Exactly one new version: targets 2 (init) → 3.
+    assert!(repo.join(GUN).join("_trust/tuf/3.targets.json").exists());
+    assert!(!repo.join(GUN).join("_trust/tuf/4.targets.json").exists());
+}
+
+#[test]
+fn read_only_trust_dir_exits_4_and_says_so() {
+    let Some(fs) = SmallFs::mount(1024) else {
+        return;
+    };
+    let td = fs.path("trust");
+    ok(vouch(&td), &["init", GUN]);
+    let (d1, t1) = (digest('d'), format!("{GUN}:1"));
+
+    fs.remount("ro");
+    let out = fails(vouch(&td), &sign_args(&t1, &d1), 4);
+    assert!(
+        out.stderr.contains("Read-only file system"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("read-only file system: remount"),
+        "{}",
+        out.stderr
+    );
+    // Reading needs no writes.
+    ok(vouch(&td), &["key", "list"]);
+
+    fs.remount("rw");
+    ok(vouch(&td), &sign_args(&t1, &d1));
+}

@@ -1,12 +1,14 @@
-//! Local storage failures: a full disk and a read-only file system, on a small tmpfs.
-//! vouch names the file it could not write, says how to fix it, exits 4 (trust dir) or 3
-//! (static repository), and loses nothing: once there is room again the same command works.
+//! Local storage: a full disk and a read-only file system, on a small tmpfs, and a trust
+//! dir locked by another process. vouch names the file it could not write, says how to fix
+//! it, exits 4 (trust dir) or 3 (static repository), and loses nothing: once there is room
+//! again the same command works. A held lock is waited for, and the wait is announced.
 
 mod support;
 
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use support::{fails, list_rows, ok, snapshot_tree, vouch};
 
@@ -253,4 +255,71 @@ fn read_only_trust_dir_exits_4_and_says_so() {
 
     fs.remount("rw");
     ok(vouch(&td), &sign_args(&t1, &d1));
+}
+
+#[test]
+fn a_held_trust_dir_lock_is_announced_with_its_holder_and_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch(&td), &["key", "list"]);
+    let lock_path = td.join(vouch::keystore::LOCK_FILE);
+    // Hold the lock as another vouch would: locked, with the holder's pid inside.
+    let held = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .unwrap();
+    held.lock().unwrap();
+    std::fs::write(&lock_path, format!("{}\n", std::process::id())).unwrap();
+
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vouch"))
+        .arg("--trust-dir")
+        .arg(&td)
+        .args(["key", "generate", "--role", "root"])
+        .env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
+        .env("VOUCH_SESSION", support::NO_SESSION)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    let waiting = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("no word from a vouch waiting for the lock");
+    assert!(waiting.contains("waiting for"), "{waiting}");
+    assert!(
+        waiting.contains(&lock_path.display().to_string()),
+        "{waiting}"
+    );
+    let me = format!("pid {} (", std::process::id());
+    assert!(waiting.contains(&me), "holder not named: {waiting}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "vouch did not wait for the lock"
+    );
+    assert_eq!(
+        vouch::keystore::KeyStore::open(&td)
+            .unwrap()
+            .list()
+            .unwrap()
+            .len(),
+        0,
+        "a key was written while the lock was held"
+    );
+
+    drop(held);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "vouch failed after the lock was released");
+    let keys = ok(vouch(&td), &["key", "list"]);
+    assert!(keys.stdout.contains("root"), "{}", keys.stdout);
 }

@@ -24,16 +24,68 @@ pub(crate) struct DirLock {
 /// Block until this process holds the trust directory's write lock.
 pub(crate) fn lock(trust_dir: &Path) -> Result<DirLock, KeystoreError> {
     let path = trust_dir.join(LOCK_FILE);
+    let file = lock_file(&path).map_err(|e| KeystoreError::io("lock", &path, e))?;
+    Ok(DirLock { _file: file })
+}
+
+/// Open `path` (0600, created if missing) and hold an exclusive lock on it until the file
+/// is dropped. When another process holds it, say which one and wait: a command never
+/// hangs without a word. The holder's pid is kept in the file for the next waiter.
+pub(crate) fn lock_file(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::FileExt as _;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
+        .read(true)
         .write(true)
         .mode(0o600)
-        .open(&path)
-        .map_err(|e| KeystoreError::io("open lock file", &path, e))?;
-    file.lock()
-        .map_err(|e| KeystoreError::io("lock", &path, e))?;
-    Ok(DirLock { _file: file })
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "vouch: waiting for {} held by {}; it is released when that command ends",
+                path.display(),
+                lock_holder(&file)
+            );
+            file.lock()?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(e),
+    }
+    let note = format!("{}\n", std::process::id());
+    // Only a courtesy to the next waiter: a failure to write it is not an error.
+    let _ = file
+        .set_len(0)
+        .and_then(|_| file.write_all_at(note.as_bytes(), 0));
+    Ok(file)
+}
+
+/// "pid N (its command line)" from a lock file's note, as far as it can be told.
+fn lock_holder(file: &File) -> String {
+    use std::os::unix::fs::FileExt as _;
+    let mut buf = [0u8; 32];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let Some(pid) = std::str::from_utf8(&buf[..n])
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return "another process".into();
+    };
+    match fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(cmd) if !cmd.is_empty() => {
+            let words: Vec<String> = cmd
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let mut line = words.join(" ");
+            if line.chars().count() > 120 {
+                line = line.chars().take(117).collect::<String>() + "...";
+            }
+            format!("pid {pid} ({line})")
+        }
+        _ => format!("pid {pid}"),
+    }
 }
 
 /// Create `dir` (and parents) if missing; set it to 0700.

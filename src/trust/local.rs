@@ -2,8 +2,7 @@
 //! `tuf/<gun>/metadata/<role>.json` (the cache of verified metadata) and
 //! `tuf/<gun>/changelist/*.change` (staged changes). vouch and notary can share it.
 
-use std::fs::{self, File, OpenOptions};
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use crate::keystore::fsio;
@@ -64,15 +63,7 @@ impl LocalRepo {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let path = parent.join(format!(".{name}.vouch-lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| local_err("cannot open lock file", &path, e))?;
-        file.lock()
-            .map_err(|e| local_err("cannot lock", &path, e))?;
+        let file = fsio::lock_file(&path).map_err(|e| local_err("cannot lock", &path, e))?;
         Ok(RepoLock { _file: file })
     }
 

@@ -257,7 +257,8 @@ pub const PASSPHRASE_VARS: [&str; 11] = [
 /// may have open (`vouch key unlock`), unless a test opens its own.
 pub const NO_SESSION: &str = "vouch-tests-none";
 
-/// Files under `dir`, recursively, with their bytes (to prove "nothing changed").
+/// Files under `dir`, recursively, with their bytes (to prove "nothing changed"); lock
+/// files (which hold their holder's pid) are not state and are left out.
 pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     fn walk(d: &Path, out: &mut Vec<(PathBuf, Vec<u8>)>) {
@@ -268,7 +269,10 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             let p = e.path();
             if p.is_dir() {
                 walk(&p, out);
-            } else if p.extension().is_none_or(|x| x != "lock") {
+            } else if p
+                .extension()
+                .is_none_or(|x| x != "lock" && x != "vouch-lock")
+            {
                 out.push((p.clone(), std::fs::read(&p).unwrap()));
             }
         }

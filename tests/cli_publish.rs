@@ -1613,3 +1613,80 @@ fn delete_remote_removes_the_servers_trust_data_and_keeps_local_keys() {
         "No targets present in this repository.",
     );
 }
+
+/// `--stage` does not fetch: a change the cached copy of the repository cannot take is
+/// staged with a warning that says why and how to drop it (the repository may have changed
+/// since it was cached), and the publish, which fetches, decides.
+#[test]
+fn stage_warns_when_the_cached_repository_cannot_take_the_change_and_publish_decides() {
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", tmp.path().join("static").display());
+    let gun = "example.com/staged-role";
+    let a = tmp.path().join("a");
+    ok(vouch(&a, Some(&url)), &["init", gun]);
+    let key = ok(
+        vouch(&a, None),
+        &["key", "generate", "--role", "targets/releases"],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    // A second operator with the same keys.
+    let b = tmp.path().join("b");
+    let cp = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&a)
+        .arg(&b)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+
+    let out = ok(
+        vouch(&a, Some(&url)),
+        &["sign", "--stage", &tag_pair(gun, "v1", 10)],
+    );
+    assert!(!out.stderr.contains("warning"), "{}", out.stderr);
+    let out = ok(
+        vouch(&a, Some(&url)),
+        &[
+            "sign",
+            "--stage",
+            "--role",
+            "targets/releases",
+            &tag_pair(gun, "v2", 20),
+        ],
+    );
+    assert_contains(&out.stderr, "a publish would fail: staged change #1");
+    assert_contains(&out.stderr, "role targets/releases does not exist");
+    assert_contains(&out.stderr, &format!("`vouch reset {gun} -n 1`"));
+    assert_contains(&out.stderr, "Staged anyway");
+    assert_eq!(staged(&a, gun).len(), 2);
+
+    // Meanwhile the other operator adds the role: a's cached copy is now out of date.
+    ok(
+        vouch(&b, Some(&url)),
+        &[
+            "delegation",
+            "add",
+            gun,
+            "targets/releases",
+            "--key",
+            &key,
+            "--all-paths",
+        ],
+    );
+    ok(vouch(&a, Some(&url)), &["publish", gun]);
+    assert!(staged(&a, gun).is_empty());
+    let mut rows: Vec<(String, String)> = json_targets(&a, Some(&url), gun)
+        .into_iter()
+        .map(|(name, _, _, role)| (name, role))
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            ("v1".to_owned(), "targets".to_owned()),
+            ("v2".to_owned(), "targets/releases".to_owned())
+        ]
+    );
+}

@@ -10,7 +10,7 @@ use vouch::reference::Reference;
 use vouch::remote::{Access, Gun, Remote};
 use vouch::trust::changelist::Changelist;
 use vouch::trust::init::{init, InitOptions};
-use vouch::trust::publish::{publish, PublishReport};
+use vouch::trust::publish::{check_applies_to_cache, publish, PublishReport};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::view;
 use vouch::trust::{Change, LocalRepo};
@@ -475,6 +475,15 @@ pub(crate) fn stage_and_maybe_publish(
     if stage_only {
         {
             let _lock = local.lock()?;
+            // Staging does not fetch, and the repository may have changed since it was
+            // cached: a change that does not apply to the cached copy is staged all the
+            // same, with a warning now rather than a surprise at publish time.
+            // Only advice: a cache that cannot be read does not stop staging.
+            if let Ok(Some(why)) = check_applies_to_cache(&local, &SystemClock, changes) {
+                ctx.warn(format!(
+                    "by {gun}'s cached metadata (from its last fetch) a publish would fail: {why}. Staged anyway, in case the repository changed since"
+                ));
+            }
             changelist.add(changes)?;
         }
         ctx.note(format!(

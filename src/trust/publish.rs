@@ -16,7 +16,7 @@ use crate::tuf::{
 };
 
 use super::apply::Working;
-use super::changelist::{Changelist, StagedChange, TYPE_WITNESS};
+use super::changelist::{Change, Changelist, StagedChange, TYPE_WITNESS};
 use super::local::LocalRepo;
 use super::state::{LoadPolicy, RepoState};
 use super::{expiry, TrustError};
@@ -208,28 +208,8 @@ fn attempt(
     }
 
     // Apply staged changes to copies of the targets roles.
-    let mut work = Working {
-        roles: state
-            .targets
-            .iter()
-            .map(|(k, v)| (k.clone(), v.role().clone()))
-            .collect(),
-        dirty: BTreeSet::new(),
-        deleted: BTreeSet::new(),
-        invalid,
-        new_expires: Expires::new(now + expiry::TARGETS)?,
-        warnings: Vec::new(),
-    };
-    for (i, s) in staged.iter().enumerate() {
-        work.apply(&gun, &s.change).map_err(|e| match e {
-            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
-                "staged change #{i} ({} {} {:?} in {}): {msg}; drop it with `vouch reset {gun} -n {i}`",
-                s.change.action, s.change.kind, s.change.path, s.change.role
-            ))
-            .into(),
-            other => other,
-        })?;
-    }
+    let mut work = working(&state, invalid, now)?;
+    apply_all(&mut work, &gun, staged.iter().map(|s| &s.change))?;
     for r in &opts.resign {
         if !work.roles.contains_key(r) {
             return Err(
@@ -466,6 +446,75 @@ fn attempt(
 
 /// A published targets file by its parent's meta (hashes checked), without verifying its
 /// signatures: for delegations that no longer verify and are about to be witnessed.
+/// Copies of `state`'s targets roles, for staged changes to edit.
+fn working(
+    state: &RepoState,
+    invalid: BTreeMap<String, Targets>,
+    now: time::OffsetDateTime,
+) -> Result<Working, Error> {
+    Ok(Working {
+        roles: state
+            .targets
+            .iter()
+            .map(|(k, v)| (k.clone(), v.role().clone()))
+            .collect(),
+        dirty: BTreeSet::new(),
+        deleted: BTreeSet::new(),
+        invalid,
+        new_expires: Expires::new(now + expiry::TARGETS)?,
+        warnings: Vec::new(),
+    })
+}
+
+/// Apply `changes` (staged changes, numbered as `vouch status` numbers them) in order; a
+/// change that cannot apply is named with the command that drops it.
+fn apply_all<'c>(
+    work: &mut Working,
+    gun: &str,
+    changes: impl Iterator<Item = &'c Change>,
+) -> Result<(), Error> {
+    for (i, c) in changes.enumerate() {
+        work.apply(gun, c).map_err(|e| match e {
+            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
+                "staged change #{i} ({} {} {:?} in {}): {msg}; drop it with `vouch reset {gun} -n {i}`",
+                c.action, c.kind, c.path, c.role
+            ))
+            .into(),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+/// Whether `changes`, staged after those already staged, apply to the repository as the
+/// local cache holds it: the check staging alone (`--stage`) can make, offline. `Ok(None)`
+/// when they apply, when nothing is cached, or when a witness is staged (what it brings
+/// back is only known to a publish); else why not, as a publish would say it.
+pub fn check_applies_to_cache(
+    local: &LocalRepo,
+    clock: &dyn Clock,
+    changes: &[Change],
+) -> Result<Option<String>, Error> {
+    let policy = LoadPolicy {
+        clock,
+        check_expiry: false,
+    };
+    let Some(state) = RepoState::from_cache(local, policy)? else {
+        return Ok(None);
+    };
+    let staged = Changelist::new(local.changelist_dir()).list()?;
+    let all: Vec<&Change> = staged.iter().map(|s| &s.change).chain(changes).collect();
+    if all.iter().any(|c| c.kind == TYPE_WITNESS) {
+        return Ok(None);
+    }
+    let mut work = working(&state, BTreeMap::new(), clock.now())?;
+    match apply_all(&mut work, local.gun().as_str(), all.into_iter()) {
+        Ok(()) => Ok(None),
+        Err(Error::Trust(TrustError::BadInput(msg))) => Ok(Some(msg)),
+        Err(e) => Err(e),
+    }
+}
+
 fn fetch_unverified(
     env: &Env<'_>,
     gun: &crate::remote::Gun,

@@ -257,28 +257,32 @@ fn read_only_trust_dir_exits_4_and_says_so() {
     ok(vouch(&td), &sign_args(&t1, &d1));
 }
 
-#[test]
-fn a_held_trust_dir_lock_is_announced_with_its_holder_and_waited_for() {
-    let tmp = tempfile::tempdir().unwrap();
-    let td = tmp.path().join("trust");
-    ok(vouch(&td), &["key", "list"]);
-    let lock_path = td.join(vouch::keystore::LOCK_FILE);
-    // Hold the lock as another vouch would: locked, with the holder's pid inside.
+/// Hold `path`'s lock as another vouch would: locked, with the holder's pid inside.
+fn hold_lock(path: &Path) -> std::fs::File {
     let held = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(&lock_path)
+        .open(path)
         .unwrap();
     held.lock().unwrap();
-    std::fs::write(&lock_path, format!("{}\n", std::process::id())).unwrap();
+    std::fs::write(path, format!("{}\n", std::process::id())).unwrap();
+    held
+}
 
+/// Start vouch with `args` while this process holds `lock_path`: it must say that it waits
+/// for that lock, naming this process, and go on waiting.
+fn start_waiting(td: &Path, args: &[&str], lock_path: &Path) -> std::process::Child {
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("vouch"))
         .arg("--trust-dir")
-        .arg(&td)
-        .args(["key", "generate", "--role", "root"])
+        .arg(td)
+        .args(args)
         .env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
+        .env("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS)
+        .env("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS)
+        .env("VOUCH_TIMESTAMP_PASSPHRASE", support::TIMESTAMP_PASS)
         .env("VOUCH_SESSION", support::NO_SESSION)
+        .env_remove("VOUCH_TRUST_DIR")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -307,19 +311,54 @@ fn a_held_trust_dir_lock_is_announced_with_its_holder_and_waited_for() {
         child.try_wait().unwrap().is_none(),
         "vouch did not wait for the lock"
     );
-    assert_eq!(
-        vouch::keystore::KeyStore::open(&td)
-            .unwrap()
-            .list()
-            .unwrap()
-            .len(),
-        0,
-        "a key was written while the lock was held"
-    );
+    child
+}
+
+#[test]
+fn a_held_trust_dir_lock_is_announced_with_its_holder_and_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch(&td), &["key", "list"]);
+    let lock_path = td.join(vouch::keystore::LOCK_FILE);
+    let held = hold_lock(&lock_path);
+
+    let mut child = start_waiting(&td, &["key", "generate", "--role", "root"], &lock_path);
+    let keys = vouch::keystore::KeyStore::open(&td)
+        .unwrap()
+        .list()
+        .unwrap();
+    assert!(keys.is_empty(), "a key was written while the lock was held");
 
     drop(held);
     let status = child.wait().unwrap();
     assert!(status.success(), "vouch failed after the lock was released");
     let keys = ok(vouch(&td), &["key", "list"]);
     assert!(keys.stdout.contains("root"), "{}", keys.stdout);
+}
+
+#[test]
+fn a_held_static_repository_lock_is_announced_and_waited_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    let repo = tmp.path().join("static");
+    let url = format!("file://{}", repo.display());
+    let mut c = vouch(&td);
+    c.args(["--server", &url]);
+    ok(c, &["init", GUN]);
+    let tuf = repo.join(GUN).join("_trust");
+    let lock_path = tuf.join(".lock");
+    let held = hold_lock(&lock_path);
+
+    let (d1, t1) = (digest('e'), format!("{GUN}:1"));
+    let args = [vec!["--server", &url], sign_args(&t1, &d1)].concat();
+    let mut child = start_waiting(&td, &args, &lock_path);
+    assert!(
+        !tuf.join("tuf/3.targets.json").exists(),
+        "published while the lock was held"
+    );
+
+    drop(held);
+    let status = child.wait().unwrap();
+    assert!(status.success(), "vouch failed after the lock was released");
+    assert!(tuf.join("tuf/3.targets.json").exists());
 }

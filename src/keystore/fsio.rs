@@ -32,13 +32,19 @@ pub(crate) fn lock(trust_dir: &Path) -> Result<DirLock, KeystoreError> {
 /// is dropped. When another process holds it, say which one and wait: a command never
 /// hangs without a word. The holder's pid is kept in the file for the next waiter.
 pub(crate) fn lock_file(path: &Path) -> std::io::Result<File> {
+    lock_file_with_mode(path, 0o600)
+}
+
+/// [`lock_file`], creating the file with `mode` (less the umask): a static repository's
+/// lock is shared by everyone who may publish to it.
+pub(crate) fn lock_file_with_mode(path: &Path, mode: u32) -> std::io::Result<File> {
     use std::os::unix::fs::FileExt as _;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
         .read(true)
         .write(true)
-        .mode(0o600)
+        .mode(mode)
         .open(path)?;
     match file.try_lock() {
         Ok(()) => {}

@@ -443,13 +443,8 @@ impl Remote for StaticRepo {
         let tuf = gun_dir.join("tuf");
         std::fs::create_dir_all(&gun_dir).map_err(self.io("creating", &gun_dir))?;
         let lock_path = gun_dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(self.io("opening", &lock_path))?;
-        lock.lock().map_err(self.io("locking", &lock_path))?;
+        let lock = crate::keystore::fsio::lock_file_with_mode(&lock_path, 0o666)
+            .map_err(self.io("locking", &lock_path))?;
 
         // Like the server: every uploaded version must be newer than the stored one.
         for (role, _, version) in &checked {
@@ -529,13 +524,8 @@ impl Remote for StaticRepo {
             return Ok(());
         }
         let lock_path = gun_dir.join(".lock");
-        let lock = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(self.io("opening", &lock_path))?;
-        lock.lock().map_err(self.io("locking", &lock_path))?;
+        let _lock = crate::keystore::fsio::lock_file_with_mode(&lock_path, 0o666)
+            .map_err(self.io("locking", &lock_path))?;
         let tuf = gun_dir.join("tuf");
         match std::fs::remove_dir_all(&tuf) {
             Ok(()) => {}

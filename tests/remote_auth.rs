@@ -612,3 +612,110 @@ fn token_server_that_refuses_anonymous_requests() {
         "{e}"
     );
 }
+
+/// `docker login` with OAuth stores an identity token (`identitytoken` in Docker's config,
+/// or a credential helper answering user `<token>`). vouch exchanges it at the token
+/// server with the OAuth2 refresh-token grant (a form POST), never sends it as Basic
+/// credentials, and a token the server does not know is a 401 that says where it came
+/// from.
+#[test]
+fn identity_tokens_are_exchanged_with_the_oauth2_refresh_grant() {
+    let gun_s = "example.com/idtoken";
+    let env = Env::start(gun_s);
+    let gun = Gun::parse(gun_s).unwrap();
+    let dir = env.tmp.path().join("docker");
+    std::fs::create_dir_all(&dir).unwrap();
+    let check_oauth = |env: &Env| {
+        let reqs = env.tokens.requests();
+        assert!(!reqs.is_empty());
+        for q in &reqs {
+            assert_eq!(q.method, "POST", "{q:?}");
+            assert_eq!(q.grant_type.as_deref(), Some("refresh_token"), "{q:?}");
+            assert_eq!(q.client_id.as_deref(), Some("vouch"), "{q:?}");
+            assert_eq!(q.identity_of.as_deref(), Some("alice"), "{q:?}");
+            assert_eq!(q.service.as_deref(), Some("notary-server"), "{q:?}");
+            assert_eq!((&q.basic_user, &q.account), (&None, &None), "{q:?}");
+        }
+        // Rotating a server key needs `*`, which anonymous requests never get: the
+        // identity token was honoured.
+        assert!(
+            reqs.iter().any(|q| q
+                .granted
+                .iter()
+                .any(|(name, actions)| name == gun_s && actions.iter().any(|a| a == "*"))),
+            "{reqs:?}"
+        );
+    };
+
+    // auths: docker keeps a placeholder username beside the identity token.
+    let cfg = write_docker_config(
+        &dir,
+        &format!(
+            r#"{{"auths":{{"{}":{{"username":"00000000-0000-0000-0000-000000000000","identitytoken":"{}"}}}}}}"#,
+            env.host(),
+            env.tokens.identity_token("alice")
+        ),
+    );
+    let r = env.remote(
+        CredentialLookup {
+            docker_config: Some(cfg),
+            ..Default::default()
+        },
+        Access::PushPull,
+    );
+    assert_eq!(
+        r.rotate_server_key(&gun, "timestamp").unwrap().keytype,
+        "ed25519"
+    );
+    check_oauth(&env);
+
+    // A credential helper answering `<token>`.
+    env.tokens.clear();
+    fake_helper(
+        &dir,
+        "oauth",
+        &env.host(),
+        "<token>",
+        &env.tokens.identity_token("alice"),
+    );
+    let cfg = write_docker_config(&dir, r#"{"credsStore":"oauth"}"#);
+    let r = env.remote(
+        CredentialLookup {
+            docker_config: Some(cfg),
+            helper_path: Some(dir.clone().into_os_string()),
+            ..Default::default()
+        },
+        Access::PushPull,
+    );
+    r.rotate_server_key(&gun, "snapshot").unwrap();
+    check_oauth(&env);
+
+    // A token the server does not know (revoked, say).
+    let cfg = write_docker_config(
+        &dir,
+        &format!(
+            r#"{{"auths":{{"{}":{{"identitytoken":"idt-revoked"}}}}}}"#,
+            env.host()
+        ),
+    );
+    let e = env
+        .remote(
+            CredentialLookup {
+                docker_config: Some(cfg),
+                ..Default::default()
+            },
+            Access::PushPull,
+        )
+        .rotate_server_key(&gun, "timestamp")
+        .unwrap_err();
+    assert!(
+        matches!(e, RemoteError::TokenRefused { status: 401, .. }),
+        "{e}"
+    );
+    assert!(e.to_string().contains("(identity token)"), "{e}");
+    assert!(
+        !e.to_string().contains("idt-revoked"),
+        "the token was printed: {e}"
+    );
+    assert_eq!(e.exit_code(), ExitCode::Remote);
+}

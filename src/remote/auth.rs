@@ -57,13 +57,18 @@ impl Access {
     }
 }
 
-/// A username and password, and where they came from (for messages).
+/// A username and password, or an identity token, and where they came from (for messages).
 #[derive(Clone)]
 pub struct Credentials {
     pub username: String,
+    /// The password, or the identity token when `identity_token` is set.
     pub password: Zeroizing<String>,
     /// e.g. `NOTARY_AUTH`, `docker-credential-pass (credsStore) for registry.example.com`.
     pub source: String,
+    /// `password` is an identity token (docker's `identitytoken`, or a credential helper's
+    /// `<token>` user): an OAuth2 refresh token, exchanged for bearer tokens at the token
+    /// server (`POST`, `grant_type=refresh_token`) and never sent as Basic credentials.
+    pub identity_token: bool,
 }
 
 impl fmt::Debug for Credentials {
@@ -72,6 +77,7 @@ impl fmt::Debug for Credentials {
             .field("username", &self.username)
             .field("password", &crate::error::Redacted)
             .field("source", &self.source)
+            .field("identity_token", &self.identity_token)
             .finish()
     }
 }
@@ -86,6 +92,17 @@ impl Credentials {
             username: username.into(),
             password: Zeroizing::new(password.into()),
             source: source.into(),
+            identity_token: false,
+        }
+    }
+
+    /// An identity token (an OAuth2 refresh token) for the token server.
+    pub fn identity(token: Zeroizing<String>, source: impl Into<String>) -> Self {
+        Credentials {
+            username: "<token>".into(),
+            password: token,
+            source: source.into(),
+            identity_token: true,
         }
     }
     fn basic_header(&self) -> Zeroizing<String> {
@@ -211,6 +228,7 @@ impl CredentialLookup {
                         username: u,
                         password: p,
                         source: "NOTARY_AUTH".into(),
+                        identity_token: false,
                     });
                     return s;
                 }
@@ -292,12 +310,16 @@ impl CredentialLookup {
             };
             let what = format!("{shown} auths[{host:?}]");
             match auth_entry(entry) {
-                Ok(Some((u, p))) => {
+                Ok(Some(AuthEntry::Password(u, p))) => {
                     return Some(Credentials {
                         username: u,
                         password: p,
                         source: what,
+                        identity_token: false,
                     })
+                }
+                Ok(Some(AuthEntry::IdentityToken(t))) => {
+                    return Some(Credentials::identity(t, format!("{what} (identity token)")))
                 }
                 Ok(None) => looked.push(format!("{what} (no username/password in it)")),
                 Err(why) => looked.push(format!("{what} ({why})")),
@@ -363,11 +385,11 @@ impl CredentialLookup {
                     secret: String,
                 }
                 match serde_json::from_slice::<HelperCreds>(&out) {
-                    Ok(c) if c.username == "<token>" => {
-                        looked.push(format!(
-                            "{what} (an identity token, which vouch cannot use)"
-                        ));
-                        None
+                    Ok(c) if c.username == "<token>" && !c.secret.is_empty() => {
+                        Some(Credentials::identity(
+                            Zeroizing::new(c.secret),
+                            format!("{what} (identity token)"),
+                        ))
                     }
                     Ok(c) if c.username.is_empty() => {
                         looked.push(format!("{what} (empty username)"));
@@ -377,6 +399,7 @@ impl CredentialLookup {
                         username: c.username,
                         password: Zeroizing::new(c.secret),
                         source: what.to_owned(),
+                        identity_token: false,
                     }),
                     Err(e) => {
                         looked.push(format!("{what} (unreadable answer: {e})"));
@@ -453,16 +476,29 @@ fn parse_notary_auth(raw: &str) -> Result<(String, Zeroizing<String>), &'static 
     }
 }
 
-type UserPass = (String, Zeroizing<String>);
+/// What an `auths` entry of docker's config holds.
+enum AuthEntry {
+    Password(String, Zeroizing<String>),
+    IdentityToken(Zeroizing<String>),
+}
 
-fn auth_entry(v: &serde_json::Value) -> Result<Option<UserPass>, &'static str> {
+fn auth_entry(v: &serde_json::Value) -> Result<Option<AuthEntry>, &'static str> {
+    // docker prefers the identity token when there is one (`docker login` with OAuth
+    // stores it beside a placeholder username).
+    if let Some(t) = v
+        .get("identitytoken")
+        .and_then(|a| a.as_str())
+        .filter(|t| !t.is_empty())
+    {
+        return Ok(Some(AuthEntry::IdentityToken(Zeroizing::new(t.to_owned()))));
+    }
     if let Some(a) = v
         .get("auth")
         .and_then(|a| a.as_str())
         .filter(|a| !a.is_empty())
     {
         return parse_notary_auth(a)
-            .map(Some)
+            .map(|(u, p)| Some(AuthEntry::Password(u, p)))
             .map_err(|_| "auth is not base64 of user:password");
     }
     let u = v
@@ -471,13 +507,10 @@ fn auth_entry(v: &serde_json::Value) -> Result<Option<UserPass>, &'static str> {
         .filter(|a| !a.is_empty());
     let p = v.get("password").and_then(|a| a.as_str());
     if let (Some(u), Some(p)) = (u, p) {
-        return Ok(Some((u.to_owned(), Zeroizing::new(p.to_owned()))));
-    }
-    if v.get("identitytoken")
-        .and_then(|a| a.as_str())
-        .is_some_and(|t| !t.is_empty())
-    {
-        return Err("an identity token, which vouch cannot use");
+        return Ok(Some(AuthEntry::Password(
+            u.to_owned(),
+            Zeroizing::new(p.to_owned()),
+        )));
     }
     Ok(None)
 }
@@ -601,12 +634,14 @@ impl Cursor<'_> {
 }
 
 /// A bearer token and when to stop using it.
+#[derive(Clone)]
 struct CachedToken {
     token: Zeroizing<String>,
     until: Instant,
 }
 
-/// Token fetching and caching for one remote (protocol §2: `GET <realm>?account=&scope=&service=`).
+/// Token fetching and caching for one remote (protocol §2: `GET <realm>?account=&scope=&service=`;
+/// with an identity token, docker's OAuth2 `POST <realm>` with `grant_type=refresh_token`).
 pub(crate) struct TokenSource {
     client: Client,
     server_url: Url,
@@ -681,7 +716,7 @@ impl TokenSource {
             message,
             tried: tried.to_owned(),
         };
-        let mut url = Url::parse(realm).map_err(|e| RemoteError::Malformed {
+        let url = Url::parse(realm).map_err(|e| RemoteError::Malformed {
             remote: format!("notary server {server_url}"),
             what: "the WWW-Authenticate challenge".into(),
             message: format!("realm {realm:?} is not a URL: {e}"),
@@ -699,31 +734,27 @@ impl TokenSource {
                 Some("vouch does not send credentials over plain HTTP to the token server of an HTTPS notary server".into()),
             ));
         }
-        // Query keys sorted, as Go's url.Values.Encode does.
-        let mut q: Vec<(String, String)> = url
-            .query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        if let Some(c) = creds {
-            if !c.username.is_empty() && !c.password.is_empty() {
-                q.push(("account".into(), c.username.clone()));
-            }
-        }
-        q.push(("scope".into(), scope.to_owned()));
-        if let Some(service) = challenge.param("service").filter(|s| !s.is_empty()) {
-            q.push(("service".into(), service.to_owned()));
-        }
-        q.sort_by(|a, b| a.0.cmp(&b.0));
-        url.set_query(None);
-        url.query_pairs_mut()
-            .extend_pairs(q.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        let mut req = self.client_for(&url)?.get(url.clone()).timeout(timeout);
-        if let Some(c) = creds {
-            if !c.username.is_empty() && !c.password.is_empty() {
-                req = req.header(reqwest::header::AUTHORIZATION, c.basic_header().as_str());
-            }
-        }
         let remote = format!("token server {realm}");
+        let service = challenge.param("service").filter(|s| !s.is_empty());
+        let req = match creds.filter(|c| c.identity_token) {
+            // docker's OAuth2 flow: the identity token is a refresh token, POSTed as a form.
+            Some(c) => {
+                let mut form: Vec<(&str, &str)> = vec![
+                    ("client_id", "vouch"),
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", c.password.as_str()),
+                    ("scope", scope),
+                ];
+                if let Some(service) = service {
+                    form.push(("service", service));
+                }
+                self.client_for(&url)?
+                    .post(url.clone())
+                    .timeout(timeout)
+                    .form(&form)
+            }
+            None => self.basic_token_request(url, scope, service, creds, timeout)?,
+        };
         let resp = req
             .send()
             .map_err(|e| classify_send_error(e, &remote, realm, timeout))?;
@@ -740,45 +771,85 @@ impl TokenSource {
             return Err(refused(status, message));
         }
         let body = read_capped(resp, limits::MAX_TOKEN_RESPONSE_SIZE, &remote, "a token")?;
-        #[derive(serde::Deserialize)]
-        struct TokenReply {
-            #[serde(default)]
-            token: Option<String>,
-            #[serde(default)]
-            access_token: Option<String>,
-            #[serde(default)]
-            expires_in: Option<i64>,
+        let token = parse_token_reply(&body, &remote)?;
+        self.cache.lock().unwrap().insert(key, token.clone());
+        Ok(token.token)
+    }
+
+    /// docker's token request: `GET realm?account=&scope=&service=`, with Basic
+    /// credentials when there are some.
+    fn basic_token_request(
+        &self,
+        mut url: Url,
+        scope: &str,
+        service: Option<&str>,
+        creds: Option<&Credentials>,
+        timeout: Duration,
+    ) -> Result<reqwest::blocking::RequestBuilder, RemoteError> {
+        // Query keys sorted, as Go's url.Values.Encode does.
+        let mut q: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        if let Some(c) = creds {
+            if !c.username.is_empty() && !c.password.is_empty() {
+                q.push(("account".into(), c.username.clone()));
+            }
         }
-        let malformed = |message: String| RemoteError::Malformed {
-            remote: remote.clone(),
-            what: "a token request".into(),
-            message,
-        };
-        let reply: TokenReply = serde_json::from_slice(&body)
-            .map_err(|e| malformed(format!("not a token reply: {e}")))?;
-        let token = reply
-            .token
-            .filter(|t| !t.is_empty())
-            .or(reply.access_token.filter(|t| !t.is_empty()))
-            .ok_or_else(|| malformed("no token in the reply".into()))?;
-        let token = Zeroizing::new(token);
-        // notary/distribution: at least 60 s; keep a little margin.
-        let secs = reply.expires_in.unwrap_or(60).max(60) as u64;
-        let until = Instant::now() + Duration::from_secs(secs - 5);
-        self.cache.lock().unwrap().insert(
-            key,
-            CachedToken {
-                token: token.clone(),
-                until,
-            },
-        );
-        Ok(token)
+        q.push(("scope".into(), scope.to_owned()));
+        if let Some(service) = service {
+            q.push(("service".into(), service.to_owned()));
+        }
+        q.sort_by(|a, b| a.0.cmp(&b.0));
+        url.set_query(None);
+        url.query_pairs_mut()
+            .extend_pairs(q.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let mut req = self.client_for(&url)?.get(url.clone()).timeout(timeout);
+        if let Some(c) = creds {
+            if !c.username.is_empty() && !c.password.is_empty() {
+                req = req.header(reqwest::header::AUTHORIZATION, c.basic_header().as_str());
+            }
+        }
+        Ok(req)
     }
 }
 
-/// The `Authorization` header value for basic auth.
-pub(crate) fn basic_authorization(c: &Credentials) -> Zeroizing<String> {
-    c.basic_header()
+/// A token server's answer: `token` (docker) or `access_token` (OAuth2), and how long it
+/// may be used.
+fn parse_token_reply(body: &[u8], remote: &str) -> Result<CachedToken, RemoteError> {
+    #[derive(serde::Deserialize)]
+    struct TokenReply {
+        #[serde(default)]
+        token: Option<String>,
+        #[serde(default)]
+        access_token: Option<String>,
+        #[serde(default)]
+        expires_in: Option<i64>,
+    }
+    let malformed = |message: String| RemoteError::Malformed {
+        remote: remote.to_owned(),
+        what: "a token request".into(),
+        message,
+    };
+    let reply: TokenReply =
+        serde_json::from_slice(body).map_err(|e| malformed(format!("not a token reply: {e}")))?;
+    let token = reply
+        .token
+        .filter(|t| !t.is_empty())
+        .or(reply.access_token.filter(|t| !t.is_empty()))
+        .ok_or_else(|| malformed("no token in the reply".into()))?;
+    // notary/distribution: at least 60 s; keep a little margin.
+    let secs = reply.expires_in.unwrap_or(60).max(60) as u64;
+    Ok(CachedToken {
+        token: Zeroizing::new(token),
+        until: Instant::now() + Duration::from_secs(secs - 5),
+    })
+}
+
+/// The `Authorization` header value for basic auth; none for an identity token, which
+/// only a token server takes.
+pub(crate) fn basic_authorization(c: &Credentials) -> Option<Zeroizing<String>> {
+    (!c.identity_token).then(|| c.basic_header())
 }
 
 #[cfg(test)]
@@ -895,9 +966,11 @@ mod tests {
         );
         let c = l.find(&["other:5000".into()]).found.unwrap();
         assert_eq!(c.username, "u2");
-        let s = l.find(&["tok.example.com".into()]);
-        assert!(s.found.is_none());
-        assert!(s.describe().contains("identity token"), "{}", s.describe());
+        let c = l.find(&["tok.example.com".into()]).found.unwrap();
+        assert!(c.identity_token);
+        assert_eq!(c.password.as_str(), "x");
+        assert!(c.source.contains("identity token"), "{}", c.source);
+        assert!(basic_authorization(&c).is_none(), "sent as Basic");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

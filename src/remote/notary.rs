@@ -257,7 +257,7 @@ impl NotaryServer {
                 let t = self.tokens.token(challenge, scope, creds, tried)?;
                 Ok(Some(Zeroizing::new(format!("Bearer {}", t.as_str()))))
             }
-            "basic" => Ok(creds.map(basic_authorization)),
+            "basic" => Ok(creds.and_then(basic_authorization)),
             _ => Ok(None),
         }
     }

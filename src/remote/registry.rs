@@ -617,7 +617,7 @@ impl Registry {
                                 .map_err(|e| self.wrap(e))?;
                             Some(Zeroizing::new(format!("Bearer {}", t.as_str())))
                         }
-                        "basic" => search.found.as_ref().map(basic_authorization),
+                        "basic" => search.found.as_ref().and_then(basic_authorization),
                         _ => None,
                     };
                     (auth, tried)

@@ -158,8 +158,8 @@ impl StaticRepo {
                         };
                         let search = lookup.find(&[host]);
                         tried = search.describe();
-                        if let Some(c) = &search.found {
-                            resp = send(Some(basic_authorization(c).as_str()))?;
+                        if let Some(h) = search.found.as_ref().and_then(basic_authorization) {
+                            resp = send(Some(h.as_str()))?;
                         }
                     }
                 }

@@ -801,4 +801,33 @@ fn bearer_token_auth_anonymously_and_with_docker_credentials() {
         o.stderr
     );
     assert!(o.stderr.contains("docker login"), "{}", o.stderr);
+
+    // An identity token (OAuth `docker login`) goes to the token server as docker's
+    // OAuth2 refresh-token grant, never as Basic credentials.
+    std::fs::write(
+        cfg_dir.path().join("config.json"),
+        format!(
+            r#"{{"auths":{{"{}":{{"username":"00000000-0000-0000-0000-000000000000","identitytoken":"{}"}}}}}}"#,
+            reg.host,
+            tokens.identity_token("alice")
+        ),
+    )
+    .unwrap();
+    tokens.clear();
+    let mut c = v(t);
+    c.env("DOCKER_CONFIG", cfg_dir.path());
+    ok(c, &["verify", &image, "--check-registry"]);
+    let reqs = tokens.requests();
+    assert!(!reqs.is_empty());
+    for r in &reqs {
+        assert_eq!(
+            (r.method.as_str(), r.grant_type.as_deref()),
+            ("POST", Some("refresh_token")),
+            "{r:?}"
+        );
+        assert_eq!(r.identity_of.as_deref(), Some("alice"), "{r:?}");
+        assert_eq!(r.basic_user, None, "{r:?}");
+        assert_eq!(r.scopes, ["repository:team/app:pull"], "{r:?}");
+        assert_eq!(r.status, 200, "{r:?}");
+    }
 }

@@ -831,3 +831,39 @@ fn bearer_token_auth_anonymously_and_with_docker_credentials() {
         assert_eq!(r.status, 200, "{r:?}");
     }
 }
+
+/// `--server` given the registry instead of its notary server: the registry answers
+/// `GET /v2/` as notary-server does, but has no `/_trust/` routes. vouch says that it
+/// reached a container registry (exit 3) rather than "no trust data" (exit 1, "unsigned"),
+/// while the real notary-server's answer for a repository it does not have stays "no
+/// trust data".
+#[test]
+fn a_registry_given_as_the_notary_server_is_named_as_such() {
+    let reg = Registry::start();
+    let server = NotaryServer::start();
+    let t = tempfile::tempdir().unwrap();
+    let image = format!("{}:v1", reg.image("team/app"));
+    let registry_url = format!("http://{}", reg.host);
+
+    for cmd in [
+        vec!["verify", &image, "--tofu"],
+        vec!["list", &image[..image.len() - 3]],
+    ] {
+        let args = [vec!["--server", &registry_url], cmd].concat();
+        let o = fails(v(t.path()), &args, 3);
+        assert!(
+            o.stderr.contains("it answers as a container registry"),
+            "{args:?}: {}",
+            o.stderr
+        );
+        assert!(o.stderr.contains("separate service"), "{}", o.stderr);
+        assert!(!o.stderr.contains("no trust data"), "{}", o.stderr);
+    }
+
+    let o = fails(
+        v(t.path()),
+        &["--server", &server.url, "verify", &image, "--tofu"],
+        1,
+    );
+    assert!(o.stderr.contains("has no trust data"), "{}", o.stderr);
+}

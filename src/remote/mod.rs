@@ -208,7 +208,8 @@ pub enum RemoteError {
         url: String,
         seconds: u64,
     },
-    /// The ping (`GET /v2/`) got neither 2xx nor 401: this is not a notary server.
+    /// The ping (`GET /v2/`) got neither 2xx nor 401, or a metadata request reached a
+    /// container registry's API: this is not a notary server.
     #[error("{url} does not look like a notary server: GET {ping_url} returned {status}{excerpt}")]
     NotNotaryServer {
         url: String,
@@ -342,6 +343,9 @@ impl RemoteError {
             }
             RemoteError::Tls { .. } => {
                 "pass --tls-ca-cert FILE with the CA that signed the server's certificate (and check the host name in --server matches it)".into()
+            }
+            RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("as a container registry") => {
+                "give --server the registry's notary server, which is a separate service (Docker Hub: https://notary.docker.io; Harbor: port 4443 of the same host)".into()
             }
             RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("HTTPS server") => {
                 "the server speaks HTTPS on that port: use https:// in --server".into()

@@ -383,10 +383,27 @@ impl NotaryServer {
         if status == 200 {
             return Ok(Some(resp));
         }
+        let url = resp.url().to_string();
+        let registry_api = resp
+            .headers()
+            .get("docker-distribution-api-version")
+            .is_some_and(|v| v.as_bytes().starts_with(b"registry/"));
         let body =
             read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, what).unwrap_or_default();
         let e = parse_err_body(&body);
         match status {
+            // notary-server answers every miss with its `errors` JSON; a registry's router
+            // has no `/_trust/` route and answers plain text: --server names the registry
+            // rather than its notary server, and "no trust data" would mislead.
+            404 if registry_api && e.is_none() => Err(RemoteError::NotNotaryServer {
+                url: self.base.as_str().trim_end_matches('/').to_owned(),
+                ping_url: url,
+                status,
+                excerpt: format!(
+                    " ({}; it answers as a container registry: no notary API under /_trust/)",
+                    excerpt(&body, 60)
+                ),
+            }),
             404 => Ok(None),
             400 => {
                 let e = e.unwrap_or_default();

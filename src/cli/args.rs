@@ -219,7 +219,7 @@ pub enum Command {
     Expiry {
         /// Repositories to check [default: every repository in the trust dir's cache].
         guns: Vec<String>,
-        /// Window, e.g. 30d, 12h, 8w [default: 30d].
+        /// Window, e.g. 30d, 12h, 8w.
         #[arg(long, default_value = "30d")]
         within: String,
         /// Refresh from the remote first (otherwise the local cache is read).

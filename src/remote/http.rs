@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::blocking::{Client, Response};
+use reqwest::Url;
 
 use super::RemoteError;
 
@@ -302,6 +303,47 @@ pub(crate) fn excerpt(body: &[u8], n: usize) -> String {
         format!("{s}…")
     } else {
         s
+    }
+}
+
+/// `url` as the base of a remote's URLs: `http(s)://HOST[:PORT][/PREFIX]`, without a
+/// trailing slash; no query, fragment or user info (credentials come from the
+/// environment, never from a URL that ends up in messages).
+pub(crate) fn parse_base_url(url: &str) -> Result<Url, RemoteError> {
+    let bad = |reason: String| RemoteError::InvalidUrl {
+        url: url.to_owned(),
+        reason,
+    };
+    let mut base = Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none_or(str::is_empty) {
+        return Err(bad("expected http(s)://HOST[:PORT][/PATH]".into()));
+    }
+    if base.query().is_some()
+        || base.fragment().is_some()
+        || !base.username().is_empty()
+        || base.password().is_some()
+    {
+        return Err(bad(
+            "the URL may have no query, fragment or user info (give credentials through the environment)".into(),
+        ));
+    }
+    let path = base.path().trim_end_matches('/').to_owned();
+    base.set_path(&path);
+    Ok(base)
+}
+
+/// A failed request as [`RemoteError::Server`]: the errcode and message of its body when
+/// it has them, else an excerpt of the body.
+pub(crate) fn server_error(remote: &str, what: &str, status: u16, body: &[u8]) -> RemoteError {
+    let e = parse_err_body(body).unwrap_or_default();
+    RemoteError::Server {
+        remote: remote.to_owned(),
+        what: what.to_owned(),
+        status,
+        code: e.code,
+        message: e
+            .message
+            .or_else(|| Some(excerpt(body, 200)).filter(|s| !s.is_empty())),
     }
 }
 

@@ -15,7 +15,9 @@ use zeroize::Zeroizing;
 use super::auth::{
     basic_authorization, parse_challenges, Challenge, CredentialSearch, TokenSource,
 };
-use super::http::{build_client, classify_send_error, excerpt, parse_err_body, read_capped};
+use super::http::{
+    build_client, classify_send_error, excerpt, parse_err_body, read_capped, server_error,
+};
 use super::{
     limits, validate_checksum, validate_role, Access, CredentialLookup, CredentialPrompt, Gun,
     Remote, RemoteError, RemoteOptions, Timeouts,
@@ -53,23 +55,7 @@ struct Req<'a> {
 impl NotaryServer {
     /// `url` is `http(s)://host[:port][/prefix]`; requests go to `<url>/v2/…`.
     pub fn new(url: &str, opts: &RemoteOptions) -> Result<NotaryServer, RemoteError> {
-        let bad = |reason: String| RemoteError::InvalidUrl {
-            url: url.to_owned(),
-            reason,
-        };
-        let mut base = Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none_or(str::is_empty) {
-            return Err(bad("expected http(s)://HOST[:PORT]".into()));
-        }
-        if base.query().is_some()
-            || base.fragment().is_some()
-            || !base.username().is_empty()
-            || base.password().is_some()
-        {
-            return Err(bad("a server URL has no query, fragment or user info (give credentials through the environment)".into()));
-        }
-        let path = base.path().trim_end_matches('/').to_owned();
-        base.set_path(&path);
+        let base = super::http::parse_base_url(url)?;
         let describe = format!("notary server {}", base.as_str().trim_end_matches('/'));
         // Plain HTTP needs no TLS roots; only an https:// token realm would.
         let plain = base.scheme() == "http";
@@ -136,16 +122,12 @@ impl NotaryServer {
             500..=599 => {
                 let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, "GET /v2/")
                     .unwrap_or_default();
-                let e = parse_err_body(&body).unwrap_or_default();
-                return Err(RemoteError::Server {
-                    remote: self.describe.clone(),
-                    what: "the ping GET /v2/".into(),
+                return Err(server_error(
+                    &self.describe,
+                    "the ping GET /v2/",
                     status,
-                    code: e.code,
-                    message: e
-                        .message
-                        .or_else(|| Some(excerpt(&body, 200)).filter(|s| !s.is_empty())),
-                });
+                    &body,
+                ));
             }
             _ => {
                 let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, "GET /v2/")
@@ -422,18 +404,7 @@ impl NotaryServer {
                     detail: e.detail,
                 })
             }
-            _ => {
-                let e = e.unwrap_or_default();
-                Err(RemoteError::Server {
-                    remote: self.describe.clone(),
-                    what: what.to_owned(),
-                    status,
-                    code: e.code,
-                    message: e
-                        .message
-                        .or_else(|| Some(excerpt(&body, 200)).filter(|s| !s.is_empty())),
-                })
-            }
+            _ => Err(server_error(&self.describe, what, status, &body)),
         }
     }
 

@@ -37,7 +37,7 @@ use super::auth::{
     basic_authorization, parse_challenges, Challenge, CredentialSearch, TokenSource,
 };
 use super::http::{
-    build_registry_client, classify_send_error, excerpt, parse_err_body, read_capped,
+    build_registry_client, classify_send_error, excerpt, parse_err_body, read_capped, server_error,
 };
 use super::{limits, CredentialLookup, RemoteError, Timeouts, TlsOptions};
 use crate::error::ExitCode;
@@ -528,16 +528,12 @@ impl Registry {
                     let body =
                         read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, "GET /v2/")
                             .unwrap_or_default();
-                    let e = parse_err_body(&body).unwrap_or_default();
-                    return Err(self.wrap(RemoteError::Server {
-                        remote: self.describe.clone(),
-                        what: "the ping GET /v2/".into(),
+                    return Err(self.wrap(server_error(
+                        &self.describe,
+                        "the ping GET /v2/",
                         status,
-                        code: e.code,
-                        message: e
-                            .message
-                            .or_else(|| Some(excerpt(&body, 200)).filter(|s| !s.is_empty())),
-                    }));
+                        &body,
+                    )));
                 }
                 _ => {
                     let body =
@@ -719,19 +715,11 @@ impl Registry {
         if status != 200 {
             let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, &what)
                 .unwrap_or_default();
-            let e = parse_err_body(&body).unwrap_or_default();
             if status == 404 {
+                let e = parse_err_body(&body).unwrap_or_default();
                 return Err(unknown(e.code, e.message));
             }
-            return Err(self.wrap(RemoteError::Server {
-                remote: self.describe.clone(),
-                what,
-                status,
-                code: e.code,
-                message: e
-                    .message
-                    .or_else(|| Some(excerpt(&body, 200)).filter(|s| !s.is_empty())),
-            }));
+            return Err(self.wrap(server_error(&self.describe, &what, status, &body)));
         }
         let ct = content_type(resp.headers());
         if let Some(ct) = &ct {

@@ -31,7 +31,7 @@ use reqwest::Url;
 use sha2::{Digest, Sha256};
 
 use super::auth::{basic_authorization, parse_challenges};
-use super::http::{build_client, classify_send_error, excerpt, read_capped};
+use super::http::{build_client, classify_send_error, read_capped, server_error};
 use super::{
     limits, validate_checksum, validate_role, CredentialLookup, Gun, Remote, RemoteError,
     RemoteOptions, Timeouts,
@@ -66,21 +66,7 @@ impl StaticRepo {
     /// A static repository served at `url` (`http(s)://host[/prefix]`), read-only. A
     /// `401` with a `Basic` challenge is answered with credentials from the lookup.
     pub fn http(url: &str, opts: &RemoteOptions) -> Result<StaticRepo, RemoteError> {
-        let bad = |reason: String| RemoteError::InvalidUrl {
-            url: url.to_owned(),
-            reason,
-        };
-        let mut base = Url::parse(url).map_err(|e| bad(e.to_string()))?;
-        if !matches!(base.scheme(), "http" | "https") || base.host_str().is_none_or(str::is_empty) {
-            return Err(bad("expected http(s)://HOST[:PORT][/PATH]".into()));
-        }
-        if base.query().is_some() || base.fragment().is_some() || !base.username().is_empty() {
-            return Err(bad(
-                "a repository URL has no query, fragment or user info".into()
-            ));
-        }
-        let path = base.path().trim_end_matches('/').to_owned();
-        base.set_path(&path);
+        let base = super::http::parse_base_url(url)?;
         Ok(StaticRepo {
             kind: Kind::Http(Box::new(HttpRepo {
                 client: build_client(&opts.tls, &opts.timeouts, true)?,
@@ -177,13 +163,7 @@ impl StaticRepo {
                     _ => {
                         let body = read_capped(resp, limits::MAX_ERROR_SIZE, &remote, &what)
                             .unwrap_or_default();
-                        Err(RemoteError::Server {
-                            remote,
-                            what,
-                            status,
-                            code: None,
-                            message: Some(excerpt(&body, 200)).filter(|s| !s.is_empty()),
-                        })
+                        Err(server_error(&remote, &what, status, &body))
                     }
                 }
             }

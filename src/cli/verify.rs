@@ -117,9 +117,11 @@ fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoStat
     for w in &state.warnings {
         ctx.warn(w);
     }
-    {
+    // A warm cache that the remote did not move past needs no write, and so no lock.
+    let fresh = state.fresh_files();
+    if !fresh.is_empty() {
         let _lock = local.lock()?;
-        local.write_cached_all(&state.fresh_files())?;
+        local.write_cached_all(&fresh)?;
     }
     Ok(state)
 }

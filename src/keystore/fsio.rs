@@ -58,11 +58,10 @@ pub(crate) fn lock_file_with_mode(path: &Path, mode: u32) -> std::io::Result<Fil
         }
         Err(fs::TryLockError::Error(e)) => return Err(e),
     }
-    let note = format!("{}\n", std::process::id());
+    // Fixed width, so it overwrites the last holder's note without truncating the file.
     // Only a courtesy to the next waiter: a failure to write it is not an error.
-    let _ = file
-        .set_len(0)
-        .and_then(|_| file.write_all_at(note.as_bytes(), 0));
+    let note = format!("{:>10}\n", std::process::id());
+    let _ = file.write_all_at(note.as_bytes(), 0);
     Ok(file)
 }
 

@@ -106,6 +106,25 @@ pub fn check_expiry<T: Metadata>(
 /// The one threshold check: counts valid signatures from distinct public keys of
 /// `role` and returns the key IDs that signed. See the module docs for the rules.
 pub fn verify_signatures<T>(signed: &Signed<T>, role: &BaseRole) -> Result<Vec<KeyId>, TufError> {
+    let msg = signed.canonical_signed()?;
+    let mut checked = vec![None; signed.signatures().len()];
+    count_signatures(signed, &msg, role, &mut checked)
+}
+
+/// What checking one signature found: the fingerprint of the key whose valid signature
+/// it is, or `None` when it does not verify.
+type Checked = Option<Option<Vec<u8>>>;
+
+/// [`verify_signatures`] over the canonical bytes `msg`. `checked[i]` remembers the
+/// outcome for signature `i`, so a signature listed under several roles (a rotated root's
+/// old and new key sets, a pin and the full root role) is verified once: its key is fixed
+/// by its key ID, which must be the hash of the key.
+fn count_signatures<T>(
+    signed: &Signed<T>,
+    msg: &[u8],
+    role: &BaseRole,
+    checked: &mut [Checked],
+) -> Result<Vec<KeyId>, TufError> {
     let sigs = signed.signatures();
     if sigs.is_empty() {
         return Err(TufError::NoSignatures {
@@ -118,10 +137,9 @@ pub fn verify_signatures<T>(signed: &Signed<T>, role: &BaseRole) -> Result<Vec<K
             reason: format!("threshold is {}, must be at least 1", role.threshold),
         });
     }
-    let msg = signed.canonical_signed()?;
     let mut keys_seen = BTreeSet::new();
     let mut signed_by = BTreeSet::new();
-    for sig in sigs {
+    for (sig, memo) in sigs.iter().zip(checked.iter_mut()) {
         let Some(key) = role.keys.get(&sig.keyid) else {
             continue;
         };
@@ -133,14 +151,15 @@ pub fn verify_signatures<T>(signed: &Signed<T>, role: &BaseRole) -> Result<Vec<K
                 computed,
             });
         }
-        let Ok(vk) = VerifyingKey::from_public_key(key) else {
-            continue;
-        };
-        if vk.verify(&sig.method, &msg, &sig.sig).is_err() {
-            continue;
+        let outcome = memo.get_or_insert_with(|| {
+            let vk = VerifyingKey::from_public_key(key).ok()?;
+            vk.verify(&sig.method, msg, &sig.sig).ok()?;
+            Some(vk.fingerprint())
+        });
+        if let Some(fingerprint) = outcome {
+            keys_seen.insert(fingerprint.clone());
+            signed_by.insert(computed);
         }
-        keys_seen.insert(vk.fingerprint());
-        signed_by.insert(computed);
     }
     let valid = keys_seen.len();
     if (valid as i64) < role.threshold {
@@ -178,9 +197,11 @@ pub fn verify_with_roles<T: Metadata>(
             found: found.to_owned(),
         });
     }
+    let msg = signed.canonical_signed()?;
+    let mut checked = vec![None; signed.signatures().len()];
     let mut signed_by = BTreeSet::new();
     for role in roles {
-        signed_by.extend(verify_signatures(&signed, role)?);
+        signed_by.extend(count_signatures(&signed, &msg, role, &mut checked)?);
     }
     signed.signed().validate(&role_name)?;
     let (role, signatures, bytes) = signed.into_parts();

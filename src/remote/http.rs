@@ -264,8 +264,27 @@ pub(crate) fn read_capped(
             return Err(too_large(Some(len)));
         }
     }
-    let initial = declared.unwrap_or(0).min(64 << 10) as usize;
-    let mut buf = Vec::with_capacity(initial);
+    if declared.is_some() {
+        // A declared length within the limit bounds the body (the HTTP layer reads no
+        // more than Content-Length): take it in one piece, one hand-off between threads
+        // instead of one per read.
+        return resp.bytes().map(|b| b.to_vec()).map_err(|e| {
+            if e.is_timeout() {
+                RemoteError::Timeout {
+                    remote: remote.to_owned(),
+                    url: what.to_owned(),
+                    seconds: 0,
+                }
+            } else {
+                RemoteError::Unavailable {
+                    remote: remote.to_owned(),
+                    url: what.to_owned(),
+                    cause: format!("reading the response failed: {}", chain(&e)),
+                }
+            }
+        });
+    }
+    let mut buf = Vec::new();
     let mut reader = resp.take(limit.saturating_add(1));
     reader.read_to_end(&mut buf).map_err(|e| {
         let timed_out = e.kind() == std::io::ErrorKind::TimedOut

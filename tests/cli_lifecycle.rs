@@ -2217,3 +2217,67 @@ fn init_with_a_temporary_root_key_then_hand_the_root_to_a_key_made_offline() {
     );
     assert_eq!(v.stdout.trim(), format!("{gun}@sha256:{}", digest("v1")));
 }
+
+/// A timestamp inflated to 2^53, the largest version notary metadata carries exactly
+/// (canonical JSON goes through float64), correctly signed with the repository's
+/// timestamp key (a stolen key, or a broken client): nothing newer can be published, and
+/// vouch says so and how to recover instead of wrapping the version around. Nothing is
+/// uploaded and the change is not kept.
+#[test]
+fn a_timestamp_inflated_to_the_largest_exact_version_stops_publishing_with_a_way_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/inflated";
+    let owner = tmp.path().join("owner");
+    let repo = tmp.path().join("repo");
+    let url = format!("file://{}", repo.display());
+    ok(
+        vouch(&owner, Some(&url)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    ok(
+        vouch(&owner, Some(&url)),
+        &["sign", &pair(gun, "v1", "v1", 101)],
+    );
+
+    let tuf = repo.join(gun).join("_trust/tuf");
+    let read = |role: &str| std::fs::read(tuf.join(format!("{role}.json"))).unwrap();
+    let root = Signed::<Root>::from_bytes(&read("root"))
+        .unwrap()
+        .signed()
+        .clone();
+    let old_ts = Signed::<Timestamp>::from_bytes(&read("timestamp")).unwrap();
+    let inflated: i64 = 1 << 53;
+    let ts = Timestamp::new(
+        inflated,
+        old_ts.signed().expires.clone(),
+        FileMeta::from_bytes(&read("snapshot"), &["sha256", "sha512"]).unwrap(),
+    );
+    let store = KeyStore::open(&owner).unwrap();
+    let ts_bytes = sign_as(&store, &root, "timestamp", support::TIMESTAMP_PASS, &ts);
+    vouch::remote::open_remote(&url, &Default::default())
+        .unwrap()
+        .publish(
+            &vouch::remote::Gun::parse(gun).unwrap(),
+            &[("timestamp".into(), ts_bytes.clone())],
+        )
+        .unwrap();
+
+    let before = support::snapshot_tree(&repo);
+    let out = fails(
+        vouch(&owner, Some(&url)),
+        &["sign", &pair(gun, "v2", "v2", 102)],
+        2,
+    );
+    assert_contains(
+        &out.stderr,
+        &format!("timestamp of {gun} is at version {inflated}"),
+    );
+    assert_contains(&out.stderr, &format!("vouch delete {gun} --remote"));
+    assert_eq!(
+        support::snapshot_tree(&repo),
+        before,
+        "something was uploaded"
+    );
+    let status = ok(vouch(&owner, Some(&url)), &["status", gun]);
+    assert_contains(&status.stdout, "No unpublished changes");
+}

@@ -51,7 +51,7 @@ pub fn plan(
 ) -> Result<RootRequest, Error> {
     let old = current.role();
     let mut root = old.clone();
-    root.version += 1;
+    root.version = super::next_version(gun, "root", root.version)?;
     root.expires = Expires::new(clock.now() + expires_in)?;
     let mut summary = vec![
         format!(

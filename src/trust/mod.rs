@@ -152,10 +152,53 @@ impl TrustError {
     }
 }
 
+/// The largest version notary's metadata carries exactly: its canonical JSON goes through
+/// float64, so 2^53 + 1 would be signed as 2^53.
+pub(crate) const MAX_VERSION: i64 = 1 << 53;
+
+/// The version after `version` for `role`. Metadata at [`MAX_VERSION`] or above (a
+/// fast-forward attack by a stolen key, or a broken client) cannot be followed by
+/// anything notary-server or a client would take as newer: refused with the way out.
+pub(crate) fn next_version(gun: &str, role: &str, version: i64) -> Result<i64, TrustError> {
+    if version >= MAX_VERSION {
+        return Err(TrustError::BadInput(format!(
+            "{role} of {gun} is at version {version}, at or past the largest version notary metadata carries exactly (2^53), \
+             so no newer {role} can be published; its versions were inflated (a stolen {role} key, or a broken client). \
+             Rotate the {role} key, then re-create the repository (`vouch delete {gun} --remote`, `vouch init {gun}`) \
+             so clients start from version 1"
+        )));
+    }
+    Ok(version + 1)
+}
+
 pub(crate) fn verification(gun: &str, role: &str, reason: impl std::fmt::Display) -> TrustError {
     TrustError::Verification {
         gun: gun.to_owned(),
         role: role.to_owned(),
         reason: reason.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_version_counts_up_and_stops_at_the_largest_exact_version() {
+        assert_eq!(next_version("example.com/a", "targets", 41).unwrap(), 42);
+        assert_eq!(
+            next_version("example.com/a", "targets", MAX_VERSION - 1).unwrap(),
+            MAX_VERSION
+        );
+        for v in [MAX_VERSION, i64::MAX] {
+            let e = next_version("example.com/a", "timestamp", v).unwrap_err();
+            assert_eq!(e.exit_code(), ExitCode::Usage);
+            let msg = e.to_string();
+            assert!(
+                msg.contains(&format!("timestamp of example.com/a is at version {v}")),
+                "{msg}"
+            );
+            assert!(msg.contains("vouch delete example.com/a --remote"), "{msg}");
+        }
     }
 }

@@ -256,7 +256,7 @@ fn attempt(
         }
         match update {
             RootUpdate::Resign => {
-                root.version += 1;
+                root.version = super::next_version(&gun, "root", root.version)?;
                 root.expires = Expires::new(now + expiry::ROOT)?;
                 root_bytes = sign_with_role(env, &gun, &root, &old_root.base_role("root")?)
                     .map_err(|e| match e {
@@ -286,14 +286,25 @@ fn attempt(
                 root_bytes = sign_with_key_refs(&root, &signers)?;
             }
             RootUpdate::Presigned(bytes) => {
-                let v =
-                    super::state::rotate_root(&gun, &state.root, bytes, now, old_root.version + 1)?;
+                let v = super::state::rotate_root(
+                    &gun,
+                    &state.root,
+                    bytes,
+                    now,
+                    super::next_version(&gun, "root", old_root.version)?,
+                )?;
                 root = v.role().clone();
                 root_bytes = bytes.clone();
             }
         }
         // Whatever changed, the result must be acceptable to every client holding the old root.
-        super::state::rotate_root(&gun, &state.root, &root_bytes, now, old_root.version + 1)?;
+        super::state::rotate_root(
+            &gun,
+            &state.root,
+            &root_bytes,
+            now,
+            super::next_version(&gun, "root", old_root.version)?,
+        )?;
         root_changed = true;
     }
 
@@ -324,7 +335,7 @@ fn attempt(
     order.sort_by_key(|r| (r.matches('/').count(), r.to_string()));
     for name in order {
         let mut t = roles.get(name).cloned().expect("dirty roles exist");
-        t.version += 1;
+        t.version = super::next_version(&gun, name, t.version)?;
         t.expires = Expires::new(now + expiry::TARGETS)?;
         let role = signing_role(&gun, &root, &roles, name)?;
         let bytes = sign_with_role(env, &gun, &t, &role)?;
@@ -388,7 +399,7 @@ fn attempt(
             }
         }
         let snap = Snapshot::new(
-            prev_version + 1,
+            super::next_version(&gun, "snapshot", prev_version)?,
             Expires::new(now + expiry::SNAPSHOT)?,
             meta,
         );
@@ -412,7 +423,7 @@ fn attempt(
             .map(|t| t.role().version)
             .unwrap_or(0);
         let ts = Timestamp::new(
-            prev + 1,
+            super::next_version(&gun, "timestamp", prev)?,
             Expires::new(now + expiry::TIMESTAMP)?,
             FileMeta::from_bytes(snap, &["sha256", "sha512"])?,
         );

@@ -187,7 +187,7 @@ fn build(
     let now = env.clock.now();
     let gun = state.gun.as_str();
     let mut root = state.root.role().clone();
-    root.version += 1;
+    root.version = super::next_version(gun, "root", root.version)?;
     root.expires = Expires::new(now + expiry::ROOT)?;
     let mut extra = Vec::new();
     let public = match (opts.role, new_key) {

@@ -16,7 +16,7 @@ use crate::tuf::{
 };
 
 use super::apply::Working;
-use super::changelist::{Change, Changelist, StagedChange, TYPE_WITNESS};
+use super::changelist::{Change, Changelist, StagedChange, TYPE_TARGET, TYPE_WITNESS};
 use super::local::LocalRepo;
 use super::state::{LoadPolicy, RepoState};
 use super::{expiry, TrustError};
@@ -499,13 +499,22 @@ fn apply_all<'c>(
 
 /// Whether `changes`, staged after those already staged, apply to the repository as the
 /// local cache holds it: the check staging alone (`--stage`) can make, offline. `Ok(None)`
-/// when they apply, when nothing is cached, or when a witness is staged (what it brings
-/// back is only known to a publish); else why not, as a publish would say it.
+/// when they apply, when they only add or remove targets of the top-level targets role
+/// (which always applies), when nothing is cached, or when a witness is staged (what it
+/// brings back is only known to a publish); else why not, as a publish would say it.
 pub fn check_applies_to_cache(
     local: &LocalRepo,
     clock: &dyn Clock,
     changes: &[Change],
 ) -> Result<Option<String>, Error> {
+    // Targets added to or removed from the top-level targets role always apply: no need
+    // to load (and verify) what may be a large cached repository for them.
+    if changes
+        .iter()
+        .all(|c| c.kind == TYPE_TARGET && c.role == "targets")
+    {
+        return Ok(None);
+    }
     let policy = LoadPolicy {
         clock,
         check_expiry: false,

@@ -1,4 +1,5 @@
-//! Local storage: a full disk and a read-only file system, on a small tmpfs, and a trust
+//! Local storage: a full disk and a read-only file system (on a small tmpfs), a trust dir
+//! this user may not write, and a trust
 //! dir locked by another process. vouch names the file it could not write, says how to fix
 //! it, exits 4 (trust dir) or 3 (static repository), and loses nothing: once there is room
 //! again the same command works. A held lock is waited for, and the wait is announced.
@@ -361,4 +362,52 @@ fn a_held_static_repository_lock_is_announced_and_waited_for() {
     let status = child.wait().unwrap();
     assert!(status.success(), "vouch failed after the lock was released");
     assert!(tuf.join("tuf/3.targets.json").exists());
+}
+
+#[test]
+fn a_trust_dir_this_user_may_not_write_exits_4_and_names_the_directory_to_check() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: running vouch as another user needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch(&td), &["init", GUN]);
+    let before = snapshot_tree(&td);
+    let (d1, t1) = (digest('f'), format!("{GUN}:1"));
+    for args in [
+        sign_args(&t1, &d1),
+        vec!["key", "generate", "--role", "root"],
+    ] {
+        // The trust dir is root's (0700); vouch runs as nobody.
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(assert_cmd::cargo::cargo_bin("vouch"))
+            .arg("--trust-dir")
+            .arg(&td)
+            .args(&args)
+            .env("HOME", tmp.path())
+            .env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
+            .env("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS)
+            .env("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS)
+            .env("VOUCH_TIMESTAMP_PASSPHRASE", support::TIMESTAMP_PASS)
+            .env("VOUCH_SESSION", support::NO_SESSION)
+            .env_remove("VOUCH_TRUST_DIR")
+            .output()
+            .expect("run setpriv");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(4), "{args:?}: {stderr}");
+        assert!(stderr.contains("Permission denied"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("ls -ld {}", td.display())),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert_eq!(snapshot_tree(&td), before, "the trust dir changed");
 }

@@ -1,8 +1,8 @@
 //! Local storage: a full disk and a read-only file system (on a small tmpfs), a trust dir
-//! this user may not write, and a trust
-//! dir locked by another process. vouch names the file it could not write, says how to fix
-//! it, exits 4 (trust dir) or 3 (static repository), and loses nothing: once there is room
-//! again the same command works. A held lock is waited for, and the wait is announced.
+//! this user may not write, and locks held by another process. vouch names the file it
+//! could not write, says how to fix it, exits 4 (trust dir) or 3 (static repository), and
+//! loses nothing: once there is room again the same command works. A held lock is waited
+//! for, and the wait is announced.
 
 mod support;
 

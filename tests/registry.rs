@@ -867,3 +867,66 @@ fn a_registry_given_as_the_notary_server_is_named_as_such() {
     );
     assert!(o.stderr.contains("has no trust data"), "{}", o.stderr);
 }
+
+/// Docker's certs.d: a registry that requires a client certificate (mutual TLS) is reached
+/// with the `<name>.cert`/`<name>.key` pair of `$XDG_CONFIG_HOME/docker/certs.d/<host>/`,
+/// as docker reaches it; without that directory the handshake fails (exit 3).
+#[test]
+fn docker_certs_d_gives_the_client_certificate_a_registry_requires() {
+    let tls = support::tls::make_tls_files();
+    let mut reg = Registry::start_with(&RegistryConfig {
+        tls: Some((tls.server_cert.clone(), tls.server_key.clone())),
+        client_ca: Some(tls.ca_cert.clone()),
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    // One certs.d-style directory: skopeo's --dest-cert-dir, and vouch's certs.d entry.
+    let certs = |dir: &Path| {
+        std::fs::create_dir_all(dir).unwrap();
+        std::fs::copy(&tls.ca_cert, dir.join("ca.crt")).unwrap();
+        std::fs::copy(&tls.client_cert, dir.join("client.cert")).unwrap();
+        std::fs::copy(&tls.client_key, dir.join("client.key")).unwrap();
+    };
+    certs(&work.path().join("skopeo-certs"));
+    reg.cert_dir = Some(work.path().join("skopeo-certs"));
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let img = oci.add_image("v1", "mutual tls", "amd64");
+    reg.push_oci(&oci, "v1", "mtls/app:v1");
+    let gun = reg.image("mtls/app");
+    let image = format!("{gun}:v1");
+    let trust = init_static(&gun);
+    let t = trust.path();
+
+    let o = fails(v(t), &["sign", &image], 3);
+    assert!(
+        o.stderr.contains("TLS connection to https://"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&format!("certs.d/{}/", reg.host)),
+        "no hint towards a client certificate: {}",
+        o.stderr
+    );
+
+    let config_home = work.path().join("config");
+    certs(&config_home.join("docker/certs.d").join(&reg.host));
+    let mut c = v(t);
+    c.env("XDG_CONFIG_HOME", &config_home);
+    let o = ok(c, &["--output", "json", "sign", &image]);
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(j[0]["digest"].as_str(), Some(img.digest.as_str()));
+    assert_eq!(j[0]["size"].as_u64(), Some(img.size));
+
+    // A key without its certificate is refused, naming the file.
+    let dir = config_home.join("docker/certs.d").join(&reg.host);
+    std::fs::remove_file(dir.join("client.cert")).unwrap();
+    let mut c = v(t);
+    c.env("XDG_CONFIG_HOME", &config_home);
+    let o = fails(c, &["sign", &image], 2);
+    assert!(
+        o.stderr.contains("client.key") && o.stderr.contains("no certificate"),
+        "{}",
+        o.stderr
+    );
+}

@@ -74,6 +74,7 @@ fn self_signed_ca() {
         client_cert: Some(files.client_cert.clone()),
         client_key: Some(files.client_key.clone()),
         insecure_skip_verify: false,
+        extra_ca_certs: Vec::new(),
     };
     assert_eq!(
         open_remote(&server.url, &with_tls(with_client))

@@ -6,7 +6,7 @@ use vouch::remote::config::{self, RemoteConfig};
 use vouch::remote::registry::{
     is_loopback, normalize_registry_host, Registry, RegistryError, RegistryOptions,
 };
-use vouch::remote::{CredentialLookup, TlsOptions};
+use vouch::remote::{certs_d, CredentialLookup, TlsOptions};
 
 use super::{usage, CliError, CliResult, Context};
 
@@ -26,11 +26,22 @@ pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
     }
     let entry = cfg.registry(host).cloned().unwrap_or_default();
     insecure |= entry.insecure;
+    // Docker's certs.d for this registry adds its CAs, and gives the client certificate
+    // when the config file names none.
+    let certs = certs_d::find(&certs_d::search_roots(), host)?.unwrap_or_default();
+    let (client_cert, client_key) = match (entry.tls_client_cert, entry.tls_client_key) {
+        (None, None) => certs
+            .client
+            .map(|(c, k)| (Some(c), Some(k)))
+            .unwrap_or_default(),
+        given => given,
+    };
     let tls = TlsOptions {
         ca_cert: entry.root_ca.or_else(|| ctx.global.tls_ca_cert.clone()),
-        client_cert: entry.tls_client_cert,
-        client_key: entry.tls_client_key,
+        client_cert,
+        client_key,
         insecure_skip_verify: false,
+        extra_ca_certs: certs.cas,
     };
     let opts = RegistryOptions {
         tls,

@@ -258,6 +258,7 @@ impl RemoteConfig {
             client_cert: cli.tls_client_cert.clone().or(entry.tls_client_cert),
             client_key: cli.tls_client_key.clone().or(entry.tls_client_key),
             insecure_skip_verify: entry.skip_tls_verify,
+            extra_ca_certs: Vec::new(),
         };
         ResolvedRemote {
             url: entry.url.expect("every branch sets a url"),

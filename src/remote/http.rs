@@ -24,6 +24,8 @@ pub struct TlsOptions {
     /// notary's `remote_server.skipTLSVerify`: accept any server certificate. Only ever
     /// set from an explicit user setting.
     pub insecure_skip_verify: bool,
+    /// More PEM CA files, always *added* to the roots (a registry's `certs.d/*.crt`).
+    pub extra_ca_certs: Vec<PathBuf>,
 }
 
 /// Timeouts. Defaults follow notary: 30 s to connect, 5 s for the `/v2/` ping; notary
@@ -67,6 +69,7 @@ pub fn build_plain_http_client(
 ) -> Result<Client, RemoteError> {
     let mut no_roots = tls.clone();
     no_roots.ca_cert = None;
+    no_roots.extra_ca_certs.clear();
     build_inner(&no_roots, timeouts, false, true, false)
 }
 
@@ -113,23 +116,15 @@ fn build_inner(
         b = b.tls_built_in_root_certs(false);
     }
     if let Some(ca) = &tls.ca_cert {
-        let pem = read_tls_file(ca, "CA certificate")?;
-        let certs =
-            reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RemoteError::TlsSetup {
-                message: format!("CA certificate {}: {}", ca.display(), chain(&e)),
-            })?;
-        if certs.is_empty() {
-            return Err(RemoteError::TlsSetup {
-                message: format!(
-                    "CA certificate {}: no PEM CERTIFICATE block found",
-                    ca.display()
-                ),
-            });
-        }
         if ca_replaces_system_roots {
             b = b.tls_built_in_root_certs(false);
         }
-        for c in certs {
+        for c in read_ca_file(ca)? {
+            b = b.add_root_certificate(c);
+        }
+    }
+    for ca in &tls.extra_ca_certs {
+        for c in read_ca_file(ca)? {
             b = b.add_root_certificate(c);
         }
     }
@@ -161,6 +156,23 @@ fn build_inner(
     }
     b.build()
         .map_err(|e| RemoteError::TlsSetup { message: chain(&e) })
+}
+
+/// The certificates of a PEM CA file; none is an error.
+fn read_ca_file(ca: &Path) -> Result<Vec<reqwest::Certificate>, RemoteError> {
+    let pem = read_tls_file(ca, "CA certificate")?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| RemoteError::TlsSetup {
+        message: format!("CA certificate {}: {}", ca.display(), chain(&e)),
+    })?;
+    if certs.is_empty() {
+        return Err(RemoteError::TlsSetup {
+            message: format!(
+                "CA certificate {}: no PEM CERTIFICATE block found",
+                ca.display()
+            ),
+        });
+    }
+    Ok(certs)
 }
 
 fn read_tls_file(path: &Path, what: &str) -> Result<Vec<u8>, RemoteError> {

@@ -16,6 +16,7 @@
 //! NOTARY_AUTH, Docker's config and credential helpers) and an optional prompt callback.
 
 pub mod auth;
+pub mod certs_d;
 pub mod config;
 mod gun;
 pub mod http;

@@ -307,6 +307,14 @@ impl RegistryError {
                         format!("is the registry {registry} running and reachable?")
                     }
                 }
+                // The registry refused *us*: it wants a client certificate.
+                RemoteError::Tls { cause, .. }
+                    if cause.contains("BadCertificate") || cause.contains("CertificateRequired") =>
+                {
+                    format!(
+                        "the registry asks for a client certificate: put NAME.cert and NAME.key in ~/.config/docker/certs.d/{registry}/ (or /etc/docker/certs.d/{registry}/), as for docker, or give \"registries\": {{\"{registry}\": {{\"tls_client_cert\": \"FILE\", \"tls_client_key\": \"FILE\"}}}} in the config file"
+                    )
+                }
                 RemoteError::Tls { .. } => format!(
                     "give the CA that signed the registry's certificate (\"registries\": {{\"{registry}\": {{\"root_ca\": \"FILE\"}}}} in the config file, or --tls-ca-cert FILE), or list the registry with --insecure-registry {registry}"
                 ),
@@ -536,6 +544,14 @@ impl Registry {
                     )));
                 }
                 _ => {
+                    // Plain HTTP to the port that just failed over HTTPS, and it answers
+                    // 400 (Go's "HTTP request to an HTTPS server"): the HTTPS failure is
+                    // the one to report.
+                    if status == 400 && base.scheme() == "http" {
+                        if let Some(https_err) = last_err.take() {
+                            return Err(self.wrap(https_err));
+                        }
+                    }
                     let body =
                         read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, "GET /v2/")
                             .unwrap_or_default();

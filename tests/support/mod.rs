@@ -234,6 +234,7 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
         .env("VOUCH_DELEGATION_PASSPHRASE", DELEGATION_PASS)
         .env("VOUCH_TIMESTAMP_PASSPHRASE", TIMESTAMP_PASS)
         .env("VOUCH_SESSION", NO_SESSION)
+        .env_remove("XDG_CONFIG_HOME")
         .env("HOME", trust_dir);
     c
 }

@@ -33,6 +33,8 @@ pub struct Registry {
     /// `user:password` when htpasswd auth is on.
     pub creds: Option<String>,
     pub tls: bool,
+    /// A certs.d-style directory skopeo presents client certificates from.
+    pub cert_dir: Option<PathBuf>,
     dir: tempfile::TempDir,
 }
 
@@ -43,6 +45,8 @@ pub struct RegistryConfig {
     pub htpasswd: Option<(String, String)>,
     /// (certificate, key): serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// With `tls`: require a client certificate signed by this CA (`http.tls.clientcas`).
+    pub client_ca: Option<PathBuf>,
     /// Docker token auth with this token server (`auth.token`, as for notary-server).
     pub token: Option<(String, String, String, PathBuf)>,
 }
@@ -93,6 +97,9 @@ impl Registry {
                     cert.display(),
                     key.display()
                 ));
+                if let Some(ca) = &cfg.client_ca {
+                    yaml.push_str(&format!("    clientcas:\n      - {}\n", ca.display()));
+                }
             }
             if let Some((user, pass)) = &cfg.htpasswd {
                 let out = Command::new(require_binary("htpasswd"))
@@ -130,6 +137,7 @@ impl Registry {
                 host: format!("127.0.0.1:{port}"),
                 creds: cfg.htpasswd.as_ref().map(|(u, p)| format!("{u}:{p}")),
                 tls: cfg.tls.is_some(),
+                cert_dir: None,
                 dir,
             };
             if reg.wait_ready() {
@@ -177,6 +185,10 @@ impl Registry {
         let mut args = vec!["copy", "-q", "--dest-tls-verify=false"];
         if let Some(c) = &self.creds {
             args.extend(["--dest-creds", c.as_str()]);
+        }
+        let cert_dir = self.cert_dir.as_ref().map(|d| d.display().to_string());
+        if let Some(d) = &cert_dir {
+            args.extend(["--dest-cert-dir", d.as_str()]);
         }
         args.extend(extra);
         args.extend([src, dest.as_str()]);

@@ -219,3 +219,44 @@ fn unusable_tls_files_are_usage_errors() {
     assert!(e.to_string().contains("nope.crt"), "{e}");
     assert!(e.hint().unwrap().contains("--tls-ca-cert"));
 }
+
+/// As `docker trust` does, vouch takes a notary server's CA from Docker's
+/// `$DOCKER_CONFIG/tls/<host:port>/` when nothing else names one: without it the server's
+/// certificate is unknown (exit 3); with `ca.crt` there, the same command works.
+#[test]
+fn docker_tls_directory_gives_the_notary_servers_ca() {
+    let files = make_tls_files();
+    let server = NotaryServer::start_with(&ServerConfig {
+        tls: Some((files.server_cert.clone(), files.server_key.clone())),
+        ..Default::default()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let gun = "example.com/docker-tls";
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    let vouch = || {
+        let mut c = support::vouch(&trust);
+        c.args(["--server", &server.url])
+            .env("DOCKER_CONFIG", &docker)
+            .env_remove("NOTARY_AUTH");
+        c
+    };
+    let ca = files.ca_cert.display().to_string();
+    support::ok(vouch(), &["--tls-ca-cert", &ca, "init", gun]);
+
+    let out = support::fails(vouch(), &["list", gun], 3);
+    assert!(out.stderr.contains("TLS connection"), "{}", out.stderr);
+
+    let host = server.url.trim_start_matches("https://");
+    let dir = docker.join("tls").join(host);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(&files.ca_cert, dir.join("ca.crt")).unwrap();
+    support::ok(vouch(), &["list", gun]);
+    support::ok(
+        vouch(),
+        &["sign", &format!("{gun}:v1=sha256:{}:10", "a".repeat(64))],
+    );
+    let rows = support::list_rows(&support::ok(vouch(), &["list", gun]).stdout);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+}

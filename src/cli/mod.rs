@@ -223,8 +223,30 @@ impl Context {
                 self.trust_dir.join(config::CONFIG_FILE).display()
             ));
         }
+        let mut tls = resolved.tls;
+        // As `docker trust` does: certificates for an https notary server in
+        // $DOCKER_CONFIG/tls/<host[:port]>/ when nothing else names them.
+        if let Some(host) = resolved
+            .url
+            .strip_prefix("https://")
+            .and_then(|r| r.split('/').next())
+        {
+            if let Some(dir) =
+                vouch::remote::certs_d::find(&vouch::remote::certs_d::docker_trust_roots(), host)?
+            {
+                if tls.ca_cert.is_none() {
+                    tls.extra_ca_certs = dir.cas;
+                }
+                if tls.client_cert.is_none() && tls.client_key.is_none() {
+                    if let Some((c, k)) = dir.client {
+                        tls.client_cert = Some(c);
+                        tls.client_key = Some(k);
+                    }
+                }
+            }
+        }
         let opts = RemoteOptions {
-            tls: resolved.tls,
+            tls,
             access,
             credentials: CredentialLookup::from_env(),
             ..Default::default()

@@ -34,6 +34,19 @@ pub fn search_roots() -> Vec<PathBuf> {
     roots
 }
 
+/// Where docker's CLI keeps the certificates of notary servers for `docker trust`:
+/// `$DOCKER_CONFIG/tls` (default `~/.docker/tls`), one `<host[:port]>` directory each, in
+/// the same format.
+pub fn docker_trust_roots() -> Vec<PathBuf> {
+    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
+    non_empty("DOCKER_CONFIG")
+        .map(PathBuf::from)
+        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".docker")))
+        .map(|d| d.join("tls"))
+        .into_iter()
+        .collect()
+}
+
 /// The certificate directory of registry `host` (`host[:port]`) under the first of `roots`
 /// that has one.
 pub fn find(roots: &[PathBuf], host: &str) -> Result<Option<CertsDir>, RemoteError> {

@@ -343,7 +343,7 @@ impl RemoteError {
                 "the server does not speak TLS on that port: check the scheme (http:// or https://) and port in --server".into()
             }
             RemoteError::Tls { .. } => {
-                "pass --tls-ca-cert FILE with the CA that signed the server's certificate (and check the host name in --server matches it)".into()
+                "pass --tls-ca-cert FILE with the CA that signed the server's certificate, or put it in ~/.docker/tls/HOST:PORT/ca.crt as for docker trust (and check the host name in --server matches it)".into()
             }
             RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("as a container registry") => {
                 "give --server the registry's notary server, which is a separate service (Docker Hub: https://notary.docker.io; Harbor: port 4443 of the same host)".into()

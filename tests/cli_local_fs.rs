@@ -298,9 +298,17 @@ fn start_waiting(td: &Path, args: &[&str], lock_path: &Path) -> std::process::Ch
             let _ = tx.send(line);
         }
     });
-    let waiting = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("no word from a vouch waiting for the lock");
+    // Whatever else it says first, within a minute it must say that it waits.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let waiting = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("no word from a vouch waiting for the lock");
+        if line.contains("waiting for") {
+            break line;
+        }
+    };
     assert!(waiting.contains("waiting for"), "{waiting}");
     assert!(
         waiting.contains(&lock_path.display().to_string()),

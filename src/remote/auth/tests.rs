@@ -1,0 +1,118 @@
+use super::*;
+
+#[test]
+fn challenges() {
+    let c = parse_challenges(
+        r#"Bearer realm="http://127.0.0.1:4460/token",service="notary-server",scope="repository:example.com/t:pull""#,
+    );
+    assert_eq!(c.len(), 1);
+    assert_eq!(c[0].scheme, "bearer");
+    assert_eq!(c[0].param("realm"), Some("http://127.0.0.1:4460/token"));
+    assert_eq!(c[0].param("service"), Some("notary-server"));
+    assert_eq!(c[0].param("scope"), Some("repository:example.com/t:pull"));
+
+    let c = parse_challenges(r#"Basic realm="harness \"registry\"""#);
+    assert_eq!(c[0].scheme, "basic");
+    assert_eq!(c[0].param("realm"), Some("harness \"registry\""));
+
+    let c = parse_challenges(r#"Newauth realm="apps", type=1, title="Login", Basic realm=simple"#);
+    assert_eq!(c.len(), 2);
+    assert_eq!(c[0].param("type"), Some("1"));
+    assert_eq!(c[0].param("title"), Some("Login"));
+    assert_eq!(c[1].scheme, "basic");
+    assert_eq!(c[1].param("realm"), Some("simple"));
+
+    let c = parse_challenges(r#"BEARER Realm = "r" , error="insufficient_scope""#);
+    assert_eq!(c[0].scheme, "bearer");
+    assert_eq!(c[0].param("realm"), Some("r"));
+    assert_eq!(c[0].param("error"), Some("insufficient_scope"));
+    assert!(parse_challenges("").is_empty());
+}
+
+#[test]
+fn access_scopes() {
+    assert_eq!(
+        Access::Pull.scope("example.com/app"),
+        "repository:example.com/app:pull"
+    );
+    assert_eq!(Access::PushPull.scope("g"), "repository:g:push,pull");
+    assert_eq!(Access::Admin.scope("g"), "repository:g:*");
+    assert!(Access::Pull < Access::PushPull && Access::PushPull < Access::Admin);
+}
+
+#[test]
+fn notary_auth() {
+    let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let (u, p) = parse_notary_auth(&b("alice:s3cret \n")).unwrap();
+    assert_eq!((u.as_str(), p.as_str()), ("alice", "s3cret"));
+    let (u, p) = parse_notary_auth(&b("bob:a:b")).unwrap();
+    assert_eq!((u.as_str(), p.as_str()), ("bob", "a:b"));
+    assert!(parse_notary_auth(&b(":x")).is_err());
+    assert!(parse_notary_auth(&b("nocolon")).is_err());
+    assert!(parse_notary_auth("%%%").is_err());
+}
+
+#[test]
+fn lookup_order_and_messages() {
+    let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut l = CredentialLookup {
+        vouch_username: Some("v".into()),
+        vouch_password: Some(Zeroizing::new("vp".into())),
+        notary_auth: Some(Zeroizing::new(b("n:np"))),
+        ..Default::default()
+    };
+    let s = l.find(&["h".into()]);
+    assert_eq!(s.found.as_ref().unwrap().username, "v");
+    l.vouch_password = None;
+    let s = l.find(&["h".into()]);
+    assert_eq!(s.found.as_ref().unwrap().username, "n");
+    assert_eq!(s.found.as_ref().unwrap().source, "NOTARY_AUTH");
+    assert!(s.looked[0].contains("VOUCH_PASSWORD is not"));
+    l.notary_auth = Some(Zeroizing::new("garbage!".into()));
+    l.docker_config = Some("/nonexistent/config.json".into());
+    let s = l.find(&["h".into()]);
+    assert!(s.found.is_none());
+    let d = s.describe();
+    assert!(
+        d.contains("NOTARY_AUTH (not valid base64)")
+            && d.contains("/nonexistent/config.json (no such file)"),
+        "{d}"
+    );
+    assert!(!format!("{:?}", l).contains("garbage"));
+}
+
+#[test]
+fn docker_config_auths() {
+    let dir = std::env::temp_dir().join(format!("vouch-auth-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    let b = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"{{"auths":{{"https://reg.example.com/v1/":{{"auth":"{}"}},"other:5000":{{"username":"u2","password":"p2"}},"tok.example.com":{{"identitytoken":"x"}}}}}}"#,
+            b("alice:pw")
+        ),
+    )
+    .unwrap();
+    let l = CredentialLookup {
+        docker_config: Some(cfg.clone()),
+        ..Default::default()
+    };
+    let s = l.find(&["notary.example.com".into(), "reg.example.com".into()]);
+    let c = s.found.unwrap();
+    assert_eq!((c.username.as_str(), c.password.as_str()), ("alice", "pw"));
+    assert!(
+        c.source.contains("auths[\"reg.example.com\"]"),
+        "{}",
+        c.source
+    );
+    let c = l.find(&["other:5000".into()]).found.unwrap();
+    assert_eq!(c.username, "u2");
+    let c = l.find(&["tok.example.com".into()]).found.unwrap();
+    assert!(c.identity_token);
+    assert_eq!(c.password.as_str(), "x");
+    assert!(c.source.contains("identity token"), "{}", c.source);
+    assert!(basic_authorization(&c).is_none(), "sent as Basic");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -9,6 +9,7 @@ mod output;
 mod prompt;
 mod registry;
 mod repo;
+mod sign;
 mod verify;
 
 use std::path::PathBuf;

@@ -264,6 +264,21 @@ pub(crate) fn read_capped(
     remote: &str,
     what: &str,
 ) -> Result<Vec<u8>, RemoteError> {
+    let read_failed = |timed_out: bool, e: &(dyn std::error::Error + 'static)| {
+        if timed_out {
+            RemoteError::Timeout {
+                remote: remote.to_owned(),
+                url: what.to_owned(),
+                seconds: 0,
+            }
+        } else {
+            RemoteError::Unavailable {
+                remote: remote.to_owned(),
+                url: what.to_owned(),
+                cause: format!("reading the response failed: {}", chain(e)),
+            }
+        }
+    };
     let too_large = |declared| RemoteError::TooLarge {
         remote: remote.to_owned(),
         what: what.to_owned(),
@@ -280,21 +295,10 @@ pub(crate) fn read_capped(
         // A declared length within the limit bounds the body (the HTTP layer reads no
         // more than Content-Length): take it in one piece, one hand-off between threads
         // instead of one per read.
-        return resp.bytes().map(|b| b.to_vec()).map_err(|e| {
-            if e.is_timeout() {
-                RemoteError::Timeout {
-                    remote: remote.to_owned(),
-                    url: what.to_owned(),
-                    seconds: 0,
-                }
-            } else {
-                RemoteError::Unavailable {
-                    remote: remote.to_owned(),
-                    url: what.to_owned(),
-                    cause: format!("reading the response failed: {}", chain(&e)),
-                }
-            }
-        });
+        return resp
+            .bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| read_failed(e.is_timeout(), &e));
     }
     let mut buf = Vec::new();
     let mut reader = resp.take(limit.saturating_add(1));
@@ -303,19 +307,7 @@ pub(crate) fn read_capped(
             || e.get_ref()
                 .and_then(|i| i.downcast_ref::<reqwest::Error>())
                 .is_some_and(|r| r.is_timeout());
-        if timed_out {
-            RemoteError::Timeout {
-                remote: remote.to_owned(),
-                url: what.to_owned(),
-                seconds: 0,
-            }
-        } else {
-            RemoteError::Unavailable {
-                remote: remote.to_owned(),
-                url: what.to_owned(),
-                cause: format!("reading the response failed: {}", chain(&e)),
-            }
-        }
+        read_failed(timed_out, &e)
     })?;
     if buf.len() as u64 > limit {
         return Err(too_large(None));

@@ -13,7 +13,7 @@ use reqwest::{Method, Url};
 use zeroize::Zeroizing;
 
 use super::auth::{
-    basic_authorization, parse_challenges, Challenge, CredentialSearch, TokenSource,
+    basic_authorization, parse_challenges, pick_challenge, Challenge, CredentialSearch, TokenSource,
 };
 use super::http::{
     build_client, classify_send_error, excerpt, parse_err_body, read_capped, server_error,
@@ -118,7 +118,7 @@ impl NotaryServer {
         let status = resp.status().as_u16();
         let challenge = match status {
             200..=299 => None,
-            401 => pick_challenge(&resp),
+            401 => pick_challenge(resp.headers()),
             500..=599 => {
                 let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, "GET /v2/")
                     .unwrap_or_default();
@@ -213,7 +213,7 @@ impl NotaryServer {
         let resp = self.send_within(r, None, t)?;
         let status = resp.status().as_u16();
         if status == 401 {
-            if let Some(c) = pick_challenge(&resp) {
+            if let Some(c) = pick_challenge(resp.headers()) {
                 *self.challenge.lock().unwrap() = Some(Some(c.clone()));
                 return Ok(Err(c));
             }
@@ -271,7 +271,7 @@ impl NotaryServer {
                 let resp = self.send(&r, None)?;
                 if resp.status().as_u16() == 401 && !rechallenged {
                     // Not announced on /v2/, but asked for here: follow it once.
-                    if let Some(c) = pick_challenge(&resp) {
+                    if let Some(c) = pick_challenge(resp.headers()) {
                         challenge = Some(c);
                         rechallenged = true;
                         continue;
@@ -469,21 +469,6 @@ impl NotaryServer {
             message: format!("not a public key: {e}"),
         })
     }
-}
-
-/// The challenge to follow among a 401's `WWW-Authenticate` headers: bearer, else basic.
-fn pick_challenge(resp: &Response) -> Option<Challenge> {
-    let all: Vec<Challenge> = resp
-        .headers()
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_challenges)
-        .collect();
-    all.iter()
-        .find(|c| c.scheme == "bearer")
-        .or_else(|| all.iter().find(|c| c.scheme == "basic"))
-        .cloned()
 }
 
 /// notary's upload body (protocol §1.4): one `files` part per role, filename = role name.

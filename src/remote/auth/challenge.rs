@@ -110,3 +110,18 @@ impl Cursor<'_> {
         String::from_utf8_lossy(&out).into_owned()
     }
 }
+
+/// The challenge to follow among a 401's `WWW-Authenticate` headers: bearer if offered,
+/// else basic.
+pub fn pick_challenge(headers: &reqwest::header::HeaderMap) -> Option<Challenge> {
+    let all: Vec<Challenge> = headers
+        .get_all(reqwest::header::WWW_AUTHENTICATE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(parse_challenges)
+        .collect();
+    all.iter()
+        .find(|c| c.scheme == "bearer")
+        .or_else(|| all.iter().find(|c| c.scheme == "basic"))
+        .cloned()
+}

@@ -495,17 +495,3 @@ pub(super) fn content_type(h: &HeaderMap) -> Option<String> {
 pub(super) fn is_schema1(media_type: &str) -> bool {
     media_type == DOCKER_SCHEMA1 || media_type == DOCKER_SCHEMA1_SIGNED
 }
-
-/// Bearer if offered, else Basic.
-pub(super) fn pick_challenge(h: &HeaderMap) -> Option<Challenge> {
-    let all: Vec<Challenge> = h
-        .get_all(reqwest::header::WWW_AUTHENTICATE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(parse_challenges)
-        .collect();
-    all.iter()
-        .find(|c| c.scheme == "bearer")
-        .or_else(|| all.iter().find(|c| c.scheme == "basic"))
-        .cloned()
-}

@@ -36,7 +36,7 @@ use zeroize::Zeroizing;
 use crate::error::ExitCode;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API, DOCKER_HUB_LEGACY};
 use crate::remote::auth::{
-    basic_authorization, parse_challenges, Challenge, CredentialSearch, TokenSource,
+    basic_authorization, pick_challenge, Challenge, CredentialSearch, TokenSource,
 };
 use crate::remote::http::{
     build_registry_client, classify_send_error, excerpt, parse_err_body, read_capped, server_error,

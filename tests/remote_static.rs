@@ -419,3 +419,42 @@ fn the_notary_cli_reads_a_static_repository_served_under_v2() {
         );
     }
 }
+
+/// A role's current name is a hard link to its checksum-named copy, written first: switching
+/// the current names writes no new data, so a disk that fills up cannot stop the switch
+/// halfway. The next version relinks the current name; the old copy keeps its bytes.
+#[test]
+fn current_names_are_links_to_the_copies_written_first() {
+    use std::os::unix::fs::MetadataExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    let r = open_remote(&file_url(&dir), &RemoteOptions::default()).unwrap();
+    let gun = Gun::parse("example.com/links").unwrap();
+    let tuf = dir.join("example.com/links/_trust/tuf");
+    let inode = |name: &str| {
+        let m = std::fs::metadata(tuf.join(name)).unwrap();
+        (m.dev(), m.ino())
+    };
+
+    let v1 = meta("Timestamp", 1, "");
+    r.publish(&gun, &[("timestamp".into(), v1.clone())])
+        .unwrap();
+    let copy1 = format!("timestamp.{}.json", sha256_hex(&v1));
+    assert_eq!(inode("timestamp.json"), inode(&copy1));
+
+    let v2 = meta("Timestamp", 2, "");
+    r.publish(&gun, &[("timestamp".into(), v2.clone())])
+        .unwrap();
+    let copy2 = format!("timestamp.{}.json", sha256_hex(&v2));
+    assert_eq!(inode("timestamp.json"), inode(&copy2));
+    assert_eq!(std::fs::read(tuf.join("timestamp.json")).unwrap(), v2);
+    assert_eq!(std::fs::read(tuf.join(&copy1)).unwrap(), v1);
+    // No temporary names are left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(&tuf)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

@@ -23,7 +23,7 @@ use std::fmt;
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    /// Registry host[:port] (`docker.io` when none is given).
+    /// Registry `host[:port]` (`docker.io` when none is given).
     pub registry: String,
     /// Repository path within the registry (`library/ubuntu`).
     pub repository: String,

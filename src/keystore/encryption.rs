@@ -9,7 +9,7 @@
 //!
 //! A wrong passphrase shows up as bad CBC padding or, when the padding happens to look
 //! right, as a plaintext that is not the expected DER; both are reported as
-//! [`DecryptError::WrongPassphrase`], never as a corrupt file.
+//! `DecryptError::WrongPassphrase`, never as a corrupt file.
 
 use der::{Decode as _, Encode as _};
 use md5::Digest as _;

@@ -2,7 +2,7 @@
 //!
 //! - [`KeyStore`]: the keys of one trust directory (`~/.vouch`, `~/.notary`,
 //!   `~/.docker/trust`): list, load, generate, import, export, change passphrase, remove.
-//! - [`format`]: which key file formats are read and written ([`KeyFormat`], [`FileFormat`]).
+//! - [`format`](mod@format): which key file formats are read and written ([`KeyFormat`], [`FileFormat`]).
 //! - [`passphrase`]: where passphrases come from ([`PassphraseSource`] and the
 //!   environment / file / fixed sources, [`Chain`]); [`keyring`]: the OS keyring cache.
 //!

@@ -80,7 +80,7 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
-    /// Write top-level cache files without syncing them (see [`fsio::replace_unsynced`]);
+    /// Write top-level cache files without syncing them (see `fsio::replace_unsynced`);
     /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
     /// just before uploading it and rewriting most of it durably.
     pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {

@@ -5,7 +5,7 @@
 //! - [`keys`]: public keys and key IDs (§5.1, §5.2).
 //! - [`Root`], [`Targets`], [`Snapshot`], [`Timestamp`]: the role objects (§3).
 //! - [`Signed`]: a parsed metadata file; [`sign_role`] writes one.
-//! - [`verify`]: the one threshold check, producing [`Verified`].
+//! - [`verify`](mod@verify): the one threshold check, producing [`Verified`].
 
 pub mod cjson;
 pub mod expires;

@@ -930,3 +930,82 @@ fn docker_certs_d_gives_the_client_certificate_a_registry_requires() {
         o.stderr
     );
 }
+
+/// `list --check-registry`: what the registry serves now for each signed tag — the signed
+/// digest (`ok`), another one (the tag was pushed again: `moved`), or nothing (the tag was
+/// deleted: `missing`) — with exit 1 naming the tags when any is not served as signed.
+#[test]
+fn list_check_registry_names_tags_that_moved_or_are_gone() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let a = oci.add_image("a", "image a", "amd64");
+    oci.add_image("b", "image b", "amd64");
+    oci.add_image("c", "image c", "amd64");
+    reg.push_oci(&oci, "a", "team/app:v1");
+    reg.push_oci(&oci, "b", "team/app:v2");
+    reg.push_oci(&oci, "c", "team/app:v3");
+    let gun = reg.image("team/app");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    let tags = ["v1", "v2", "v3"].map(|tag| format!("{gun}:{tag}"));
+    ok(v(t), &["sign", &tags[0], &tags[1], &tags[2]]);
+
+    let statuses = |out: &str| -> Vec<(String, serde_json::Value)> {
+        let j: serde_json::Value = serde_json::from_str(out).unwrap();
+        j.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["registry"].clone(),
+                )
+            })
+            .collect()
+    };
+    let o = ok(
+        v(t),
+        &["--output", "json", "list", &gun, "--check-registry"],
+    );
+    let ok_status = serde_json::json!({"status": "ok"});
+    assert_eq!(
+        statuses(&o.stdout),
+        [
+            ("v1".to_owned(), ok_status.clone()),
+            ("v2".to_owned(), ok_status.clone()),
+            ("v3".to_owned(), ok_status.clone()),
+        ]
+    );
+    let o = ok(v(t), &["list", &gun, "--check-registry"]);
+    assert!(o.stdout.contains("REGISTRY"), "{}", o.stdout);
+
+    reg.delete("team/app:v2");
+    reg.push_oci(&oci, "a", "team/app:v3");
+    let o = fails(
+        v(t),
+        &["--output", "json", "list", &gun, "--check-registry"],
+        1,
+    );
+    assert_eq!(
+        statuses(&o.stdout),
+        [
+            ("v1".to_owned(), ok_status),
+            ("v2".to_owned(), serde_json::json!({"status": "missing"})),
+            (
+                "v3".to_owned(),
+                serde_json::json!({"status": "moved", "served": a.digest})
+            ),
+        ]
+    );
+    assert!(o.stderr.contains("2 signed tag(s)"), "{}", o.stderr);
+    assert!(o.stderr.contains("v2 missing"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains(&format!("v3 moved to {}", a.digest)),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("vouch unsign"), "{}", o.stderr);
+    // Without the flag, list asks no registry and succeeds.
+    ok(v(t), &["list", &gun]);
+}

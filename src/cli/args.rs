@@ -170,7 +170,13 @@ pub enum Command {
         number: Vec<usize>,
     },
     /// List signed targets: name, digest, size, role.
-    List { gun: String },
+    List {
+        gun: String,
+        /// Also ask the image's registry what it serves for each signed tag now: `ok`,
+        /// `moved` (another digest) or `missing`; exit 1 when any tag is not served as signed.
+        #[arg(long)]
+        check_registry: bool,
+    },
     /// Verify that a tag is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
     Verify {
         /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest).

@@ -204,3 +204,68 @@ pub fn check_tag(ctx: &Context, r: &Reference, tag: &str, signed: &str) -> CliRe
     }
     Ok(())
 }
+
+/// What the registry serves now for a signed target (`list --check-registry`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Served {
+    /// The signed digest.
+    Signed,
+    /// Another digest.
+    Moved(String),
+    /// No manifest for the tag.
+    Missing,
+    /// The target is not an image tag (a file target, or no sha256 signed).
+    NotATag,
+}
+
+impl Served {
+    pub fn label(&self) -> String {
+        match self {
+            Served::Signed => "ok".into(),
+            Served::Moved(d) => format!("moved: {d}"),
+            Served::Missing => "missing".into(),
+            Served::NotATag => "-".into(),
+        }
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        match self {
+            Served::Signed => serde_json::json!({"status": "ok"}),
+            Served::Moved(d) => serde_json::json!({"status": "moved", "served": d}),
+            Served::Missing => serde_json::json!({"status": "missing"}),
+            Served::NotATag => serde_json::json!({"status": "not-a-tag"}),
+        }
+    }
+}
+
+/// For each `(name, signed digest)` of repository `gun`, what its registry serves for the
+/// tag `name` now. A registry that cannot be asked fails the whole check.
+pub fn served_tags(
+    ctx: &Context,
+    gun: &str,
+    targets: &[(String, Option<String>)],
+) -> CliResult<(String, Vec<Served>)> {
+    let r = Reference::parse(gun).map_err(|e| usage(e.to_string()))?;
+    let reg = open(ctx, &r.registry)?;
+    let is_tag = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 128
+            && n.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    };
+    let mut out = Vec::with_capacity(targets.len());
+    for (name, signed) in targets {
+        let Some(signed) = signed.as_deref().filter(|_| is_tag(name)) else {
+            out.push(Served::NotATag);
+            continue;
+        };
+        out.push(match reg.resolve_tag(&r.repository, name) {
+            Ok(m) if m.digest.eq_ignore_ascii_case(signed) => Served::Signed,
+            Ok(m) => Served::Moved(m.digest),
+            Err(RegistryError::ManifestUnknown { .. }) => Served::Missing,
+            Err(e) => return Err(e.into()),
+        });
+    }
+    note_transport(ctx, &reg);
+    Ok((reg.host().to_owned(), out))
+}

@@ -75,7 +75,10 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         Command::Status { gun } => cmd_status(ctx, &gun),
         Command::Publish { gun } => cmd_publish(ctx, &gun),
         Command::Reset { gun, all, number } => cmd_reset(ctx, &gun, all, &number),
-        Command::List { gun } => cmd_list(ctx, &gun),
+        Command::List {
+            gun,
+            check_registry,
+        } => cmd_list(ctx, &gun, check_registry),
         Command::Delete { gun, remote } => cmd_delete(ctx, &gun, remote),
         Command::Key(_)
         | Command::Verify { .. }
@@ -337,35 +340,80 @@ pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<R
     Ok(state)
 }
 
-fn cmd_list(ctx: &Context, gun: &str) -> CliResult {
+fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
+    use super::registry::{served_tags, Served};
     let gun = parse_gun(gun)?;
     let remote = ctx.remote(Some(&gun), Access::Pull)?;
     let state = fetch_state(ctx, &gun, remote.as_ref())?;
     let targets = view::all_targets(&state);
+    let digest = |t: &view::TargetEntry| t.sha256_hex().map(|h| format!("sha256:{h}"));
+    let (registry, served) = if check_registry {
+        let asked: Vec<(String, Option<String>)> = targets
+            .iter()
+            .map(|t| (t.name.clone(), digest(t)))
+            .collect();
+        let (host, served) = served_tags(ctx, gun.as_str(), &asked)?;
+        (host, Some(served))
+    } else {
+        (String::new(), None)
+    };
     if ctx.json() {
         print_json(&serde_json::Value::Array(
             targets
                 .iter()
-                .map(|t| json!({"name": t.name, "digest": t.sha256_hex().map(|h| format!("sha256:{h}")), "size": t.meta.length, "role": t.role}))
+                .enumerate()
+                .map(|(i, t)| {
+                    let mut v = json!({"name": t.name, "digest": digest(t), "size": t.meta.length, "role": t.role});
+                    if let Some(s) = &served {
+                        v["registry"] = s[i].json();
+                    }
+                    v
+                })
                 .collect(),
         ));
-        return Ok(());
-    }
-    if targets.is_empty() {
+    } else if targets.is_empty() {
         println!("\nNo targets present in this repository.\n");
+    } else {
+        let mut header = vec!["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"];
+        if served.is_some() {
+            header.push("REGISTRY");
+        }
+        let mut t = Table::new(&header);
+        for (i, e) in targets.iter().enumerate() {
+            let mut row = vec![
+                e.name.clone(),
+                e.sha256_hex().unwrap_or_default(),
+                e.meta.length.to_string(),
+                e.role.clone(),
+            ];
+            if let Some(s) = &served {
+                row.push(s[i].label());
+            }
+            t.row(row);
+        }
+        print!("{}", t.render());
+    }
+    // Not served as signed: exit 1, naming the tags.
+    let Some(served) = served else { return Ok(()) };
+    let off: Vec<String> = targets
+        .iter()
+        .zip(&served)
+        .filter_map(|(t, s)| match s {
+            Served::Missing => Some(format!("{} missing", t.name)),
+            Served::Moved(d) => Some(format!("{} moved to {d}", t.name)),
+            _ => None,
+        })
+        .collect();
+    if off.is_empty() {
         return Ok(());
     }
-    let mut t = Table::new(&["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"]);
-    for e in &targets {
-        t.row(vec![
-            e.name.clone(),
-            e.sha256_hex().unwrap_or_default(),
-            e.meta.length.to_string(),
-            e.role.clone(),
-        ]);
+    Err(vouch::remote::registry::RegistryError::TagsNotServed {
+        gun: gun.to_string(),
+        registry,
+        count: off.len(),
+        details: off.join(", "),
     }
-    print!("{}", t.render());
-    Ok(())
+    .into())
 }
 
 fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {

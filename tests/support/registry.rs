@@ -219,6 +219,22 @@ impl Registry {
         self.copy(&src, repo_tag, &["--format", "v2s2"]);
     }
 
+    /// Deletes the manifest `repo_tag` points to (`skopeo delete`): the tag is gone.
+    pub fn delete(&self, repo_tag: &str) {
+        let dest = format!("docker://{}", self.image(repo_tag));
+        let mut args = vec!["delete", "--tls-verify=false"];
+        if let Some(c) = &self.creds {
+            args.extend(["--creds", c.as_str()]);
+        }
+        args.push(dest.as_str());
+        let out = self.skopeo(&args);
+        assert!(
+            out.status.success(),
+            "skopeo {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// The manifest bytes as skopeo reads them back (`skopeo inspect --raw`).
     pub fn inspect_raw(&self, repo_tag: &str) -> Vec<u8> {
         let src = format!("docker://{}", self.image(repo_tag));

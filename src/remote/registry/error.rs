@@ -87,6 +87,16 @@ pub enum RegistryError {
         signed: String,
         served: String,
     },
+    /// `list --check-registry`: signed tags the registry no longer serves as signed.
+    #[error(
+        "{count} signed tag(s) of {gun} are not served as signed by registry {registry}: {details}"
+    )]
+    TagsNotServed {
+        gun: String,
+        registry: String,
+        count: usize,
+        details: String,
+    },
 }
 
 /// The transport error, prefixed with the registry where the message would not name it
@@ -119,9 +129,9 @@ impl RegistryError {
             RegistryError::BadInput(_)
             | RegistryError::ManifestUnknown { .. }
             | RegistryError::Schema1 { .. } => ExitCode::Usage,
-            RegistryError::Disagrees { .. } | RegistryError::TagMoved { .. } => {
-                ExitCode::NotTrusted
-            }
+            RegistryError::Disagrees { .. }
+            | RegistryError::TagMoved { .. }
+            | RegistryError::TagsNotServed { .. } => ExitCode::NotTrusted,
             RegistryError::NotRegistry { .. }
             | RegistryError::DigestMismatch { .. }
             | RegistryError::TagMovedDuringRead { .. }
@@ -204,6 +214,9 @@ impl RegistryError {
             RegistryError::Disagrees { .. } => {
                 "check which image you mean to sign; to sign a digest the registry does not serve for this tag (e.g. before pushing it), add --no-registry-check".into()
             }
+            RegistryError::TagsNotServed { gun, .. } => format!(
+                "remove the signatures of tags that are gone with `vouch unsign {gun}:TAG…`; for a moved tag, check what it points to now and sign it again, or deploy the pinned reference `vouch verify` prints"
+            ),
             RegistryError::TagMoved { image, .. } => format!(
                 "the tag was pushed again after it was signed, or the registry serves a different image; deploy the signed digest (shown above) or re-sign the tag after reviewing the new image: vouch sign {image}"
             ),

@@ -933,9 +933,10 @@ fn docker_certs_d_gives_the_client_certificate_a_registry_requires() {
 
 /// `list --check-registry`: what the registry serves now for each signed tag — the signed
 /// digest (`ok`), another one (the tag was pushed again: `moved`), or nothing (the tag was
-/// deleted: `missing`) — with exit 1 naming the tags when any is not served as signed.
+/// deleted: `missing`) — with exit 1 naming the tags when any is not served as signed; and
+/// `unsign GUN --missing-in-registry` removing the signatures of the deleted tags.
 #[test]
-fn list_check_registry_names_tags_that_moved_or_are_gone() {
+fn list_check_registry_names_tags_that_moved_or_are_gone_and_unsign_removes_the_gone() {
     let reg = Registry::start();
     let work = tempfile::tempdir().unwrap();
     let mut oci = OciLayout::new(&work.path().join("oci"));
@@ -1008,4 +1009,32 @@ fn list_check_registry_names_tags_that_moved_or_are_gone() {
     assert!(o.stderr.contains("vouch unsign"), "{}", o.stderr);
     // Without the flag, list asks no registry and succeeds.
     ok(v(t), &["list", &gun]);
+
+    // unsign --missing-in-registry: the deleted tag's signature goes, in one publish; the
+    // tag pushed again is kept. --dry-run only names it.
+    let names = |t: &Path| -> Vec<String> {
+        let o = ok(v(t), &["--output", "json", "list", &gun]);
+        statuses(&o.stdout).into_iter().map(|(n, _)| n).collect()
+    };
+    let o = ok(
+        v(t),
+        &["unsign", &gun, "--missing-in-registry", "--dry-run"],
+    );
+    assert_eq!(o.stdout.trim(), format!("{gun}:v2"));
+    assert_eq!(names(t), ["v1", "v2", "v3"], "--dry-run changed something");
+    let o = ok(v(t), &["unsign", &gun, "--missing-in-registry"]);
+    assert!(o.stderr.contains("Removed 1 signature(s)"), "{}", o.stderr);
+    assert_eq!(names(t), ["v1", "v3"]);
+    let o = fails(
+        v(t),
+        &["--output", "json", "list", &gun, "--check-registry"],
+        1,
+    );
+    assert!(
+        o.stderr.contains("1 signed tag(s)") && o.stderr.contains("v3 moved"),
+        "{}",
+        o.stderr
+    );
+    let o = ok(v(t), &["unsign", &gun, "--missing-in-registry"]);
+    assert!(o.stderr.contains("nothing to remove"), "{}", o.stderr);
 }

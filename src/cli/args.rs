@@ -154,6 +154,13 @@ pub enum Command {
         args: Vec<String>,
         #[arg(long)]
         stage: bool,
+        /// `unsign GUN --missing-in-registry`: remove the signatures of every signed tag the
+        /// image's registry no longer has (tags pushed again since are kept), in one publish.
+        #[arg(long)]
+        missing_in_registry: bool,
+        /// With --missing-in-registry: print the tags that would be removed; change nothing.
+        #[arg(long, requires = "missing_in_registry")]
+        dry_run: bool,
     },
     /// Show staged, unpublished changes.
     Status { gun: String },

@@ -14,7 +14,7 @@ use vouch::trust::{Change, LocalRepo};
 
 use super::args::{Command, KeyFormatArg};
 use super::output::{print_json, Table};
-use super::sign::{cmd_sign, cmd_sign_check, cmd_sign_file, cmd_unsign};
+use super::sign::{cmd_sign, cmd_sign_check, cmd_sign_file, cmd_unsign, cmd_unsign_missing};
 use super::{usage, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: Command) -> CliResult {
@@ -71,7 +71,13 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
             from_dir.as_deref(),
             stage,
         ),
-        Command::Unsign { args, stage } => cmd_unsign(ctx, &args, stage),
+        Command::Unsign {
+            args,
+            stage,
+            missing_in_registry: true,
+            dry_run,
+        } => cmd_unsign_missing(ctx, &args, stage, dry_run),
+        Command::Unsign { args, stage, .. } => cmd_unsign(ctx, &args, stage),
         Command::Status { gun } => cmd_status(ctx, &gun),
         Command::Publish { gun } => cmd_publish(ctx, &gun),
         Command::Reset { gun, all, number } => cmd_reset(ctx, &gun, all, &number),

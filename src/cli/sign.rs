@@ -419,3 +419,73 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
     }
     Ok(())
 }
+
+/// `unsign GUN --missing-in-registry [--dry-run]`: the signatures of signed tags the image's
+/// registry no longer has, removed in one publish. Tags the registry serves with another
+/// digest are kept: they were pushed again and may need signing, not unsigning.
+pub(super) fn cmd_unsign_missing(
+    ctx: &Context,
+    args: &[String],
+    stage: bool,
+    dry_run: bool,
+) -> CliResult {
+    use super::registry::{served_tags, Served};
+    let [gun] = args else {
+        return Err(usage(
+            "--missing-in-registry takes one repository (GUN), no tags",
+        ));
+    };
+    let gun = parse_gun(gun)?;
+    let remote = ctx.remote(Some(&gun), Access::Pull)?;
+    let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
+    let targets = vouch::trust::view::all_targets(&state);
+    let asked: Vec<(String, Option<String>)> = targets
+        .iter()
+        .map(|t| {
+            (
+                t.name.clone(),
+                t.sha256_hex().map(|h| format!("sha256:{h}")),
+            )
+        })
+        .collect();
+    let (registry, served) = served_tags(ctx, gun.as_str(), &asked)?;
+    let gone: Vec<&vouch::trust::view::TargetEntry> = targets
+        .iter()
+        .zip(&served)
+        .filter(|(_, s)| **s == Served::Missing)
+        .map(|(t, _)| t)
+        .collect();
+    if gone.is_empty() {
+        ctx.note(format!(
+            "Registry {registry} still has every signed tag of {gun}; nothing to remove."
+        ));
+        return Ok(());
+    }
+    if dry_run {
+        for t in &gone {
+            println!("{gun}:{}", t.name);
+        }
+        ctx.note(format!(
+            "{} signed tag(s) of {gun} are gone from registry {registry} and would be unsigned; nothing was changed (--dry-run).",
+            gone.len()
+        ));
+        return Ok(());
+    }
+    let changes: Vec<Change> = gone
+        .iter()
+        .map(|t| Change::remove_target(&t.role, &t.name))
+        .collect();
+    stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+    let names: Vec<&str> = gone.iter().map(|t| t.name.as_str()).collect();
+    ctx.note(format!(
+        "{} {} signature(s) of tags gone from registry {registry}: {}",
+        if stage {
+            "Staged the removal of"
+        } else {
+            "Removed"
+        },
+        gone.len(),
+        names.join(", ")
+    ));
+    Ok(())
+}

@@ -145,6 +145,7 @@ pub enum Command {
         /// Sign every regular file under DIR, named by its path relative to DIR.
         #[arg(long, value_name = "DIR", conflicts_with_all = ["name", "file"])]
         from_dir: Option<PathBuf>,
+        /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
     },
@@ -152,6 +153,7 @@ pub enum Command {
     Unsign {
         #[arg(required = true, value_name = "IMAGE:TAG | GUN NAME…")]
         args: Vec<String>,
+        /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
         /// `unsign GUN --missing-in-registry`: remove the signatures of every signed tag the
@@ -225,6 +227,7 @@ pub enum Command {
         gun: String,
         #[arg(required = true)]
         roles: Vec<String>,
+        /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
     },
@@ -282,6 +285,7 @@ pub enum DelegationCommand {
         /// The role may sign any name.
         #[arg(long)]
         all_paths: bool,
+        /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
     },
@@ -295,6 +299,7 @@ pub enum DelegationCommand {
         paths: Vec<String>,
         #[arg(long)]
         all_paths: bool,
+        /// Only stage the change; publish later with `vouch publish`.
         #[arg(long)]
         stage: bool,
     },

@@ -40,6 +40,16 @@ pub struct ReferenceError {
 }
 
 pub const DOCKER_HUB: &str = "docker.io";
+
+/// Docker's tag grammar: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+pub fn is_valid_tag(t: &str) -> bool {
+    let b = t.as_bytes();
+    !b.is_empty()
+        && b.len() <= 128
+        && (b[0].is_ascii_alphanumeric() || b[0] == b'_')
+        && b.iter()
+            .all(|&c| c.is_ascii_alphanumeric() || c == b'_' || c == b'.' || c == b'-')
+}
 /// The name Docker used for Docker Hub before `docker.io`; normalised to [`DOCKER_HUB`].
 pub const DOCKER_HUB_LEGACY: &str = "index.docker.io";
 /// The host that serves Docker Hub's registry API.
@@ -99,12 +109,7 @@ impl Reference {
             if t.is_empty() || t.len() > 128 {
                 return Err(err("the tag must be 1 to 128 characters"));
             }
-            let first = t.as_bytes()[0];
-            if !(first.is_ascii_alphanumeric() || first == b'_')
-                || !t
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-')
-            {
+            if !is_valid_tag(t) {
                 return Err(err("the tag may hold only letters, digits, '_', '.', '-' and may not start with '.' or '-'"));
             }
         }

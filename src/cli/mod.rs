@@ -235,14 +235,9 @@ impl Context {
             if let Some(dir) =
                 vouch::remote::certs_d::find(&vouch::remote::certs_d::docker_trust_roots(), host)?
             {
+                dir.fill_client(&mut tls);
                 if tls.ca_cert.is_none() {
                     tls.extra_ca_certs = dir.cas;
-                }
-                if tls.client_cert.is_none() && tls.client_key.is_none() {
-                    if let Some((c, k)) = dir.client {
-                        tls.client_cert = Some(c);
-                        tls.client_key = Some(k);
-                    }
                 }
             }
         }

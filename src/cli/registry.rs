@@ -1,12 +1,13 @@
 //! Registry look-ups for the commands: the digest and size `sign` signs, and the
 //! `verify --check-registry` comparison.
 
-use vouch::reference::Reference;
+use vouch::reference::{is_valid_tag, Reference};
 use vouch::remote::config::{self, RemoteConfig};
 use vouch::remote::registry::{
     is_loopback, normalize_registry_host, Registry, RegistryError, RegistryOptions,
 };
 use vouch::remote::{certs_d, CredentialLookup, TlsOptions};
+use vouch::trust::view::TargetEntry;
 
 use super::{usage, CliError, CliResult, Context};
 
@@ -29,20 +30,15 @@ pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
     // Docker's certs.d for this registry adds its CAs, and gives the client certificate
     // when the config file names none.
     let certs = certs_d::find(&certs_d::search_roots(), host)?.unwrap_or_default();
-    let (client_cert, client_key) = match (entry.tls_client_cert, entry.tls_client_key) {
-        (None, None) => certs
-            .client
-            .map(|(c, k)| (Some(c), Some(k)))
-            .unwrap_or_default(),
-        given => given,
-    };
-    let tls = TlsOptions {
+    let mut tls = TlsOptions {
         ca_cert: entry.root_ca.or_else(|| ctx.global.tls_ca_cert.clone()),
-        client_cert,
-        client_key,
+        client_cert: entry.tls_client_cert,
+        client_key: entry.tls_client_key,
         insecure_skip_verify: false,
-        extra_ca_certs: certs.cas,
+        extra_ca_certs: Vec::new(),
     };
+    certs.fill_client(&mut tls);
+    tls.extra_ca_certs = certs.cas;
     let opts = RegistryOptions {
         tls,
         timeouts: Default::default(),
@@ -238,29 +234,23 @@ impl Served {
     }
 }
 
-/// For each `(name, signed digest)` of repository `gun`, what its registry serves for the
-/// tag `name` now. A registry that cannot be asked fails the whole check.
+/// For each signed target of repository `gun`, what its registry serves for the tag of
+/// that name now. A registry that cannot be asked fails the whole check.
 pub fn served_tags(
     ctx: &Context,
     gun: &str,
-    targets: &[(String, Option<String>)],
+    targets: &[TargetEntry],
 ) -> CliResult<(String, Vec<Served>)> {
     let r = Reference::parse(gun).map_err(|e| usage(e.to_string()))?;
     let reg = open(ctx, &r.registry)?;
-    let is_tag = |n: &str| {
-        !n.is_empty()
-            && n.len() <= 128
-            && n.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-    };
     let mut out = Vec::with_capacity(targets.len());
-    for (name, signed) in targets {
-        let Some(signed) = signed.as_deref().filter(|_| is_tag(name)) else {
+    for t in targets {
+        let Some(signed) = t.sha256_hex().filter(|_| is_valid_tag(&t.name)) else {
             out.push(Served::NotATag);
             continue;
         };
-        out.push(match reg.resolve_tag(&r.repository, name) {
-            Ok(m) if m.digest.eq_ignore_ascii_case(signed) => Served::Signed,
+        out.push(match reg.resolve_tag(&r.repository, &t.name) {
+            Ok(m) if m.digest.eq_ignore_ascii_case(&format!("sha256:{signed}")) => Served::Signed,
             Ok(m) => Served::Moved(m.digest),
             Err(RegistryError::ManifestUnknown { .. }) => Served::Missing,
             Err(e) => return Err(e.into()),

@@ -354,11 +354,7 @@ fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
     let targets = view::all_targets(&state);
     let digest = |t: &view::TargetEntry| t.sha256_hex().map(|h| format!("sha256:{h}"));
     let (registry, served) = if check_registry {
-        let asked: Vec<(String, Option<String>)> = targets
-            .iter()
-            .map(|t| (t.name.clone(), digest(t)))
-            .collect();
-        let (host, served) = served_tags(ctx, gun.as_str(), &asked)?;
+        let (host, served) = served_tags(ctx, gun.as_str(), &targets)?;
         (host, Some(served))
     } else {
         (String::new(), None)

@@ -439,16 +439,7 @@ pub(super) fn cmd_unsign_missing(
     let remote = ctx.remote(Some(&gun), Access::Pull)?;
     let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
     let targets = vouch::trust::view::all_targets(&state);
-    let asked: Vec<(String, Option<String>)> = targets
-        .iter()
-        .map(|t| {
-            (
-                t.name.clone(),
-                t.sha256_hex().map(|h| format!("sha256:{h}")),
-            )
-        })
-        .collect();
-    let (registry, served) = served_tags(ctx, gun.as_str(), &asked)?;
+    let (registry, served) = served_tags(ctx, gun.as_str(), &targets)?;
     let gone: Vec<&vouch::trust::view::TargetEntry> = targets
         .iter()
         .zip(&served)

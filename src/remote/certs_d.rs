@@ -18,14 +18,29 @@ pub struct CertsDir {
     pub client: Option<(PathBuf, PathBuf)>,
 }
 
+impl CertsDir {
+    /// Give `tls` this directory's client certificate when it names none.
+    pub fn fill_client(&self, tls: &mut super::TlsOptions) {
+        if let (None, None, Some((cert, key))) = (&tls.client_cert, &tls.client_key, &self.client) {
+            tls.client_cert = Some(cert.clone());
+            tls.client_key = Some(key.clone());
+        }
+    }
+}
+
+/// `$VAR` as a path, when set and not empty.
+fn env_path(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+}
+
 /// Where certificate directories are looked for, first match wins:
 /// `$XDG_CONFIG_HOME/docker/certs.d` (default `~/.config/docker/certs.d`, as rootless docker
 /// uses), then `/etc/docker/certs.d`.
 pub fn search_roots() -> Vec<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    let config_home = non_empty("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".config")));
+    let config_home =
+        env_path("XDG_CONFIG_HOME").or_else(|| env_path("HOME").map(|h| h.join(".config")));
     let mut roots: Vec<PathBuf> = config_home
         .map(|c| c.join("docker").join("certs.d"))
         .into_iter()
@@ -38,10 +53,8 @@ pub fn search_roots() -> Vec<PathBuf> {
 /// `$DOCKER_CONFIG/tls` (default `~/.docker/tls`), one `<host[:port]>` directory each, in
 /// the same format.
 pub fn docker_trust_roots() -> Vec<PathBuf> {
-    let non_empty = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    non_empty("DOCKER_CONFIG")
-        .map(PathBuf::from)
-        .or_else(|| non_empty("HOME").map(|h| PathBuf::from(h).join(".docker")))
+    env_path("DOCKER_CONFIG")
+        .or_else(|| env_path("HOME").map(|h| h.join(".docker")))
         .map(|d| d.join("tls"))
         .into_iter()
         .collect()

@@ -282,10 +282,11 @@ pub enum RemoteError {
     },
     #[error("{what} is not supported by {remote}")]
     NotSupported { remote: String, what: String },
-    #[error("{remote}: {what}: {source}")]
+    #[error("{remote}: {doing} {}: {source}", path.display())]
     Io {
         remote: String,
-        what: String,
+        /// What was being done to `path` ("writing", "locking", …).
+        doing: &'static str,
         path: std::path::PathBuf,
         #[source]
         source: std::io::Error,

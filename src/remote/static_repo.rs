@@ -182,12 +182,12 @@ impl StaticRepo {
 
     fn io<'a>(
         &'a self,
-        doing: &'a str,
+        doing: &'static str,
         path: &'a Path,
     ) -> impl FnOnce(std::io::Error) -> RemoteError + 'a {
         move |source| RemoteError::Io {
             remote: self.describe(),
-            what: format!("{doing} {}", path.display()),
+            doing,
             path: path.to_path_buf(),
             source,
         }
@@ -203,7 +203,7 @@ fn read_file_capped(
 ) -> Result<Option<Vec<u8>>, RemoteError> {
     let io = |source: std::io::Error| RemoteError::Io {
         remote: remote.to_owned(),
-        what: format!("reading {}", path.display()),
+        doing: "reading",
         path: path.to_path_buf(),
         source,
     };

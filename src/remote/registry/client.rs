@@ -129,12 +129,7 @@ impl Registry {
     /// The manifest `name:tag` names now.
     pub fn resolve_tag(&self, name: &str, tag: &str) -> Result<Manifest, RegistryError> {
         validate_name(name)?;
-        if tag.is_empty()
-            || tag.len() > 128
-            || !tag
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        {
+        if !crate::reference::is_valid_tag(tag) {
             return Err(RegistryError::BadInput(format!("invalid tag {tag:?}")));
         }
         self.manifest(name, tag, false)

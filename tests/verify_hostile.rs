@@ -1307,3 +1307,174 @@ fn malformed_delegation_is_refused_without_falling_back_to_targets() {
     scene.expect_refused(bad.served(), "v1", 1, &["targets/releases metadata"]);
     scene.expect_refused(bad.served(), "rel", 1, &["targets/releases metadata"]);
 }
+
+// --- anchoring: pins, the cache, trust on first use ---------------------------------------
+
+/// A repository of the attacker's: every role signed by `attacker`, root listing
+/// `root_key` (an `ecdsa-x509` key whose PEM the scenario chose) under its TUF ID, and
+/// `v1` signed as `evil`.
+fn attacker_repo(root_key: PublicKey, attacker: &Signer, version: i64, evil: &[u8]) -> Repo {
+    let root_signer = Signer {
+        id: root_key.key_id(),
+        key: attacker.key.clone(),
+    };
+    let mut root = honest().root();
+    root.version = version;
+    root.expires = expires_in(3650);
+    root.keys.clear();
+    root.keys
+        .insert(root_signer.id.to_string(), root_key.clone());
+    root.keys.insert(attacker.id.to_string(), attacker.public());
+    for (role, keys) in root.roles.iter_mut() {
+        let id = if role == "root" {
+            &root_signer.id
+        } else {
+            &attacker.id
+        };
+        *keys = vouch::tuf::RoleKeys::new(vec![id.to_string()], 1);
+    }
+    let root_bytes = sign(&root, &[&root_signer]);
+    let mut targets = Targets::new(1, expires_in(1095));
+    targets.targets.insert(
+        "v1".to_owned(),
+        FileMeta::from_bytes(evil, &["sha256"]).unwrap(),
+    );
+    let targets_bytes = sign(&targets, &[attacker]);
+    let mut snapshot = parse::<Snapshot>(&honest().snapshot);
+    snapshot.version = 1;
+    snapshot.expires = expires_in(1095);
+    snapshot.meta = BTreeMap::from([
+        ("root".to_owned(), file_meta(&root_bytes)),
+        ("targets".to_owned(), file_meta(&targets_bytes)),
+    ]);
+    let snapshot_bytes = sign(&snapshot, &[attacker]);
+    let mut timestamp = parse::<Timestamp>(&honest().timestamp);
+    timestamp.version = 1;
+    timestamp.expires = expires_in(14);
+    timestamp.meta = BTreeMap::from([("snapshot".to_owned(), file_meta(&snapshot_bytes))]);
+    let timestamp_bytes = sign(&timestamp, &[attacker]);
+    Repo {
+        roots: vec![root_bytes],
+        targets: BTreeMap::from([("targets".to_owned(), targets_bytes)]),
+        snapshot: snapshot_bytes,
+        timestamp: timestamp_bytes,
+    }
+}
+
+/// A certificate that claims `subject_key` and a CA's basic constraints, signed by a key
+/// of the attacker's (nobody checks that signature in the attack).
+fn forged_ca_certificate(subject_key: &PublicKey) -> Vec<u8> {
+    use der::{Decode, Encode};
+    use x509_cert::ext::Extension;
+    let forger = p256::ecdsa::SigningKey::random(&mut rand_core::OsRng);
+    let name: x509_cert::name::Name = "CN=Forged CA".parse().unwrap();
+    let now = std::time::SystemTime::now();
+    let alg = spki::AlgorithmIdentifierOwned {
+        oid: der::oid::ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2"),
+        parameters: None,
+    };
+    let tbs = x509_cert::TbsCertificate {
+        version: x509_cert::Version::V3,
+        serial_number: x509_cert::serial_number::SerialNumber::new(&[7]).unwrap(),
+        signature: alg.clone(),
+        issuer: name.clone(),
+        validity: x509_cert::time::Validity {
+            not_before: x509_cert::time::Time::try_from(now - Duration::from_secs(3600)).unwrap(),
+            not_after: x509_cert::time::Time::try_from(now + Duration::from_secs(86400 * 365))
+                .unwrap(),
+        },
+        subject: name,
+        subject_public_key_info: spki::SubjectPublicKeyInfoOwned::from_der(&subject_key.public)
+            .unwrap(),
+        issuer_unique_id: None,
+        subject_unique_id: None,
+        extensions: Some(vec![Extension {
+            extn_id: der::oid::ObjectIdentifier::new_unwrap("2.5.29.19"),
+            critical: true,
+            // BasicConstraints { cA TRUE }
+            extn_value: der::asn1::OctetString::new(vec![0x30, 0x03, 0x01, 0x01, 0xff]).unwrap(),
+        }]),
+    };
+    let sig: p256::ecdsa::DerSignature =
+        p256::ecdsa::signature::Signer::sign(&forger, &tbs.to_der().unwrap());
+    x509_cert::Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: alg,
+        signature: der::asn1::BitString::from_bytes(sig.as_bytes()).unwrap(),
+    }
+    .to_der()
+    .unwrap()
+}
+
+impl Scene {
+    /// A client with an empty trust dir talking to a double serving `files`.
+    fn fresh(files: Files) -> Scene {
+        let tmp = tempfile::tempdir().unwrap();
+        let base = tmp.path().to_path_buf();
+        Scene {
+            double: Double::start(files),
+            trust: base.join("trust"),
+            base,
+            _tmp: tmp,
+        }
+    }
+
+    /// `vouch trust pin GUN --trust-lock FILE` against what the double serves now.
+    fn pin(&self) -> PathBuf {
+        let lock = self.base.join("vouch-trust.json");
+        let r = self.vouch(&["trust", "pin", GUN, "--trust-lock", lock.to_str().unwrap()]);
+        assert_eq!(r.code, Some(0), "trust pin: {}", r.stderr);
+        lock
+    }
+}
+
+#[test]
+fn a_root_key_of_two_pem_blocks_does_not_borrow_the_pinned_key() {
+    let fx = fixture();
+    let scene = Scene::fresh(honest().served());
+    let lock = scene.pin();
+    let lock = lock.to_str().unwrap();
+    // The attacker's own leaf for the GUN, with a header line in its PEM block, then a
+    // forged CA certificate carrying the victim's pinned root public key.
+    let attacker = Signer::generate();
+    let (attacker_cert, _) = attacker.as_x509();
+    let leaf_pem = String::from_utf8(attacker_cert.public.clone())
+        .unwrap()
+        .replacen(
+            "-----BEGIN CERTIFICATE-----\n",
+            "-----BEGIN CERTIFICATE-----\nComment: leaf\n\n",
+            1,
+        );
+    let bundle = format!(
+        "{leaf_pem}{}",
+        x509::to_pem("CERTIFICATE", &forged_ca_certificate(&fx.root.public()))
+    );
+    let evil = b"the attacker's manifest";
+    let repo = attacker_repo(
+        PublicKey::new(ECDSA_X509, bundle.into_bytes()),
+        &attacker,
+        1,
+        evil,
+    );
+    // A fresh client, online, pinned: refused, nothing printed, nothing cached.
+    scene.double.serve(repo.served());
+    let fresh = Scene::fresh(repo.served());
+    let r = fresh.verify("v1", &["--trust-lock", lock]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "printed a reference: {}", r.stdout);
+    assert!(
+        r.stderr.contains("exactly one PEM block"),
+        "stderr does not say why the root key is refused: {}",
+        r.stderr
+    );
+    assert!(
+        fresh.cache().is_empty(),
+        "a refused verify cached something"
+    );
+}

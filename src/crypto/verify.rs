@@ -53,9 +53,7 @@ impl VerifyingKey {
     pub fn from_public_key(key: &PublicKey) -> Result<Self, CryptoError> {
         let inner = match key.keytype.as_str() {
             keys::ECDSA => ecdsa_from_spki(&key.public)?,
-            keys::ECDSA_X509 => {
-                ecdsa_from_spki(&x509::first_pem_certificate(&key.public)?.spki_der)?
-            }
+            keys::ECDSA_X509 => ecdsa_from_spki(&x509::key_certificate(&key.public)?.spki_der)?,
             keys::RSA => match rsa_from_spki(&key.public, false) {
                 Ok(inner) => inner,
                 // Legacy PyCrypto-era keys hold a PEM public key instead of DER.
@@ -64,9 +62,7 @@ impl VerifyingKey {
                     Err(_) => return Err(der_err),
                 },
             },
-            keys::RSA_X509 => {
-                rsa_from_spki(&x509::first_pem_certificate(&key.public)?.spki_der, false)?
-            }
+            keys::RSA_X509 => rsa_from_spki(&x509::key_certificate(&key.public)?.spki_der, false)?,
             keys::ED25519 => {
                 let raw: [u8; 32] = key.public.as_slice().try_into().map_err(|_| {
                     CryptoError::InvalidKey(format!(

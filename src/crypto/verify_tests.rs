@@ -68,9 +68,7 @@ fn ecdsa_vector_verifies() {
 #[test]
 fn ecdsa_plain_key_of_the_certificate_verifies_with_the_same_fingerprint() {
     let x509_key = base_ecdsa_x509_key();
-    let spki = x509::first_pem_certificate(&x509_key.public)
-        .unwrap()
-        .spki_der;
+    let spki = x509::key_certificate(&x509_key.public).unwrap().spki_der;
     let plain = PublicKey::new(ECDSA, spki);
     let sig = hex::decode(ECDSA_SIG_HEX).unwrap();
     verify_signature(&plain, METHOD_ECDSA, ECDSA_MSG, &sig).unwrap();
@@ -133,9 +131,7 @@ fn rsapss_fixture_releases_verifies() {
 #[test]
 fn rsa_plain_key_and_pkcs1v15() {
     let (x509_key, msg, pss_sig) = releases_vector();
-    let spki = x509::first_pem_certificate(&x509_key.public)
-        .unwrap()
-        .spki_der;
+    let spki = x509::key_certificate(&x509_key.public).unwrap().spki_der;
     let plain = PublicKey::new(RSA, spki.clone());
     verify_signature(&plain, METHOD_RSAPSS, &msg, &pss_sig).unwrap();
     let sig = hex::decode(RSA_PKCS1V15_SIG_HEX).unwrap();
@@ -195,9 +191,7 @@ fn key_type_decides_how_bytes_are_read() {
     ));
     // An RSA SPKI labelled `ecdsa` is refused, not read as RSA.
     let (rsa_key, _, _) = releases_vector();
-    let spki = x509::first_pem_certificate(&rsa_key.public)
-        .unwrap()
-        .spki_der;
+    let spki = x509::key_certificate(&rsa_key.public).unwrap().spki_der;
     let err = VerifyingKey::from_public_key(&PublicKey::new(ECDSA, spki)).unwrap_err();
     assert!(
         err.to_string().contains("expected an EC public key"),
@@ -216,9 +210,7 @@ fn key_type_decides_how_bytes_are_read() {
 #[test]
 fn compressed_ec_points_are_refused_like_go() {
     let x509_key = base_ecdsa_x509_key();
-    let spki = x509::first_pem_certificate(&x509_key.public)
-        .unwrap()
-        .spki_der;
+    let spki = x509::key_certificate(&x509_key.public).unwrap().spki_der;
     let vk = match VerifyingKey::from_public_key(&PublicKey::new(ECDSA, spki))
         .unwrap()
         .inner

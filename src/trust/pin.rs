@@ -102,20 +102,17 @@ impl CaPin {
         Ok(usable)
     }
 
-    /// Whether the root key `key` (a certificate bundle: leaf first, then intermediates)
-    /// chains to one of `cas`.
+    /// Whether the root key `key` (one certificate, [`x509::key_certificate`]) was issued
+    /// by one of `cas` (or by an intermediate CA the bundle holds, which then counts
+    /// as an anchor of its own).
     fn accepts(
         &self,
         cas: &[CertInfo],
         key: &crate::tuf::PublicKey,
         now: OffsetDateTime,
     ) -> Result<(), String> {
-        let chain = x509::parse_pem_chain(&key.public).map_err(|e| e.to_string())?;
-        let (leaf, rest) = chain
-            .split_first()
-            .ok_or_else(|| "no certificate".to_owned())?;
-        let intermediates: Vec<CertInfo> = rest.iter().filter(|c| c.is_ca).cloned().collect();
-        x509::verify_chain_to_ca(leaf, &intermediates, cas, now)
+        let leaf = x509::key_certificate(&key.public).map_err(|e| e.to_string())?;
+        x509::verify_chain_to_ca(&leaf, &[], cas, now)
             .map(|_| ())
             .map_err(|e| e.to_string())
     }

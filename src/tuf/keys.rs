@@ -117,12 +117,11 @@ impl PublicKey {
             RSA_X509 => RSA,
             _ => return Ok(self.key_id()),
         };
-        let cert = crate::crypto::x509::load_cert_from_pem(&self.public).map_err(|source| {
-            TufError::Key {
+        let cert =
+            crate::crypto::x509::key_certificate(&self.public).map_err(|source| TufError::Key {
                 keyid: self.key_id(),
                 source,
-            }
-        })?;
+            })?;
         Ok(PublicKey::new(plain_type, cert.spki_der).key_id())
     }
 }

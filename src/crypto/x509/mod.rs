@@ -242,24 +242,57 @@ pub fn parse_pem_chain(pem_text: &[u8]) -> Result<Vec<CertInfo>, CryptoError> {
         .collect()
 }
 
-/// The first PEM block parsed as a certificate, whatever its type (how notary's
-/// signature verifiers read an `*-x509` key).
-pub fn first_pem_certificate(pem_text: &[u8]) -> Result<CertInfo, CryptoError> {
-    let block =
-        pem::parse(pem_text).map_err(|e| cert_err(format!("no PEM certificate found: {e}")))?;
+/// The one certificate of an `ecdsa-x509`/`rsa-x509` key: the only parser for such keys,
+/// used alike for the key that verifies signatures, for the key ID a pin is compared
+/// with, and for the root-certificate checks, so that all three see the same key.
+///
+/// The PEM text must be exactly one `CERTIFICATE` block without headers, with nothing
+/// but whitespace around it. notary itself accepts a chain here and reads the first
+/// block for signatures but the first header-less one for key IDs; a key in two
+/// blocks could so be verified by one certificate and pinned by another. notary
+/// writes one certificate per key, and so does vouch.
+pub fn key_certificate(pem_text: &[u8]) -> Result<CertInfo, CryptoError> {
+    const BEGIN: &[u8] = b"-----BEGIN ";
+    let count = pem_text
+        .windows(BEGIN.len())
+        .filter(|w| *w == BEGIN)
+        .count();
+    if count != 1 {
+        return Err(cert_err(format!(
+            "a certificate key must hold exactly one PEM block, found {count}"
+        )));
+    }
+    let text = std::str::from_utf8(pem_text)
+        .map_err(|_| cert_err("certificate key PEM text is not UTF-8"))?;
+    let start = text.find("-----BEGIN ").expect("counted above");
+    const END: &str = "-----END ";
+    let end = text[start..]
+        .find(END)
+        .map(|i| start + i)
+        .ok_or_else(|| cert_err("certificate key PEM block has no END line"))?;
+    let end = text[end + END.len()..]
+        .find("-----")
+        .map(|i| end + END.len() + i + 5)
+        .ok_or_else(|| cert_err("certificate key PEM block has a malformed END line"))?;
+    if !text[..start].trim().is_empty() || !text[end..].trim().is_empty() {
+        return Err(cert_err(
+            "certificate key PEM text has data outside its PEM block",
+        ));
+    }
+    let block = pem::parse(&text[start..end])
+        .map_err(|e| cert_err(format!("invalid PEM certificate: {e}")))?;
+    if block.tag() != "CERTIFICATE" {
+        return Err(cert_err(format!(
+            "certificate key holds a PEM block of type {:?}, expected CERTIFICATE",
+            block.tag()
+        )));
+    }
+    if block.headers().iter().next().is_some() {
+        return Err(cert_err(
+            "certificate key PEM block has header lines; a certificate key has none",
+        ));
+    }
     parse_certificate_der(block.contents())
-}
-
-/// The first `CERTIFICATE` block without headers that parses (notary's
-/// `LoadCertFromPEM`, used for canonical key IDs).
-pub fn load_cert_from_pem(pem_text: &[u8]) -> Result<CertInfo, CryptoError> {
-    let blocks = pem::parse_many(pem_text)
-        .map_err(|e| cert_err(format!("invalid PEM certificate data: {e}")))?;
-    blocks
-        .iter()
-        .filter(|b| b.tag() == "CERTIFICATE" && b.headers().iter().next().is_none())
-        .find_map(|b| parse_certificate_der(b.contents()).ok())
-        .ok_or_else(|| cert_err("no certificates found in PEM data"))
 }
 
 /// Whether a certificate CN names this GUN: equal, or a `prefix*` wildcard that
@@ -306,26 +339,19 @@ pub fn validate_certificate(
     Ok(())
 }
 
-/// The acceptance check for a root-role key (protocol §5.4): the PEM holds ≥ 1
-/// certificate, exactly one of them a leaf (non-CA), the leaf first; its CN names
-/// `gun`; and it passes [`validate_certificate`]. Returns the leaf.
+/// The acceptance check for a root-role key (protocol §5.4): the PEM holds exactly one
+/// certificate ([`key_certificate`]), a leaf (non-CA); its CN names `gun`; and it passes
+/// [`validate_certificate`]. Returns the leaf.
 pub fn validate_root_cert(
     pem_text: &[u8],
     gun: &str,
     now: OffsetDateTime,
     check_expiry: bool,
 ) -> Result<CertInfo, CryptoError> {
-    let chain = parse_pem_chain(pem_text)?;
-    let leaves = chain.iter().filter(|c| !c.is_ca).count();
-    if leaves != 1 {
-        return Err(cert_err(format!(
-            "chain has {leaves} leaf certificates, expected exactly 1"
-        )));
-    }
-    let leaf = chain.into_iter().next().expect("chain is not empty");
+    let leaf = key_certificate(pem_text)?;
     if leaf.is_ca {
         return Err(cert_err(
-            "the leaf certificate is not the first in the chain",
+            "the root key's certificate is a CA certificate, not a leaf",
         ));
     }
     if !cn_matches_gun(&leaf.common_name, gun) {

@@ -157,7 +157,7 @@ fn to_pem_wraps_at_64() {
 fn notary03_root_cert_and_its_expiry() {
     let key = notary03_root_key();
     let gun = "docker.com/notary0.3/tst";
-    let info = first_pem_certificate(&key.public).unwrap();
+    let info = key_certificate(&key.public).unwrap();
     assert_eq!(info.common_name, gun);
     assert_eq!(info.not_after, datetime!(2026-07-25 22:56:32 UTC));
     assert_eq!(info.key_algorithm, CertKeyAlgorithm::Ecdsa);
@@ -197,7 +197,7 @@ fn notary01_root_cert_matches_its_gun_only() {
         "{}/{FIXTURES}/notary0.1/trusted_certificates/docker.com/notary0.1/samplerepo/4ff57dc987163053a12c066f2dd36b1ae6037a92f5416d381fe311a3db1868d8.crt",
         env!("CARGO_MANIFEST_DIR")
     );
-    let crt_info = first_pem_certificate(&std::fs::read(crt).unwrap()).unwrap();
+    let crt_info = key_certificate(&std::fs::read(crt).unwrap()).unwrap();
     assert_eq!(crt_info.der, info.der);
 }
 
@@ -214,7 +214,7 @@ fn rsa_delegation_cert_of_notary03() {
             .clone(),
     )
     .unwrap();
-    let info = first_pem_certificate(&key.public).unwrap();
+    let info = key_certificate(&key.public).unwrap();
     assert_eq!(info.common_name, "avaid96");
     assert_eq!(info.key_algorithm, CertKeyAlgorithm::Rsa);
     assert_eq!(info.rsa_bits, Some(2048));
@@ -239,7 +239,7 @@ fn wildcard_common_names() {
 
 #[test]
 fn certificate_rules() {
-    let base = first_pem_certificate(&notary01_root_key().public).unwrap();
+    let base = key_certificate(&notary01_root_key().public).unwrap();
     let now = datetime!(2026-07-01 00:00:00 UTC);
     validate_certificate(&base, now, true).unwrap();
 
@@ -260,33 +260,50 @@ fn certificate_rules() {
 }
 
 #[test]
-fn chains_need_exactly_one_leaf_first() {
+fn a_root_key_is_exactly_one_plain_certificate() {
     let leaf = notary01_root_key().public;
     let now = datetime!(2026-07-01 00:00:00 UTC);
     let gun = "docker.com/notary0.1/samplerepo";
-    // Two leaves.
+    validate_root_cert(&leaf, gun, now, true).unwrap();
+    // Surrounding whitespace is fine.
+    let mut spaced = b"\n  ".to_vec();
+    spaced.extend_from_slice(&leaf);
+    spaced.extend_from_slice(b"\n\n");
+    key_certificate(&spaced).unwrap();
+    // Two certificates (a chain, or a leaf and a forged CA carrying another key).
     let mut two = leaf.clone();
     two.extend_from_slice(&leaf);
     let err = validate_root_cert(&two, gun, now, true).unwrap_err();
-    assert!(err.to_string().contains("2 leaf certificates"), "{err}");
-    // A non-certificate block.
+    assert!(
+        err.to_string().contains("exactly one PEM block, found 2"),
+        "{err}"
+    );
+    assert!(key_certificate(&two).is_err());
+    // A non-certificate block before or after.
     let mut mixed = leaf.clone();
     mixed.extend_from_slice(to_pem("PUBLIC KEY", &[1, 2, 3]).as_bytes());
-    assert!(validate_root_cert(&mixed, gun, now, true).is_err());
+    assert!(key_certificate(&mixed).is_err());
+    let mut key_first = to_pem("PUBLIC KEY", &[1, 2, 3]).into_bytes();
+    key_first.extend_from_slice(&leaf);
+    assert!(key_certificate(&key_first).is_err());
+    // A header line in the block.
+    let text = String::from_utf8(leaf.clone()).unwrap();
+    let with_header = text.replacen(
+        "-----BEGIN CERTIFICATE-----\n",
+        "-----BEGIN CERTIFICATE-----\nProc-Type: 4,ENCRYPTED\n\n",
+        1,
+    );
+    let err = key_certificate(with_header.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("header"), "{err}");
+    // Text outside the block.
+    let trailing = format!("{text}junk\n");
+    let err = key_certificate(trailing.as_bytes()).unwrap_err();
+    assert!(err.to_string().contains("outside"), "{err}");
+    // Another block type alone.
+    assert!(key_certificate(to_pem("PUBLIC KEY", &[1, 2, 3]).as_bytes()).is_err());
     // Nothing at all.
     assert!(validate_root_cert(b"", gun, now, true).is_err());
     assert!(validate_root_cert(b"garbage", gun, now, true).is_err());
-}
-
-#[test]
-fn canonical_loader_skips_blocks_that_are_not_plain_certificates() {
-    let leaf = notary01_root_key().public;
-    let mut with_key_first = to_pem("PUBLIC KEY", &[1, 2, 3]).into_bytes();
-    with_key_first.extend_from_slice(&leaf);
-    let info = load_cert_from_pem(&with_key_first).unwrap();
-    assert_eq!(info.common_name, "docker.com/notary0.1/samplerepo");
-    // The verifiers' reader takes the first block whatever it is, and fails here.
-    assert!(first_pem_certificate(&with_key_first).is_err());
 }
 
 #[test]

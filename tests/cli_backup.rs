@@ -227,13 +227,22 @@ fn backup_and_restore_into_an_empty_trust_dir_then_sign_with_the_restored_keys()
         String::from_utf8_lossy(&init.stderr).contains(&format!("Root key found, using: {root}"))
     );
     // ... and the restored targets/snapshot/timestamp keys publish a new target to the
-    // original repository, trusting it through the restored root.json ...
+    // original repository, trusting it through the restored root.json (which no record
+    // anchors in this trust dir: accepted once with --tofu) ...
     let second = tmp.path().join("second.txt");
     std::fs::write(&second, "second release\n").unwrap();
     let url = repository_url(&src);
     ok(
         vouch(&dst),
-        &["--server", &url, "sign-file", GUN, "second.txt", s(&second)],
+        &[
+            "--server",
+            &url,
+            "sign-file",
+            GUN,
+            "second.txt",
+            s(&second),
+            "--tofu",
+        ],
     );
     // ... which the original trust dir verifies.
     ok(vouch(&src), &["verify-file", GUN, "second.txt", s(&second)]);
@@ -778,8 +787,8 @@ fn keys_notary_made_are_backed_up_restored_and_used_by_notary_to_publish() {
     notary_b.run(&["publish", GUN]);
     let list = notary_a.run(&["list", GUN]);
     assert!(list.contains("restored"), "{list}");
-    // And vouch verifies it through the restored root.json.
+    // And vouch verifies it through the restored root.json, once accepted (--tofu).
     let mut c = vouch(&b);
     c.args(["--server", &server.url]);
-    ok(c, &["verify-file", GUN, "restored", s(&payload)]);
+    ok(c, &["verify-file", GUN, "restored", s(&payload), "--tofu"]);
 }

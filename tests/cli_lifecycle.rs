@@ -1154,10 +1154,12 @@ fn delegation_add_sign_remove_keeps_notary_and_vouch_in_agreement() {
     assert_contains(line, "\"\" <all paths>");
 
     // CI signs v1 (a different build than targets' v1) and r1 into targets/releases.
+    // CI's trust dir has nothing that anchors the root yet: it consents once (--tofu).
     let signed = ok(
         vouch(&ci, Some(srv)),
         &[
             "sign",
+            "--tofu",
             "--role",
             "targets/releases",
             &pair(gun, "v1", "v1-release", 201),
@@ -1355,6 +1357,7 @@ fn signer_add_remove_and_witness_keep_notary_and_vouch_in_agreement() {
         vouch(&bob, Some(srv)),
         &[
             "sign",
+            "--tofu",
             "--role",
             "targets/releases",
             &pair(gun, "v2", "v2-bob", 302),
@@ -1364,6 +1367,7 @@ fn signer_add_remove_and_witness_keep_notary_and_vouch_in_agreement() {
         vouch(&alice, Some(srv)),
         &[
             "sign",
+            "--tofu",
             "--role",
             "targets/releases",
             &pair(gun, "v1", "v1-alice", 301),

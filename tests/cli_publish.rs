@@ -107,8 +107,13 @@ fn status_rows(out: &str) -> Vec<Vec<String>> {
 }
 
 /// `vouch list --output json` as (name, digest, size, role).
+/// `vouch list --output json` rows; a reader in a trust dir of its own trusts the
+/// repository's root on first use (--tofu).
 fn json_targets(trust: &Path, server: Option<&str>, gun: &str) -> Vec<Row> {
-    let out = ok(vouch(trust, server), &["list", gun, "--output", "json"]);
+    let out = ok(
+        vouch(trust, server),
+        &["list", gun, "--output", "json", "--tofu"],
+    );
     json(&out.stdout)
         .as_array()
         .expect("a JSON array")
@@ -436,7 +441,14 @@ fn notary_published_targets_are_listed_by_vouch_in_text_and_json() {
     ];
     let fresh = tmp.path().join("vouch");
     let srv = Some(server.url.as_str());
-    let text = ok(vouch(&fresh, srv), &["list", gun]).stdout;
+    // A fresh trust dir has nothing anchoring the root: without consent, no answer.
+    let refused = fails(vouch(&fresh, srv), &["list", gun], 1);
+    assert_contains(&refused.stderr, "no trusted root");
+    assert!(
+        !fresh.join("tuf").exists(),
+        "a refused list cached something"
+    );
+    let text = ok(vouch(&fresh, srv), &["list", gun, "--tofu"]).stdout;
     assert_eq!(list_rows(&text), expected);
     // Same table, byte for byte.
     assert_eq!(text, n.run(&["list", gun]));
@@ -468,7 +480,8 @@ fn vouch_publishes_with_a_notary_trust_dir_and_notary_publishes_after_it() {
     c.env("NOTARY_ROOT_PASSPHRASE", support::ROOT_PASS)
         .env("NOTARY_TARGETS_PASSPHRASE", support::TARGETS_PASS)
         .env("NOTARY_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS);
-    ok(c, &["sign-file", gun, "f2", s(&f2)]);
+    // notary's cache has no record of how its root was anchored: consent once.
+    ok(c, &["sign-file", gun, "f2", s(&f2), "--tofu"]);
     assert_eq!(targets_version(&server, gun), v + 1);
     assert_eq!(
         list_rows(&n.run(&["list", gun])),
@@ -676,7 +689,7 @@ fn tls_without_the_ca_fails_with_exit_3_naming_the_certificate() {
     let trust = tmp.path().join("vouch");
     let gun = "example.com/tls-no-ca";
     let srv = Some(server.url.as_str());
-    for args in [vec!["init", gun], vec!["list", gun]] {
+    for args in [vec!["init", gun], vec!["list", gun, "--tofu"]] {
         let out = fails(vouch(&trust, srv), &args, 3);
         let err = out.stderr.to_lowercase();
         assert!(err.contains("certificate"), "{}", out.stderr);
@@ -726,7 +739,7 @@ fn token_auth_writes_with_credentials_and_reads_anonymously() {
     token.clear();
     let fresh = tmp.path().join("anonymous");
     assert_eq!(
-        list_rows(&ok(vouch(&fresh, srv), &["list", gun]).stdout),
+        list_rows(&ok(vouch(&fresh, srv), &["list", gun, "--tofu"]).stdout),
         vec![row("v1", &digest("v1"), 10)]
     );
     let reads = token.requests();
@@ -1136,7 +1149,7 @@ fn sign_check_names_the_keys_a_sign_needs_and_changes_nothing() {
     // A trust dir without the keys: the roles come from the remote, every key is absent.
     let out = fails(
         vouch(&tmp.path().join("empty"), Some(&server.url)),
-        &["sign", "--check", &image, "--output", "json"],
+        &["sign", "--check", &image, "--output", "json", "--tofu"],
         4,
     );
     let report = json(&out.stdout);

@@ -847,7 +847,7 @@ fn a_registry_given_as_the_notary_server_is_named_as_such() {
 
     for cmd in [
         vec!["verify", &image, "--tofu"],
-        vec!["list", &image[..image.len() - 3]],
+        vec!["list", &image[..image.len() - 3], "--tofu"],
     ] {
         let args = [vec!["--server", &registry_url], cmd].concat();
         let o = fails(v(t.path()), &args, 3);

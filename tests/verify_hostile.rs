@@ -1155,7 +1155,8 @@ fn tree_outside_cache(scene: &Scene) -> Vec<String> {
     }
     walk(&scene.base, &cache, &scene.base, &mut out);
     out.sort();
-    out.retain(|p| !p.ends_with(".vouch-lock"));
+    // Locks (`<trust-dir>/locks/…/@lock`) hold their holder's pid; they are not state.
+    out.retain(|p| !p.ends_with("@lock"));
     out
 }
 
@@ -1218,7 +1219,9 @@ fn target_names_with_dot_dot_are_only_names() {
                 "metadata/root.json",
                 "metadata/targets.json",
                 "metadata/snapshot.json",
-                "metadata/timestamp.json"
+                "metadata/timestamp.json",
+                "@vouch/anchor.json",
+                "@vouch/roots/1.json",
             ]
             .contains(&rel.to_str().unwrap()),
             "{}",

@@ -72,6 +72,16 @@ pub struct GlobalOpts {
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// Trust lock file pinning repositories' root keys (also VOUCH_TRUST_LOCK): every
+    /// command that reads a repository's trust data anchors its root there.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub trust_lock: Option<PathBuf>,
+
+    /// Trust a repository's root on first use (nothing pinned, nothing anchored in the
+    /// cache), and say so; recorded in the cache as trusted on first use.
+    #[arg(long, global = true)]
+    pub tofu: bool,
+
     /// Container registry HOST[:PORT] that may be reached over plain HTTP and without
     /// certificate verification (repeatable). Loopback registries always may.
     #[arg(long = "insecure-registry", global = true, value_name = "HOST")]
@@ -255,15 +265,10 @@ pub enum Command {
     },
 }
 
-/// How a reading command anchors trust in a repository's root.
+/// Where a reading command reads trust data from (how its root is anchored is the global
+/// `--trust-lock`/`--tofu`).
 #[derive(Debug, Args, Clone, Default)]
 pub struct TrustArgs {
-    /// Trust lock file pinning root keys (also VOUCH_TRUST_LOCK).
-    #[arg(long, value_name = "FILE")]
-    pub trust_lock: Option<PathBuf>,
-    /// Accept the repository's root on first use when nothing is cached or pinned.
-    #[arg(long)]
-    pub tofu: bool,
     /// Use only the local cache; no network. Expired metadata is still refused.
     #[arg(long)]
     pub offline: bool,
@@ -360,9 +365,6 @@ pub enum TrustCommand {
         /// Pin the root already trusted in the local cache.
         #[arg(long)]
         from_cache: bool,
-        /// Trust lock file to write [default: $VOUCH_TRUST_LOCK or ./vouch-trust.json].
-        #[arg(long, value_name = "FILE")]
-        trust_lock: Option<PathBuf>,
     },
 }
 

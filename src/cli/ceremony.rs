@@ -50,12 +50,14 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             let gun = parse_gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let local = LocalRepo::new(&ctx.trust_dir, &gun);
+            let anchoring = ctx.trust_policy(&gun)?;
             let state = RepoState::fetch(
                 remote.as_ref(),
                 &local,
                 LoadPolicy {
                     clock: &SystemClock,
                     check_expiry: false,
+                    trust: &anchoring,
                 },
             )?
             .ok_or_else(|| {
@@ -217,9 +219,11 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
     for g in &guns {
         let gun = parse_gun(g)?;
         let local = LocalRepo::new(&ctx.trust_dir, &gun);
+        let anchoring = ctx.trust_policy(&gun)?;
         let policy = LoadPolicy {
             clock: &SystemClock,
             check_expiry: false,
+            trust: &anchoring,
         };
         let state = if refresh {
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
@@ -395,6 +399,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
             LoadPolicy {
                 clock: &SystemClock,
                 check_expiry: false,
+                trust: &session.trust,
             },
         )?
         .ok_or_else(|| {

@@ -4,14 +4,12 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use serde_json::json;
-use vouch::clock::SystemClock;
 use vouch::keystore::{KeyFormat, KeyStore};
 use vouch::remote::Access;
 use vouch::trust::apply::{delete_delegation, witness, DelegationChange};
 use vouch::trust::changelist::{ACTION_CREATE, ACTION_UPDATE};
 use vouch::trust::rotate::{plan, rotate, RotateOptions, RotateRole, RotationPlan};
-use vouch::trust::state::{LoadPolicy, RepoState};
-use vouch::trust::{Change, LocalRepo, TrustError};
+use vouch::trust::{Change, TrustError};
 use vouch::tuf::PublicKey;
 
 use super::args::{DelegationCommand, KeyFormatArg, SignerCommand};
@@ -433,23 +431,4 @@ pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> C
     stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
     ctx.note(format!("Witnessed {} in {gun}", roles.join(", ")));
     Ok(())
-}
-
-/// Load the verified state for lifecycle reads (cache refresh from the remote).
-#[allow(dead_code)]
-pub fn state_for(ctx: &Context, gun: &vouch::remote::Gun) -> CliResult<RepoState> {
-    let remote = ctx.remote(Some(gun), Access::Pull)?;
-    let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let policy = LoadPolicy {
-        clock: &SystemClock,
-        check_expiry: false,
-    };
-    Ok(
-        RepoState::fetch(remote.as_ref(), &local, policy)?.ok_or_else(|| {
-            TrustError::NoTrustData {
-                gun: gun.to_string(),
-                remote: remote.describe(),
-            }
-        })?,
-    )
 }

@@ -103,6 +103,8 @@ pub struct Session {
     pub pass: vouch::keystore::Chain<'static>,
     pub remote: Box<dyn vouch::remote::Remote>,
     pub local: vouch::trust::LocalRepo,
+    /// How trust in the repository's root is anchored when it is read.
+    pub trust: vouch::trust::anchor::TrustPolicy,
 }
 
 impl Session {
@@ -112,6 +114,7 @@ impl Session {
             pass: &self.pass,
             remote: self.remote.as_ref(),
             clock: &vouch::clock::SystemClock,
+            trust: &self.trust,
         }
     }
 }
@@ -258,6 +261,53 @@ impl Context {
         }
     }
 
+    /// The trust lock file named by --trust-lock or VOUCH_TRUST_LOCK.
+    pub fn trust_lock_path(&self) -> Option<PathBuf> {
+        self.global.trust_lock.clone().or_else(|| {
+            std::env::var_os("VOUCH_TRUST_LOCK")
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
+    }
+
+    /// How trust in `gun`'s root is anchored, for every command that reads its trust
+    /// data: the trust lock (which must pin `gun` when given), else notary's
+    /// `trust_pinning` from the config file; consent to trust on first use from --tofu or
+    /// `"tofu": true` in the config file, refused when `trust_pinning.disable_tofu` is set.
+    pub fn trust_policy(
+        &self,
+        gun: &vouch::remote::Gun,
+    ) -> CliResult<vouch::trust::anchor::TrustPolicy> {
+        use vouch::trust::anchor::TrustPolicy;
+        let notary = self.notary_trust_pinning()?;
+        if notary.disable_tofu && self.global.tofu {
+            return Err(usage(
+                "--tofu is not allowed: trust_pinning.disable_tofu is set in the config file",
+            ));
+        }
+        let tofu = (self.global.tofu || self.config_tofu()) && !notary.disable_tofu;
+        let mut policy = match self.trust_lock_path() {
+            Some(path) => {
+                let lock = vouch::trust::pin::TrustLock::load(&path)?;
+                let pin = lock.get(gun.as_str()).cloned().ok_or_else(|| {
+                    usage(format!(
+                        "{gun} is not pinned in {}; add it with `vouch trust pin {gun} --trust-lock {}`",
+                        path.display(),
+                        path.display()
+                    ))
+                })?;
+                TrustPolicy::pinned(pin, format!("the trust lock {}", path.display()))
+            }
+            None => match notary.pin_for(gun.as_str())? {
+                Some(pin) => TrustPolicy::pinned(pin, "trust_pinning in the config file"),
+                None => TrustPolicy::default(),
+            },
+        };
+        policy.tofu = tofu;
+        policy.tofu_disabled = notary.disable_tofu;
+        Ok(policy)
+    }
+
     /// `"tofu": true` in the config file allows trust on first use without --tofu.
     pub fn config_tofu(&self) -> bool {
         self.config_bytes()
@@ -284,6 +334,7 @@ impl Context {
         keys.keep_unlocked_keys();
         Ok(Session {
             keys,
+            trust: self.trust_policy(gun)?,
             remote: self.remote(Some(gun), access)?,
             pass: prompt::sources(self)?,
             local: vouch::trust::LocalRepo::new(&self.trust_dir, gun),

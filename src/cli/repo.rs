@@ -323,26 +323,18 @@ fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResul
     Ok(())
 }
 
-/// Read a repository's verified state from its remote, refreshing the local cache.
+/// Read a repository's verified state from its remote, anchored as the global trust
+/// options say, refreshing the local cache.
 pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
+    let anchoring = ctx.trust_policy(gun)?;
     let policy = LoadPolicy {
         clock: &SystemClock,
         check_expiry: true,
+        trust: &anchoring,
     };
-    let state = RepoState::fetch(remote, &local, policy)?.ok_or_else(|| {
-        super::CliError::from(vouch::trust::TrustError::NoTrustData {
-            gun: gun.to_string(),
-            remote: remote.describe(),
-        })
-    })?;
-    {
-        let _lock = local.lock()?;
-        local.write_cached_all(&state.fresh_files())?;
-    }
-    for w in &state.warnings {
-        ctx.warn(w);
-    }
+    let state = vouch::trust::verdict::load(Some(remote), &local, policy)?;
+    super::verify::announce(ctx, &state, Some(remote));
     Ok(state)
 }
 

@@ -7,12 +7,9 @@ use vouch::clock::SystemClock;
 use vouch::reference::Reference;
 use vouch::remote::{Access, Gun};
 use vouch::trust::pin::{Pin, TrustLock};
-use vouch::trust::state::{
-    trust_cached_root, trust_new_root, Bootstrap, LoadPolicy, RepoState, Source,
-};
-use vouch::trust::view::{self, TargetEntry};
+use vouch::trust::state::{LoadPolicy, RepoState, Source};
+use vouch::trust::verdict::{self, Query, TrustedTarget};
 use vouch::trust::{LocalRepo, TrustError};
-use vouch::tuf::{check_hashes, FileMeta};
 
 use super::args::{TrustArgs, TrustCommand};
 use super::output::{print_json, Table};
@@ -20,135 +17,50 @@ use super::{usage, CliResult, Context};
 
 const DEFAULT_LOCK: &str = "vouch-trust.json";
 
-fn lock_path(arg: &Option<PathBuf>) -> Option<PathBuf> {
-    arg.clone().or_else(|| {
-        std::env::var_os("VOUCH_TRUST_LOCK")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    })
-}
-
-/// Load the verified state of `gun` as the trust arguments say; refresh the cache on success.
-fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
+/// Load the verified state of `gun`, anchored as the global trust options say (online,
+/// or from the cache alone with --offline); the cache keeps what was downloaded.
+pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
+    let anchoring = ctx.trust_policy(gun)?;
     let policy = LoadPolicy {
         clock: &SystemClock,
         check_expiry: true,
+        trust: &anchoring,
     };
-    let lock = match lock_path(&trust.trust_lock) {
-        Some(p) => Some((TrustLock::load(&p)?, p)),
-        None => None,
+    let remote = if trust.offline {
+        None
+    } else {
+        Some(ctx.remote(Some(gun), Access::Pull)?)
     };
-    let pin: Option<Pin> = match &lock {
-        Some((l, p)) => Some(l.get(gun.as_str()).cloned().ok_or_else(|| {
-            usage(format!(
-                "{gun} is not pinned in {}; add it with `vouch trust pin {gun} --trust-lock {}`",
-                p.display(),
-                p.display()
-            ))
-        })?),
-        None => None,
-    };
-    // notary's trust_pinning from the config file, when no trust lock is given.
-    let notary_pins = ctx.notary_trust_pinning()?;
-    let pin = match pin {
-        Some(p) => Some(p),
-        None => notary_pins.pin_for(gun.as_str())?,
-    };
-    if trust.offline {
-        let state = RepoState::from_cache(&local, policy)?.ok_or_else(|| {
-            super::CliError::from(TrustError::NoAnchor {
-                gun: gun.to_string(),
-            })
-            .with_context("--offline: nothing cached")
-        })?;
-        if let Some(pin) = pin.as_ref().filter(|p| p.ca.is_some()) {
-            let now = policy.clock.now();
-            vouch::trust::pin::check_ca_pin(gun.as_str(), pin, state.root.bytes(), now)?;
-        } else if let Some(pin) = &pin {
-            let root = state.root.role();
-            let cached_pin = Pin::from_root(root)?;
-            let pinned = cached_pin
-                .root_keys
-                .iter()
-                .any(|k| pin.root_keys.contains(k))
-                && root.version >= pin.root_version;
-            if !pinned {
-                return Err(TrustError::PinMismatch {
-                    gun: gun.to_string(),
-                    reason: format!(
-                        "the cached root (version {}) is not signed by a pinned key; go online to follow rotations",
-                        root.version
-                    ),
-                }
-                .into());
-            }
-        }
-        return Ok(state);
-    }
-    if notary_pins.disable_tofu && trust.tofu {
-        return Err(usage(
-            "--tofu is not allowed: trust_pinning.disable_tofu is set in the config file",
-        ));
-    }
-    let tofu_allowed = (trust.tofu || ctx.config_tofu()) && !notary_pins.disable_tofu;
-    let bootstrap = match &pin {
-        Some(p) => Bootstrap::Pinned(p),
-        None if tofu_allowed => Bootstrap::CacheOrTofu,
-        None => Bootstrap::CacheOnly,
-    };
-    let remote = ctx.remote(Some(gun), Access::Pull)?;
-    let state =
-        RepoState::fetch_with(remote.as_ref(), &local, policy, &bootstrap)?.ok_or_else(|| {
-            super::CliError::from(TrustError::NoTrustData {
-                gun: gun.to_string(),
-                remote: remote.describe(),
-            })
-        })?;
-    if state.tofu {
+    let state = verdict::load(remote.as_deref(), &local, policy)?;
+    announce(ctx, &state, remote.as_deref());
+    Ok(state)
+}
+
+/// Say on stderr what the user must know about how a state was trusted: trust on first
+/// use (loudly), a pin that is behind, skipped delegations.
+pub fn announce(ctx: &Context, state: &RepoState, remote: Option<&dyn vouch::remote::Remote>) {
+    let gun = &state.gun;
+    if state.first_use {
         ctx.warn(format!(
-            "TRUST ON FIRST USE: {gun} had no cached or pinned root; trusting root version {} with root keys {} as served by {}. \
-             Pin it (`vouch trust pin {gun} --from-cache`) and verify with --trust-lock from now on.",
+            "TRUST ON FIRST USE: nothing pinned or anchored for {gun}; trusting root version {} with root keys {}{}, as --tofu allows. \
+             Pin it (`vouch trust pin {gun} --from-cache`) and use --trust-lock from now on.",
             state.root.role().version,
             Pin::from_root(state.root.role()).map(|p| p.root_keys.join(", ")).unwrap_or_default(),
-            remote.describe()
+            remote.map(|r| format!(" as served by {}", r.describe())).unwrap_or_default(),
         ));
     }
     for w in &state.warnings {
         ctx.warn(w);
     }
-    // A warm cache that the remote did not move past needs no write, and so no lock.
-    let fresh = state.fresh_files();
-    if !fresh.is_empty() {
-        let _lock = local.lock()?;
-        local.write_cached_all(&fresh)?;
-    }
-    Ok(state)
 }
 
-fn role_summary(state: &RepoState) -> serde_json::Value {
+fn role_summary(target: &TrustedTarget) -> serde_json::Value {
     let mut m = serde_json::Map::new();
-    let r = state.root.role();
-    m.insert(
-        "root".into(),
-        json!({"version": r.version, "expires": r.expires.as_str()}),
-    );
-    for (name, t) in &state.targets {
+    for v in &target.versions {
         m.insert(
-            name.clone(),
-            json!({"version": t.role().version, "expires": t.role().expires.as_str()}),
-        );
-    }
-    if let Some(s) = &state.snapshot {
-        m.insert(
-            "snapshot".into(),
-            json!({"version": s.role().version, "expires": s.role().expires.as_str()}),
-        );
-    }
-    if let Some(t) = &state.timestamp {
-        m.insert(
-            "timestamp".into(),
-            json!({"version": t.role().version, "expires": t.role().expires.as_str()}),
+            v.role.clone(),
+            json!({"version": v.version, "expires": v.expires}),
         );
     }
     serde_json::Value::Object(m)
@@ -168,68 +80,55 @@ pub fn verify(
         .ok_or_else(|| usage(format!("{image}: name the tag to verify (IMAGE:TAG)")))?;
     let gun = Gun::parse(&r.gun())?;
     let state = load_state(ctx, &gun, trust)?;
-    let entry = view::docker_lookup(&state, &tag).ok_or_else(|| {
-        super::CliError::from(TrustError::NoSuchTarget {
-            gun: gun.to_string(),
-            name: tag.clone(),
-        })
-        .with_context("targets: tag not signed by targets or targets/releases")
-    })?;
-    let hex = entry.sha256_hex().ok_or_else(|| {
-        super::CliError::from(TrustError::Verification {
-            gun: gun.to_string(),
-            role: entry.role.clone(),
-            reason: format!("target {tag} has no sha256 hash"),
-        })
-    })?;
-    let signed = format!("sha256:{hex}");
-    for (what, want) in [
-        ("--digest", digest),
-        ("the reference's digest", r.digest.as_deref()),
-    ] {
-        if let Some(want) = want {
-            if !want.eq_ignore_ascii_case(&signed) {
-                return Err(TrustError::Verification {
-                    gun: gun.to_string(),
-                    role: entry.role.clone(),
-                    reason: format!(
-                        "digest mismatch: {what} is {want}, but {tag} is signed as {signed}"
-                    ),
-                }
-                .into());
-            }
-        }
+    let mut want = Vec::new();
+    if let Some(d) = digest {
+        want.push(("--digest", d));
     }
+    if let Some(d) = r.digest.as_deref() {
+        want.push(("the reference's digest", d));
+    }
+    let target = verdict::lookup(&state, Query::Tag(&tag), &want).map_err(|e| {
+        let not_found = matches!(e, TrustError::NoSuchTarget { .. });
+        let err = super::CliError::from(e);
+        if not_found {
+            err.with_context("targets: tag not signed by targets or targets/releases")
+        } else {
+            err
+        }
+    })?;
     if check_registry {
-        super::registry::check_tag(ctx, &r, &tag, &signed)?;
+        super::registry::check_tag(ctx, &r, &tag, &target.digest)?;
     }
     // The name as the user wrote it, without tag or digest.
     let name = image.split('@').next().unwrap_or(image);
     let name = name.strip_suffix(&format!(":{tag}")).unwrap_or(name);
-    let pinned = format!("{name}@{signed}");
+    let pinned = format!("{name}@{}", target.digest);
     if ctx.json() {
-        let signer_keys: Vec<String> = state
-            .targets
-            .get(&entry.role)
-            .map(|t| t.signed_by().iter().map(|k| k.to_string()).collect())
-            .unwrap_or_default();
         print_json(&json!({
             "trusted": true,
             "reference": pinned,
             "gun": gun.as_str(),
             "tag": tag,
-            "digest": signed,
-            "size": entry.meta.length,
-            "role": entry.role,
-            "signed_by": signer_keys,
-            "metadata": role_summary(&state),
-            "source": match state.source { Source::Remote => "remote", Source::Cache => "cache" },
-            "trusted_on_first_use": state.tofu,
+            "digest": target.digest,
+            "size": target.meta.length,
+            "role": target.role,
+            "signed_by": target.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "metadata": role_summary(&target),
+            "source": source_name(target.source),
+            "anchored_by": target.anchored_by.as_str(),
+            "trusted_on_first_use": target.first_use,
         }));
     } else {
         println!("{pinned}");
     }
     Ok(())
+}
+
+fn source_name(source: Source) -> &'static str {
+    match source {
+        Source::Remote => "remote",
+        Source::Cache => "cache",
+    }
 }
 
 pub fn verify_file(
@@ -240,46 +139,22 @@ pub fn verify_file(
     trust: &TrustArgs,
 ) -> CliResult {
     let gun = Gun::parse(gun)?;
-    let bytes =
-        std::fs::read(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    let mut reader = std::fs::File::open(file)
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let state = load_state(ctx, &gun, trust)?;
-    let entry: TargetEntry = view::lookup(&state, name).ok_or_else(|| {
-        super::CliError::from(TrustError::NoSuchTarget {
-            gun: gun.to_string(),
-            name: name.to_owned(),
-        })
-    })?;
-    let fail = |reason: String| -> super::CliError {
-        TrustError::Verification {
-            gun: gun.to_string(),
-            role: entry.role.clone(),
-            reason,
-        }
-        .into()
-    };
-    if entry.meta.length != bytes.len() as i64 {
-        return Err(fail(format!(
-            "{} is {} bytes, but target {name} is signed as {} bytes",
-            file.display(),
-            bytes.len(),
-            entry.meta.length
-        )));
-    }
-    check_hashes(name, &bytes, &entry.meta)
-        .map_err(|e| fail(format!("{}: {e}", file.display())))?;
-    let actual = FileMeta::from_bytes(&bytes, &["sha256"])?;
+    let target = verdict::lookup(&state, Query::Name(name), &[])?;
+    let what = file.display().to_string();
+    let (size, sha256) = verdict::check_content(&target, &what, &mut reader)?;
     if ctx.json() {
         print_json(
             &json!({"trusted": true, "gun": gun.as_str(), "name": name, "file": file,
-            "sha256": hex::encode(actual.sha256().unwrap_or_default()), "size": bytes.len(), "role": entry.role,
-            "metadata": role_summary(&state)}),
+            "sha256": sha256.trim_start_matches("sha256:"), "size": size, "role": target.role,
+            "metadata": role_summary(&target), "anchored_by": target.anchored_by.as_str()}),
         );
     } else {
         println!(
-            "{name}: OK ({} bytes, sha256:{}, signed by {})",
-            bytes.len(),
-            hex::encode(actual.sha256().unwrap_or_default()),
-            entry.role
+            "{name}: OK ({size} bytes, {sha256}, signed by {})",
+            target.role
         );
     }
     Ok(())
@@ -453,11 +328,11 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
             gun,
             root_key_ids,
             from_cache,
-            trust_lock,
         } => {
             let gun = Gun::parse(&gun)?;
-            let path = lock_path(&trust_lock).unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK));
-            let now = time::OffsetDateTime::now_utc();
+            let path = ctx
+                .trust_lock_path()
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK));
             let pin = if !root_key_ids.is_empty() {
                 for id in &root_key_ids {
                     vouch::tuf::KeyId::parse(id)?;
@@ -467,28 +342,67 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                     root_version: 1,
                     ca: None,
                 }
-            } else if from_cache {
-                let local = LocalRepo::new(&ctx.trust_dir, &gun);
-                let bytes = local.read_cached("root")?.ok_or_else(|| {
-                    usage(format!("no cached root for {gun} in {}; run `vouch verify … --tofu` or `vouch list {gun}` first, or pin explicit --root-key-id", ctx.trust_dir.display()))
-                })?;
-                Pin::from_root(trust_cached_root(gun.as_str(), &bytes, now)?.role())?
             } else {
-                let remote = ctx.remote(Some(&gun), Access::Pull)?;
-                let bytes = remote
-                    .get_current(&gun, "root", vouch::remote::limits::MAX_DOWNLOAD_SIZE)?
-                    .ok_or_else(|| {
-                        super::CliError::from(TrustError::NoTrustData {
-                            gun: gun.to_string(),
-                            remote: remote.describe(),
-                        })
+                // The root to pin is trusted as any command trusts it: through the pin
+                // this lock already holds for the GUN (following signed rotations), else
+                // notary's trust_pinning, else the anchored cache.
+                let existing = TrustLock::load_or_default(&path)?
+                    .get(gun.as_str())
+                    .cloned();
+                let mut anchoring = match existing {
+                    Some(p) => vouch::trust::anchor::TrustPolicy::pinned(
+                        p,
+                        format!("the trust lock {}", path.display()),
+                    ),
+                    None => match ctx.notary_trust_pinning()?.pin_for(gun.as_str())? {
+                        Some(p) => vouch::trust::anchor::TrustPolicy::pinned(
+                            p,
+                            "trust_pinning in the config file",
+                        ),
+                        None => Default::default(),
+                    },
+                };
+                let local = LocalRepo::new(&ctx.trust_dir, &gun);
+                if from_cache {
+                    anchoring.tofu = ctx.global.tofu;
+                    let policy = LoadPolicy {
+                        clock: &SystemClock,
+                        check_expiry: false,
+                        trust: &anchoring,
+                    };
+                    let state = RepoState::from_cache(&local, policy)?.ok_or_else(|| {
+                        usage(format!("no cached root for {gun} in {}; run `vouch trust pin {gun}` (reads the remote), or pin explicit --root-key-id", ctx.trust_dir.display()))
                     })?;
-                let root = trust_new_root(gun.as_str(), &bytes, now)?;
-                ctx.warn(format!(
-                    "pinning the root keys {} serves for {gun} now; check these key IDs with the repository's owners",
-                    remote.describe()
-                ));
-                Pin::from_root(root.role())?
+                    if state.anchored_by == vouch::trust::anchor::AnchoredBy::Tofu {
+                        ctx.warn(format!(
+                            "the cached root of {gun} was trusted on first use, not checked against anything; pinning it makes it the anchor of every verify with this trust lock. Check these key IDs with the repository's owners"
+                        ));
+                    }
+                    Pin::from_root(state.root.role())?
+                } else {
+                    // Pinning is the consent to trust what the remote serves, when nothing
+                    // anchors it yet.
+                    anchoring.tofu = true;
+                    let policy = LoadPolicy {
+                        clock: &SystemClock,
+                        check_expiry: false,
+                        trust: &anchoring,
+                    };
+                    let remote = ctx.remote(Some(&gun), Access::Pull)?;
+                    let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
+                    if state.first_use
+                        || state.anchored_by == vouch::trust::anchor::AnchoredBy::Tofu
+                    {
+                        ctx.warn(format!(
+                            "pinning the root keys {} serves for {gun} now; check these key IDs with the repository's owners",
+                            remote.describe()
+                        ));
+                    }
+                    for w in &state.warnings {
+                        ctx.warn(w);
+                    }
+                    Pin::from_root(state.root.role())?
+                }
             };
             let mut lock = TrustLock::load_or_default(&path)?;
             let previous = lock.repositories.insert(gun.to_string(), pin.clone());

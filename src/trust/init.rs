@@ -172,6 +172,8 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
     // The upload below rewrites targets and snapshot (version 2, as notary does) durably;
     // root stays as it is and is synced after the upload, or all three are synced when
     // the upload fails, so that `vouch init` can pick up where it stopped.
+    // Trust in this root is anchored here: it was made here.
+    local.write_anchor_record(&super::anchor::AnchoredBy::Init.record(1, now))?;
     local.write_cached_unsynced(&cache)?;
     let opts = PublishOptions {
         remote_known_empty: true,

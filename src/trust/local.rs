@@ -1,6 +1,14 @@
 //! A repository's local state in the trust dir, in notary's layout (protocol §7):
 //! `tuf/<gun>/metadata/<role>.json` (the cache of verified metadata) and
 //! `tuf/<gun>/changelist/*.change` (staged changes). vouch and notary can share it.
+//!
+//! vouch keeps two things of its own beside them, in `tuf/<gun>/@vouch/` (`@` is in no
+//! GUN, so no repository's directory can clash with it, and notary reads none of it): every
+//! root version it verified (`roots/<version>.json`, the chain a pin is followed along)
+//! and how the cached root was first anchored (`anchor.json`). Both go away with the
+//! cache when notary or vouch delete the repository's local state. Locks live outside
+//! `tuf/`, in `<trust_dir>/locks/`, so that a command that changes nothing leaves `tuf/`
+//! byte for byte as it was.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -12,10 +20,42 @@ use super::TrustError;
 
 /// Largest cached metadata file vouch reads (notary's `MaxDownloadSize`).
 const MAX_CACHED: u64 = 100 << 20;
+/// Largest root history file read.
+const MAX_ROOT: u64 = 8 << 20;
+/// Most root history files read.
+const MAX_HISTORY: usize = 1024;
+
+/// How a repository's cached root came to be trusted, as `anchor.json` records it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AnchorRecord {
+    /// `init` (created here), `pin` (verified against pinned root keys), `tofu` (trusted
+    /// on first use with the user's consent).
+    pub anchored_by: String,
+    /// The root version first anchored so.
+    pub root_version: i64,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+/// The `signed.version` of a root file, without verifying anything.
+fn root_version(bytes: &[u8]) -> Option<i64> {
+    #[derive(serde::Deserialize)]
+    struct V {
+        version: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct E {
+        signed: V,
+    }
+    serde_json::from_slice::<E>(bytes)
+        .ok()
+        .map(|e| e.signed.version)
+}
 
 pub struct LocalRepo {
     gun: Gun,
     dir: PathBuf,
+    lock_dir: PathBuf,
 }
 
 /// Holds the per-repository lock until dropped.
@@ -28,6 +68,7 @@ impl LocalRepo {
         LocalRepo {
             gun: gun.clone(),
             dir: trust_dir.join("tuf").join(gun.as_str()),
+            lock_dir: trust_dir.join("locks").join(gun.as_str()),
         }
     }
 
@@ -52,19 +93,99 @@ impl LocalRepo {
     }
 
     /// Serialise writers to this repository's local state (staging, publishing, cache
-    /// updates). The lock lives next to the repository's state, not in it, so that
-    /// `notary delete` of the state does not race with it.
+    /// updates). The lock is `<trust_dir>/locks/<gun>/@lock`: outside `tuf/`, so that
+    /// `notary delete` of the state does not race with it and reading commands leave
+    /// `tuf/` untouched.
     pub fn lock(&self) -> Result<RepoLock, TrustError> {
-        let parent = self.dir.parent().unwrap_or(&self.dir);
-        ensure_dir(parent)?;
-        let name = self
-            .dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let path = parent.join(format!(".{name}.vouch-lock"));
+        ensure_dir(&self.lock_dir)?;
+        let path = self.lock_dir.join("@lock");
         let file = fsio::lock_file(&path).map_err(|e| local_err("cannot lock", &path, e))?;
         Ok(RepoLock { _file: file })
+    }
+
+    /// vouch's own state for this repository (see the module doc).
+    fn vouch_dir(&self) -> PathBuf {
+        self.dir.join("@vouch")
+    }
+
+    fn history_dir(&self) -> PathBuf {
+        self.vouch_dir().join("roots")
+    }
+
+    /// Every root version kept in the history and the cached root.json, by version
+    /// (one file per version; the cached root.json wins over a history copy of its
+    /// version). Files that do not parse far enough to show a version are skipped: each
+    /// root is verified by the caller anyway.
+    pub fn root_history(&self) -> Result<Vec<(i64, Vec<u8>)>, TrustError> {
+        let mut out = std::collections::BTreeMap::new();
+        let dir = self.history_dir();
+        match fs::read_dir(&dir) {
+            Ok(entries) => {
+                for e in entries.flatten() {
+                    let name = e.file_name();
+                    let Some(v) = name
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".json"))
+                        .and_then(|n| n.parse::<i64>().ok())
+                    else {
+                        continue;
+                    };
+                    if out.len() >= MAX_HISTORY {
+                        break;
+                    }
+                    if let Some(bytes) = read_capped(&e.path(), MAX_ROOT)? {
+                        out.insert(v, bytes);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(local_err("cannot read", &dir, e)),
+        }
+        if let Some(bytes) = self.read_cached("root")? {
+            if let Some(v) = root_version(&bytes) {
+                out.insert(v, bytes);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Keep these verified root versions in the history.
+    pub fn remember_roots(&self, roots: &[Vec<u8>]) -> Result<(), TrustError> {
+        let dir = self.history_dir();
+        let mut files = Vec::new();
+        for bytes in roots {
+            let Some(v) = root_version(bytes) else {
+                continue;
+            };
+            let path = dir.join(format!("{v}.json"));
+            if read_capped(&path, MAX_ROOT).ok().flatten().as_deref() != Some(bytes.as_slice()) {
+                files.push((path, bytes.as_slice()));
+            }
+        }
+        if files.is_empty() {
+            return Ok(());
+        }
+        ensure_dir(&dir)?;
+        let list: Vec<(&Path, &[u8])> = files.iter().map(|(p, b)| (p.as_path(), *b)).collect();
+        fsio::write_atomic_all(&dir, &list)
+            .map_err(|e| local_err("cannot write root history in", &dir, e))
+    }
+
+    /// How the cached root was anchored, as recorded (`None`: no record, e.g. a cache
+    /// that notary or an older vouch wrote). An unreadable record counts as none.
+    pub fn anchor_record(&self) -> Result<Option<AnchorRecord>, TrustError> {
+        let path = self.vouch_dir().join("anchor.json");
+        Ok(read_capped(&path, 64 << 10)?.and_then(|b| serde_json::from_slice(&b).ok()))
+    }
+
+    /// Record how the cached root was anchored.
+    pub fn write_anchor_record(&self, record: &AnchorRecord) -> Result<(), TrustError> {
+        let dir = self.vouch_dir();
+        ensure_dir(&dir)?;
+        let path = dir.join("anchor.json");
+        let mut text = serde_json::to_vec_pretty(record).expect("records serialize");
+        text.push(b'\n');
+        fsio::write_atomic(&path, &text).map_err(|e| local_err("cannot write", &path, e))
     }
 
     /// The cached bytes of `role`, if present.
@@ -75,6 +196,9 @@ impl LocalRepo {
 
     /// Replace the cached copy of `role` atomically.
     pub fn write_cached(&self, role: &str, bytes: &[u8]) -> Result<(), TrustError> {
+        if role == "root" {
+            self.remember_roots(&[bytes.to_vec()])?;
+        }
         let path = self.role_path(role);
         ensure_dir(path.parent().expect("role path has a parent"))?;
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
@@ -84,6 +208,7 @@ impl LocalRepo {
     /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
     /// just before uploading it and rewriting most of it durably.
     pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
+        self.remember_cached_roots(files)?;
         let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
         ensure_dir(&self.top_level_dir(&paths)?)?;
         for (path, (_, bytes)) in paths.iter().zip(files) {
@@ -135,6 +260,7 @@ impl LocalRepo {
         if files.is_empty() {
             return Ok(());
         }
+        self.remember_cached_roots(files)?;
         let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
         let Ok(dir) = self.top_level_dir(&paths) else {
             // Delegated roles live in subdirectories: one at a time.
@@ -151,6 +277,16 @@ impl LocalRepo {
             .collect();
         fsio::write_atomic_all(&dir, &list)
             .map_err(|e| local_err("cannot write cache files in", &dir, e))
+    }
+
+    /// The roots among cache files about to be written go into the history first.
+    fn remember_cached_roots(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
+        let roots: Vec<Vec<u8>> = files
+            .iter()
+            .filter(|(r, _)| r == "root")
+            .map(|(_, b)| b.clone())
+            .collect();
+        self.remember_roots(&roots)
     }
 
     pub fn remove_cached(&self, role: &str) -> Result<(), TrustError> {

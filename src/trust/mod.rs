@@ -4,6 +4,7 @@
 //! Everything that comes from a remote or from the local cache is verified (signatures,
 //! thresholds, hashes, versions) before it is used; see [`state`].
 
+pub mod anchor;
 pub mod apply;
 pub mod ceremony;
 pub mod changelist;
@@ -14,6 +15,7 @@ pub mod preflight;
 pub mod publish;
 pub mod rotate;
 pub mod state;
+pub mod verdict;
 pub mod view;
 
 use crate::error::ExitCode;
@@ -71,12 +73,22 @@ pub enum TrustError {
     },
     #[error("publishing {gun} failed: {reason}")]
     Conflict { gun: String, reason: String },
+    #[error("nothing cached for {gun} (--offline reads only the local cache)")]
+    NotCached { gun: String },
     #[error("no target {name:?} in {gun}")]
     NoSuchTarget { gun: String, name: String },
-    #[error(
-        "no trusted root for {gun}: nothing cached, no pin, and trust on first use was not allowed"
-    )]
-    NoAnchor { gun: String },
+    #[error("no trusted root for {gun}: {}", if *unrecorded_cache {
+        "its cached root has no record of how it was anchored (written by notary, docker trust or an older vouch), nothing is pinned, and trust on first use was not allowed"
+    } else {
+        "nothing cached, nothing pinned, and trust on first use was not allowed"
+    })]
+    NoAnchor {
+        gun: String,
+        /// A cache exists, but nothing records how its root was anchored.
+        unrecorded_cache: bool,
+        /// notary's `trust_pinning.disable_tofu` forbids trust on first use.
+        tofu_disabled: bool,
+    },
     #[error("the root of {gun} expires at {expires}, within 6 months, and must be re-signed before anything else is published, but no root key is in this key store")]
     RootNeedsResigning { gun: String, expires: String },
     #[error("{count} role(s) expire within {within}: {roles}")]
@@ -87,12 +99,32 @@ pub enum TrustError {
     },
     #[error("the root of {gun} does not chain to a pinned key: {reason}")]
     PinMismatch { gun: String, reason: String },
+    /// Signed metadata that expired: not an attack by itself, but nothing to deploy from.
+    #[error("the {role} metadata of {gun} expired at {expires}")]
+    Expired {
+        gun: String,
+        role: String,
+        expires: String,
+    },
+    /// The target is signed, but as something else than the caller asked for.
+    #[error("{name} in {gun} is signed as {signed}, but {what} is {wanted}")]
+    DigestMismatch {
+        gun: String,
+        name: String,
+        /// What was compared: "--digest", "the reference's digest", a file's path.
+        what: String,
+        signed: String,
+        wanted: String,
+    },
 }
 
 impl TrustError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             TrustError::NoTrustData { .. }
+            | TrustError::NotCached { .. }
+            | TrustError::Expired { .. }
+            | TrustError::DigestMismatch { .. }
             | TrustError::NotInitialized { .. }
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
@@ -138,11 +170,31 @@ impl TrustError {
             TrustError::ExpiringSoon { .. } => Some(
                 "re-sign them with `vouch renew GUN [ROLE…]` where their keys are (root: `vouch root plan`/`sign`/`apply` for an offline root key)".into(),
             ),
-            TrustError::NoAnchor { gun } => Some(format!(
-                "pin the repository's root keys (`vouch trust pin {gun}`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu"
+            TrustError::NoAnchor { gun, tofu_disabled: true, .. } => Some(format!(
+                "trust_pinning.disable_tofu is set: pin the repository's root keys in trust_pinning.certs, or in a trust lock (`vouch trust pin {gun} --root-key-id ID`, then `--trust-lock FILE`)"
+            )),
+            TrustError::NoAnchor { gun, unrecorded_cache: true, .. } => Some(format!(
+                "check the cached root's keys with the repository's owners (`vouch inspect {gun} --offline --tofu`), then pin them (`vouch trust pin {gun} --from-cache`, then `--trust-lock FILE`) or accept the cache once with --tofu"
+            )),
+            TrustError::NoAnchor { gun, .. } => Some(format!(
+                "pin the repository's root keys (`vouch trust pin {gun} --root-key-id ID`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu"
             )),
             TrustError::PinMismatch { gun, .. } => Some(format!(
                 "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
+            )),
+            TrustError::NotCached { gun } => Some(format!(
+                "run the same command online once (without --offline) to fill the cache for {gun}"
+            )),
+            TrustError::Expired { gun, role, .. } => Some(match role.as_str() {
+                "timestamp" => format!(
+                    "the timestamp is re-signed by whoever holds its key (the notary server, or `vouch renew {gun} timestamp` for a static repository); if it is the server's, check its clock and timestamp signer. Do not deploy until it is re-signed"
+                ),
+                _ => format!(
+                    "the publisher must re-sign it where its key is: `vouch renew {gun} {role}` (root: `vouch root plan`/`sign`/`apply` for an offline root key). Do not deploy until it is re-signed"
+                ),
+            }),
+            TrustError::DigestMismatch { gun, name, .. } => Some(format!(
+                "what you have is not what was signed as {name}: check the tag or file you meant, and `vouch list {gun}` for what is signed"
             )),
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::error::io_hint(path, *kind))
@@ -169,6 +221,19 @@ pub(crate) fn next_version(gun: &str, role: &str, version: i64) -> Result<i64, T
         )));
     }
     Ok(version + 1)
+}
+
+/// A role's expiry check failed: [`TrustError::Expired`] for an expiry, else a
+/// verification failure.
+pub(crate) fn expired(gun: &str, role: &str, e: crate::tuf::TufError) -> TrustError {
+    match e {
+        crate::tuf::TufError::Expired { expires, .. } => TrustError::Expired {
+            gun: gun.to_owned(),
+            role: role.to_owned(),
+            expires,
+        },
+        other => verification(gun, role, other),
+    }
 }
 
 pub(crate) fn verification(gun: &str, role: &str, reason: impl std::fmt::Display) -> TrustError {

@@ -19,9 +19,8 @@
 //! file, or the certificate key ID listed in root.json; both are accepted. `root_version`
 //! is the root version seen when pinning; an older root is a rollback.
 //!
-//! To trust a repository's current root, a threshold of its root signatures must come from
-//! pinned keys — or the root must be reachable by signed rotations from the pinned version
-//! whose signatures do. A repository re-created with new root keys fails closed.
+//! This module only reads and writes pins; how a pin anchors trust in a root is decided in
+//! [`super::anchor`], with every other rule for trusting a root.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,13 +29,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::crypto::x509::{self, CertInfo};
-use crate::error::Error;
-use crate::remote::{limits, Gun, Remote};
 use crate::tuf::roles::BaseRole;
-use crate::tuf::{verify_with_roles, Root, Signed, Verified};
+use crate::tuf::Root;
 
 use super::local::{local_err, read_capped};
-use super::state::root_role;
 use super::TrustError;
 
 pub const LOCK_FORMAT: u32 = 1;
@@ -83,7 +79,11 @@ impl CaPin {
 
     /// The bundle's certificates usable as trust anchors at `now` (notary ignores CA
     /// certificates failing `ValidateCertificate` with expiry checked); none is an error.
-    fn usable(&self, gun: &str, now: OffsetDateTime) -> Result<Vec<CertInfo>, TrustError> {
+    pub(crate) fn usable(
+        &self,
+        gun: &str,
+        now: OffsetDateTime,
+    ) -> Result<Vec<CertInfo>, TrustError> {
         let usable: Vec<CertInfo> = self
             .certs
             .iter()
@@ -105,7 +105,7 @@ impl CaPin {
     /// Whether the root key `key` (one certificate, [`x509::key_certificate`]) was issued
     /// by one of `cas` (or by an intermediate CA the bundle holds, which then counts
     /// as an anchor of its own).
-    fn accepts(
+    pub(crate) fn accepts(
         &self,
         cas: &[CertInfo],
         key: &crate::tuf::PublicKey,
@@ -227,7 +227,7 @@ impl Pin {
         })
     }
 
-    fn pins(&self, listed_id: &str, key: &crate::tuf::PublicKey) -> bool {
+    pub(crate) fn pins(&self, listed_id: &str, key: &crate::tuf::PublicKey) -> bool {
         self.root_keys.iter().any(|p| p == listed_id)
             || key
                 .canonical_key_id()
@@ -235,159 +235,10 @@ impl Pin {
     }
 
     /// The root role of `root` restricted to pinned keys (same threshold).
-    fn pinned_role(&self, full: &BaseRole) -> BaseRole {
+    pub(crate) fn pinned_role(&self, full: &BaseRole) -> BaseRole {
         let mut r = full.clone();
         r.keys.retain(|id, key| self.pins(id, key));
         r
-    }
-}
-
-/// Verify `bytes` as a root trusted through `pin`: a threshold of signatures from pinned
-/// keys and a threshold of its own root keys.
-pub(crate) fn verify_pinned(
-    gun: &str,
-    pin: &Pin,
-    bytes: &[u8],
-    now: OffsetDateTime,
-    check_cert_expiry: bool,
-) -> Result<Verified<Root>, TrustError> {
-    let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| TrustError::PinMismatch {
-        gun: gun.into(),
-        reason: e.to_string(),
-    })?;
-    let full = root_role(gun, signed.signed(), now, check_cert_expiry)?;
-    if let Some(ca) = &pin.ca {
-        return verify_ca_pinned(gun, ca, signed, &full, now);
-    }
-    let pinned = pin.pinned_role(&full);
-    if pinned.keys.is_empty() {
-        let present: Vec<String> = full
-            .keys
-            .values()
-            .filter_map(|k| k.canonical_key_id().ok())
-            .map(|k| k.to_string())
-            .collect();
-        return Err(TrustError::PinMismatch {
-            gun: gun.into(),
-            reason: format!(
-                "root version {} is signed for root keys [{}], none of which is pinned [{}]",
-                signed.signed().version,
-                present.join(", "),
-                pin.root_keys.join(", ")
-            ),
-        });
-    }
-    verify_with_roles(signed, &[&pinned, &full]).map_err(|e| TrustError::PinMismatch {
-        gun: gun.into(),
-        reason: e.to_string(),
-    })
-}
-
-/// `verify_pinned` for a CA pin: the root role restricted to the certificates that chain
-/// to the CA bundle (same threshold), and the full root role, must each sign.
-fn verify_ca_pinned(
-    gun: &str,
-    ca: &CaPin,
-    signed: Signed<Root>,
-    full: &BaseRole,
-    now: OffsetDateTime,
-) -> Result<Verified<Root>, TrustError> {
-    let cas = ca.usable(gun, now)?;
-    let mut pinned = full.clone();
-    let mut refused = Vec::new();
-    pinned
-        .keys
-        .retain(|id, key| match ca.accepts(&cas, key, now) {
-            Ok(()) => true,
-            Err(e) => {
-                refused.push(format!("{id}: {e}"));
-                false
-            }
-        });
-    if pinned.keys.is_empty() {
-        return Err(TrustError::PinMismatch {
-            gun: gun.into(),
-            reason: format!(
-                "no root certificate of root version {} chains to a CA in {} ({})",
-                signed.signed().version,
-                ca.path,
-                refused.join("; ")
-            ),
-        });
-    }
-    verify_with_roles(signed, &[&pinned, full]).map_err(|e| TrustError::PinMismatch {
-        gun: gun.into(),
-        reason: format!(
-            "{e} (counting only root certificates that chain to a CA in {})",
-            ca.path
-        ),
-    })
-}
-
-/// Whether `bytes`, a root trusted otherwise (the local cache), satisfies `pin`'s CA
-/// bundle. Always true for a key pin.
-pub fn check_ca_pin(
-    gun: &str,
-    pin: &Pin,
-    bytes: &[u8],
-    now: OffsetDateTime,
-) -> Result<(), TrustError> {
-    if pin.ca.is_some() {
-        verify_pinned(gun, pin, bytes, now, true)?;
-    }
-    Ok(())
-}
-
-/// The root to start the update from, given a pin: the current root if pinned keys sign it,
-/// else the pinned version (from which signed rotations must lead to the current root).
-pub fn anchor(
-    remote: &dyn Remote,
-    gun: &Gun,
-    pin: &Pin,
-    current: &[u8],
-    now: OffsetDateTime,
-) -> Result<Verified<Root>, Error> {
-    let g = gun.as_str();
-    let current_version = Signed::<Root>::from_bytes(current)
-        .map_err(|e| super::verification(g, "root", e))?
-        .signed()
-        .version;
-    if current_version < pin.root_version {
-        return Err(TrustError::PinMismatch {
-            gun: g.into(),
-            reason: format!(
-                "the repository's root is version {current_version}, older than the pinned version {} (rollback)",
-                pin.root_version
-            ),
-        }
-        .into());
-    }
-    let direct = verify_pinned(g, pin, current, now, true);
-    match direct {
-        Ok(v) => Ok(v),
-        // notary applies a CA pin to the root it downloads; there is no pinned version
-        // to walk rotations from.
-        Err(e) if pin.ca.is_some() => Err(e.into()),
-        Err(direct_err) if current_version > pin.root_version => {
-            let old = remote
-                .get_by_version(
-                    gun,
-                    "root",
-                    pin.root_version as u64,
-                    limits::MAX_DOWNLOAD_SIZE,
-                )?
-                .ok_or_else(|| TrustError::PinMismatch {
-                    gun: g.into(),
-                    reason: format!(
-                        "{direct_err}; and the pinned root version {} is not on the remote",
-                        pin.root_version
-                    ),
-                })?;
-            // An older, pinned root: its certificates may have expired since; they are only
-            // used to check the signature on the next root.
-            Ok(verify_pinned(g, pin, &old, now, false)?)
-        }
-        Err(e) => Err(e.into()),
     }
 }
 

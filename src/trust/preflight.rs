@@ -76,6 +76,7 @@ pub fn preflight(env: &Env<'_>, local: &LocalRepo, roles: &[String]) -> Result<P
     let policy = LoadPolicy {
         clock: env.clock,
         check_expiry: false,
+        trust: env.trust,
     };
     let (state, from_cache) = match RepoState::from_cache(local, policy)? {
         Some(s) => (s, true),

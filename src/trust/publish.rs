@@ -27,6 +27,8 @@ pub struct Env<'a> {
     pub pass: &'a dyn PassphraseSource,
     pub remote: &'a dyn Remote,
     pub clock: &'a dyn Clock,
+    /// How trust in the repository's root is anchored when it is read.
+    pub trust: &'a super::anchor::TrustPolicy,
 }
 
 /// What a publish did.
@@ -38,6 +40,9 @@ pub struct PublishReport {
     /// True when the remote had no trust data before (first publish).
     pub first: bool,
     pub warnings: Vec<String>,
+    /// How the root published on was anchored, and its version (recorded in the cache
+    /// when nothing records it yet).
+    pub anchor: Option<(super::anchor::AnchoredBy, i64)>,
 }
 
 /// How often a publish that lost a race (the remote moved on) is rebased and retried.
@@ -123,6 +128,11 @@ pub(crate) fn publish_locked_with(
                     }
                 }
                 local.write_cached_all(&changed)?;
+                if let Some((by, version)) = report.anchor {
+                    if local.anchor_record()?.is_none() {
+                        local.write_anchor_record(&by.record(version, env.clock.now()))?;
+                    }
+                }
                 return Ok(report);
             }
             Err(Error::Remote(e)) if is_version_conflict(&e) => {
@@ -160,6 +170,7 @@ fn attempt(
     let policy = LoadPolicy {
         clock: env.clock,
         check_expiry: false,
+        trust: env.trust,
     };
     let fetched = if known_empty {
         None
@@ -183,7 +194,16 @@ fn attempt(
     let mut report = PublishReport {
         first,
         warnings: state.warnings.clone(),
+        // A first publish (`init` here) records its own anchor.
+        anchor: (!first).then_some((state.anchored_by, state.root.role().version)),
         ..Default::default()
+    };
+    // A root read just now (first contact, or a rotation since) is cached with what the
+    // publish writes, so that the next command starts from it.
+    let fetched_root: CacheFiles = if !first && state.fresh.contains("root") {
+        vec![("root".to_owned(), state.root.bytes().to_vec())]
+    } else {
+        Vec::new()
     };
 
     // Delegations that are published but did not verify are not in the state; the ones
@@ -292,6 +312,7 @@ fn attempt(
                     bytes,
                     now,
                     super::next_version(&gun, "root", old_root.version)?,
+                    true,
                 )?;
                 root = v.role().clone();
                 root_bytes = bytes.clone();
@@ -304,6 +325,7 @@ fn attempt(
             &root_bytes,
             now,
             super::next_version(&gun, "root", old_root.version)?,
+            true,
         )?;
         root_changed = true;
     }
@@ -317,7 +339,7 @@ fn attempt(
     }
 
     if dirty.is_empty() && !root_changed && !opts.force_snapshot && deleted.is_empty() {
-        return Ok((report, Vec::new()));
+        return Ok((report, fetched_root));
     }
 
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
@@ -442,6 +464,8 @@ fn attempt(
     let mut cache: CacheFiles = deleted.iter().map(|r| (r.clone(), Vec::new())).collect();
     if root_changed {
         cache.push(("root".into(), root_bytes));
+    } else {
+        cache.extend(fetched_root);
     }
     for (n, b) in new_bytes {
         cache.push((n, b));
@@ -515,9 +539,13 @@ pub fn check_applies_to_cache(
     {
         return Ok(None);
     }
+    // Only a warning while staging, offline: the cache is read as it is (however its root
+    // was anchored); the publish that follows anchors trust as its policy says.
+    let as_cached = super::anchor::TrustPolicy::tofu();
     let policy = LoadPolicy {
         clock,
         check_expiry: false,
+        trust: &as_cached,
     };
     let Some(state) = RepoState::from_cache(local, policy)? else {
         return Ok(None);

@@ -167,6 +167,7 @@ fn current(env: &Env<'_>, local: &LocalRepo) -> Result<RepoState, Error> {
     let policy = LoadPolicy {
         clock: env.clock,
         check_expiry: false,
+        trust: env.trust,
     };
     RepoState::fetch(env.remote, local, policy)?.ok_or_else(|| {
         TrustError::NoTrustData {

@@ -188,6 +188,49 @@ impl FileMeta {
         })
     }
 
+    /// Length and the given hashes (`sha256`, `sha512`; others are skipped) of what
+    /// `reader` yields, in one pass with a fixed buffer: memory stays flat whatever the
+    /// size.
+    pub fn from_reader(
+        reader: &mut dyn std::io::Read,
+        algorithms: &[&str],
+    ) -> std::io::Result<Self> {
+        let (mut s256, mut s512) = (
+            algorithms.contains(&SHA256).then(Sha256::new),
+            algorithms.contains(&SHA512).then(Sha512::new),
+        );
+        let mut buf = vec![0u8; 1 << 20];
+        let mut length: u64 = 0;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            length = length.saturating_add(n as u64);
+            if let Some(h) = s256.as_mut() {
+                sha2::Digest::update(h, &buf[..n]);
+            }
+            if let Some(h) = s512.as_mut() {
+                sha2::Digest::update(h, &buf[..n]);
+            }
+        }
+        let mut hashes = Hashes::new();
+        if let Some(h) = s256 {
+            hashes.insert(SHA256.to_owned(), h.finalize().to_vec());
+        }
+        if let Some(h) = s512 {
+            hashes.insert(SHA512.to_owned(), h.finalize().to_vec());
+        }
+        Ok(FileMeta {
+            length: i64::try_from(length).unwrap_or(i64::MAX),
+            hashes,
+            custom: None,
+            extra: BTreeMap::new(),
+        })
+    }
+
     /// The sha256 digest, if listed.
     pub fn sha256(&self) -> Option<&[u8]> {
         self.hashes.get(SHA256).map(Vec::as_slice)

@@ -1,37 +1,57 @@
 //! Verified repository state: root, targets and delegations, snapshot, timestamp, each
 //! with the exact bytes it was read from.
 //!
-//! [`RepoState::fetch`] follows notary's update flow (protocol §8): the cached root is the
-//! trust anchor (trust on first use when there is none; pinning comes with `verify`),
+//! [`RepoState::fetch`] follows notary's update flow (protocol §8): trust starts where
+//! [`super::anchor`] says (a pin, an anchored cache, or trust on first use with consent),
 //! newer roots are followed version by version, each signed by the previous root's keys
 //! and its own; then timestamp → snapshot → targets → delegations, each checked against
 //! its parent's hashes and keys, and never older than the cached copy.
 
 use std::collections::BTreeMap;
 
-use time::OffsetDateTime;
-
 use crate::clock::Clock;
-use crate::crypto::x509;
 use crate::error::Error;
 use crate::remote::{limits, Gun, Remote, RemoteError};
 use crate::tuf::roles::{self, BaseRole};
 use crate::tuf::{
-    check_hashes, verify, verify_with_roles, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
-    TufError, Verified,
+    check_hashes, verify, Metadata, Root, Signed, Snapshot, Targets, Timestamp, TufError, Verified,
 };
 
+use super::anchor::{self, AnchoredBy, Start, TrustPolicy};
 use super::local::LocalRepo;
 use super::{verification, TrustError};
 
 mod fetch;
-mod roots;
 
+pub use super::anchor::roots::{root_role, rotate_root, trust_cached_root, trust_new_root};
 use fetch::*;
-pub use roots::*;
 
-/// How many root versions one update may walk through.
-pub const MAX_ROOT_ROTATIONS: i64 = 256;
+pub(super) fn base_role(gun: &str, root: &Root, name: &str) -> Result<BaseRole, TrustError> {
+    root.base_role(name)
+        .map_err(|e| verification(gun, "root", e))
+}
+
+/// Parse and verify one role file against `role`.
+pub fn verify_role<T: Metadata>(
+    gun: &str,
+    name: &str,
+    bytes: &[u8],
+    role: &BaseRole,
+) -> Result<Verified<T>, TrustError> {
+    let signed = Signed::<T>::from_bytes(bytes).map_err(|e| verification(gun, name, e))?;
+    verify(signed, role).map_err(|e| verification(gun, name, e))
+}
+
+/// [`verify_role`] taking ownership of the bytes (no copy of a large file).
+pub fn verify_role_owned<T: Metadata>(
+    gun: &str,
+    name: &str,
+    bytes: Vec<u8>,
+    role: &BaseRole,
+) -> Result<Verified<T>, TrustError> {
+    let signed = Signed::<T>::from_vec(bytes).map_err(|e| verification(gun, name, e))?;
+    verify(signed, role).map_err(|e| verification(gun, name, e))
+}
 
 /// Where the state came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,30 +68,26 @@ pub struct RepoState {
     pub snapshot: Option<Verified<Snapshot>>,
     pub timestamp: Option<Verified<Timestamp>>,
     pub source: Source,
-    /// Delegations that were skipped, and why.
+    /// Delegations that were skipped, a pin that is behind, and why.
     pub warnings: Vec<String>,
-    /// The root was trusted on first use (no cache, no pin).
-    pub tofu: bool,
+    /// How the root came to be trusted.
+    pub anchored_by: AnchoredBy,
+    /// The root was trusted on first use just now (with consent: nothing cached or pinned).
+    pub first_use: bool,
     /// Roles whose bytes differ from the local cache (downloaded just now).
     pub fresh: std::collections::BTreeSet<String>,
+    /// Root versions verified on the way to the current one (for the local history).
+    pub walked_roots: Vec<Vec<u8>>,
 }
 
-/// How trust in a repository's root is anchored.
-pub enum Bootstrap<'a> {
-    /// The cached root; with none, the remote's root on first use (as notary does).
-    CacheOrTofu,
-    /// The cached root; with none, fail.
-    CacheOnly,
-    /// Pinned root keys (the cached root is not used as the anchor).
-    Pinned(&'a super::pin::Pin),
-}
-
-/// How strictly to load.
+/// How strictly to load, and how trust in the root is anchored.
 #[derive(Clone, Copy)]
 pub struct LoadPolicy<'a> {
     pub clock: &'a dyn Clock,
     /// Refuse expired metadata (verification); publishing re-signs and may ignore it.
     pub check_expiry: bool,
+    /// Pins and consent ([`super::anchor`]).
+    pub trust: &'a TrustPolicy,
 }
 
 impl RepoState {
@@ -91,50 +107,42 @@ impl RepoState {
         out
     }
 
-    /// Download and verify the repository. `Ok(None)` when the remote has no trust data.
+    /// Download and verify the repository, anchoring trust as `policy.trust` says.
+    /// `Ok(None)` when the remote has no trust data.
     pub fn fetch(
         remote: &dyn Remote,
         local: &LocalRepo,
         policy: LoadPolicy<'_>,
     ) -> Result<Option<RepoState>, Error> {
-        Self::fetch_with(remote, local, policy, &Bootstrap::CacheOrTofu)
-    }
-
-    /// Download and verify the repository, anchoring trust as `bootstrap` says.
-    pub fn fetch_with(
-        remote: &dyn Remote,
-        local: &LocalRepo,
-        policy: LoadPolicy<'_>,
-        bootstrap: &Bootstrap<'_>,
-    ) -> Result<Option<RepoState>, Error> {
         let gun = local.gun().clone();
         let g = gun.as_str();
         let now = policy.clock.now();
         let cached_root_bytes = local.read_cached("root")?;
-        let cached_root = match (bootstrap, &cached_root_bytes) {
-            (Bootstrap::Pinned(_), _) => None,
-            (_, Some(bytes)) => Some(trust_cached_root(g, bytes, now)?),
-            (_, None) => None,
-        };
-        // Fast path, as notary's client does: with a trusted, unexpired cached root, go
-        // straight to the timestamp. root.json is fetched only when the snapshot names
-        // another root (or anything else fails to verify), and then the full update runs.
-        let fast_anchor = match (bootstrap, &cached_root) {
-            (Bootstrap::Pinned(pin), _) => match &cached_root_bytes {
-                Some(bytes) => super::pin::verify_pinned(g, pin, bytes, now, false)
-                    .ok()
-                    .filter(|r| r.role().version >= pin.root_version),
-                None => None,
-            },
-            (_, Some(r)) => Some(r.clone()),
-            (_, None) => None,
-        };
-        if let Some(anchor) = fast_anchor.filter(|r| !r.role().expires.is_expired_at(now)) {
-            match Self::load_from_root(remote, local, policy, anchor, false, false) {
-                Ok(state) => return Ok(Some(state)),
-                // Something did not verify under the cached root: do the full update.
-                Err(Error::Trust(_)) | Err(Error::Tuf(_)) | Err(Error::Crypto(_)) => {}
-                Err(e) => return Err(e),
+        let start = anchor::start(local, policy.trust, now)?;
+        // A cache no record anchors, accepted now with consent, is trusted on first use.
+        let unrecorded_first_use = matches!(
+            start,
+            Start::Trusted {
+                by: AnchoredBy::Tofu,
+                ..
+            }
+        ) && local.anchor_record()?.is_none();
+        // Fast path, as notary's client does: with a trusted, unexpired root, go straight
+        // to the timestamp. root.json is fetched only when the snapshot names another
+        // root (or anything else fails to verify), and then the full update runs.
+        if let Start::Trusted { root, by } = &start {
+            if !root.role().expires.is_expired_at(now) {
+                let root_fresh = cached_root_bytes.as_deref() != Some(root.bytes());
+                match Self::load_from_root(remote, local, policy, root.clone(), root_fresh) {
+                    Ok(mut state) => {
+                        state.anchored_by = *by;
+                        state.first_use = unrecorded_first_use;
+                        return Ok(Some(state));
+                    }
+                    // Something did not verify under the cached root: do the full update.
+                    Err(Error::Trust(_)) | Err(Error::Tuf(_)) | Err(Error::Crypto(_)) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
         let Some(remote_root_bytes) =
@@ -142,34 +150,50 @@ impl RepoState {
         else {
             return Ok(None);
         };
-        let mut tofu = false;
-        let anchor = match (bootstrap, cached_root) {
-            (Bootstrap::Pinned(pin), _) => Some(super::pin::anchor(
-                remote,
-                &gun,
-                pin,
-                &remote_root_bytes,
-                now,
-            )?),
-            (_, Some(r)) => Some(r),
-            (Bootstrap::CacheOnly, None) => {
-                return Err(TrustError::NoAnchor { gun: g.to_owned() }.into());
-            }
-            (Bootstrap::CacheOrTofu, None) => {
-                tofu = true;
-                None
-            }
-        };
-        let root = update_root(remote, &gun, anchor, remote_root_bytes, now)?;
+        let followed = anchor::follow(
+            remote,
+            local,
+            &gun,
+            policy.trust,
+            start,
+            remote_root_bytes,
+            now,
+        )?;
+        let root = followed.root;
         if policy.check_expiry {
             root.check_expiry(policy.clock)
-                .map_err(|e| verification(g, "root", e))?;
+                .map_err(|e| super::expired(g, "root", e))?;
         }
-
         let root_fresh = cached_root_bytes.as_deref() != Some(root.bytes());
-        Ok(Some(Self::load_from_root(
-            remote, local, policy, root, tofu, root_fresh,
-        )?))
+        let mut state = Self::load_from_root(remote, local, policy, root, root_fresh)?;
+        state.anchored_by = followed.by;
+        state.first_use = followed.first_use || unrecorded_first_use;
+        state.walked_roots = followed.walked;
+        state.warnings.splice(0..0, followed.warnings);
+        Ok(Some(state))
+    }
+
+    /// Write what this state downloaded to the local cache, with the root versions
+    /// walked (the history a pin is followed along) and how the root was anchored.
+    /// Nothing is written, and no lock taken, when nothing changed.
+    pub fn refresh_cache(&self, local: &LocalRepo, now: time::OffsetDateTime) -> Result<(), Error> {
+        let fresh = self.fresh_files();
+        let record = local.anchor_record()?;
+        let record_stale = match &record {
+            None => true,
+            // A pin outranks how the cache was first trusted.
+            Some(r) => self.anchored_by == AnchoredBy::Pin && r.anchored_by != "pin",
+        };
+        if fresh.is_empty() && self.walked_roots.is_empty() && !record_stale {
+            return Ok(());
+        }
+        let _lock = local.lock()?;
+        local.remember_roots(&self.walked_roots)?;
+        local.write_cached_all(&fresh)?;
+        if record_stale {
+            local.write_anchor_record(&self.anchored_by.record(self.root.role().version, now))?;
+        }
+        Ok(())
     }
 
     /// Timestamp → snapshot → targets → delegations under an already trusted `root`.
@@ -178,7 +202,6 @@ impl RepoState {
         local: &LocalRepo,
         policy: LoadPolicy<'_>,
         root: Verified<Root>,
-        tofu: bool,
         root_fresh: bool,
     ) -> Result<RepoState, Error> {
         let gun = local.gun().clone();
@@ -212,7 +235,7 @@ impl RepoState {
         if policy.check_expiry {
             timestamp
                 .check_expiry(policy.clock)
-                .map_err(|e| verification(g, "timestamp", e))?;
+                .map_err(|e| super::expired(g, "timestamp", e))?;
         }
 
         // Snapshot, by the checksum the timestamp lists.
@@ -248,7 +271,7 @@ impl RepoState {
         if policy.check_expiry {
             snapshot
                 .check_expiry(policy.clock)
-                .map_err(|e| verification(g, "snapshot", e))?;
+                .map_err(|e| super::expired(g, "snapshot", e))?;
         }
         if let Some(m) = snapshot.role().meta.get("root") {
             check_hashes("root", root.bytes(), m).map_err(|e| {
@@ -270,8 +293,10 @@ impl RepoState {
             timestamp: None,
             source: Source::Remote,
             warnings: Vec::new(),
-            tofu,
+            anchored_by: AnchoredBy::Tofu,
+            first_use: false,
             fresh: std::collections::BTreeSet::new(),
+            walked_roots: Vec::new(),
         };
         let targets_meta = snapshot
             .role()
@@ -292,7 +317,7 @@ impl RepoState {
         if policy.check_expiry {
             targets
                 .check_expiry(policy.clock)
-                .map_err(|e| verification(g, "targets", e))?;
+                .map_err(|e| super::expired(g, "targets", e))?;
         }
         state.targets.insert("targets".into(), targets);
         state.load_delegations(
@@ -358,10 +383,11 @@ impl RepoState {
         let Some(root_bytes) = local.read_cached("root")? else {
             return Ok(None);
         };
-        let root = trust_cached_root(g, &root_bytes, policy.clock.now())?;
+        let (root, anchored_by) =
+            anchor::offline_root(local, policy.trust, &root_bytes, policy.clock.now())?;
         if policy.check_expiry {
             root.check_expiry(policy.clock)
-                .map_err(|e| verification(g, "root", e))?;
+                .map_err(|e| super::expired(g, "root", e))?;
         }
         let timestamp = match local.read_cached("timestamp")? {
             Some(b) => Some(verify_role::<Timestamp>(
@@ -416,11 +442,11 @@ impl RepoState {
             ] {
                 if let Some(exp) = r {
                     if exp.is_expired_at(policy.clock.now()) {
-                        return Err(verification(
-                            g,
-                            role,
-                            format!("the cached copy expired at {exp}"),
-                        )
+                        return Err(TrustError::Expired {
+                            gun: g.to_owned(),
+                            role: role.to_owned(),
+                            expires: exp.to_string(),
+                        }
                         .into());
                     }
                 }
@@ -434,8 +460,10 @@ impl RepoState {
             timestamp,
             source: Source::Cache,
             warnings: Vec::new(),
-            tofu: false,
+            anchored_by,
+            first_use: false,
             fresh: std::collections::BTreeSet::new(),
+            walked_roots: Vec::new(),
         };
         if let Some(snap) = &snapshot {
             let snap_role = snap.role().clone();

@@ -1,7 +1,18 @@
 //! Trusting a root: its role from valid certificates, the cached or new root, and the
 //! walk from one root version to the next.
 
-use super::*;
+use time::OffsetDateTime;
+
+use crate::crypto::x509;
+use crate::error::Error;
+use crate::remote::{Gun, Remote};
+use crate::tuf::roles::BaseRole;
+use crate::tuf::{verify, verify_with_roles, Root, Signed, Verified};
+
+use super::super::{verification, TrustError};
+
+/// How many root versions one update may walk through.
+pub const MAX_ROOT_ROTATIONS: i64 = 256;
 
 /// The root role's keys that are valid root certificates for `gun` (protocol §5.4).
 /// Certificates are checked for expiry only when `check_cert_expiry`.
@@ -42,33 +53,6 @@ pub fn root_role(
     Ok(role)
 }
 
-pub(super) fn base_role(gun: &str, root: &Root, name: &str) -> Result<BaseRole, TrustError> {
-    root.base_role(name)
-        .map_err(|e| verification(gun, "root", e))
-}
-
-/// Parse and verify one role file against `role`.
-pub fn verify_role<T: Metadata>(
-    gun: &str,
-    name: &str,
-    bytes: &[u8],
-    role: &BaseRole,
-) -> Result<Verified<T>, TrustError> {
-    let signed = Signed::<T>::from_bytes(bytes).map_err(|e| verification(gun, name, e))?;
-    verify(signed, role).map_err(|e| verification(gun, name, e))
-}
-
-/// [`verify_role`] taking ownership of the bytes (no copy of a large file).
-pub fn verify_role_owned<T: Metadata>(
-    gun: &str,
-    name: &str,
-    bytes: Vec<u8>,
-    role: &BaseRole,
-) -> Result<Verified<T>, TrustError> {
-    let signed = Signed::<T>::from_vec(bytes).map_err(|e| verification(gun, name, e))?;
-    verify(signed, role).map_err(|e| verification(gun, name, e))
-}
-
 /// A root from the local cache: self-signed by valid root certificates for the GUN
 /// (certificate expiry is not checked for an already trusted root, as in notary).
 pub fn trust_cached_root(
@@ -94,17 +78,17 @@ pub fn trust_new_root(
 }
 
 /// Move from the trusted root to the remote's current one, one version at a time.
+/// Returns the current root and every root version verified on the way (the current
+/// one included), for the root history.
 pub(crate) fn update_root(
     remote: &dyn Remote,
     gun: &Gun,
-    trusted: Option<Verified<Root>>,
+    trusted: Verified<Root>,
     current_bytes: Vec<u8>,
     now: OffsetDateTime,
-) -> Result<Verified<Root>, Error> {
+) -> Result<(Verified<Root>, Vec<Vec<u8>>), Error> {
     let g = gun.as_str();
-    let Some(mut trusted) = trusted else {
-        return Ok(trust_new_root(g, &current_bytes, now)?);
-    };
+    let mut trusted = trusted;
     let current =
         Signed::<Root>::from_bytes(&current_bytes).map_err(|e| verification(g, "root", e))?;
     let target_version = current.signed().version;
@@ -127,7 +111,7 @@ pub(crate) fn update_root(
             )
             .into());
         }
-        return Ok(trusted);
+        return Ok((trusted, Vec::new()));
     }
     if target_version - have > MAX_ROOT_ROTATIONS {
         return Err(verification(
@@ -137,12 +121,18 @@ pub(crate) fn update_root(
         )
         .into());
     }
+    let mut walked = Vec::new();
     for v in (have + 1)..=target_version {
         let bytes = if v == target_version {
             current_bytes.clone()
         } else {
             remote
-                .get_by_version(gun, "root", v as u64, limits::MAX_DOWNLOAD_SIZE)?
+                .get_by_version(
+                    gun,
+                    "root",
+                    v as u64,
+                    crate::remote::limits::MAX_DOWNLOAD_SIZE,
+                )?
                 .ok_or_else(|| {
                     verification(
                         g,
@@ -151,19 +141,23 @@ pub(crate) fn update_root(
                     )
                 })?
         };
-        trusted = rotate_root(g, &trusted, &bytes, now, v)?;
+        trusted = rotate_root(g, &trusted, &bytes, now, v, true)?;
+        walked.push(bytes);
     }
-    Ok(trusted)
+    Ok((trusted, walked))
 }
 
 /// Verify `bytes` as the successor of `previous`: a threshold of the previous root's keys
 /// and of its own keys must sign it.
+/// The new root's certificates are checked for expiry when `check_cert_expiry` (not
+/// for roots taken from the local history, which were checked when first verified).
 pub fn rotate_root(
     gun: &str,
     previous: &Verified<Root>,
     bytes: &[u8],
     now: OffsetDateTime,
     expect_version: i64,
+    check_cert_expiry: bool,
 ) -> Result<Verified<Root>, TrustError> {
     let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| verification(gun, "root", e))?;
     if signed.signed().version != expect_version {
@@ -177,7 +171,7 @@ pub fn rotate_root(
         ));
     }
     let old_role = root_role(gun, previous.role(), now, false)?;
-    let new_role = root_role(gun, signed.signed(), now, true)?;
+    let new_role = root_role(gun, signed.signed(), now, check_cert_expiry)?;
     verify_with_roles(signed, &[&old_role, &new_role])
         .map_err(|e| verification(gun, "root", format!("root version {expect_version}: {e}")))
 }

@@ -1700,7 +1700,10 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
     let unsigned = run(vouch(&r.admin, Some(srv)), &["root", "apply", s(&request)]);
     assert_eq!(unsigned.code, 1, "{}", unsigned.stderr);
     assert_eq!(version(&server_meta(&server, gun, "root")), 1);
-    let no_key = run(vouch(&r.admin, None), &["root", "sign", s(&request)]);
+    let no_key = run(
+        vouch(&r.admin, None),
+        &["root", "sign", s(&request), "--yes"],
+    );
     assert_eq!(no_key.code, 4, "{}", no_key.stderr);
 
     // Sign offline: a server that does not answer, no config file, only the root keys.
@@ -1715,6 +1718,7 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
             s(&request),
             "-o",
             s(&signed_path),
+            "--yes",
             "--output",
             "json",
         ],
@@ -1756,7 +1760,10 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
         &["root", "plan", gun, "--expires", "3660d", "-o", s(&resign)],
     );
     assert_contains(&planned.stderr, "root keys unchanged");
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&resign)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&resign), "--yes"],
+    );
     ok(vouch(&r.admin, Some(srv)), &["root", "apply", s(&resign)]);
     let root = server_meta(&server, gun, "root");
     assert_eq!(version(&root), 3);
@@ -2097,7 +2104,10 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
         vouch(&admin, Some(srv)),
         &["root", "plan", gun, "--expires", "100d", "-o", s(&req)],
     );
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     assert_eq!(version(&server_meta(&server, gun, "root")), 2);
 
@@ -2126,7 +2136,10 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
         vouch(&admin, Some(srv)),
         &["root", "plan", gun, "-o", s(&req)],
     );
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     let applied = ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     assert!(!applied.stderr.contains("targets v"), "{}", applied.stderr);
     assert_eq!(
@@ -2193,9 +2206,12 @@ fn init_with_a_temporary_root_key_then_hand_the_root_to_a_key_made_offline() {
         ],
     );
     // Both ends sign: the temporary key as the current root, the offline key as the new.
-    let here = ok(vouch(&admin, None), &["root", "sign", s(&req)]);
+    let here = ok(vouch(&admin, None), &["root", "sign", s(&req), "--yes"]);
     assert_contains(&here.stderr, &format!("Signed with {temporary}"));
-    let there = ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    let there = ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     assert_contains(&there.stderr, &format!("Signed with {root}"));
     ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     ok(vouch(&admin, None), &["key", "remove", &temporary, "--yes"]);

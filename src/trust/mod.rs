@@ -87,6 +87,9 @@ pub enum TrustError {
     },
     #[error("the root of {gun} does not chain to a pinned key: {reason}")]
     PinMismatch { gun: String, reason: String },
+    /// An offline root ceremony request that cannot be signed or applied.
+    #[error(transparent)]
+    Ceremony(#[from] ceremony::CeremonyError),
 }
 
 impl TrustError {
@@ -108,6 +111,7 @@ impl TrustError {
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
             TrustError::LocalState { io: None, .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
+            TrustError::Ceremony(e) => e.exit_code(),
         }
     }
 
@@ -147,6 +151,7 @@ impl TrustError {
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::error::io_hint(path, *kind))
             }
+            TrustError::Ceremony(e) => e.hint(),
             _ => None,
         }
     }

@@ -1844,7 +1844,7 @@ fn root_sign_shows_the_change_computed_from_the_roots_and_refuses_without_yes_of
     let (admin, pristine) = planned_request(tmp.path(), &server, gun, "resign.json");
     let root_id = only_key(&admin, "root");
     let req = json(&std::fs::read_to_string(&pristine).unwrap());
-    let current_expires = Root::from_signed_bytes(&current_root_bytes(&req)).expires;
+    let current_expires = signed_root(&current_root_bytes(&req)).expires;
     let targets_listed = req["root"]["roles"]["targets"]["keyids"][0]
         .as_str()
         .unwrap()
@@ -1965,13 +1965,9 @@ fn current_root_bytes(req: &Value) -> Vec<u8> {
         .unwrap()
 }
 
-trait FromSignedBytes {
-    fn from_signed_bytes(b: &[u8]) -> Root;
-}
-impl FromSignedBytes for Root {
-    fn from_signed_bytes(b: &[u8]) -> Root {
-        Signed::<Root>::from_bytes(b).unwrap().signed().clone()
-    }
+/// The `signed` part of a root file.
+fn signed_root(bytes: &[u8]) -> Root {
+    Signed::<Root>::from_bytes(bytes).unwrap().signed().clone()
 }
 
 #[test]

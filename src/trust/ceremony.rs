@@ -582,3 +582,112 @@ impl RootDiff {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: u8) -> (String, PublicKey) {
+        let k = PublicKey::new(keys::ECDSA, vec![n; 65]);
+        (k.key_id().to_string(), k)
+    }
+
+    fn root(version: i64, roles: &[(&str, &[u8], i64)]) -> Root {
+        let mut keys = BTreeMap::new();
+        let mut rs = BTreeMap::new();
+        for (name, ks, t) in roles {
+            let ids = ks
+                .iter()
+                .map(|n| {
+                    let (id, k) = key(*n);
+                    keys.insert(id.clone(), k);
+                    id
+                })
+                .collect();
+            rs.insert(name.to_string(), RoleKeys::new(ids, *t));
+        }
+        Root::new(
+            version,
+            Expires::parse("2030-01-01T00:00:00Z").unwrap(),
+            keys,
+            rs,
+        )
+    }
+
+    #[test]
+    fn the_diff_names_every_key_threshold_role_and_field_change() {
+        let now = time::macros::datetime!(2026-01-01 0:00 UTC);
+        let old = root(
+            3,
+            &[
+                ("root", &[1], 1),
+                ("targets", &[2], 1),
+                ("snapshot", &[3], 1),
+                ("timestamp", &[4], 1),
+                ("targets/old", &[5], 1),
+            ],
+        );
+        let mut new = root(
+            4,
+            &[
+                ("root", &[9], 1),
+                ("targets", &[2, 7], 2),
+                ("snapshot", &[3], 1),
+                ("timestamp", &[4], 1),
+                ("extra", &[8], 1),
+            ],
+        );
+        new.expires = Expires::parse("2020-01-01T00:00:00Z").unwrap();
+        new.consistent_snapshot = true;
+        new.extra.insert("x-note".into(), serde_json::json!(1));
+        let (unused, k) = key(6);
+        new.keys.insert(unused.clone(), k);
+        let id = |n| key(n).0;
+        let lines = RootDiff::between("example.com/a", &old, &new, now).lines();
+        let want = vec![
+            "repository example.com/a: root version 3 -> 4".to_owned(),
+            "expires 2030-01-01T00:00:00Z -> 2020-01-01T00:00:00Z (ALREADY EXPIRED)".to_owned(),
+            format!("root: key REMOVED {}", id(1)),
+            format!("root: key ADDED {}", id(9)),
+            format!("targets: key ADDED {}", id(7)),
+            "targets: threshold 1 -> 2".to_owned(),
+            format!("snapshot keys unchanged: threshold 1, keys [{}]", id(3)),
+            format!("timestamp keys unchanged: threshold 1, keys [{}]", id(4)),
+            format!("extra: role ADDED, threshold 1, keys [{}]", id(8)),
+            format!(
+                "targets/old: role REMOVED (was threshold 1, keys [{}])",
+                id(5)
+            ),
+            "also changed: consistent_snapshot false -> true".to_owned(),
+            "also changed: x-note".to_owned(),
+            format!("also changed: key {unused} added to root.json's keys, listed by no role"),
+            format!(
+                "must be signed by 1 of the current root keys [{}] and 1 of the new root keys [{}]",
+                id(1),
+                id(9)
+            ),
+        ];
+        assert_eq!(lines, want);
+        // Nothing changed but the version: every role says so.
+        let mut same = old.clone();
+        same.version = 4;
+        let lines = RootDiff::between("example.com/a", &old, &same, now).lines();
+        assert!(lines.contains(&format!(
+            "root keys unchanged (re-signing): threshold 1, keys [{}]",
+            id(1)
+        )));
+        assert!(!lines
+            .iter()
+            .any(|l| l.contains("ADDED") || l.contains("REMOVED")));
+    }
+
+    #[test]
+    fn requests_of_another_format_or_not_requests_are_refused_plainly() {
+        let e = RootRequest::parse(br#"{"vouch_root_request": 1, "gun": "a"}"#).unwrap_err();
+        assert!(matches!(e, CeremonyError::Format { found: 1 }), "{e}");
+        assert_eq!(e.exit_code(), ExitCode::Usage);
+        assert!(e.hint().unwrap().contains("vouch root plan"));
+        let e = RootRequest::parse(b"[]").unwrap_err();
+        assert!(matches!(e, CeremonyError::NotARequest(_)), "{e}");
+    }
+}

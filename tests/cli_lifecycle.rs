@@ -1866,6 +1866,13 @@ fn root_sign_shows_the_change_computed_from_the_roots_and_refuses_without_yes_of
         &shown.stderr,
         &format!("targets keys unchanged: threshold 1, keys [{targets_id}]"),
     );
+    assert_contains(
+        &shown.stderr,
+        &format!(
+            "planned against root version 1 (sha256 {})",
+            req["current_sha256"].as_str().unwrap()
+        ),
+    );
     assert_contains(&shown.stderr, "pass --yes to sign it");
 
     type Tamper = Box<dyn Fn(&mut Value)>;

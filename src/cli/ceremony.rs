@@ -71,7 +71,7 @@ fn write_file(path: &Path, text: &str) -> CliResult {
 }
 
 /// Print the computed change on stderr (always: it is what is being signed).
-fn show_change(diff: &RootDiff) {
+fn show_change(req: &RootRequest, diff: &RootDiff) {
     eprintln!(
         "Change to the root of {} (computed from the current and the new root in the request):",
         diff.gun
@@ -79,6 +79,14 @@ fn show_change(diff: &RootDiff) {
     for line in diff.lines() {
         eprintln!("  {line}");
     }
+    eprintln!("  {}", planned_against(req));
+}
+
+fn planned_against(req: &RootRequest) -> String {
+    format!(
+        "planned against root version {} (sha256 {})",
+        req.current_version, req.current_sha256
+    )
 }
 
 /// Ask "Sign this root? [y/N]" on a terminal; refuse without one unless `--yes`.
@@ -171,6 +179,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             for line in review.diff.lines() {
                 ctx.note(line);
             }
+            ctx.note(planned_against(&req));
             ctx.note(format!(
                 "Wrote {}. Next: `vouch root sign {}` where the root key is, then `vouch root apply`.",
                 out.display(),
@@ -185,7 +194,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             let mut req = RootRequest::parse(&bytes)?;
             // What is signed is what the two roots say, never the request's own words.
             let review = req.review(SystemClock.now())?;
-            show_change(&review.diff);
+            show_change(&req, &review.diff);
             confirm_sign(yes)?;
             let keys = ctx.key_store()?;
             let pass = prompt::sources(ctx)?;

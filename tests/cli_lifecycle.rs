@@ -568,6 +568,48 @@ fn root_rotation_by_vouch_is_followed_by_notary_and_vouch_clients_holding_the_ol
         canonical_role_keys(&new_root, "root"),
         vec![new_root_key.clone()]
     );
+    // The output says which key signs the root from now on, which is only listed, and
+    // how to back up the new key; the backup command it prints works as printed.
+    assert_contains(
+        &out.stdout,
+        &format!("root keys that sign the root from now on: {new_root_key}\n"),
+    );
+    assert_contains(
+        &out.stdout,
+        &format!("old root keys, only listed in root.json from now on (they sign this version for clients holding the old root, and no later one): {old_root_key}\n"),
+    );
+    let backup_line = format!(
+        "back up the new root key: vouch key backup --role root --gun {gun} -o root.backup"
+    );
+    assert_eq!(
+        out.stdout.trim_end().lines().last(),
+        Some(backup_line.as_str())
+    );
+    let backup = r.admin.parent().unwrap().join("root.backup");
+    let with_backup_pass = || {
+        let mut c = vouch(&r.admin, None);
+        c.env("VOUCH_BACKUP_PASSPHRASE", "backup-pass-123");
+        c
+    };
+    ok(
+        with_backup_pass(),
+        &[
+            "key",
+            "backup",
+            "--role",
+            "root",
+            "--gun",
+            gun,
+            "-o",
+            s(&backup),
+        ],
+    );
+    let listed = ok(with_backup_pass(), &["key", "backup", "verify", s(&backup)]);
+    assert_contains(
+        &format!("{}{}", listed.stdout, listed.stderr),
+        &new_root_key,
+    );
+
     // Signed by the old root key (listed as its certificate) and by the new one.
     let sigs = sorted(signer_ids(&new_root));
     let mut want = role_keyids(&old_root, "root");
@@ -1022,6 +1064,9 @@ fn rotate_plan_shows_before_and_after_and_changes_nothing() {
         &["key", "rotate", gun, "root", "--plan"],
     );
     assert_contains(&out.stdout, "Plan: rotation of the root key");
+    // Who signs from now on and the backup step are said when it is done, not planned.
+    assert!(!out.stdout.contains("from now on"), "{}", out.stdout);
+    assert!(!out.stdout.contains("vouch key backup"), "{}", out.stdout);
     assert_contains(&out.stdout, "BEFORE (ROOT V1)");
     assert_contains(&out.stdout, "AFTER (ROOT V2)");
     let root_line = out

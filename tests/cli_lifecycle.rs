@@ -568,6 +568,48 @@ fn root_rotation_by_vouch_is_followed_by_notary_and_vouch_clients_holding_the_ol
         canonical_role_keys(&new_root, "root"),
         vec![new_root_key.clone()]
     );
+    // The output says which key signs the root from now on, which is only listed, and
+    // how to back up the new key; the backup command it prints works as printed.
+    assert_contains(
+        &out.stdout,
+        &format!("root keys that sign the root from now on: {new_root_key}\n"),
+    );
+    assert_contains(
+        &out.stdout,
+        &format!("old root keys, only listed in root.json from now on (they sign this version for clients holding the old root, and no later one): {old_root_key}\n"),
+    );
+    let backup_line = format!(
+        "back up the new root key: vouch key backup --role root --gun {gun} -o root.backup"
+    );
+    assert_eq!(
+        out.stdout.trim_end().lines().last(),
+        Some(backup_line.as_str())
+    );
+    let backup = r.admin.parent().unwrap().join("root.backup");
+    let with_backup_pass = || {
+        let mut c = vouch(&r.admin, None);
+        c.env("VOUCH_BACKUP_PASSPHRASE", "backup-pass-123");
+        c
+    };
+    ok(
+        with_backup_pass(),
+        &[
+            "key",
+            "backup",
+            "--role",
+            "root",
+            "--gun",
+            gun,
+            "-o",
+            s(&backup),
+        ],
+    );
+    let listed = ok(with_backup_pass(), &["key", "backup", "verify", s(&backup)]);
+    assert_contains(
+        &format!("{}{}", listed.stdout, listed.stderr),
+        &new_root_key,
+    );
+
     // Signed by the old root key (listed as its certificate) and by the new one.
     let sigs = sorted(signer_ids(&new_root));
     let mut want = role_keyids(&old_root, "root");
@@ -1022,6 +1064,9 @@ fn rotate_plan_shows_before_and_after_and_changes_nothing() {
         &["key", "rotate", gun, "root", "--plan"],
     );
     assert_contains(&out.stdout, "Plan: rotation of the root key");
+    // Who signs from now on and the backup step are said when it is done, not planned.
+    assert!(!out.stdout.contains("from now on"), "{}", out.stdout);
+    assert!(!out.stdout.contains("vouch key backup"), "{}", out.stdout);
     assert_contains(&out.stdout, "BEFORE (ROOT V1)");
     assert_contains(&out.stdout, "AFTER (ROOT V2)");
     let root_line = out
@@ -1704,7 +1749,10 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
     let unsigned = run(vouch(&r.admin, Some(srv)), &["root", "apply", s(&request)]);
     assert_eq!(unsigned.code, 1, "{}", unsigned.stderr);
     assert_eq!(version(&server_meta(&server, gun, "root")), 1);
-    let no_key = run(vouch(&r.admin, None), &["root", "sign", s(&request)]);
+    let no_key = run(
+        vouch(&r.admin, None),
+        &["root", "sign", s(&request), "--yes"],
+    );
     assert_eq!(no_key.code, 4, "{}", no_key.stderr);
 
     // Sign offline: a server that does not answer, no config file, only the root keys.
@@ -1719,6 +1767,7 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
             s(&request),
             "-o",
             s(&signed_path),
+            "--yes",
             "--output",
             "json",
         ],
@@ -1760,7 +1809,10 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
         &["root", "plan", gun, "--expires", "3660d", "-o", s(&resign)],
     );
     assert_contains(&planned.stderr, "root keys unchanged");
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&resign)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&resign), "--yes"],
+    );
     ok(vouch(&r.admin, Some(srv)), &["root", "apply", s(&resign)]);
     let root = server_meta(&server, gun, "root");
     assert_eq!(version(&root), 3);
@@ -1789,6 +1841,401 @@ fn offline_root_plan_sign_without_network_apply_rotates_and_resigns() {
     );
     assert_eq!(cached_version(&r.notary.trust_dir, gun, "root"), 3);
     assert_eq!(cached_version(&r.client, gun, "root"), 3);
+}
+
+/// A repository on `server` made by vouch in `tmp/admin` (which holds its root key), and a
+/// re-signing request planned for it at `tmp/NAME`.
+fn planned_request(tmp: &Path, server: &NotaryServer, gun: &str, name: &str) -> (PathBuf, PathBuf) {
+    let admin = tmp.join("admin");
+    let srv = Some(server.url.as_str());
+    if !admin.join("tuf").exists() {
+        ok(vouch(&admin, srv), &["init", gun, "--key-format", "notary"]);
+    }
+    let req = tmp.join(name);
+    ok(vouch(&admin, srv), &["root", "plan", gun, "-o", s(&req)]);
+    (admin, req)
+}
+
+fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
+    let mut v = json(&std::fs::read_to_string(path).unwrap());
+    f(&mut v);
+    std::fs::write(path, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+}
+
+/// A root certificate for `gun` whose key is in `trust` (not the repository's): the key as
+/// root.json lists it, its listed ID and its canonical ID.
+fn foreign_root_cert(trust: &Path, gun: &str) -> (Value, String, String) {
+    let id = ok(
+        vouch(trust, None),
+        &["key", "generate", "--role", "root", "--format", "notary"],
+    )
+    .stdout
+    .trim()
+    .to_owned();
+    let pem = ok(vouch(trust, None), &["key", "public", &id, "--gun", gun]).stdout;
+    let key = PublicKey::new(keys::ECDSA_X509, pem.into_bytes());
+    assert_eq!(key.canonical_key_id().unwrap().to_string(), id);
+    (
+        serde_json::to_value(&key).unwrap(),
+        key.key_id().to_string(),
+        id,
+    )
+}
+
+#[test]
+fn root_sign_shows_the_change_computed_from_the_roots_and_refuses_without_yes_off_a_terminal() {
+    // Whoever can alter the request on its way to the offline machine must not get a root
+    // signed that says something else than the request's words: the signer sees the change
+    // computed from the current and the new root, and nothing is signed unconfirmed.
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/tampered-request";
+    let (admin, pristine) = planned_request(tmp.path(), &server, gun, "resign.json");
+    let root_id = only_key(&admin, "root");
+    let req = json(&std::fs::read_to_string(&pristine).unwrap());
+    let current_expires = signed_root(&current_root_bytes(&req)).expires;
+    let targets_listed = req["root"]["roles"]["targets"]["keyids"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let targets_key: PublicKey =
+        serde_json::from_value(req["root"]["keys"][&targets_listed].clone()).unwrap();
+    let targets_id = targets_key.canonical_key_id().unwrap().to_string();
+    let attacker = tmp.path().join("attacker");
+    let (evil_cert, evil_listed, evil_id) = foreign_root_cert(&attacker, gun);
+
+    // The untampered request: everything unchanged but version and expiry.
+    let shown = fails(vouch(&admin, None), &["root", "sign", s(&pristine)], 2);
+    assert_contains(&shown.stderr, "root version 1 -> 2");
+    assert_contains(
+        &shown.stderr,
+        &format!("root keys unchanged (re-signing): threshold 1, keys [{root_id}]"),
+    );
+    assert_contains(
+        &shown.stderr,
+        &format!("targets keys unchanged: threshold 1, keys [{targets_id}]"),
+    );
+    assert_contains(
+        &shown.stderr,
+        &format!(
+            "planned against root version 1 (sha256 {})",
+            req["current_sha256"].as_str().unwrap()
+        ),
+    );
+    assert_contains(&shown.stderr, "pass --yes to sign it");
+
+    type Tamper = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Tamper, Vec<String>)> = vec![
+        (
+            "root key swapped",
+            Box::new({
+                let (c, l) = (evil_cert.clone(), evil_listed.clone());
+                move |v: &mut Value| {
+                    v["root"]["keys"][&l] = c.clone();
+                    v["root"]["roles"]["root"]["keyids"] = serde_json::json!([l]);
+                }
+            }),
+            vec![
+                format!("root: key REMOVED {root_id}"),
+                format!("root: key ADDED {evil_id}"),
+                format!("must be signed by 1 of the current root keys [{root_id}] and 1 of the new root keys [{evil_id}]"),
+            ],
+        ),
+        (
+            "targets key added",
+            Box::new({
+                let (c, l) = (evil_cert.clone(), evil_listed.clone());
+                move |v: &mut Value| {
+                    v["root"]["keys"][&l] = c.clone();
+                    v["root"]["roles"]["targets"]["keyids"]
+                        .as_array_mut()
+                        .unwrap()
+                        .push(l.clone().into());
+                }
+            }),
+            vec![
+                format!("targets: key ADDED {evil_id}"),
+                format!("root keys unchanged (re-signing): threshold 1, keys [{root_id}]"),
+            ],
+        ),
+        (
+            "threshold changed",
+            Box::new(|v: &mut Value| {
+                v["root"]["roles"]["snapshot"]["threshold"] = 2.into();
+            }),
+            vec!["snapshot: threshold 1 -> 2".to_owned()],
+        ),
+        (
+            "expiry changed",
+            Box::new(|v: &mut Value| {
+                v["root"]["expires"] = "2030-01-01T00:00:00Z".into();
+            }),
+            vec![format!("expires {current_expires} -> 2030-01-01T00:00:00Z")],
+        ),
+    ];
+    for (what, tamper, want) in cases {
+        let path = tmp.path().join(format!("{}.json", what.replace(' ', "-")));
+        std::fs::copy(&pristine, &path).unwrap();
+        edit_json(&path, |v| {
+            tamper(v);
+            // Words that claim nothing changes are not shown (nor trusted).
+            v["summary"] = serde_json::json!(["NOTHING CHANGES: root keys unchanged"]);
+        });
+        let before = std::fs::read(&path).unwrap();
+        let refused = fails(vouch(&admin, None), &["root", "sign", s(&path)], 2);
+        for line in &want {
+            assert_contains(&refused.stderr, line);
+        }
+        assert!(
+            !refused.stderr.contains("NOTHING CHANGES"),
+            "{what}: {}",
+            refused.stderr
+        );
+        assert_contains(
+            &refused.stderr,
+            "review the change shown above and pass --yes",
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{what}: nothing signed"
+        );
+    }
+
+    // With --yes (after review) the change shown is what is signed: the request's root.
+    let swapped = tmp.path().join("root-key-swapped.json");
+    let signed = ok(
+        vouch(&admin, None),
+        &["root", "sign", s(&swapped), "--yes", "--output", "json"],
+    );
+    assert_contains(&signed.stderr, &format!("root: key ADDED {evil_id}"));
+    let changes = json(&signed.stdout)["changes"].to_string();
+    assert_contains(&changes, &format!("root: key ADDED {evil_id}"));
+}
+
+/// The current root carried by a request, as the repository served it.
+fn current_root_bytes(req: &Value) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(req["current_root"].as_str().unwrap())
+        .unwrap()
+}
+
+/// The `signed` part of a root file.
+fn signed_root(bytes: &[u8]) -> Root {
+    Signed::<Root>::from_bytes(bytes).unwrap().signed().clone()
+}
+
+#[test]
+fn root_sign_refuses_a_request_whose_current_root_or_version_was_altered() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/tampered-current";
+    let (admin, pristine) = planned_request(tmp.path(), &server, gun, "resign.json");
+    let req = json(&std::fs::read_to_string(&pristine).unwrap());
+    let current = current_root_bytes(&req);
+    assert_eq!(
+        req["current_sha256"].as_str().unwrap(),
+        hex::encode(Sha256::digest(&current)),
+        "the request carries the exact current root"
+    );
+
+    let altered_root = {
+        // The current root with its expiry moved, re-hashed: its signature no longer holds.
+        let mut v = json(std::str::from_utf8(&current).unwrap());
+        v["signed"]["expires"] = "2099-01-01T00:00:00Z".into();
+        serde_json::to_vec(&v).unwrap()
+    };
+    type Tamper = Box<dyn Fn(&mut Value)>;
+    let cases: Vec<(&str, Tamper, &str)> = vec![
+        (
+            "sha256 changed",
+            Box::new(|v: &mut Value| {
+                v["current_sha256"] = hex::encode(Sha256::digest(b"another root")).into();
+            }),
+            "not ",
+        ),
+        (
+            "current root replaced and re-hashed",
+            Box::new(move |v: &mut Value| {
+                use base64::Engine as _;
+                v["current_root"] = base64::engine::general_purpose::STANDARD
+                    .encode(&altered_root)
+                    .into();
+                v["current_sha256"] = hex::encode(Sha256::digest(&altered_root)).into();
+            }),
+            "not signed by its own root keys",
+        ),
+        (
+            "new version skips ahead",
+            Box::new(|v: &mut Value| {
+                v["root"]["version"] = 7.into();
+            }),
+            "the new root is version 7, not 2",
+        ),
+        (
+            "current version misstated",
+            Box::new(|v: &mut Value| {
+                v["current_version"] = 6.into();
+            }),
+            "the current root is version 1, the request says 6",
+        ),
+    ];
+    for (what, tamper, reason) in cases {
+        let path = tmp.path().join(format!("{}.json", what.replace(' ', "-")));
+        std::fs::copy(&pristine, &path).unwrap();
+        edit_json(&path, tamper);
+        let before = std::fs::read(&path).unwrap();
+        for args in [
+            vec!["root", "sign", s(&path), "--yes"],
+            vec!["root", "apply", s(&path)],
+        ] {
+            let refused = fails(vouch(&admin, Some(server.url.as_str())), &args, 1);
+            assert_contains(&refused.stderr, "cannot be trusted");
+            assert_contains(&refused.stderr, reason);
+            assert_contains(&refused.stderr, &format!("vouch root plan {gun}"));
+            assert!(
+                !refused.stderr.contains("Signed with"),
+                "{what}: {}",
+                refused.stderr
+            );
+        }
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            before,
+            "{what}: nothing signed"
+        );
+    }
+    assert_eq!(version(&server_meta(&server, gun, "root")), 1);
+
+    // A request in the old format (no current root in it) is refused with the way forward.
+    let old = tmp.path().join("old-format.json");
+    std::fs::copy(&pristine, &old).unwrap();
+    edit_json(&old, |v| {
+        v["vouch_root_request"] = 1.into();
+        v.as_object_mut().unwrap().remove("current_root");
+    });
+    let refused = fails(vouch(&admin, None), &["root", "sign", s(&old), "--yes"], 2);
+    assert_contains(&refused.stderr, "root request format 1 is not supported");
+    assert_contains(&refused.stderr, "vouch root plan");
+}
+
+#[test]
+fn root_apply_refuses_a_request_the_repository_moved_past_and_says_so_when_already_applied() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/moved-on";
+    let srv = server.url.as_str();
+    let (admin, first) = planned_request(tmp.path(), &server, gun, "first.json");
+    let (_, second) = planned_request(tmp.path(), &server, gun, "second.json");
+    ok(vouch(&admin, None), &["root", "sign", s(&first), "--yes"]);
+    ok(vouch(&admin, None), &["root", "sign", s(&second), "--yes"]);
+    let planned_against = json(&std::fs::read_to_string(&first).unwrap())["current_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    ok(vouch(&admin, Some(srv)), &["root", "apply", s(&second)]);
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+    let now_at = hex::encode(Sha256::digest(server_bytes(&server, gun, "root")));
+
+    // The other request was made for root version 1; the repository is at 2.
+    let stale = fails(vouch(&admin, Some(srv)), &["root", "apply", s(&first)], 2);
+    assert_contains(
+        &stale.stderr,
+        &format!(
+            "the request was made for root version 1 (sha256 {planned_against}) of {gun}, \
+             but the repository is now at root version 2 (sha256 {now_at})"
+        ),
+    );
+    assert_contains(
+        &stale.stderr,
+        &format!("make a new request with `vouch root plan {gun}"),
+    );
+    assert!(!stale.stderr.contains("tampered"), "{}", stale.stderr);
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+
+    // Applying the applied request again is not an attack: it says so and changes nothing.
+    let again = ok(vouch(&admin, Some(srv)), &["root", "apply", s(&second)]);
+    assert_contains(
+        &again.stderr,
+        &format!("Root version 2 of {gun} is already this request's root (applied before); nothing to do."),
+    );
+    assert!(!again.stderr.contains("tamper"), "{}", again.stderr);
+    assert!(
+        !again.stderr.contains("cannot be trusted"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+}
+
+#[test]
+fn root_ceremony_files_are_written_new_and_private_never_through_a_planted_symlink() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/lifecycle/symlink";
+    let srv = Some(server.url.as_str());
+    let admin = tmp.path().join("admin");
+    ok(vouch(&admin, srv), &["init", gun, "--key-format", "notary"]);
+    let dir = tmp.path().join("carry");
+    std::fs::create_dir(&dir).unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    // Links planted where a predictable temp file would be written.
+    for name in ["req.tmp", "signed.tmp", ".req.json.tmp", ".signed.json.tmp"] {
+        symlink(&victim, dir.join(name)).unwrap();
+    }
+    let req = dir.join("req.json");
+    ok(vouch(&admin, srv), &["root", "plan", gun, "-o", s(&req)]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    assert!(std::fs::symlink_metadata(&req)
+        .unwrap()
+        .file_type()
+        .is_file());
+    let signed = dir.join("signed.json");
+    ok(
+        vouch(&admin, None),
+        &["root", "sign", s(&req), "--yes", "-o", s(&signed)],
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    for f in [&req, &signed] {
+        let m = std::fs::symlink_metadata(f).unwrap();
+        assert!(m.file_type().is_file(), "{} is a regular file", f.display());
+        assert_eq!(m.permissions().mode() & 0o777, 0o600, "{}", f.display());
+    }
+    let mut left: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        vec![
+            ".req.json.tmp",
+            ".signed.json.tmp",
+            "req.json",
+            "req.tmp",
+            "signed.json",
+            "signed.tmp"
+        ],
+        "no temp file left behind"
+    );
+    // Signing in place replaces the request file (even a symlink to elsewhere) without
+    // writing through it.
+    let link = dir.join("link.json");
+    symlink(&victim, &link).unwrap();
+    std::fs::copy(&req, &victim).unwrap();
+    let victim_before = std::fs::read(&victim).unwrap();
+    ok(vouch(&admin, None), &["root", "sign", s(&link), "--yes"]);
+    assert_eq!(std::fs::read(&victim).unwrap(), victim_before);
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_file());
+    ok(vouch(&admin, srv), &["root", "apply", s(&link)]);
+    assert_eq!(version(&server_meta(&server, gun, "root")), 2);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -2101,7 +2548,10 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
         vouch(&admin, Some(srv)),
         &["root", "plan", gun, "--expires", "100d", "-o", s(&req)],
     );
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     assert_eq!(version(&server_meta(&server, gun, "root")), 2);
 
@@ -2130,7 +2580,10 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
         vouch(&admin, Some(srv)),
         &["root", "plan", gun, "-o", s(&req)],
     );
-    ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     let applied = ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     assert!(!applied.stderr.contains("targets v"), "{}", applied.stderr);
     assert_eq!(
@@ -2197,9 +2650,12 @@ fn init_with_a_temporary_root_key_then_hand_the_root_to_a_key_made_offline() {
         ],
     );
     // Both ends sign: the temporary key as the current root, the offline key as the new.
-    let here = ok(vouch(&admin, None), &["root", "sign", s(&req)]);
+    let here = ok(vouch(&admin, None), &["root", "sign", s(&req), "--yes"]);
     assert_contains(&here.stderr, &format!("Signed with {temporary}"));
-    let there = ok(vouch(&offline, Some(&dead)), &["root", "sign", s(&req)]);
+    let there = ok(
+        vouch(&offline, Some(&dead)),
+        &["root", "sign", s(&req), "--yes"],
+    );
     assert_contains(&there.stderr, &format!("Signed with {root}"));
     ok(vouch(&admin, Some(srv)), &["root", "apply", s(&req)]);
     ok(vouch(&admin, None), &["key", "remove", &temporary, "--yes"]);

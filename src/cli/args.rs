@@ -327,7 +327,7 @@ pub enum SignerCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum RootCommand {
-    /// Write a request file: the unsigned new root, a readable diff, who must sign.
+    /// Write a request file: the current root and the unsigned new root; prints what changes.
     Plan {
         gun: String,
         /// Rotate the root key to this key (ID in this key store); a certificate is issued.
@@ -343,12 +343,16 @@ pub enum RootCommand {
         #[arg(long = "out", short = 'o', value_name = "FILE", required = true)]
         out: PathBuf,
     },
-    /// Add signatures from this key store to a request (no network, no server config).
+    /// Check a request, show what it changes (computed from the current and new root), and
+    /// add signatures from this key store (no network, no server config).
     Sign {
         request: PathBuf,
         /// Write the signed request here [default: overwrite REQUEST].
         #[arg(long = "out", short = 'o', value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Sign without asking (scripts); review the change it prints first.
+        #[arg(long)]
+        yes: bool,
     },
     /// Verify a signed request against the current root and publish it.
     Apply { signed: PathBuf },

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use serde_json::json;
 use vouch::clock::{Clock, SystemClock};
 use vouch::remote::{Access, Gun};
-use vouch::trust::ceremony::{plan, RootRequest};
+use vouch::trust::ceremony::{plan, ApplyState, RootDiff, RootRequest};
 use vouch::trust::publish::{publish_with, PublishOptions, RootUpdate};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::{expiry, LocalRepo, TrustError};
@@ -31,11 +31,85 @@ pub fn parse_duration(s: &str) -> CliResult<time::Duration> {
     })
 }
 
+/// Write `text` to `path` atomically: a new 0600 file under an unpredictable name in the
+/// same directory (created exclusively, never through a symlink), fsync, rename over
+/// `path` (a symlink at `path` is replaced, not followed), fsync the directory.
 fn write_file(path: &Path, text: &str) -> CliResult {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text)
-        .and_then(|_| std::fs::rename(&tmp, path))
-        .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))
+    use rand_core::{OsRng, RngCore};
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cannot = |e: std::io::Error| usage(format!("cannot write {}: {e}", path.display()));
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("request");
+    let tmp = dir.join(format!(".{name}.tmp-{:016x}", OsRng.next_u64()));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(cannot)
+}
+
+/// Print the computed change on stderr (always: it is what is being signed).
+fn show_change(req: &RootRequest, diff: &RootDiff) {
+    eprintln!(
+        "Change to the root of {} (computed from the current and the new root in the request):",
+        diff.gun
+    );
+    for line in diff.lines() {
+        eprintln!("  {line}");
+    }
+    eprintln!("  {}", planned_against(req));
+}
+
+fn planned_against(req: &RootRequest) -> String {
+    format!(
+        "planned against root version {} (sha256 {})",
+        req.current_version, req.current_sha256
+    )
+}
+
+/// Ask "Sign this root? [y/N]" on a terminal; refuse without one unless `--yes`.
+fn confirm_sign(yes: bool) -> CliResult {
+    use std::io::{IsTerminal, Write as _};
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(usage(
+            "not signed: no terminal to confirm on; review the change shown above and pass --yes to sign it",
+        ));
+    }
+    eprint!("Sign this root? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| usage(format!("cannot read the answer: {e}")))?;
+    match answer.trim().to_ascii_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(usage("not signed")),
+    }
 }
 
 pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
@@ -102,10 +176,12 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 None => expiry::ROOT,
             };
             let req = plan(gun.as_str(), &state.root, cert, lifetime, &SystemClock)?;
+            let review = req.review(SystemClock.now())?;
             write_file(&out, &req.to_json())?;
-            for line in &req.summary {
+            for line in review.diff.lines() {
                 ctx.note(line);
             }
+            ctx.note(planned_against(&req));
             ctx.note(format!(
                 "Wrote {}. Next: `vouch root sign {}` where the root key is, then `vouch root apply`.",
                 out.display(),
@@ -113,17 +189,18 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             ));
             Ok(())
         }
-        RootCommand::Sign { request, out } => {
+        RootCommand::Sign { request, out, yes } => {
             // No network and no server configuration: only the key store is used.
             let bytes = std::fs::read(&request)
                 .map_err(|e| usage(format!("cannot read {}: {e}", request.display())))?;
             let mut req = RootRequest::parse(&bytes)?;
-            for line in &req.summary {
-                ctx.note(line);
-            }
+            // What is signed is what the two roots say, never the request's own words.
+            let review = req.review(SystemClock.now())?;
+            show_change(&req, &review.diff);
+            confirm_sign(yes)?;
             let keys = ctx.key_store()?;
             let pass = prompt::sources(ctx)?;
-            let signed = req.sign(&keys, &pass)?;
+            let signed = req.sign(&keys, &pass, SystemClock.now())?;
             let out: PathBuf = out.unwrap_or(request);
             write_file(&out, &req.to_json())?;
             ctx.note(format!(
@@ -132,7 +209,9 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 out.display()
             ));
             if ctx.json() {
-                print_json(&json!({"signed_by": signed, "request": out}));
+                print_json(
+                    &json!({"signed_by": signed, "request": out, "changes": review.diff.lines()}),
+                );
             }
             Ok(())
         }
@@ -140,11 +219,35 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             let bytes = std::fs::read(&signed)
                 .map_err(|e| usage(format!("cannot read {}: {e}", signed.display())))?;
             let req = RootRequest::parse(&bytes)?;
+            req.review(SystemClock.now())?;
             let gun = Gun::parse(&req.gun)?;
             let root_bytes = req.signed_bytes()?;
             let session = ctx.session(&gun, Access::PushPull)?;
             let env = session.env();
             let local = &session.local;
+            // The repository must still be at the root the request was made against.
+            let state = RepoState::fetch(
+                session.remote.as_ref(),
+                local,
+                LoadPolicy {
+                    clock: &SystemClock,
+                    check_expiry: false,
+                    trust: &session.trust,
+                },
+            )?
+            .ok_or_else(|| {
+                super::CliError::from(TrustError::NoTrustData {
+                    gun: gun.to_string(),
+                    remote: session.remote.describe(),
+                })
+            })?;
+            if req.check_against(&state.root)? == ApplyState::AlreadyApplied {
+                ctx.note(format!(
+                    "Root version {} of {gun} is already this request's root (applied before); nothing to do.",
+                    req.root.version
+                ));
+                return Ok(());
+            }
             let report = publish_with(
                 &env,
                 local,

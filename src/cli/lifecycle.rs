@@ -146,8 +146,31 @@ fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
     println!("new key: {}", p.new_key);
     println!("root expires: {} -> {}", p.before.expires, p.after.expires);
     println!("signed by root keys: {}", p.root_signers.join(", "));
+    if done && p.role == RotateRole::Root {
+        let signing = role_keys(&p.after, "root");
+        let listed: Vec<String> = role_keys(&p.before, "root")
+            .into_iter()
+            .filter(|k| !signing.contains(k))
+            .collect();
+        println!(
+            "root keys that sign the root from now on: {}",
+            signing.join(", ")
+        );
+        if !listed.is_empty() {
+            println!(
+                "old root keys, only listed in root.json from now on (they sign this version for clients holding the old root, and no later one): {}",
+                listed.join(", ")
+            );
+        }
+    }
     for n in &p.notes {
         println!("- {n}");
+    }
+    if done && p.role == RotateRole::Root {
+        println!(
+            "back up the new root key: vouch key backup --role root --gun {} -o root.backup",
+            p.gun
+        );
     }
 }
 

@@ -116,6 +116,9 @@ pub enum TrustError {
         signed: String,
         wanted: String,
     },
+    /// An offline root ceremony request that cannot be signed or applied.
+    #[error(transparent)]
+    Ceremony(#[from] ceremony::CeremonyError),
 }
 
 impl TrustError {
@@ -140,6 +143,7 @@ impl TrustError {
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
             TrustError::LocalState { io: None, .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
+            TrustError::Ceremony(e) => e.exit_code(),
         }
     }
 
@@ -199,6 +203,7 @@ impl TrustError {
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::error::io_hint(path, *kind))
             }
+            TrustError::Ceremony(e) => e.hint(),
             _ => None,
         }
     }

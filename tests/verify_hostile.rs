@@ -1481,3 +1481,283 @@ fn a_root_key_of_two_pem_blocks_does_not_borrow_the_pinned_key() {
         "a refused verify cached something"
     );
 }
+
+/// A repository of the attacker's whose root lists `listed` root keys (with threshold 1)
+/// besides the attacker's own root certificate, and is signed by the attacker alone.
+fn root_listing_pinned_key_too(fx: &Fixture, attacker: &Signer, evil: &[u8]) -> Repo {
+    let (attacker_cert, attacker_root) = attacker.as_x509();
+    let mut repo = attacker_repo(attacker_cert, attacker, 1, evil);
+    let mut root = parse::<Root>(&repo.roots[0]);
+    let honest_root = honest().root();
+    let pinned_id = honest_root.roles["root"].keyids[0].clone();
+    root.keys
+        .insert(pinned_id.clone(), honest_root.keys[&pinned_id].clone());
+    root.roles.get_mut("root").unwrap().keyids.push(pinned_id);
+    repo.roots = vec![sign(&root, &[&attacker_root])];
+    let _ = fx;
+    // Snapshot and timestamp over the new root.
+    let mut snapshot = parse::<Snapshot>(&repo.snapshot);
+    snapshot
+        .meta
+        .insert("root".to_owned(), file_meta(&repo.roots[0]));
+    repo.snapshot = sign(&snapshot, &[attacker]);
+    let mut timestamp = parse::<Timestamp>(&repo.timestamp);
+    timestamp
+        .meta
+        .insert("snapshot".to_owned(), file_meta(&repo.snapshot));
+    repo.timestamp = sign(&timestamp, &[attacker]);
+    repo
+}
+
+/// Replace the scene's whole cache of the repository (a restored CI cache, say) with
+/// `repo`'s files.
+fn plant_cache(scene: &Scene, repo: &Repo) {
+    let dir = scene.cache_dir();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let meta = dir.join("metadata");
+    std::fs::create_dir_all(&meta).unwrap();
+    std::fs::write(meta.join("root.json"), repo.roots.last().unwrap()).unwrap();
+    for (role, bytes) in &repo.targets {
+        std::fs::write(meta.join(format!("{role}.json")), bytes).unwrap();
+    }
+    std::fs::write(meta.join("snapshot.json"), &repo.snapshot).unwrap();
+    std::fs::write(meta.join("timestamp.json"), &repo.timestamp).unwrap();
+}
+
+#[test]
+fn offline_a_cached_root_that_lists_the_pinned_key_but_is_not_signed_by_it_is_refused() {
+    let fx = fixture();
+    let scene = Scene::fresh(honest().served());
+    let lock = scene.pin();
+    let lock = lock.to_str().unwrap();
+    scene.expect_trusted("v1", &digest("v1"), &["--trust-lock", lock]);
+    // The cache is swapped for one whose root lists the pinned key next to the
+    // attacker's, threshold 1, signed by the attacker only.
+    let evil = b"the attacker's manifest";
+    plant_cache(
+        &scene,
+        &root_listing_pinned_key_too(fx, &Signer::generate(), evil),
+    );
+    let before = support::snapshot_tree(&scene.trust.join("tuf"));
+    let r = scene.verify("v1", &["--offline", "--trust-lock", lock]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "printed a reference: {}", r.stdout);
+    assert!(r.stderr.contains("pinned"), "{}", r.stderr);
+    assert!(
+        before == support::snapshot_tree(&scene.trust.join("tuf")),
+        "a refused verify changed tuf/"
+    );
+    // Online, the planted root is no anchor either: trust starts from the pin again, and
+    // the answer is the repository's own.
+    scene.expect_trusted("v1", &digest("v1"), &["--trust-lock", lock]);
+}
+
+#[test]
+fn a_list_without_consent_trusts_nothing_and_leaves_no_cache_for_a_later_verify() {
+    let evil = b"the attacker's manifest";
+    let attacker = Signer::generate();
+    let (cert, _) = attacker.as_x509();
+    let scene = Scene::fresh(attacker_repo(cert, &attacker, 1, evil).served());
+    // `list` (as `sign` and the rest) no longer trusts a first root silently...
+    let r = scene.vouch(&["list", GUN]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(r.stderr.contains("no trusted root"), "{}", r.stderr);
+    assert!(r.stderr.contains("--tofu"), "{}", r.stderr);
+    assert!(
+        !scene.trust.join("tuf").exists(),
+        "a refused list wrote tuf/"
+    );
+    // ... so a later verify has no cache to take as its anchor.
+    let r = scene.verify("v1", &[]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "printed a reference: {}", r.stdout);
+    // With consent it is loud, and recorded as trust on first use.
+    let r = scene.vouch(&["list", GUN, "--tofu"]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("TRUST ON FIRST USE"), "{}", r.stderr);
+    let record: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(scene.cache_dir().join("@vouch/anchor.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record["anchored_by"], "tofu");
+    // Pinning that cache says what it is.
+    let r = scene.vouch(&[
+        "trust",
+        "pin",
+        GUN,
+        "--from-cache",
+        "--trust-lock",
+        scene.base.join("l.json").to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("trusted on first use"), "{}", r.stderr);
+}
+
+/// Every command that reads a repository's trust data, as arguments after the global
+/// options.
+fn trust_reading_commands(file: &str) -> Vec<Vec<String>> {
+    let pair = format!("{GUN}:v9=sha256:{}:10", "a".repeat(64));
+    [
+        vec!["list", GUN],
+        vec!["inspect", GUN],
+        vec!["verify", "example.com/app:v1"],
+        vec!["verify-file", GUN, "v1", file],
+        vec!["expiry", GUN, "--refresh"],
+        vec!["sign", pair.as_str()],
+        vec!["sign-file", GUN, "notes", file],
+        vec!["unsign", "example.com/app:v1"],
+        vec!["delegation", "list", GUN],
+        vec!["renew", GUN],
+    ]
+    .into_iter()
+    .map(|a| a.into_iter().map(str::to_owned).collect())
+    .collect()
+}
+
+#[test]
+fn every_trust_reading_command_applies_the_same_bootstrap_policy() {
+    let fx = fixture();
+    let attacker = Signer::generate();
+    let (cert, _) = attacker.as_x509();
+    let scene = Scene::fresh(attacker_repo(cert, &attacker, 1, b"evil").served());
+    let file = scene.base.join("file");
+    std::fs::write(&file, b"evil").unwrap();
+    let file = file.to_str().unwrap();
+    // notary's trust_pinning pins the victim's root key and forbids trust on first use;
+    // a trust lock does the same; with neither, nothing anchors a first root.
+    let config = scene.base.join("config.json");
+    let pinned = fx.root.public().key_id().to_string();
+    std::fs::write(
+        &config,
+        serde_json::json!({"trust_pinning": {"certs": {GUN: [pinned.clone()]}, "disable_tofu": true}})
+            .to_string(),
+    )
+    .unwrap();
+    let lock = scene.base.join("lock.json");
+    std::fs::write(
+        &lock,
+        serde_json::json!({"vouch_trust_lock": 1, "repositories": {GUN: {"root_keys": [pinned], "root_version": 1}}})
+            .to_string(),
+    )
+    .unwrap();
+    let (c, l) = (config.to_str().unwrap(), lock.to_str().unwrap());
+    let modes: [(&str, Vec<&str>, &str); 3] = [
+        ("no anchor", vec![], "no trusted root"),
+        ("trust_pinning", vec!["--config", c], "pinned"),
+        ("trust lock", vec!["--trust-lock", l], "pinned"),
+    ];
+    for (mode, global, needle) in &modes {
+        for cmd in trust_reading_commands(file) {
+            let args: Vec<&str> = global
+                .iter()
+                .copied()
+                .chain(cmd.iter().map(String::as_str))
+                .collect();
+            let r = scene.vouch(&args);
+            assert_eq!(r.code, Some(1), "{mode}: {args:?}: {}", r.stderr);
+            assert!(r.stderr.contains(needle), "{mode}: {args:?}: {}", r.stderr);
+            assert!(
+                r.stdout.is_empty() || !r.stdout.contains(&sha256_hex(b"evil")),
+                "{mode}: {args:?}: {}",
+                r.stdout
+            );
+            assert!(
+                !scene.cache_dir().join("metadata").exists(),
+                "{mode}: {args:?} cached trust data"
+            );
+        }
+    }
+    // disable_tofu wins over --tofu, for every command alike.
+    for cmd in trust_reading_commands(file) {
+        let args: Vec<&str> = ["--config", c, "--tofu"]
+            .into_iter()
+            .chain(cmd.iter().map(String::as_str))
+            .collect();
+        let r = scene.vouch(&args);
+        assert_eq!(r.code, Some(2), "{args:?}: {}", r.stderr);
+        assert!(r.stderr.contains("disable_tofu"), "{args:?}: {}", r.stderr);
+    }
+}
+
+#[test]
+fn a_root_signed_by_a_retired_pinned_key_is_refused_after_a_rotation() {
+    let fx = fixture();
+    let scene = Scene::fresh(honest().served());
+    let lock = scene.pin();
+    let lock = lock.to_str().unwrap();
+    scene.expect_trusted("v1", &digest("v1"), &["--trust-lock", lock]);
+    // A legitimate rotation K1 -> K2: root v2 lists K2 only, signed by both.
+    let k2 = Signer::generate();
+    let (k2_cert, k2_root) = k2.as_x509();
+    let mut rotated = honest();
+    let k2_id = k2_root.id.to_string();
+    rotated.push_root(&[&fx.root, &k2_root], |r| {
+        r.keys.insert(k2_id.clone(), k2_cert.clone());
+        r.roles.get_mut("root").unwrap().keyids = vec![k2_id.clone()];
+    });
+    rotated.resnapshot(fx, |_| {});
+    scene.double.serve(rotated.served());
+    let r = scene.verify("v1", &["--trust-lock", lock]);
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("update the pin"),
+        "no warning that the pin is behind: {}",
+        r.stderr
+    );
+    // The retired K1 (stolen, say) signs a root v3 that lists K1 again.
+    let mut attack = rotated.clone();
+    let k1_id = fx.root.id.to_string();
+    let k1_key = honest().root().keys[&k1_id].clone();
+    attack.push_root(&[&fx.root], |r| {
+        r.keys.insert(k1_id.clone(), k1_key.clone());
+        r.roles.get_mut("root").unwrap().keyids = vec![k1_id.clone()];
+    });
+    attack.put_targets("targets", &[&fx.targets], |t| {
+        t.targets.insert("v1".to_owned(), target("attacker-v1"));
+    });
+    attack.resnapshot(fx, |_| {});
+    let before = support::snapshot_tree(&scene.trust.join("tuf"));
+    scene.double.serve(attack.served());
+    let r = scene.verify("v1", &["--trust-lock", lock]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+    assert!(r.stdout.is_empty(), "printed a reference: {}", r.stdout);
+    assert!(r.stderr.contains("pinned"), "{}", r.stderr);
+    assert!(
+        before == support::snapshot_tree(&scene.trust.join("tuf")),
+        "a refused verify changed tuf/"
+    );
+    // Without the lock, the cached chain refuses it too.
+    let r = scene.verify("v1", &[]);
+    assert_eq!(
+        r.code,
+        Some(1),
+        "stdout: {}; stderr: {}",
+        r.stdout,
+        r.stderr
+    );
+}

@@ -172,27 +172,45 @@ impl TrustLock {
         }
     }
 
-    /// Write (pretty JSON, keys sorted, trailing newline), atomically.
+    /// Write (pretty JSON, keys sorted, trailing newline), atomically: a new temp file
+    /// with an unpredictable name, created exclusively (so a file or symlink planted at
+    /// a temp name is never written through), synced, renamed over `path`. The lock is
+    /// meant to be committed beside manifests: it is written 0644, and its directory's
+    /// permissions are left alone.
     pub fn save(&self, path: &Path) -> Result<(), TrustError> {
+        use rand_core::RngCore as _;
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         let mut text = serde_json::to_string_pretty(self).expect("locks serialize");
         text.push('\n');
         let dir = path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("trust-lock");
         let tmp = dir.join(format!(
-            ".{}.tmp",
-            path.file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or("trust-lock")
+            ".{name}.tmp-{:016x}",
+            rand_core::OsRng.next_u64()
         ));
-        std::fs::write(&tmp, text.as_bytes())
-            .and_then(|_| std::fs::File::open(&tmp)?.sync_all())
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                local_err("cannot write trust lock", path, e)
+        let result = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .and_then(|mut f| {
+                f.write_all(text.as_bytes())?;
+                f.sync_all()
             })
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .and_then(|_| std::fs::File::open(dir)?.sync_all());
+        result.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            local_err("cannot write trust lock", path, e)
+        })
     }
 
     pub fn get(&self, gun: &str) -> Option<&Pin> {
@@ -317,6 +335,36 @@ impl NotaryTrustPinning {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn saving_a_lock_never_writes_through_a_planted_temp_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vouch-trust.json");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep me").unwrap();
+        // The temp name the previous version used, planted as a symlink.
+        std::os::unix::fs::symlink(&victim, dir.path().join(".vouch-trust.json.tmp")).unwrap();
+        let mut lock = TrustLock::default();
+        lock.repositories.insert(
+            "example.com/app".into(),
+            Pin {
+                root_keys: vec!["ab".repeat(32)],
+                root_version: 1,
+                ca: None,
+            },
+        );
+        lock.save(&path).unwrap();
+        assert_eq!(std::fs::read(&victim).unwrap(), b"keep me");
+        assert_eq!(TrustLock::load(&path).unwrap(), lock);
+        assert!(!std::fs::symlink_metadata(&path).unwrap().is_symlink());
+        // Only the lock and what was planted are there: no temp file left behind.
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".vouch-trust.json.tmp", "victim", "vouch-trust.json"]);
+    }
 
     #[test]
     fn notary_trust_pinning_picks_exact_then_longest_prefix() {

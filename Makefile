@@ -42,6 +42,7 @@ fmt:
 
 bench:
 	$(CARGO) build --release --quiet
+	$(CARGO) run --release --quiet --example ecdsa_timings
 	./scripts/bench.sh target/release/vouch
 
 clean:

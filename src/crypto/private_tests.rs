@@ -1,6 +1,5 @@
 //! Tests of `crypto::private`: ECDSA keys made, loaded and used with ring.
 
-
 use super::pkcs8::{tlv, Pkcs8Flavor};
 use super::*;
 use crate::crypto::verify::VerifyingKey;

@@ -191,10 +191,7 @@ impl TrustLock {
             .file_name()
             .and_then(|n| n.to_str())
             .unwrap_or("trust-lock");
-        let tmp = dir.join(format!(
-            ".{name}.tmp-{:016x}",
-            rand_core::OsRng.next_u64()
-        ));
+        let tmp = dir.join(format!(".{name}.tmp-{:016x}", rand_core::OsRng.next_u64()));
         let result = std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -363,7 +360,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, [".vouch-trust.json.tmp", "victim", "vouch-trust.json"]);
+        assert_eq!(
+            names,
+            [".vouch-trust.json.tmp", "victim", "vouch-trust.json"]
+        );
     }
 
     #[test]

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256, Sha512};
 
-use super::serde_util::b64_map;
 use super::TufError;
 
 pub const SHA256: &str = "sha256";
@@ -399,5 +398,58 @@ mod tests {
         h.insert(SHA512.into(), vec![0; 64]);
         h.insert(SHA256.into(), vec![0; 31]);
         assert!(check_valid_hash_structures(&h).is_err());
+    }
+}
+
+/// A map of byte strings, each base64 (Go's `map[string][]byte`), as [`Hashes`] (the wire form of `hashes`).
+pub(crate) mod b64_map {
+    use super::super::serde_util::B64;
+    use super::Hashes;
+    use base64::Engine as _;
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(v: &Hashes, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(v.len()))?;
+        for (k, bytes) in v.iter() {
+            m.serialize_entry(k, &B64.encode(bytes))?;
+        }
+        m.end()
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Hashes, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Hashes;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a map of base64 digests, or null")
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<Hashes, E> {
+                Ok(Hashes::new())
+            }
+            fn visit_none<E: serde::de::Error>(self) -> Result<Hashes, E> {
+                Ok(Hashes::new())
+            }
+            fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Hashes, D2::Error> {
+                d.deserialize_map(V)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Hashes, A::Error> {
+                let mut h = Hashes::new();
+                while let Some(k) = map.next_key::<String>()? {
+                    // Go decodes a JSON null into a nil []byte.
+                    let v: Option<std::borrow::Cow<'de, str>> = map.next_value()?;
+                    let s = v.unwrap_or_default();
+                    let bytes = B64.decode(s.as_bytes()).map_err(|e| {
+                        serde::de::Error::custom(format!("invalid base64 for hash {k:?}: {e}"))
+                    })?;
+                    h.insert(k, bytes);
+                }
+                Ok(h)
+            }
+        }
+        d.deserialize_option(V)
     }
 }

@@ -87,13 +87,19 @@ pub enum TrustError {
     },
     #[error("the root of {gun} does not chain to a pinned key: {reason}")]
     PinMismatch { gun: String, reason: String },
+    #[error("staged change #{number} of {gun} ({path}) cannot be read: {reason}")]
+    UnreadableChange {
+        gun: String,
+        number: usize,
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 impl TrustError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             TrustError::NoTrustData { .. }
-            | TrustError::NotInitialized { .. }
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
             | TrustError::NoAnchor { .. }
@@ -102,7 +108,12 @@ impl TrustError {
             TrustError::MissingKey { .. }
             | TrustError::RootNeedsResigning { .. }
             | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,
-            TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
+            // Publishing (or signing into) a repository nobody created is a wrong name or a
+            // missing `vouch init`, not a trust verdict.
+            TrustError::BadInput(_)
+            | TrustError::AlreadyExists { .. }
+            | TrustError::NotInitialized { .. } => ExitCode::Usage,
+            TrustError::UnreadableChange { .. } => ExitCode::Keystore,
             // The trust dir could not be read or written: a local-storage problem, as for
             // key files.
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
@@ -143,6 +154,9 @@ impl TrustError {
             )),
             TrustError::PinMismatch { gun, .. } => Some(format!(
                 "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
+            )),
+            TrustError::UnreadableChange { gun, number, .. } => Some(format!(
+                "drop it with `vouch reset {gun} -n {number}` (or every staged change with `vouch reset {gun} --all`), then run the command again"
             )),
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::error::io_hint(path, *kind))

@@ -74,6 +74,10 @@ pub struct PublishOptions {
     /// (`init`). If somebody else created it meanwhile, the upload is refused and the
     /// next attempt fetches as usual.
     pub remote_known_empty: bool,
+    /// The command's own changes, applied after the staged ones. They are never written
+    /// to the changelist: a publish that fails keeps nothing of them (the caller decides
+    /// whether to stage them for a retry).
+    pub extra: Vec<Change>,
 }
 
 /// Publish the staged changes of `local` (and, on the first publish, the locally
@@ -101,7 +105,9 @@ pub(crate) fn publish_locked_with(
     local: &LocalRepo,
     opts: &PublishOptions,
 ) -> Result<PublishReport, Error> {
-    let changelist = Changelist::new(local.changelist_dir());
+    let changelist = Changelist::for_repo(local);
+    // A batch a killed command committed but did not finish moving in is completed first.
+    changelist.recover()?;
     let staged = if opts.exclude_staged {
         Vec::new()
     } else {
@@ -190,9 +196,9 @@ fn attempt(
     // to be witnessed are loaded as their files are, checked against the snapshot.
     let mut invalid = BTreeMap::new();
     if let Some(snap) = &state.snapshot {
-        for s in staged {
-            let role = &s.change.role;
-            if s.change.kind != TYPE_WITNESS
+        for c in staged.iter().map(|s| &s.change).chain(&opts.extra) {
+            let role = &c.role;
+            if c.kind != TYPE_WITNESS
                 || state.targets.contains_key(role)
                 || invalid.contains_key(role)
             {
@@ -210,6 +216,16 @@ fn attempt(
     // Apply staged changes to copies of the targets roles.
     let mut work = working(&state, invalid, now)?;
     apply_all(&mut work, &gun, staged.iter().map(|s| &s.change))?;
+    for c in &opts.extra {
+        work.apply(&gun, c).map_err(|e| match e {
+            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
+                "{} {} {:?} in {}: {msg}",
+                c.action, c.kind, c.path, c.role
+            ))
+            .into(),
+            other => other,
+        })?;
+    }
     for r in &opts.resign {
         if !work.roles.contains_key(r) {
             return Err(
@@ -219,7 +235,7 @@ fn attempt(
         work.dirty.insert(r.clone());
     }
     report.warnings.append(&mut work.warnings);
-    report.applied_changes = staged.len();
+    report.applied_changes = staged.len() + opts.extra.len();
     if first {
         work.dirty.insert("targets".into());
     }
@@ -586,11 +602,13 @@ pub(crate) fn signing_role(
     Ok(p.delegation_role(name)?)
 }
 
-/// Whether the key store holds any private key of `role`.
+/// Whether the key store holds any private key of `role`. A key file that is there but
+/// cannot be read is an error naming it, not "no key": else a corrupt snapshot key would
+/// silently leave the snapshot to the server, which refuses it.
 pub(crate) fn holds_any_key(env: &Env<'_>, role: &BaseRole) -> Result<bool, Error> {
     for key in role.keys.values() {
         if let Ok(id) = key.canonical_key_id() {
-            if env.keys.info(&id).is_ok() {
+            if env.keys.holds(&id)? {
                 return Ok(true);
             }
         }
@@ -610,8 +628,15 @@ pub fn load_signers(
         let Ok(canonical) = key.canonical_key_id() else {
             continue;
         };
-        if env.keys.info(&canonical).is_err() {
-            continue;
+        // Absent: another key of the role may do. There but unreadable (corrupt,
+        // truncated): that is the error to report if the role cannot be signed.
+        match env.keys.holds(&canonical) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
         }
         match env.keys.load(&canonical, env.pass) {
             Ok((pk, _)) => out.push((KeyId::parse(listed)?, pk)),

@@ -302,7 +302,9 @@ fn age(at: Option<time::OffsetDateTime>) -> String {
 
 fn timestamp(at: Option<time::OffsetDateTime>) -> Option<String> {
     at.and_then(|t| {
-        t.format(&time::format_description::well_known::Rfc3339)
+        t.replace_nanosecond(0)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
             .ok()
     })
 }

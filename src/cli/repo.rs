@@ -7,7 +7,7 @@ use vouch::keystore::KeyFormat;
 use vouch::remote::{Access, Gun, Remote};
 use vouch::trust::changelist::{Changelist, StagedChange};
 use vouch::trust::init::{init, InitOptions};
-use vouch::trust::publish::{check_applies_to_cache, publish_with, PublishOptions, PublishReport};
+use vouch::trust::publish::{check_applies_to_cache, publish, PublishReport};
 use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::view;
 use vouch::trust::{Change, LocalRepo};
@@ -229,27 +229,26 @@ pub(crate) fn stage_and_maybe_publish(
     .map_err(|e| {
         super::CliError::from(e).with_context(format!("{gun}: nothing was published or staged"))
     })?;
-    let opts = PublishOptions {
-        extra: changes.to_vec(),
-        ..Default::default()
+    // The keys opened: from here on the changes are staged (all or nothing, durably), so
+    // that a publish cut short on the network, even by a kill mid-upload, leaves them for
+    // `vouch publish`. A publish that fails for any other reason drops them again.
+    let own = {
+        let _lock = local.lock()?;
+        changelist.add(changes)?
     };
-    match do_publish(ctx, gun, &session, &local, &opts) {
+    match do_publish(ctx, gun, &session, &local) {
         Ok(report) => Ok(Some(report)),
-        Err(e) if e.exit_code() == vouch::ExitCode::Remote => {
-            // Signed, not uploaded: kept as ordinary change files (notary can publish them
-            // too) for `vouch publish` to retry.
-            {
-                let _lock = local.lock()?;
-                changelist.add(changes)?;
-            }
+        Err(e) if e.exit_code() == vouch::ExitCode::Remote => Err(e.with_context(format!(
+            "staged; not published: publishing {gun} failed after its keys opened, so this command's {} change(s) stay staged (staged changes are kept for `vouch publish {gun}`)",
+            changes.len()
+        ))),
+        Err(e) => {
+            let _lock = local.lock()?;
+            changelist.remove(&own)?;
             Err(e.with_context(format!(
-                "staged; not published: publishing {gun} failed after its keys opened, so this command's {} change(s) are now staged (staged changes are kept for `vouch publish {gun}`)",
-                changes.len()
+                "publishing {gun} failed; nothing of this command was staged"
             )))
         }
-        Err(e) => Err(e.with_context(format!(
-            "publishing {gun} failed; nothing of this command was staged"
-        ))),
     }
 }
 
@@ -330,10 +329,9 @@ fn do_publish(
     gun: &Gun,
     session: &super::Session,
     local: &LocalRepo,
-    opts: &PublishOptions,
 ) -> CliResult<PublishReport> {
     let remote = &session.remote;
-    let report = publish_with(&session.env(), local, opts).map_err(|e| {
+    let report = publish(&session.env(), local).map_err(|e| {
         super::CliError::from(e).with_context(format!("publishing {gun} (staged changes are kept)"))
     })?;
     for w in &report.warnings {
@@ -443,7 +441,7 @@ fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
         changelist.list()?
     };
     announce_staged(ctx, &gun, &staged, "Publishing");
-    let report = do_publish(ctx, &gun, &session, &local, &PublishOptions::default())?;
+    let report = do_publish(ctx, &gun, &session, &local)?;
     if ctx.json() {
         print_json(
             &json!({"gun": gun.as_str(), "applied_changes": report.applied_changes, "versions": report.uploaded}),

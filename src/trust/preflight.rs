@@ -113,7 +113,9 @@ fn needed_keys(
         clock: env.clock,
         check_expiry: false,
     };
-    let (state, from_cache) = match RepoState::from_cache(local, policy)? {
+    // The cache may not verify on its own (after a publish it holds the new targets but
+    // not the snapshot the server signed for them): the remote then says.
+    let (state, from_cache) = match RepoState::from_cache(local, policy).ok().flatten() {
         Some(s) => (s, true),
         None => match RepoState::fetch(env.remote, local, policy)? {
             Some(s) => (s, false),

@@ -74,10 +74,6 @@ pub struct PublishOptions {
     /// (`init`). If somebody else created it meanwhile, the upload is refused and the
     /// next attempt fetches as usual.
     pub remote_known_empty: bool,
-    /// The command's own changes, applied after the staged ones. They are never written
-    /// to the changelist: a publish that fails keeps nothing of them (the caller decides
-    /// whether to stage them for a retry).
-    pub extra: Vec<Change>,
 }
 
 /// Publish the staged changes of `local` (and, on the first publish, the locally
@@ -196,9 +192,9 @@ fn attempt(
     // to be witnessed are loaded as their files are, checked against the snapshot.
     let mut invalid = BTreeMap::new();
     if let Some(snap) = &state.snapshot {
-        for c in staged.iter().map(|s| &s.change).chain(&opts.extra) {
-            let role = &c.role;
-            if c.kind != TYPE_WITNESS
+        for s in staged {
+            let role = &s.change.role;
+            if s.change.kind != TYPE_WITNESS
                 || state.targets.contains_key(role)
                 || invalid.contains_key(role)
             {
@@ -216,16 +212,6 @@ fn attempt(
     // Apply staged changes to copies of the targets roles.
     let mut work = working(&state, invalid, now)?;
     apply_all(&mut work, &gun, staged.iter().map(|s| &s.change))?;
-    for c in &opts.extra {
-        work.apply(&gun, c).map_err(|e| match e {
-            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
-                "{} {} {:?} in {}: {msg}",
-                c.action, c.kind, c.path, c.role
-            ))
-            .into(),
-            other => other,
-        })?;
-    }
     for r in &opts.resign {
         if !work.roles.contains_key(r) {
             return Err(
@@ -235,7 +221,7 @@ fn attempt(
         work.dirty.insert(r.clone());
     }
     report.warnings.append(&mut work.warnings);
-    report.applied_changes = staged.len() + opts.extra.len();
+    report.applied_changes = staged.len();
     if first {
         work.dirty.insert("targets".into());
     }

@@ -197,6 +197,91 @@ fn sign_and_publish_name_the_staged_changes_they_publish_and_status_says_when_ea
     assert_eq!(names, vec!["a", "b", "c"]);
 }
 
+#[test]
+fn only_a_remote_failure_after_the_keys_opened_keeps_the_change_staged() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let gun = "example.com/staging/offline";
+    ok(
+        vouch(&trust, Some(&server.url)),
+        &["init", gun, "--key-format", "notary"],
+    );
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+
+    // The keys are opened first: a wrong passphrase is the error, whatever the network.
+    let mut c = vouch(&trust, Some(&dead));
+    c.env("VOUCH_TARGETS_PASSPHRASE", "not-the-passphrase");
+    fails(c, &["sign", &tag_pair(gun, "v1", "one", 10)], 4);
+    assert!(staged(&trust, gun).is_empty());
+
+    // Keys open, server down: exit 3, and the change stays staged, as a change file
+    // notary reads too.
+    let out = fails(
+        vouch(&trust, Some(&dead)),
+        &["sign", &tag_pair(gun, "v1", "one", 10)],
+        3,
+    );
+    assert_contains(&out.stderr, "staged; not published");
+    assert_contains(&out.stderr, &format!("vouch publish {gun}"));
+    let now = staged(&trust, gun);
+    assert_eq!(now.len(), 1);
+    assert_eq!(now[0]["path"], "v1");
+    let n = Notary::with_server(&trust, &server);
+    assert_contains(&n.run(&["status", gun]), "v1");
+    let staging = trust.join("tuf").join(gun).join(".vouch-staging");
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0);
+
+    // notary publishes it from the shared trust dir.
+    n.run(&["publish", gun]);
+    let reader = Notary::with_server(&tmp.path().join("reader"), &server);
+    assert_eq!(
+        notary_targets(&reader, gun),
+        vec![("v1".to_owned(), digest("one"))]
+    );
+}
+
+#[test]
+fn the_batch_of_a_sign_killed_mid_publish_is_kept_and_handed_to_notary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let gun = "example.com/staging/orphan";
+    ok(vouch(&trust, None), &["init", gun]);
+    // What a `sign` killed during its upload leaves: its batch file, named with its pid.
+    let staging = trust.join("tuf").join(gun).join(".vouch-staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    let changes: Vec<Value> = ["a", "b"]
+        .iter()
+        .map(|t| {
+            serde_json::json!({
+                "action": "create", "role": "targets", "type": "target", "path": t,
+                "data": b64(format!(
+                    r#"{{"length":3,"hashes":{{"sha256":"{}"}}}}"#,
+                    b64(&hex::decode(digest(t)).unwrap())
+                ).as_bytes()),
+            })
+        })
+        .collect();
+    let batch = staging.join("01796043473550426939-99999999-0123456789abcdef.vouch-batch");
+    std::fs::write(&batch, serde_json::to_vec(&changes).unwrap()).unwrap();
+
+    let out = ok(vouch(&trust, None), &["status", gun]);
+    assert_contains(&out.stderr, "Finished staging 1 batch(es)");
+    assert!(!batch.exists());
+    assert_eq!(changelist_files(&trust, gun).len(), 2);
+    let n = Notary::new(&trust);
+    let notary_status = n.run(&["status", gun]);
+    assert_contains(&notary_status, "target    a");
+    assert_contains(&notary_status, "target    b");
+    ok(vouch(&trust, None), &["publish", gun]);
+    let listed = ok(vouch(&trust, None), &["list", gun]).stdout;
+    let names: Vec<String> = support::list_rows(&listed)
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(names, vec!["a", "b"]);
+}
+
 /// A pseudo-terminal: the master side, and the slave side as the child's stdio and
 /// controlling terminal.
 struct Pty {

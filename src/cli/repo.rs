@@ -229,22 +229,32 @@ pub(crate) fn stage_and_maybe_publish(
     .map_err(|e| {
         super::CliError::from(e).with_context(format!("{gun}: nothing was published or staged"))
     })?;
-    // The keys opened: from here on the changes are staged (all or nothing, durably), so
-    // that a publish cut short on the network, even by a kill mid-upload, leaves them for
-    // `vouch publish`. A publish that fails for any other reason drops them again.
-    let own = {
+    // The keys opened: from here on the changes are staged, as one batch file (one
+    // write), so that a publish cut short on the network, even by a kill mid-upload, leaves
+    // them for `vouch publish`. A publish that fails for any other reason drops them.
+    let batch = {
         let _lock = local.lock()?;
-        changelist.add(changes)?
+        changelist.add_batch(changes)?
     };
     match do_publish(ctx, gun, &session, &local) {
         Ok(report) => Ok(Some(report)),
-        Err(e) if e.exit_code() == vouch::ExitCode::Remote => Err(e.with_context(format!(
-            "staged; not published: publishing {gun} failed after its keys opened, so this command's {} change(s) stay staged (staged changes are kept for `vouch publish {gun}`)",
-            changes.len()
-        ))),
+        Err(e) if e.exit_code() == vouch::ExitCode::Remote => {
+            // Kept as ordinary change files, which notary can publish too.
+            let _lock = local.lock()?;
+            if let Err(u) = changelist.unbatch(&batch) {
+                ctx.warn(format!(
+                    "the changes stay staged as {} (vouch publishes them; notary sees them once a later vouch command has turned them into change files): {u}",
+                    batch.display()
+                ));
+            }
+            Err(e.with_context(format!(
+                "staged; not published: publishing {gun} failed after its keys opened, so this command's {} change(s) stay staged (staged changes are kept for `vouch publish {gun}`)",
+                changes.len()
+            )))
+        }
         Err(e) => {
             let _lock = local.lock()?;
-            changelist.remove(&own)?;
+            changelist.remove(&[batch])?;
             Err(e.with_context(format!(
                 "publishing {gun} failed; nothing of this command was staged"
             )))

@@ -226,7 +226,8 @@ fn temp_owner(name: &str) -> Option<Option<u32>> {
     }
 }
 
-fn process_alive(pid: u32) -> bool {
+/// Whether process `pid` is running (or exists and belongs to someone else).
+pub(crate) fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return false;
     };

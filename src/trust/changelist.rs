@@ -22,7 +22,9 @@ pub const ACTION_DELETE: &str = "delete";
 pub const TYPE_TARGET: &str = "target";
 pub const TYPE_DELEGATION: &str = "delegation";
 pub const TYPE_WITNESS: &str = "witness";
-/// Extension of vouch's batch files (several changes in one file; notary ignores them).
+/// Extension of vouch's batch files (several changes in one file, one write): the changes
+/// of a command publishing right away, in `.vouch-staging/` (older versions wrote them in
+/// `changelist/`, where notary skips them as unreadable).
 pub const BATCH_EXT: &str = "vouch-batch";
 
 /// One staged change. Field order matches notary's `encoding/json` output.
@@ -180,6 +182,11 @@ impl Changelist {
                 files.insert(name, path);
             }
         }
+        for (name, path) in read_names(&self.staging)? {
+            if Path::new(&name).extension().is_some_and(|x| x == BATCH_EXT) {
+                files.insert(name, path);
+            }
+        }
         for (name, path) in read_names(&self.dir)? {
             let p = Path::new(&name);
             if p.extension()
@@ -290,6 +297,40 @@ impl Changelist {
         Ok(names.iter().map(|n| self.dir.join(n)).collect())
     }
 
+    /// Stage `changes` as one batch file in `.vouch-staging/` (one write, one fsync,
+    /// atomic), for a command that publishes them right away: vouch counts them as staged,
+    /// so a publish cut short (even by a kill) leaves them for `vouch publish`; notary does
+    /// not see them until [`Changelist::unbatch`] (or, once the command is gone,
+    /// [`Changelist::recover`]) turns them into change files.
+    pub fn add_batch(&self, changes: &[Change]) -> Result<PathBuf, TrustError> {
+        ensure_dir(&self.staging)?;
+        let base = time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .max(0) as u128;
+        let path = self.staging.join(format!(
+            "{base:020}-{}-{:016x}.{BATCH_EXT}",
+            std::process::id(),
+            rand_core::OsRng.next_u64()
+        ));
+        let bytes = serde_json::to_vec(changes).expect("changes serialize");
+        crate::keystore::fsio::write_atomic(&path, &bytes)
+            .map_err(|e| local_err("cannot stage changes", &path, e))?;
+        Ok(path)
+    }
+
+    /// Replace a batch file by ordinary change files (same order), which notary can
+    /// publish too. The caller holds the repository lock.
+    pub fn unbatch(&self, batch: &Path) -> Result<Vec<PathBuf>, TrustError> {
+        let Some(bytes) = read_capped(batch, 1 << 30)? else {
+            return Ok(Vec::new());
+        };
+        let changes: Vec<Change> = serde_json::from_slice(&bytes)
+            .map_err(|e| local_err("unreadable staged batch", batch, e))?;
+        let files = self.add(&changes)?;
+        self.remove(&[batch.to_path_buf()])?;
+        Ok(files)
+    }
+
     /// Move the files of a committed batch into `changelist/` (in name order), make that
     /// durable, and remove the batch directory.
     fn move_in(&self, ready: &Path) -> std::io::Result<()> {
@@ -325,6 +366,19 @@ impl Changelist {
                 .map_err(|e| local_err("cannot remove incomplete batch", &batch, e))?;
             r.dropped_batches += 1;
         }
+        // Batch files of commands that died before their publish ended: kept staged, as
+        // change files notary can see too.
+        for (name, path) in read_names(&self.staging)? {
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(&format!(".{BATCH_EXT}")) else {
+                continue;
+            };
+            if owner_gone(stem) && path.is_file() {
+                self.unbatch(&path)?;
+                r.completed_batches += 1;
+            }
+        }
+        crate::keystore::fsio::remove_stale_temps(&self.staging);
         for (name, path) in read_names(&self.dir)? {
             if is_legacy_temp(&name.to_string_lossy())
                 && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
@@ -368,6 +422,14 @@ impl Changelist {
         }
         Ok(())
     }
+}
+
+/// Whether the command that named a batch `<nanos>-<pid>-<random>` has ended.
+fn owner_gone(stem: &str) -> bool {
+    let Some(pid) = stem.split('-').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    pid != std::process::id() && !crate::keystore::fsio::process_alive(pid)
 }
 
 /// `.<20 digits>_<uuid>.change.tmp`: the temp name of vouch versions that wrote change

@@ -596,4 +596,83 @@ mod tests {
         cl.remove(&[l[0].file.clone()]).unwrap();
         assert_eq!(cl.list().unwrap().len(), 1);
     }
+
+    fn meta() -> FileMeta {
+        FileMeta::from_bytes(b"x", &["sha256"]).unwrap()
+    }
+
+    #[test]
+    fn a_committed_batch_counts_whole_and_recover_finishes_moving_it_in() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        let changes: Vec<Change> = (0..5)
+            .map(|i| Change::add_target("targets", &format!("t{i}"), &meta()))
+            .collect();
+        cl.add(&changes).unwrap();
+        // Put it back as a kill during the move would have left it: two files moved in,
+        // three still in the committed batch.
+        let ready = d.path().join(STAGING_DIR).join("0-1-0.ready");
+        fs::create_dir_all(&ready).unwrap();
+        let files = cl.list().unwrap();
+        for s in &files[2..] {
+            fs::rename(&s.file, ready.join(s.file.file_name().unwrap())).unwrap();
+        }
+        let paths = |l: Vec<StagedChange>| l.into_iter().map(|s| s.change.path).collect::<Vec<_>>();
+        assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+        let r = cl.recover().unwrap();
+        assert_eq!(r.completed_batches, 1);
+        assert!(!ready.exists());
+        assert_eq!(fs::read_dir(cl.dir()).unwrap().count(), 5);
+        assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+    }
+
+    #[test]
+    fn an_incomplete_batch_counts_as_nothing_and_recover_removes_it() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        let writing = d.path().join(STAGING_DIR).join("0-1-0.tmp");
+        fs::create_dir_all(&writing).unwrap();
+        let c = serde_json::to_vec(&Change::remove_target("targets", "x")).unwrap();
+        fs::write(writing.join("00000000000000000001_a.change"), c).unwrap();
+        assert!(cl.list().unwrap().is_empty());
+        assert_eq!(cl.recover().unwrap().dropped_batches, 1);
+        assert!(!writing.exists());
+    }
+
+    #[test]
+    fn recover_removes_only_vouchs_old_temp_names_from_the_changelist() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        fs::create_dir_all(cl.dir()).unwrap();
+        let old = cl
+            .dir()
+            .join(".01796043473550426939_94f6ac6a-0db8-46ba-83c5-84b79cc4ec6c.change.tmp");
+        let other = cl.dir().join(".someone-elses.change.tmp");
+        fs::write(&old, b"{}").unwrap();
+        fs::write(&other, b"{}").unwrap();
+        assert_eq!(cl.recover().unwrap().removed_temp_files, 1);
+        assert!(!old.exists() && other.exists());
+    }
+
+    #[test]
+    fn unreadable_entries_are_listed_and_named_by_number() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        cl.add(&[Change::add_target("targets", "a", &meta())])
+            .unwrap();
+        let bad = cl.dir().join("99999999999999999999_b.change");
+        fs::write(&bad, b"\xff\x00").unwrap();
+        let entries = cl.entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[1].change.is_err());
+        match cl.list() {
+            Err(TrustError::UnreadableChange { number, path, .. }) => {
+                assert_eq!(number, 1);
+                assert_eq!(path, bad);
+            }
+            other => panic!("{other:?}"),
+        }
+        cl.remove(&[bad]).unwrap();
+        assert_eq!(cl.list().unwrap().len(), 1);
+    }
 }

@@ -524,7 +524,7 @@ pub fn check_applies_to_cache(
     let Some(state) = RepoState::from_cache(local, policy)? else {
         return Ok(None);
     };
-    let staged = Changelist::new(local.changelist_dir()).list()?;
+    let staged = Changelist::for_repo(local).list()?;
     let all: Vec<&Change> = staged.iter().map(|s| &s.change).chain(changes).collect();
     if all.iter().any(|c| c.kind == TYPE_WITNESS) {
         return Ok(None);

@@ -161,9 +161,13 @@ fn sign_and_publish_name_the_staged_changes_they_publish_and_status_says_when_ea
     let trust = tmp.path().join("trust");
     let gun = "example.com/staging/announce";
     ok(vouch(&trust, None), &["init", gun]);
-    ok(
+    let out = ok(
         vouch(&trust, None),
         &["sign", "--stage", &tag_pair(gun, "a", "a", 1)],
+    );
+    assert_contains(
+        &out.stderr,
+        &format!("{gun}: 1 change(s) staged; not published: publish with `vouch publish {gun}`"),
     );
     ok(vouch(&trust, None), &["unsign", "--stage", gun, "old"]);
 

@@ -208,7 +208,7 @@ pub(crate) fn stage_and_maybe_publish(
             changelist.add(changes)?;
         }
         ctx.note(format!(
-            "Staged {} change(s) for {gun}; not published: publish with `vouch publish {gun}`.",
+            "{gun}: {} change(s) staged; not published: publish with `vouch publish {gun}`.",
             changes.len()
         ));
         return Ok(None);

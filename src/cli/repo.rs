@@ -363,7 +363,10 @@ fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
-    let entries = {
+    let entries = if !local.dir().exists() {
+        // Nothing here (a new or mistyped name): nothing to lock or tidy.
+        Vec::new()
+    } else {
         let _lock = local.lock()?;
         tidy(ctx, &changelist)?;
         changelist.entries()?

@@ -2571,8 +2571,16 @@ fn offline_root_near_expiry_blocks_publishing_until_it_is_re_signed() {
     );
     assert_contains(&refused.stderr, "must be re-signed");
     assert_contains(&refused.stderr, "vouch root plan");
-    assert_eq!(staged(&admin, gun).len(), 1, "the change is kept");
+    assert_eq!(
+        staged(&admin, gun).len(),
+        0,
+        "a sign that fails keeps nothing"
+    );
     assert_eq!(version(&server_meta(&server, gun, "root")), 2);
+    ok(
+        vouch(&admin, None),
+        &["sign", "--stage", &pair(gun, "v1", "v1", 101)],
+    );
 
     // The ceremony re-signs it for 10 years and publishes only the root (as notary's
     // rotations do); the kept change then goes out with a plain publish.

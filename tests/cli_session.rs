@@ -153,8 +153,14 @@ fn unlocked_keys_sign_without_passphrases_until_the_session_is_locked() {
     );
     let status = ok(s.vouch(), &["key", "session"]);
     assert!(status.stdout.contains("not open"), "{}", status.stdout);
-    // The change stays staged and publishes once a passphrase is given.
-    ok(s.vouch(), &["-s", &server.url, "publish", gun]);
+    // A sign that fails stages nothing; with a passphrase it publishes.
+    let staged = ok(s.vouch(), &["status", gun]);
+    assert!(
+        staged.stdout.contains("No unpublished changes"),
+        "{}",
+        staged.stdout
+    );
+    ok(s.vouch(), &["-s", &server.url, "sign", &pair(gun, "v2", 2)]);
     let listed = Notary::with_server(&tmp.path().join("notary"), &server).run(&["list", gun]);
     assert!(listed.contains("v2"), "{listed}");
 }

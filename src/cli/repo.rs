@@ -5,7 +5,7 @@ use serde_json::json;
 use vouch::clock::SystemClock;
 use vouch::keystore::KeyFormat;
 use vouch::remote::{Access, Gun, Remote};
-use vouch::trust::changelist::Changelist;
+use vouch::trust::changelist::{Changelist, StagedChange};
 use vouch::trust::init::{init, InitOptions};
 use vouch::trust::publish::{check_applies_to_cache, publish, PublishReport};
 use vouch::trust::state::{LoadPolicy, RepoState};
@@ -176,7 +176,14 @@ pub(crate) fn versions(r: &PublishReport) -> String {
         .join(", ")
 }
 
-/// Stage `changes`; publish them (with anything staged earlier) unless `stage_only`.
+/// Stage `changes` (`stage_only`), or publish them together with anything staged earlier.
+///
+/// A publish writes nothing before it runs: the changes are applied in memory after the
+/// staged ones, and the keys are opened first. A command that fails keeps nothing (a
+/// wrong or missing passphrase, an interrupted prompt, a bad name, an uninitialised
+/// repository, a change that does not apply), with one exception: when the keys opened
+/// but the remote was unavailable or refused the upload (exit 3), the changes are staged
+/// so that `vouch publish` can retry, and the error says so.
 pub(crate) fn stage_and_maybe_publish(
     ctx: &Context,
     gun: &Gun,
@@ -184,10 +191,11 @@ pub(crate) fn stage_and_maybe_publish(
     stage_only: bool,
 ) -> CliResult<Option<PublishReport>> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let changelist = Changelist::new(local.changelist_dir());
+    let changelist = Changelist::for_repo(&local);
     if stage_only {
         {
             let _lock = local.lock()?;
+            tidy(ctx, &changelist)?;
             // Staging does not fetch, and the repository may have changed since it was
             // cached: a change that does not apply to the cached copy is staged all the
             // same, with a warning now rather than a surprise at publish time.
@@ -200,37 +208,138 @@ pub(crate) fn stage_and_maybe_publish(
             changelist.add(changes)?;
         }
         ctx.note(format!(
-            "Staged {} change(s) for {gun}; publish with `vouch publish {gun}`.",
+            "{gun}: {} change(s) staged; not published: publish with `vouch publish {gun}`.",
             changes.len()
         ));
         return Ok(None);
     }
-    // Published right away: staged as one batch file, so that a publish that is killed
-    // midway still finds them next time, without one file per change.
+    let session = ctx.session(gun, Access::PushPull)?;
+    let staged = {
+        let _lock = local.lock()?;
+        tidy(ctx, &changelist)?;
+        changelist.list()?
+    };
+    announce_staged(ctx, gun, &staged, "also publishing");
+    // Keys first, before anything goes over the network or to disk.
+    vouch::trust::preflight::unlock_for_publish(
+        &session.env(),
+        &local,
+        staged.iter().map(|s| &s.change).chain(changes),
+    )
+    .map_err(|e| {
+        super::CliError::from(e).with_context(format!("{gun}: nothing was published or staged"))
+    })?;
+    // The keys opened: from here on the changes are staged, as one batch file (one
+    // write), so that a publish cut short on the network, even by a kill mid-upload, leaves
+    // them for `vouch publish`. A publish that fails for any other reason drops them.
     let batch = {
         let _lock = local.lock()?;
         changelist.add_batch(changes)?
     };
-    match do_publish(ctx, gun, &local) {
+    match do_publish(ctx, gun, &session, &local) {
         Ok(report) => Ok(Some(report)),
-        // Changes that cannot be applied (bad input) are not kept: they would block every
-        // later publish. Network and key problems keep them for a retry.
-        Err(e) if e.exit_code() == vouch::ExitCode::Usage => {
-            let _lock = local.lock()?;
-            changelist.remove(&[batch])?;
-            Err(e.with_context(format!("{gun}: the change was not staged")))
-        }
-        Err(e) => {
+        Err(e) if e.exit_code() == vouch::ExitCode::Remote => {
             // Kept as ordinary change files, which notary can publish too.
             let _lock = local.lock()?;
-            changelist.unbatch(&batch)?;
-            Err(e)
+            if let Err(u) = changelist.unbatch(&batch) {
+                ctx.warn(format!(
+                    "the changes stay staged as {} (vouch publishes them; notary sees them once a later vouch command has turned them into change files): {u}",
+                    batch.display()
+                ));
+            }
+            Err(e.with_context(format!(
+                "staged; not published: publishing {gun} failed after its keys opened, so this command's {} change(s) stay staged (staged changes are kept for `vouch publish {gun}`)",
+                changes.len()
+            )))
+        }
+        Err(e) => {
+            let _lock = local.lock()?;
+            changelist.remove(&[batch])?;
+            Err(e.with_context(format!(
+                "publishing {gun} failed; nothing of this command was staged"
+            )))
         }
     }
 }
 
-fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishReport> {
-    let session = ctx.session(gun, Access::PushPull)?;
+/// Finish or drop what a killed command left in `changelist`'s repository (the caller
+/// holds the repository lock), saying what was done.
+fn tidy(ctx: &Context, changelist: &Changelist) -> CliResult {
+    let r = changelist.recover()?;
+    if r.completed_batches > 0 {
+        ctx.note(format!(
+            "Finished staging {} batch(es) of changes an interrupted command had written completely.",
+            r.completed_batches
+        ));
+    }
+    if r.dropped_batches > 0 {
+        ctx.note(format!(
+            "Dropped {} incomplete batch(es) of changes an interrupted command was staging (none of their changes had been staged).",
+            r.dropped_batches
+        ));
+    }
+    Ok(())
+}
+
+/// One staged change in a line: what it does, to what, and when it was staged.
+fn describe_change(c: &Change) -> String {
+    use vouch::trust::changelist::{TYPE_DELEGATION, TYPE_TARGET, TYPE_WITNESS};
+    match c.kind.as_str() {
+        TYPE_TARGET if c.role == "targets" => format!("{} {}", c.action, c.path),
+        TYPE_TARGET => format!("{} {} in {}", c.action, c.path, c.role),
+        TYPE_DELEGATION => format!("{} delegation {}", c.action, c.role),
+        TYPE_WITNESS => format!("witness {}", c.role),
+        other => format!("{} {other} {} {}", c.action, c.role, c.path),
+    }
+}
+
+/// "3 h ago", from a staging time.
+fn age(at: Option<time::OffsetDateTime>) -> String {
+    let Some(at) = at else {
+        return "at an unknown time".into();
+    };
+    let secs = (time::OffsetDateTime::now_utc() - at)
+        .whole_seconds()
+        .max(0);
+    match secs {
+        0..=59 => format!("{secs} s ago"),
+        60..=3599 => format!("{} min ago", secs / 60),
+        3600..=172_799 => format!("{} h ago", secs / 3600),
+        _ => format!("{} days ago", secs / 86_400),
+    }
+}
+
+fn timestamp(at: Option<time::OffsetDateTime>) -> Option<String> {
+    at.and_then(|t| {
+        t.replace_nanosecond(0)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+}
+
+/// Say, before publishing, which staged changes go out with the command's own.
+fn announce_staged(ctx: &Context, gun: &Gun, staged: &[StagedChange], what: &str) {
+    if staged.is_empty() {
+        return;
+    }
+    let mut msg = format!("{what} {} staged change(s) of {gun}:", staged.len());
+    for s in staged {
+        msg.push_str(&format!(
+            "\n  {} (staged {})",
+            describe_change(&s.change),
+            age(s.staged_at)
+        ));
+    }
+    ctx.note(msg);
+}
+
+fn do_publish(
+    ctx: &Context,
+    gun: &Gun,
+    session: &super::Session,
+    local: &LocalRepo,
+) -> CliResult<PublishReport> {
     let remote = &session.remote;
     let report = publish(&session.env(), local).map_err(|e| {
         super::CliError::from(e).with_context(format!("publishing {gun} (staged changes are kept)"))
@@ -253,40 +362,99 @@ fn do_publish(ctx: &Context, gun: &Gun, local: &LocalRepo) -> CliResult<PublishR
 fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
-    let staged = Changelist::new(local.changelist_dir()).list()?;
+    let changelist = Changelist::for_repo(&local);
+    let entries = if !local.dir().exists() {
+        // Nothing here (a new or mistyped name): nothing to lock or tidy.
+        Vec::new()
+    } else {
+        let _lock = local.lock()?;
+        tidy(ctx, &changelist)?;
+        changelist.entries()?
+    };
+    let bad = entries.iter().enumerate().find_map(|(i, e)| {
+        e.change
+            .as_ref()
+            .err()
+            .map(|r| (i, e.file.clone(), r.clone()))
+    });
+    let unreadable = |(number, path, reason)| -> CliResult {
+        Err(vouch::trust::TrustError::UnreadableChange {
+            gun: gun.to_string(),
+            number,
+            path,
+            reason,
+        }
+        .into())
+    };
     if ctx.json() {
         print_json(&serde_json::Value::Array(
-            staged
+            entries
                 .iter()
                 .enumerate()
-                .map(|(i, s)| json!({"number": i, "action": s.change.action, "scope": s.change.role, "type": s.change.kind, "path": s.change.path}))
+                .map(|(i, e)| match &e.change {
+                    Ok(c) => json!({"number": i, "action": c.action, "scope": c.role, "type": c.kind, "path": c.path, "staged_at": timestamp(e.staged_at)}),
+                    Err(reason) => json!({"number": i, "file": e.file, "unreadable": reason, "staged_at": timestamp(e.staged_at)}),
+                })
                 .collect(),
         ));
-        return Ok(());
+        return match bad {
+            Some(b) => unreadable(b),
+            None => Ok(()),
+        };
     }
-    if staged.is_empty() {
+    if entries.is_empty() {
         println!("No unpublished changes for {gun}");
         return Ok(());
     }
+    // The table is notary's, byte for byte; when each change was staged goes to stderr.
     println!("Unpublished changes for {gun}:\n");
     let mut t = Table::new(&["#", "ACTION", "SCOPE", "TYPE", "PATH"]);
-    for (i, s) in staged.iter().enumerate() {
-        t.row(vec![
-            i.to_string(),
-            s.change.action.clone(),
-            s.change.role.clone(),
-            s.change.kind.clone(),
-            s.change.path.clone(),
-        ]);
+    let mut ages = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        match &e.change {
+            Ok(c) => t.row(vec![
+                i.to_string(),
+                c.action.clone(),
+                c.role.clone(),
+                c.kind.clone(),
+                c.path.clone(),
+            ]),
+            Err(_) => t.row(vec![
+                i.to_string(),
+                "?".into(),
+                "?".into(),
+                "unreadable".into(),
+                e.file.display().to_string(),
+            ]),
+        }
+        ages.push(format!(
+            "  #{i} staged {}{}",
+            age(e.staged_at),
+            timestamp(e.staged_at)
+                .map(|t| format!(" ({t})"))
+                .unwrap_or_default()
+        ));
     }
     print!("{}", t.render());
-    Ok(())
+    ctx.note(format!("When each was staged:\n{}", ages.join("\n")));
+    match bad {
+        Some(b) => unreadable(b),
+        None => Ok(()),
+    }
 }
 
 fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
-    let report = do_publish(ctx, &gun, &local)?;
+    let changelist = Changelist::for_repo(&local);
+    let session = ctx.session(&gun, Access::PushPull)?;
+    let staged = {
+        let _lock = local.lock()?;
+        tidy(ctx, &changelist)?;
+        changelist.list()?
+    };
+    announce_staged(ctx, &gun, &staged, "Publishing");
+    let report = do_publish(ctx, &gun, &session, &local)?;
     if ctx.json() {
         print_json(
             &json!({"gun": gun.as_str(), "applied_changes": report.applied_changes, "versions": report.uploaded}),
@@ -295,6 +463,8 @@ fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
     Ok(())
 }
 
+/// `reset`: drop staged changes by number (as `status` numbers them) or all of them,
+/// unreadable ones included: this is the way out of a changelist nothing else can read.
 fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
     let gun = parse_gun(gun)?;
     if !all && numbers.is_empty() {
@@ -304,19 +474,20 @@ fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResul
     }
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let _lock = local.lock()?;
-    let cl = Changelist::new(local.changelist_dir());
-    let staged = cl.list()?;
-    let mut drop = Vec::new();
-    for (i, s) in staged.iter().enumerate() {
-        if all || numbers.contains(&i) {
-            drop.push(s.file.clone());
-        }
-    }
+    let cl = Changelist::for_repo(&local);
+    tidy(ctx, &cl)?;
+    let staged = cl.entries()?;
     if let Some(bad) = numbers.iter().find(|n| **n >= staged.len()) {
         return Err(usage(format!(
             "there is no staged change number {bad} ({} staged)",
             staged.len()
         )));
+    }
+    let mut drop = Vec::new();
+    for (i, s) in staged.iter().enumerate() {
+        if all || numbers.contains(&i) {
+            drop.push(s.file.clone());
+        }
     }
     cl.remove(&drop)?;
     ctx.note(format!("Dropped {} staged change(s) for {gun}", drop.len()));

@@ -166,7 +166,11 @@ pub(crate) fn sync_files(dir: &Path, files: &[&Path]) -> Result<(), KeystoreErro
 fn replace_file_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), KeystoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");
-    let tmp = dir.join(format!(".{name}.tmp-{:016x}", OsRng.next_u64()));
+    let tmp = dir.join(format!(
+        ".{name}.{TEMP_MARK}{}-{:016x}",
+        std::process::id(),
+        OsRng.next_u64()
+    ));
     let result = (|| {
         set_mode(dir, 0o700)?;
         let mut f = OpenOptions::new()
@@ -189,6 +193,92 @@ fn replace_file_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), Key
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// What temp-file names carry before the writer's pid and a random part:
+/// `.<name>.tmp-<pid>-<16 hex>` (older versions: `.<name>.tmp-<16 hex>`).
+const TEMP_MARK: &str = "tmp-";
+
+/// A temp file whose writer may still be alive is left alone for this long.
+pub(crate) const STALE_TEMP_AGE: std::time::Duration = std::time::Duration::from_secs(10 * 60);
+
+/// The writer's pid of a temp file named by [`replace_file_with`] (`Some(None)` for the
+/// older names without one); `None` when `name` is not such a temp file.
+fn temp_owner(name: &str) -> Option<Option<u32>> {
+    let rest = name.strip_prefix('.')?;
+    let (target, tail) = rest.rsplit_once(&format!(".{TEMP_MARK}"))?;
+    if target.is_empty() {
+        return None;
+    }
+    let (pid, random) = match tail.split_once('-') {
+        Some((pid, random)) => (Some(pid), random),
+        None => (None, tail),
+    };
+    if random.len() != 16 || !random.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match pid {
+        None => Some(None),
+        Some(p) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(Some(p.parse().ok()?))
+        }
+        Some(_) => None,
+    }
+}
+
+/// Whether process `pid` is running (or exists and belongs to someone else).
+pub(crate) fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+    let r = unsafe { libc::kill(pid, 0) };
+    r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+}
+
+/// Remove the temp files [`write_atomic`] and its kin left under `root` (recursively, not
+/// following symlinks) when a command was killed between writing and renaming them: only
+/// files with vouch's temp names, and only when their writer is gone (its pid is not
+/// running) or, for names without a pid, when they are older than [`STALE_TEMP_AGE`].
+/// Best effort (a read-only trust dir is fine): returns how many were removed.
+pub(crate) fn remove_stale_temps(root: &Path) -> usize {
+    let mut removed = 0;
+    let mut stack = vec![(root.to_path_buf(), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            let path = entry.path();
+            if ft.is_dir() && depth < 32 {
+                stack.push((path, depth + 1));
+                continue;
+            }
+            if !ft.is_file() {
+                continue;
+            }
+            let name = entry.file_name();
+            let Some(owner) = temp_owner(&name.to_string_lossy()) else {
+                continue;
+            };
+            // A writer renames its temp file within moments: one this old is abandoned
+            // whoever wrote it (a pid may have been reused).
+            let old = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age > STALE_TEMP_AGE);
+            let writer_gone =
+                owner.is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
+            let stale = old || writer_gone;
+            if stale && fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+    }
+    removed
 }
 
 /// Remove `path` and make the removal durable.
@@ -247,4 +337,51 @@ pub(crate) fn walk_key_files(root: &Path) -> Result<Vec<PathBuf>, KeystoreError>
     }
     out.sort();
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_names_are_recognised_with_and_without_a_pid() {
+        assert_eq!(
+            temp_owner(".abc.key.tmp-12-0123456789abcdef"),
+            Some(Some(12))
+        );
+        assert_eq!(temp_owner(".abc.key.tmp-0123456789abcdef"), Some(None));
+        assert_eq!(temp_owner("abc.key.tmp-0123456789abcdef"), None);
+        assert_eq!(temp_owner(".abc.key"), None);
+        assert_eq!(temp_owner(".abc.key.tmp-12-0123"), None);
+        assert_eq!(temp_owner(".abc.key.tmp-x1-0123456789abcdef"), None);
+    }
+
+    #[test]
+    fn stale_temps_go_live_writers_and_other_files_stay() {
+        let d = tempfile::tempdir().unwrap();
+        let sub = d.path().join("sub");
+        fs::create_dir(&sub).unwrap();
+        // pid_max on Linux is at most 2^22: this pid is never running.
+        let dead = sub.join(".k.key.tmp-99999999-0123456789abcdef");
+        let mine = d.path().join(format!(
+            ".k.key.tmp-{}-0123456789abcdef",
+            std::process::id()
+        ));
+        let fresh_old_style = d.path().join(".k.key.tmp-0123456789abcdef");
+        let old_style = d.path().join(".j.key.tmp-fedcba9876543210");
+        let other = d.path().join(".notes.tmp");
+        for f in [&dead, &mine, &fresh_old_style, &old_style, &other] {
+            fs::write(f, b"x").unwrap();
+        }
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&old_style)
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
+        assert_eq!(remove_stale_temps(d.path()), 2);
+        assert!(!dead.exists() && !old_style.exists());
+        assert!(mine.exists() && fresh_old_style.exists() && other.exists());
+    }
 }

@@ -116,6 +116,8 @@ impl KeyStore {
                 fsio::ensure_private_dir(dir)?;
             }
         }
+        // Complete encrypted key copies a killed write left behind (`.ID.key.tmp-…`).
+        fsio::remove_stale_temps(&private_dir);
         Ok(KeyStore {
             trust_dir,
             private_dir,
@@ -191,6 +193,17 @@ impl KeyStore {
     /// The key with this ID.
     pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
         Ok(read_entry(&self.locate(id)?)?.0)
+    }
+
+    /// Whether the store has a file for key `id`: `Ok(false)` when it has none, an error
+    /// naming the file when it has one that cannot be read or parsed (a corrupt key file
+    /// is never taken for a missing one).
+    pub fn holds(&self, id: &KeyId) -> Result<bool> {
+        match self.info(id) {
+            Ok(_) => Ok(true),
+            Err(KeystoreError::NotFound { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The one key whose ID starts with `prefix`.

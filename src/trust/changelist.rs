@@ -22,7 +22,9 @@ pub const ACTION_DELETE: &str = "delete";
 pub const TYPE_TARGET: &str = "target";
 pub const TYPE_DELEGATION: &str = "delegation";
 pub const TYPE_WITNESS: &str = "witness";
-/// Extension of vouch's batch files (several changes in one file; notary ignores them).
+/// Extension of vouch's batch files (several changes in one file, one write): the changes
+/// of a command publishing right away, in `.vouch-staging/` (older versions wrote them in
+/// `changelist/`, where notary skips them as unreadable).
 pub const BATCH_EXT: &str = "vouch-batch";
 
 /// One staged change. Field order matches notary's `encoding/json` output.
@@ -99,9 +101,23 @@ mod opt_b64 {
     }
 }
 
+/// vouch's private staging area, `tuf/<gun>/.vouch-staging/`, beside notary's changelist.
+/// notary reads every file in `changelist/` (whatever its name), so nothing half-written
+/// ever goes there: a batch is written here first and moved in once it is complete.
+pub const STAGING_DIR: &str = ".vouch-staging";
+/// A batch being written: `<nanos>-<pid>-<random>.tmp/` (incomplete: never read, removed
+/// by the next command that holds the repository lock).
+const BATCH_WRITING: &str = "tmp";
+/// A complete batch being moved into `changelist/`: `<nanos>-<pid>-<random>.ready/`.
+/// Readers count its files as staged; the next command finishes the move.
+const BATCH_READY: &str = "ready";
+
 /// The staged changes of one repository.
 pub struct Changelist {
     dir: PathBuf,
+    staging: PathBuf,
+    /// The repository, for the advice in errors (empty when unknown).
+    gun: String,
 }
 
 /// A change as stored: its file and content.
@@ -109,74 +125,201 @@ pub struct Changelist {
 pub struct StagedChange {
     pub file: PathBuf,
     pub change: Change,
+    /// When it was staged (from the file name notary and vouch give it).
+    pub staged_at: Option<time::OffsetDateTime>,
+}
+
+/// One entry of the changelist as found on disk, readable or not.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub file: PathBuf,
+    /// The change, or why it cannot be read.
+    pub change: Result<Change, String>,
+    pub staged_at: Option<time::OffsetDateTime>,
+}
+
+/// What [`Changelist::recover`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// Complete batches whose move into `changelist/` was finished.
+    pub completed_batches: usize,
+    /// Incomplete batches (a command killed while writing them) removed.
+    pub dropped_batches: usize,
+    /// Leftover temp files of older vouch versions removed from `changelist/`.
+    pub removed_temp_files: usize,
 }
 
 impl Changelist {
     pub fn new(dir: PathBuf) -> Changelist {
-        Changelist { dir }
+        let staging = dir
+            .parent()
+            .map_or_else(|| PathBuf::from(STAGING_DIR), |p| p.join(STAGING_DIR));
+        Changelist {
+            dir,
+            staging,
+            gun: String::new(),
+        }
+    }
+
+    /// The changelist of `local`'s repository (errors name the repository).
+    pub fn for_repo(local: &super::LocalRepo) -> Changelist {
+        let mut c = Changelist::new(local.changelist_dir());
+        c.gun = local.gun().to_string();
+        c
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
     }
 
-    /// All staged changes in application order.
-    pub fn list(&self) -> Result<Vec<StagedChange>, TrustError> {
-        let rd = match fs::read_dir(&self.dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(local_err("cannot read changelist", &self.dir, e)),
-        };
-        let mut files: Vec<PathBuf> = rd
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| {
-                p.extension()
-                    .is_some_and(|x| x == "change" || x == BATCH_EXT)
-                    && p.is_file()
-            })
-            .collect();
-        // File names start with a zero-padded timestamp: name order is staging order.
-        files.sort();
-        let mut out = Vec::with_capacity(files.len());
-        for file in files {
-            if file.extension().is_some_and(|x| x == BATCH_EXT) {
-                let bytes = read_capped(&file, 1 << 30)?.unwrap_or_default();
-                let changes: Vec<Change> = serde_json::from_slice(&bytes)
-                    .map_err(|e| local_err("unreadable staged batch", &file, e))?;
-                out.extend(changes.into_iter().map(|change| StagedChange {
-                    file: file.clone(),
-                    change,
-                }));
-                continue;
+    /// Every entry in application order, unreadable ones included (for `status` and
+    /// `reset`). Complete batches not yet moved into `changelist/` are read first, then
+    /// `changelist/`: a file moved in between is seen twice (counted once), never missed.
+    pub fn entries(&self) -> Result<Vec<Entry>, TrustError> {
+        let mut files: std::collections::BTreeMap<std::ffi::OsString, PathBuf> = Default::default();
+        for batch in self.batches(BATCH_READY)? {
+            for (name, path) in read_names(&batch)? {
+                files.insert(name, path);
             }
-            let bytes = read_capped(&file, 1 << 20)?.unwrap_or_default();
-            let change: Change = serde_json::from_slice(&bytes)
-                .map_err(|e| local_err("unreadable staged change", &file, e))?;
-            out.push(StagedChange { file, change });
+        }
+        for (name, path) in read_names(&self.staging)? {
+            if Path::new(&name).extension().is_some_and(|x| x == BATCH_EXT) {
+                files.insert(name, path);
+            }
+        }
+        for (name, path) in read_names(&self.dir)? {
+            let p = Path::new(&name);
+            if p.extension()
+                .is_some_and(|x| x == "change" || x == BATCH_EXT)
+            {
+                files.insert(name, path);
+            }
+        }
+        // File names start with a zero-padded timestamp: name order is staging order.
+        let mut out = Vec::with_capacity(files.len());
+        for (name, file) in files {
+            let staged_at = staged_at(&name, &file);
+            let is_batch = Path::new(&name).extension().is_some_and(|x| x == BATCH_EXT);
+            match read_entry(&file, is_batch) {
+                Ok(changes) => out.extend(changes.into_iter().map(|c| Entry {
+                    file: file.clone(),
+                    change: Ok(c),
+                    staged_at,
+                })),
+                Err(reason) => out.push(Entry {
+                    file,
+                    change: Err(reason),
+                    staged_at,
+                }),
+            }
         }
         Ok(out)
     }
 
-    /// Stage `changes` as one batch file (one write, one fsync), for a command that
-    /// publishes them right away. vouch applies batches like other staged changes; notary
-    /// does not read them, so a batch left by a failed publish is turned into ordinary
-    /// change files with [`Changelist::unbatch`].
-    pub fn add_batch(&self, changes: &[Change]) -> Result<PathBuf, TrustError> {
+    /// All staged changes in application order. One that cannot be read stops here, with
+    /// its number, its file and the command that drops it.
+    pub fn list(&self) -> Result<Vec<StagedChange>, TrustError> {
+        let mut out = Vec::new();
+        for (number, e) in self.entries()?.into_iter().enumerate() {
+            match e.change {
+                Ok(change) => out.push(StagedChange {
+                    file: e.file,
+                    change,
+                    staged_at: e.staged_at,
+                }),
+                Err(reason) => {
+                    return Err(TrustError::UnreadableChange {
+                        gun: self.gun.clone(),
+                        number,
+                        path: e.file,
+                        reason,
+                    })
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stage `changes` (in order, one notary change file each), all or nothing and
+    /// durably. The caller holds the repository lock.
+    ///
+    /// The files are written into a private batch directory (`.vouch-staging/<id>.tmp`),
+    /// flushed to disk, and the batch is committed by renaming that directory to
+    /// `<id>.ready`; only then are the files moved into `changelist/`. A command killed
+    /// before the commit leaves nothing anybody reads (the next command removes it); one
+    /// killed during the move leaves a committed batch, which vouch already counts as
+    /// staged and the next vouch command finishes moving in ([`Changelist::recover`]).
+    /// notary reads only `changelist/`: it can see part of a batch only in that window.
+    pub fn add(&self, changes: &[Change]) -> Result<Vec<PathBuf>, TrustError> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        if changes.is_empty() {
+            return Ok(Vec::new());
+        }
         ensure_dir(&self.dir)?;
+        ensure_dir(&self.staging)?;
         let base = time::OffsetDateTime::now_utc()
             .unix_timestamp_nanos()
             .max(0) as u128;
-        let path = self
-            .dir
-            .join(format!("{base:020}_{}.{BATCH_EXT}", uuid_v4()));
+        let id = format!(
+            "{base:020}-{}-{:016x}",
+            std::process::id(),
+            rand_core::OsRng.next_u64()
+        );
+        let writing = self.staging.join(format!("{id}.{BATCH_WRITING}"));
+        let ready = self.staging.join(format!("{id}.{BATCH_READY}"));
+        let names: Vec<String> = (0..changes.len())
+            .map(|i| format!("{:020}_{}.change", base + i as u128, uuid_v4()))
+            .collect();
+        let write = || -> std::io::Result<()> {
+            fs::create_dir(&writing)?;
+            for (name, change) in names.iter().zip(changes) {
+                let bytes = serde_json::to_vec(change).expect("changes serialize");
+                fs::OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(writing.join(name))
+                    .and_then(|mut f| f.write_all(&bytes))?;
+            }
+            // Every file's data and name on disk before the batch counts as staged (one
+            // file-system flush, not one fsync per file: thousands stay fast).
+            sync_filesystem(&writing)?;
+            fs::rename(&writing, &ready)?;
+            fsync_dir(&self.staging)
+        };
+        if let Err(e) = write() {
+            let _ = fs::remove_dir_all(&writing);
+            return Err(local_err("cannot stage changes", &writing, e));
+        }
+        self.move_in(&ready)
+            .map_err(|e| local_err("cannot move staged changes into", &self.dir, e))?;
+        Ok(names.iter().map(|n| self.dir.join(n)).collect())
+    }
+
+    /// Stage `changes` as one batch file in `.vouch-staging/` (one write, one fsync,
+    /// atomic), for a command that publishes them right away: vouch counts them as staged,
+    /// so a publish cut short (even by a kill) leaves them for `vouch publish`; notary does
+    /// not see them until [`Changelist::unbatch`] (or, once the command is gone,
+    /// [`Changelist::recover`]) turns them into change files.
+    pub fn add_batch(&self, changes: &[Change]) -> Result<PathBuf, TrustError> {
+        ensure_dir(&self.staging)?;
+        let base = time::OffsetDateTime::now_utc()
+            .unix_timestamp_nanos()
+            .max(0) as u128;
+        let path = self.staging.join(format!(
+            "{base:020}-{}-{:016x}.{BATCH_EXT}",
+            std::process::id(),
+            rand_core::OsRng.next_u64()
+        ));
         let bytes = serde_json::to_vec(changes).expect("changes serialize");
         crate::keystore::fsio::write_atomic(&path, &bytes)
             .map_err(|e| local_err("cannot stage changes", &path, e))?;
         Ok(path)
     }
 
-    /// Replace a batch file by one notary change file per change (same order).
+    /// Replace a batch file by ordinary change files (same order), which notary can
+    /// publish too. The caller holds the repository lock.
     pub fn unbatch(&self, batch: &Path) -> Result<Vec<PathBuf>, TrustError> {
         let Some(bytes) = read_capped(batch, 1 << 30)? else {
             return Ok(Vec::new());
@@ -188,54 +331,90 @@ impl Changelist {
         Ok(files)
     }
 
-    /// Stage `changes` (written in order, one file each). Each file appears atomically
-    /// (temp file + rename); the whole batch is then made durable with one filesystem sync
-    /// instead of one fsync per file, so staging thousands of changes stays fast.
-    pub fn add(&self, changes: &[Change]) -> Result<Vec<PathBuf>, TrustError> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        ensure_dir(&self.dir)?;
-        let mut written: Vec<PathBuf> = Vec::with_capacity(changes.len());
-        let base = time::OffsetDateTime::now_utc()
-            .unix_timestamp_nanos()
-            .max(0) as u128;
-        let undo = |written: &[PathBuf]| {
-            for p in written {
-                let _ = fs::remove_file(p);
-            }
-        };
-        for (i, change) in changes.iter().enumerate() {
-            let name = format!("{:020}_{}.change", base + i as u128, uuid_v4());
-            let path = self.dir.join(&name);
-            let tmp = self.dir.join(format!(".{name}.tmp"));
-            let bytes = serde_json::to_vec(change).expect("changes serialize");
-            let res = fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .and_then(|mut f| f.write_all(&bytes))
-                .and_then(|_| fs::rename(&tmp, &path));
-            if let Err(e) = res {
-                let _ = fs::remove_file(&tmp);
-                // Staging is all or nothing.
-                undo(&written);
-                return Err(local_err("cannot stage change", &path, e));
-            }
-            written.push(path);
+    /// Move the files of a committed batch into `changelist/` (in name order), make that
+    /// durable, and remove the batch directory.
+    fn move_in(&self, ready: &Path) -> std::io::Result<()> {
+        ensure_dir(&self.dir).map_err(std::io::Error::other)?;
+        for (name, path) in read_names(ready).map_err(std::io::Error::other)? {
+            fs::rename(&path, self.dir.join(&name))?;
         }
-        if let Err(e) = sync_filesystem(&self.dir) {
-            undo(&written);
-            return Err(local_err("cannot sync staged changes", &self.dir, e));
+        sync_filesystem(&self.dir)?;
+        match fs::remove_dir(ready) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
         }
-        Ok(written)
+        Ok(())
     }
 
-    /// Remove the given staged changes (after they were published).
+    /// Tidy what a killed command left (the caller holds the repository lock): finish
+    /// moving committed batches into `changelist/`, remove batches that were never
+    /// complete, and remove the temp files older vouch versions wrote inside
+    /// `changelist/` (`.<name>.change.tmp`), which notary would otherwise read as staged
+    /// changes. Only vouch's own names are touched.
+    pub fn recover(&self) -> Result<Recovered, TrustError> {
+        let mut r = Recovered::default();
+        for batch in self.batches(BATCH_READY)? {
+            self.move_in(&batch)
+                .map_err(|e| local_err("cannot finish staging", &batch, e))?;
+            r.completed_batches += 1;
+        }
+        // Writers hold the repository lock, as the caller does: a batch still being
+        // written now belongs to a command that died.
+        for batch in self.batches(BATCH_WRITING)? {
+            fs::remove_dir_all(&batch)
+                .map_err(|e| local_err("cannot remove incomplete batch", &batch, e))?;
+            r.dropped_batches += 1;
+        }
+        // Batch files of commands that died before their publish ended: kept staged, as
+        // change files notary can see too.
+        for (name, path) in read_names(&self.staging)? {
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(&format!(".{BATCH_EXT}")) else {
+                continue;
+            };
+            if owner_gone(stem) && path.is_file() {
+                self.unbatch(&path)?;
+                r.completed_batches += 1;
+            }
+        }
+        crate::keystore::fsio::remove_stale_temps(&self.staging);
+        for (name, path) in read_names(&self.dir)? {
+            if is_legacy_temp(&name.to_string_lossy())
+                && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                fs::remove_file(&path)
+                    .map_err(|e| local_err("cannot remove stale temp file", &path, e))?;
+                r.removed_temp_files += 1;
+            }
+        }
+        // Temp files of cache writes killed before their rename (never read by anyone).
+        if let Some(repo) = self.dir.parent() {
+            crate::keystore::fsio::remove_stale_temps(&repo.join("metadata"));
+        }
+        Ok(r)
+    }
+
+    /// The batch directories in `.vouch-staging/` with extension `ext`, in name order.
+    fn batches(&self, ext: &str) -> Result<Vec<PathBuf>, TrustError> {
+        Ok(read_names(&self.staging)?
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| p.extension().is_some_and(|x| x == ext) && p.is_dir())
+            .collect())
+    }
+
+    /// Remove the given staged changes (after they were published, or by `reset`). A
+    /// directory named like a change file is removed too.
     pub fn remove(&self, files: &[PathBuf]) -> Result<(), TrustError> {
         let mut seen = std::collections::BTreeSet::new();
         for f in files.iter().filter(|f| seen.insert(f.as_path())) {
-            match fs::remove_file(f) {
+            let res = match fs::symlink_metadata(f) {
+                Ok(m) if m.is_dir() => fs::remove_dir_all(f),
+                Ok(_) => fs::remove_file(f),
+                Err(e) => Err(e),
+            };
+            match res {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(local_err("cannot remove staged change", f, e)),
@@ -243,6 +422,92 @@ impl Changelist {
         }
         Ok(())
     }
+}
+
+/// Whether the command that named a batch `<nanos>-<pid>-<random>` has ended.
+fn owner_gone(stem: &str) -> bool {
+    let Some(pid) = stem.split('-').nth(1).and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    pid != std::process::id() && !crate::keystore::fsio::process_alive(pid)
+}
+
+/// `.<20 digits>_<uuid>.change.tmp`: the temp name of vouch versions that wrote change
+/// files inside `changelist/`.
+fn is_legacy_temp(name: &str) -> bool {
+    let Some(inner) = name
+        .strip_prefix('.')
+        .and_then(|n| n.strip_suffix(".change.tmp"))
+    else {
+        return false;
+    };
+    let Some((nanos, uuid)) = inner.split_once('_') else {
+        return false;
+    };
+    nanos.len() == 20
+        && nanos.bytes().all(|b| b.is_ascii_digit())
+        && uuid.len() == 36
+        && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+}
+
+/// The entries of `dir` (none when it does not exist), by name.
+fn read_names(dir: &Path) -> Result<Vec<(std::ffi::OsString, PathBuf)>, TrustError> {
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(local_err("cannot read", dir, e)),
+    };
+    let mut out = Vec::new();
+    for e in rd {
+        let e = e.map_err(|e| local_err("cannot read", dir, e))?;
+        out.push((e.file_name(), e.path()));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The change(s) in one file, or why they cannot be read.
+fn read_entry(file: &Path, is_batch: bool) -> Result<Vec<Change>, String> {
+    let meta = fs::metadata(file).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        return Err("a directory, not a change file".into());
+    }
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    let cap = if is_batch { 1 << 30 } else { 1 << 20 };
+    let bytes = read_capped(file, cap)
+        .map_err(|e| match e {
+            TrustError::LocalState { reason, .. } => reason,
+            other => other.to_string(),
+        })?
+        .unwrap_or_default();
+    if is_batch {
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a vouch batch: {e}"))
+    } else {
+        serde_json::from_slice(&bytes)
+            .map(|c| vec![c])
+            .map_err(|e| format!("not a notary change: {e}"))
+    }
+}
+
+/// When a change was staged: the Unix-nanosecond prefix of its name, else its mtime.
+fn staged_at(name: &std::ffi::OsStr, file: &Path) -> Option<time::OffsetDateTime> {
+    let name = name.to_string_lossy();
+    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() == 20 {
+        if let Ok(n) = digits.parse::<i128>() {
+            if let Ok(t) = time::OffsetDateTime::from_unix_timestamp_nanos(n) {
+                return Some(t);
+            }
+        }
+    }
+    let m = fs::symlink_metadata(file).ok()?.modified().ok()?;
+    Some(time::OffsetDateTime::from(m))
+}
+
+fn fsync_dir(dir: &Path) -> std::io::Result<()> {
+    fs::File::open(dir)?.sync_all()
 }
 
 /// Flush the filesystem holding `dir` (file data, names and the directory) to disk.
@@ -329,6 +594,85 @@ mod tests {
         assert_eq!(l[0].change.action, ACTION_CREATE);
         assert_eq!(l[1].change.action, ACTION_DELETE);
         cl.remove(&[l[0].file.clone()]).unwrap();
+        assert_eq!(cl.list().unwrap().len(), 1);
+    }
+
+    fn meta() -> FileMeta {
+        FileMeta::from_bytes(b"x", &["sha256"]).unwrap()
+    }
+
+    #[test]
+    fn a_committed_batch_counts_whole_and_recover_finishes_moving_it_in() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        let changes: Vec<Change> = (0..5)
+            .map(|i| Change::add_target("targets", &format!("t{i}"), &meta()))
+            .collect();
+        cl.add(&changes).unwrap();
+        // Put it back as a kill during the move would have left it: two files moved in,
+        // three still in the committed batch.
+        let ready = d.path().join(STAGING_DIR).join("0-1-0.ready");
+        fs::create_dir_all(&ready).unwrap();
+        let files = cl.list().unwrap();
+        for s in &files[2..] {
+            fs::rename(&s.file, ready.join(s.file.file_name().unwrap())).unwrap();
+        }
+        let paths = |l: Vec<StagedChange>| l.into_iter().map(|s| s.change.path).collect::<Vec<_>>();
+        assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+        let r = cl.recover().unwrap();
+        assert_eq!(r.completed_batches, 1);
+        assert!(!ready.exists());
+        assert_eq!(fs::read_dir(cl.dir()).unwrap().count(), 5);
+        assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+    }
+
+    #[test]
+    fn an_incomplete_batch_counts_as_nothing_and_recover_removes_it() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        let writing = d.path().join(STAGING_DIR).join("0-1-0.tmp");
+        fs::create_dir_all(&writing).unwrap();
+        let c = serde_json::to_vec(&Change::remove_target("targets", "x")).unwrap();
+        fs::write(writing.join("00000000000000000001_a.change"), c).unwrap();
+        assert!(cl.list().unwrap().is_empty());
+        assert_eq!(cl.recover().unwrap().dropped_batches, 1);
+        assert!(!writing.exists());
+    }
+
+    #[test]
+    fn recover_removes_only_vouchs_old_temp_names_from_the_changelist() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        fs::create_dir_all(cl.dir()).unwrap();
+        let old = cl
+            .dir()
+            .join(".01796043473550426939_94f6ac6a-0db8-46ba-83c5-84b79cc4ec6c.change.tmp");
+        let other = cl.dir().join(".someone-elses.change.tmp");
+        fs::write(&old, b"{}").unwrap();
+        fs::write(&other, b"{}").unwrap();
+        assert_eq!(cl.recover().unwrap().removed_temp_files, 1);
+        assert!(!old.exists() && other.exists());
+    }
+
+    #[test]
+    fn unreadable_entries_are_listed_and_named_by_number() {
+        let d = tempfile::tempdir().unwrap();
+        let cl = Changelist::new(d.path().join("changelist"));
+        cl.add(&[Change::add_target("targets", "a", &meta())])
+            .unwrap();
+        let bad = cl.dir().join("99999999999999999999_b.change");
+        fs::write(&bad, b"\xff\x00").unwrap();
+        let entries = cl.entries().unwrap();
+        assert_eq!(entries.len(), 2);
+        assert!(entries[1].change.is_err());
+        match cl.list() {
+            Err(TrustError::UnreadableChange { number, path, .. }) => {
+                assert_eq!(number, 1);
+                assert_eq!(path, bad);
+            }
+            other => panic!("{other:?}"),
+        }
+        cl.remove(&[bad]).unwrap();
         assert_eq!(cl.list().unwrap().len(), 1);
     }
 }

@@ -119,6 +119,13 @@ pub enum TrustError {
     /// An offline root ceremony request that cannot be signed or applied.
     #[error(transparent)]
     Ceremony(#[from] ceremony::CeremonyError),
+    #[error("staged change #{number} of {gun} ({path}) cannot be read: {reason}")]
+    UnreadableChange {
+        gun: String,
+        number: usize,
+        path: std::path::PathBuf,
+        reason: String,
+    },
 }
 
 impl TrustError {
@@ -128,7 +135,6 @@ impl TrustError {
             | TrustError::NotCached { .. }
             | TrustError::Expired { .. }
             | TrustError::DigestMismatch { .. }
-            | TrustError::NotInitialized { .. }
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
             | TrustError::NoAnchor { .. }
@@ -137,7 +143,12 @@ impl TrustError {
             TrustError::MissingKey { .. }
             | TrustError::RootNeedsResigning { .. }
             | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,
-            TrustError::BadInput(_) | TrustError::AlreadyExists { .. } => ExitCode::Usage,
+            // Publishing (or signing into) a repository nobody created is a wrong name or a
+            // missing `vouch init`, not a trust verdict.
+            TrustError::BadInput(_)
+            | TrustError::AlreadyExists { .. }
+            | TrustError::NotInitialized { .. } => ExitCode::Usage,
+            TrustError::UnreadableChange { .. } => ExitCode::Keystore,
             // The trust dir could not be read or written: a local-storage problem, as for
             // key files.
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
@@ -199,6 +210,9 @@ impl TrustError {
             }),
             TrustError::DigestMismatch { gun, name, .. } => Some(format!(
                 "what you have is not what was signed as {name}: check the tag or file you meant, and `vouch list {gun}` for what is signed"
+            )),
+            TrustError::UnreadableChange { gun, number, .. } => Some(format!(
+                "drop it with `vouch reset {gun} -n {number}` (or every staged change with `vouch reset {gun} --all`), then run the command again"
             )),
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::error::io_hint(path, *kind))

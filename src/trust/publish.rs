@@ -106,7 +106,9 @@ pub(crate) fn publish_locked_with(
     local: &LocalRepo,
     opts: &PublishOptions,
 ) -> Result<PublishReport, Error> {
-    let changelist = Changelist::new(local.changelist_dir());
+    let changelist = Changelist::for_repo(local);
+    // A batch a killed command committed but did not finish moving in is completed first.
+    changelist.recover()?;
     let staged = if opts.exclude_staged {
         Vec::new()
     } else {
@@ -550,7 +552,7 @@ pub fn check_applies_to_cache(
     let Some(state) = RepoState::from_cache(local, policy)? else {
         return Ok(None);
     };
-    let staged = Changelist::new(local.changelist_dir()).list()?;
+    let staged = Changelist::for_repo(local).list()?;
     let all: Vec<&Change> = staged.iter().map(|s| &s.change).chain(changes).collect();
     if all.iter().any(|c| c.kind == TYPE_WITNESS) {
         return Ok(None);
@@ -614,11 +616,13 @@ pub(crate) fn signing_role(
     Ok(p.delegation_role(name)?)
 }
 
-/// Whether the key store holds any private key of `role`.
+/// Whether the key store holds any private key of `role`. A key file that is there but
+/// cannot be read is an error naming it, not "no key": else a corrupt snapshot key would
+/// silently leave the snapshot to the server, which refuses it.
 pub(crate) fn holds_any_key(env: &Env<'_>, role: &BaseRole) -> Result<bool, Error> {
     for key in role.keys.values() {
         if let Ok(id) = key.canonical_key_id() {
-            if env.keys.info(&id).is_ok() {
+            if env.keys.holds(&id)? {
                 return Ok(true);
             }
         }
@@ -638,8 +642,15 @@ pub fn load_signers(
         let Ok(canonical) = key.canonical_key_id() else {
             continue;
         };
-        if env.keys.info(&canonical).is_err() {
-            continue;
+        // Absent: another key of the role may do. There but unreadable (corrupt,
+        // truncated): that is the error to report if the role cannot be signed.
+        match env.keys.holds(&canonical) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                last_err = Some(e);
+                continue;
+            }
         }
         match env.keys.load(&canonical, env.pass) {
             Ok((pk, _)) => out.push((KeyId::parse(listed)?, pk)),

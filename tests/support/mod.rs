@@ -273,7 +273,7 @@ pub fn snapshot_tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
             } else if p
                 .extension()
                 .is_none_or(|x| x != "lock" && x != "vouch-lock")
-                && p.file_name().is_some_and(|n| n != "@lock")
+                && p.file_name().is_none_or(|n| n != ".lock" && n != "@lock")
             {
                 out.push((p.clone(), std::fs::read(&p).unwrap()));
             }

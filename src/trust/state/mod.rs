@@ -118,7 +118,18 @@ impl RepoState {
         let g = gun.as_str();
         let now = policy.clock.now();
         let cached_root_bytes = local.read_cached("root")?;
-        let start = anchor::start(local, policy.trust, now)?;
+        let start = match anchor::start(local, policy.trust, now) {
+            Ok(s) => s,
+            // Nothing anchors a first root: a repository the remote does not have at all
+            // is said as such (not initialised, a wrong name), not as a trust question.
+            Err(e @ Error::Trust(TrustError::NoAnchor { .. })) => {
+                return match remote.get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE) {
+                    Ok(None) if cached_root_bytes.is_none() => Ok(None),
+                    _ => Err(e),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         // A cache no record anchors, accepted now with consent, is trusted on first use.
         let unrecorded_first_use = matches!(
             start,

@@ -116,3 +116,37 @@ fn docker_config_auths() {
     assert!(basic_authorization(&c).is_none(), "sent as Basic");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A token server's `expires_in` is any number it likes: none of them may overflow the
+/// token's deadline; all are clamped to 60 s … 1 day (minus the 5 s margin).
+#[test]
+fn token_lifetimes_from_hostile_expires_in_are_clamped() {
+    use super::token::{cache_lifetime, parse_token_reply};
+    let secs = |json: &str| {
+        let n: serde_json::Number = serde_json::from_str(json).unwrap();
+        cache_lifetime(Some(&n)).as_secs()
+    };
+    assert_eq!(cache_lifetime(None).as_secs(), 55);
+    assert_eq!(secs("3600"), 3595);
+    for short in ["0", "-1", "-9223372036854775808", "1.5", "-1e300", "30"] {
+        assert_eq!(secs(short), 55, "{short}");
+    }
+    for long in [
+        "9223372036854775807",
+        "18446744073709551615",
+        "1e300",
+        "99999999999999999999999999",
+    ] {
+        assert_eq!(secs(long), 24 * 3600 - 5, "{long}");
+    }
+    for body in [
+        r#"{"token":"t","expires_in":9223372036854775807,"issued_at":"9999-12-31T23:59:59Z"}"#,
+        r#"{"token":"t","expires_in":-9223372036854775808}"#,
+        r#"{"token":"t","expires_in":1e308,"issued_at":18446744073709551615}"#,
+    ] {
+        assert!(
+            parse_token_reply(body.as_bytes(), "token server").is_ok(),
+            "{body}"
+        );
+    }
+}

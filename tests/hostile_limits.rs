@@ -617,3 +617,121 @@ fn the_root_cap_is_configurable() {
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.stderr.contains("VOUCH_MAX_ROOT_SIZE"), "{r:?}");
 }
+
+// ---------------------------------------------------------------------------------------
+// Key files and backups with ruinous key-derivation costs
+// ---------------------------------------------------------------------------------------
+
+/// The DER of an encrypted PKCS#8 file whose scrypt parameters are `log_n`, `r`, `p`
+/// (the ciphertext is filler: the file must be refused before anything is derived).
+fn scrypt_pkcs8(log_n: u8, r: u32, p: u32) -> Vec<u8> {
+    use der::Encode as _;
+    use pkcs5::pbes2;
+    let (salt, iv) = ([3u8; 16], [4u8; 16]);
+    let params = pkcs5::scrypt::Params::new(log_n, r, p, 32).unwrap();
+    pkcs8::EncryptedPrivateKeyInfo {
+        encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(pbes2::Parameters {
+            kdf: pbes2::ScryptParams::from_params_and_salt(params, &salt)
+                .unwrap()
+                .into(),
+            encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
+        }),
+        encrypted_data: &[0x42; 48],
+    }
+    .to_der()
+    .unwrap()
+}
+
+fn pem(kind: &str, headers: &[(&str, &str)], der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {kind}-----\n");
+    for (k, v) in headers {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    if !headers.is_empty() {
+        out.push('\n');
+    }
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {kind}-----\n"));
+    out
+}
+
+/// A key file in the key store (or handed over for import) whose scrypt parameters
+/// would cost ~128 times vouch's own work (N = 2^17, r = 8, p = 64: minutes of CPU) is
+/// refused at once, with exit 4, naming the file and the parameters, and no passphrase is
+/// asked for.
+#[test]
+fn key_files_with_ruinous_scrypt_parameters_are_refused_before_deriving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let mut c = vouch(&trust);
+    c.args(["key", "generate", "--role", "targets/releases"]);
+    let r = measure(c);
+    assert_eq!(r.code, Some(0), "{r:?}");
+    let id = r.stdout.trim().to_owned();
+    let path = trust.join("private").join(format!("{id}.key"));
+    let hostile = pem(
+        "ENCRYPTED PRIVATE KEY",
+        &[("algorithm", "ecdsa"), ("role", "targets/releases")],
+        &scrypt_pkcs8(17, 8, 64),
+    );
+    std::fs::write(&path, &hostile).unwrap();
+    let check = |r: &Run, file: &Path| {
+        assert_eq!(r.code, Some(4), "{r:?}");
+        assert!(r.stderr.contains(&file.display().to_string()), "{r:?}");
+        assert!(r.stderr.contains("N=131072 r=8 p=64"), "{r:?}");
+        assert!(r.stderr.contains("costlier key derivation"), "{r:?}");
+        assert!(!r.stderr.contains("passphrase for"), "asked: {r:?}");
+        assert_bounded(r, 5, 64);
+    };
+    let out = tmp.path().join("out.pem");
+    let mut c = vouch(&trust);
+    c.args(["key", "export", &id, "--format", "notary", "-o"])
+        .arg(&out);
+    check(&measure(c), &path);
+    assert!(!out.exists());
+
+    let given = tmp.path().join("given.pem");
+    std::fs::write(&given, &hostile).unwrap();
+    let other = tmp.path().join("other");
+    let mut c = vouch(&other);
+    c.args(["key", "import"]).arg(&given);
+    check(&measure(c), &given);
+}
+
+/// A backup file whose header asks for scrypt with N = 2^18, r = 8, p = 16 (32 times the
+/// default work, 256 MiB per lane) is refused while it is read: exit 4, the file and the
+/// parameters named, in bounded time.
+#[test]
+fn backups_with_ruinous_scrypt_parameters_are_refused_before_deriving() {
+    let tmp = tempfile::tempdir().unwrap();
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let header = serde_json::json!({
+        "format": "vouch-key-backup",
+        "version": 1,
+        "created": "2026-01-01T00:00:00Z",
+        "keys": [],
+        "kdf": {"name": "scrypt", "log_n": 18, "r": 8, "p": 16,
+                "salt": b64(&[9; 16]), "check": "00112233445566778899aabbccddeeff"},
+        "cipher": {"name": "AES-256-GCM", "nonce": b64(&[1; 12])},
+    });
+    // As vouch writes it: the header first.
+    let envelope = format!(r#"{{"header":{header},"ciphertext":"{}"}}"#, b64(&[2; 64]));
+    let file = tmp.path().join("hostile.backup");
+    std::fs::write(&file, envelope).unwrap();
+    for args in [vec!["key", "restore"], vec!["key", "backup", "verify"]] {
+        let mut c = vouch(&tmp.path().join("trust"));
+        c.args(&args)
+            .arg(&file)
+            .env("VOUCH_BACKUP_PASSPHRASE", "backup-passphrase-123");
+        let r = measure(c);
+        assert_eq!(r.code, Some(4), "{args:?}: {r:?}");
+        assert!(r.stderr.contains(&file.display().to_string()), "{r:?}");
+        assert!(r.stderr.contains("N=262144 r=8 p=16"), "{r:?}");
+        assert!(r.stderr.contains("costlier key derivation"), "{r:?}");
+        assert_bounded(&r, 5, 64);
+    }
+}

@@ -261,13 +261,43 @@ fn tampering_with_ciphertext_or_header_is_detected() {
         ExitCode::Usage
     );
 
-    // A cost an attacker chose to exhaust memory is refused before scrypt runs.
-    let mut w: serde_json::Value = serde_json::from_slice(env.bytes()).unwrap();
-    w["header"]["kdf"]["log_n"] = 30.into();
-    assert!(Envelope::parse(w.to_string().as_bytes(), "b")
-        .unwrap_err()
-        .to_string()
-        .contains("outside what vouch accepts"));
+    // A cost an attacker chose to exhaust memory or CPU is refused before scrypt runs
+    // (exit 4), naming the parameters; up to four times the default work and memory pass.
+    let t = std::time::Instant::now();
+    for (log_n, r, p, needle) in [
+        (30, 8, 1, "N=1073741824 r=8 p=1"),
+        (20, 8, 16, "N=1048576 r=8 p=16"),
+        (18, 8, 16, "N=262144 r=8 p=16"),
+        (17, 8, 5, "N=131072 r=8 p=5"),
+        (19, 8, 2, "N=524288 r=8 p=2"),
+        (17, 4_000_000, 1, "r=4000000"),
+        (255, 255, 255, "r=255 p=255"),
+        (0, 8, 1, "N=1 r=8 p=1"),
+        (17, 0, 1, "r=0"),
+        (17, 8, 0, "p=0"),
+    ] {
+        let mut w: serde_json::Value = serde_json::from_slice(env.bytes()).unwrap();
+        w["header"]["kdf"]["log_n"] = log_n.into();
+        w["header"]["kdf"]["r"] = r.into();
+        w["header"]["kdf"]["p"] = p.into();
+        let e = Envelope::parse(w.to_string().as_bytes(), "b").unwrap_err();
+        assert!(e.to_string().contains(needle), "{e}");
+        if r > 0 && p > 0 && log_n > 0 {
+            assert!(
+                e.to_string().contains("asks for a costlier key derivation"),
+                "{e}"
+            );
+            assert_eq!(e.exit_code(), ExitCode::Keystore, "{e}");
+        }
+    }
+    assert!(t.elapsed() < std::time::Duration::from_secs(1));
+    for (log_n, r, p) in [(17, 8, 1), (17, 8, 4), (18, 8, 2), (19, 8, 1), (10, 8, 1)] {
+        let mut w: serde_json::Value = serde_json::from_slice(env.bytes()).unwrap();
+        w["header"]["kdf"]["log_n"] = log_n.into();
+        w["header"]["kdf"]["r"] = r.into();
+        w["header"]["kdf"]["p"] = p.into();
+        Envelope::parse(w.to_string().as_bytes(), "b").unwrap();
+    }
 }
 
 #[test]

@@ -735,3 +735,101 @@ fn backups_with_ruinous_scrypt_parameters_are_refused_before_deriving() {
         assert_bounded(&r, 5, 64);
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Credential helpers never see vouch's secrets
+// ---------------------------------------------------------------------------------------
+
+/// A `docker-credential-*` helper (here one that writes its environment to a file) runs
+/// without any passphrase, PIN or credential variable vouch, notary or docker trust read,
+/// and with everything else a helper may need.
+#[test]
+fn credential_helpers_get_an_environment_without_secrets() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let dump = tmp.path().join("helper.env");
+    let helper = bin.join("docker-credential-envdump");
+    std::fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\n[ \"$1\" = get ] || exit 2\ncat >/dev/null\nenv > '{}'\nprintf '{{\"Username\":\"alice\",\"Secret\":\"s3cret\"}}'\n",
+            dump.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let docker = tmp.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
+    std::fs::write(docker.join("config.json"), r#"{"credsStore":"envdump"}"#).unwrap();
+    let authed = Arc::new(Mutex::new(false));
+    let seen = authed.clone();
+    let server = HttpServer::start(move |req| {
+        if req.basic_auth() != Some(("alice".into(), "s3cret".into())) {
+            return Response::new(401, "")
+                .with_header("WWW-Authenticate", "Basic realm=\"notary\"");
+        }
+        *seen.lock().unwrap() = true;
+        match req.path() {
+            "/v2/" => Response::json(200, "{}"),
+            _ => Response::new(404, ""),
+        }
+    });
+    let secrets = [
+        ("VOUCH_PKCS11_PIN", "pin-4242"),
+        ("VOUCH_BACKUP_PASSPHRASE", "backup-secret-1"),
+        ("VOUCH_PASSWORD", "vouch-password-1"),
+        ("NOTARY_ROOT_PASSPHRASE", "notary-root-1"),
+        ("NOTARY_TARGETS_PASSPHRASE", "notary-targets-1"),
+        ("DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE", "dct-root-1"),
+        ("DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE", "dct-repo-1"),
+    ];
+    let mut c = vouch(&tmp.path().join("trust"));
+    c.arg("-s")
+        .arg(&server.url)
+        .args(["list", GUN])
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("DOCKER_CONFIG", &docker)
+        .env("PASSWORD_STORE_DIR", "/srv/pass-store")
+        .env("GNUPGHOME", "/srv/gnupg")
+        .env("HTTPS_PROXY", "http://proxy.example:3128")
+        .env_remove("NOTARY_AUTH")
+        .env_remove("VOUCH_USERNAME");
+    for (k, v) in secrets {
+        c.env(k, v);
+    }
+    let r = measure(c);
+    assert!(
+        *authed.lock().unwrap(),
+        "the helper's credentials were not used: {r:?}"
+    );
+    let env = std::fs::read_to_string(&dump).unwrap();
+    let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+    for (k, v) in secrets.iter().chain(&[
+        ("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS),
+        ("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS),
+        ("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS),
+        ("VOUCH_DELEGATION_PASSPHRASE", support::DELEGATION_PASS),
+        ("VOUCH_TIMESTAMP_PASSPHRASE", support::TIMESTAMP_PASS),
+    ]) {
+        assert!(!names.contains(k), "{k} reached the helper:\n{env}");
+        assert!(
+            !env.contains(v),
+            "the value of {k} reached the helper:\n{env}"
+        );
+    }
+    for kept in [
+        "PATH",
+        "HOME",
+        "DOCKER_CONFIG",
+        "PASSWORD_STORE_DIR",
+        "GNUPGHOME",
+        "HTTPS_PROXY",
+    ] {
+        assert!(names.contains(&kept), "{kept} missing:\n{env}");
+    }
+}

@@ -150,3 +150,44 @@ fn token_lifetimes_from_hostile_expires_in_are_clamped() {
         );
     }
 }
+
+#[test]
+fn secrets_are_withheld_from_credential_helpers() {
+    use std::ffi::OsStr;
+    for secret in [
+        "VOUCH_ROOT_PASSPHRASE",
+        "VOUCH_TARGETS_PASSPHRASE",
+        "VOUCH_BACKUP_PASSPHRASE",
+        "VOUCH_PASSWORD",
+        "VOUCH_USERNAME",
+        "VOUCH_PKCS11_PIN",
+        "NOTARY_ROOT_PASSPHRASE",
+        "NOTARY_DELEGATION_PASSPHRASE",
+        "NOTARY_AUTH",
+        "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+        "docker_content_trust_root_passphrase",
+        "MY_KEY_PASSPHRASE",
+    ] {
+        assert!(withheld_from_helpers(OsStr::new(secret)), "{secret}");
+    }
+    for kept in [
+        "PATH",
+        "HOME",
+        "USER",
+        "DOCKER_CONFIG",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "DISPLAY",
+        "XDG_RUNTIME_DIR",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "TMPDIR",
+        "LANG",
+        "LC_ALL",
+        "PASSWORD_STORE_DIR",
+        "GNUPGHOME",
+        "GPG_TTY",
+    ] {
+        assert!(!withheld_from_helpers(OsStr::new(kept)), "{kept}");
+    }
+}

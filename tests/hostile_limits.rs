@@ -833,3 +833,67 @@ fn credential_helpers_get_an_environment_without_secrets() {
         assert!(names.contains(&kept), "{kept} missing:\n{env}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// No core dumps, not dumpable
+// ---------------------------------------------------------------------------------------
+
+/// While vouch runs (here: waiting for a server that never answers), its core-file limit
+/// is 0 and it is not dumpable: its /proc files belong to root instead of the user it
+/// runs as, so other processes of that user cannot read its memory or attach to it.
+#[test]
+fn vouch_runs_without_core_dumps_and_not_dumpable() {
+    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        // Accept and hold the connection without answering.
+        if let Ok((s, _)) = listener.accept() {
+            let _ = tx.send(());
+            std::thread::sleep(Duration::from_secs(30));
+            drop(s);
+        }
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    let root = unsafe { libc::geteuid() } == 0;
+    // As root, run vouch as `nobody`: its /proc files then belong to nobody unless it
+    // made itself non-dumpable. Otherwise as ourselves: ours unless non-dumpable.
+    let runs_as: u32 = if root {
+        65534
+    } else {
+        unsafe { libc::geteuid() }
+    };
+    if root {
+        std::os::unix::fs::chown(tmp.path(), Some(runs_as), Some(runs_as)).unwrap();
+    }
+    let mut c = vouch(&tmp.path().join("trust"));
+    c.arg("-s")
+        .arg(&url)
+        .args(["list", GUN])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if root {
+        c.uid(runs_as).gid(runs_as);
+    }
+    let mut child = c.spawn().unwrap();
+    rx.recv_timeout(Duration::from_secs(20))
+        .expect("vouch never connected");
+    let proc_dir = PathBuf::from(format!("/proc/{}", child.id()));
+    let limits = std::fs::read_to_string(proc_dir.join("limits")).unwrap();
+    let status_owner = std::fs::metadata(proc_dir.join("status")).unwrap().uid();
+    let _ = child.kill();
+    let _ = child.wait();
+    let core = limits
+        .lines()
+        .find(|l| l.starts_with("Max core file size"))
+        .unwrap_or_else(|| panic!("no core limit in {limits}"));
+    let fields: Vec<&str> = core.split_whitespace().collect();
+    assert_eq!(&fields[4..6], &["0", "0"], "{core}");
+    assert_eq!(
+        status_owner, 0,
+        "/proc/PID/status belongs to uid {status_owner} (vouch runs as {runs_as}): vouch is dumpable"
+    );
+}

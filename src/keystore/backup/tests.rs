@@ -132,7 +132,7 @@ fn passphrase_backup_round_trip_restores_identical_files_into_an_empty_store() {
     let opened = read.open_with_passphrase(PASS, "b").unwrap();
 
     let (_e, dst) = empty_store();
-    let report = dst.restore_archive(&opened).unwrap();
+    let report = dst.restore_archive(&opened, true).unwrap();
     assert!(report
         .keys
         .iter()
@@ -156,7 +156,7 @@ fn passphrase_backup_round_trip_restores_identical_files_into_an_empty_store() {
     assert!(dst.load(&ids["root"], &pass("nope")).is_err());
 
     // Restoring again: everything already present, nothing rewritten.
-    let again = dst.restore_archive(&opened).unwrap();
+    let again = dst.restore_archive(&opened, true).unwrap();
     assert!(again
         .keys
         .iter()
@@ -342,12 +342,12 @@ fn restore_refuses_a_different_file_for_the_same_key_id_and_writes_nothing() {
     let deleg_file = std::fs::read(src.info(&ids["delegation"]).unwrap().path).unwrap();
     std::fs::write(&forged, &deleg_file).unwrap();
     let before = tree(dst.trust_dir());
-    let e = dst.restore_archive(&archive).unwrap_err();
+    let e = dst.restore_archive(&archive, true).unwrap_err();
     assert_eq!(e.exit_code(), ExitCode::Keystore);
     assert!(e.to_string().contains(ids["root"].as_str()), "{e}");
     assert!(e.to_string().contains("nothing was restored"), "{e}");
     assert_eq!(tree(dst.trust_dir()), before);
-    let plan = dst.plan_restore(&archive).unwrap();
+    let plan = dst.plan_restore(&archive, true).unwrap();
     let root = plan.keys.iter().find(|k| k.id == ids["root"]).unwrap();
     assert_eq!(
         root.outcome,
@@ -365,7 +365,7 @@ fn restore_keeps_a_different_cached_root_json() {
     let other = PrivateKeyForTest::public();
     write_root_json(&dst, "example.com/app", &other);
     let before = std::fs::read(dst.root_json_path("example.com/app")).unwrap();
-    let report = dst.restore_archive(&archive).unwrap();
+    let report = dst.restore_archive(&archive, true).unwrap();
     assert_eq!(report.roots[0].outcome, RootOutcome::KeptExisting);
     assert_eq!(
         std::fs::read(dst.root_json_path("example.com/app")).unwrap(),
@@ -571,4 +571,44 @@ fn share_backups_do_not_open_with_a_passphrase_and_vice_versa() {
         .to_string()
         .contains("--shares"));
     assert_eq!(sniff(b"random"), FileKind::Unknown);
+}
+
+/// A restore installs keys only unless trust data is asked for: the backup's cached
+/// root.json is reported as not requested and not written; asked for, it is written.
+#[test]
+fn restore_installs_cached_root_json_only_when_asked() {
+    let (_d, src, _ids) = store();
+    let (archive, _) = src.backup_archive(&Selection::default()).unwrap();
+    assert_eq!(archive.roots.len(), 1);
+    let (_e, dst) = empty_store();
+    let root_path = dst.root_json_path("example.com/app");
+
+    let report = dst.restore_archive(&archive, false).unwrap();
+    assert!(report
+        .keys
+        .iter()
+        .all(|k| k.outcome == RestoreOutcome::Restored));
+    assert_eq!(report.roots[0].outcome, RootOutcome::NotRequested);
+    assert!(!root_path.exists(), "a root.json was installed unasked");
+    assert!(!dst.trust_dir().join("tuf").exists());
+    assert_eq!(
+        dst.plan_restore(&archive, false).unwrap().roots[0].outcome,
+        RootOutcome::NotRequested
+    );
+
+    let report = dst.restore_archive(&archive, true).unwrap();
+    assert!(report
+        .keys
+        .iter()
+        .all(|k| k.outcome == RestoreOutcome::AlreadyPresent));
+    assert_eq!(report.roots[0].outcome, RootOutcome::Restored);
+    assert_eq!(
+        std::fs::read(&root_path).unwrap(),
+        archive.roots[0].root_json
+    );
+    // Once it is there, a keys-only restore sees it as present.
+    assert_eq!(
+        dst.plan_restore(&archive, false).unwrap().roots[0].outcome,
+        RootOutcome::AlreadyPresent
+    );
 }

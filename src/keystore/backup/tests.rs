@@ -612,3 +612,41 @@ fn restore_installs_cached_root_json_only_when_asked() {
         RootOutcome::AlreadyPresent
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn archive_json() -> &'static [u8] {
+        static J: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        J.get_or_init(|| {
+            let (_d, src, _ids) = store();
+            let (archive, _) = src.backup_archive(&Selection::default()).unwrap();
+            archive.to_json().unwrap().to_vec()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// The archive parser (reached only after the AEAD check, so written by whoever
+        /// holds the backup key) never panics on altered JSON and names what is wrong.
+        #[test]
+        fn altered_archives_parse_or_fail_cleanly(
+            edits in prop::collection::vec((any::<usize>(), any::<u8>(), 0u8..3), 1..6),
+        ) {
+            let mut v = archive_json().to_vec();
+            for (pos, byte, op) in edits {
+                let at = pos % v.len().max(1);
+                match op {
+                    0 if !v.is_empty() => v[at] = byte,
+                    1 if !v.is_empty() => { v.remove(at); }
+                    _ => v.insert(at.min(v.len()), byte),
+                }
+            }
+            if let Err(e) = Archive::from_json(&v, "archive") {
+                prop_assert!(e.to_string().contains("archive"), "{}", e);
+            }
+        }
+    }
+}

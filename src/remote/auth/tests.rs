@@ -191,3 +191,49 @@ fn secrets_are_withheld_from_credential_helpers() {
         assert!(!withheld_from_helpers(OsStr::new(kept)), "{kept}");
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a server puts in WWW-Authenticate parses into challenges or nothing.
+        #[test]
+        fn challenges_from_any_header(h in "[A-Za-z ,=\"\\\\:/._-]{0,120}|\\PC{0,60}") {
+            for c in parse_challenges(&h) {
+                let _ = c.param("realm");
+            }
+        }
+
+        /// Whatever a token server answers: a token with a lifetime in range, or an error.
+        #[test]
+        fn token_replies_from_any_body(
+            token in prop::option::of("[a-z]{0,8}"),
+            expires in prop::option::of(prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| format!("{f:e}")),
+                "[0-9eE.+-]{1,30}",
+                Just("null".to_owned()),
+                Just("\"3600\"".to_owned()),
+            ]),
+            junk in "\\PC{0,20}",
+        ) {
+            let mut fields = Vec::new();
+            if let Some(t) = &token {
+                fields.push(format!("\"token\":\"{t}\""));
+            }
+            if let Some(e) = &expires {
+                fields.push(format!("\"expires_in\":{e}"));
+            }
+            let body = format!("{{{}}}", fields.join(","));
+            for b in [body.clone(), format!("{body}{junk}"), junk.clone()] {
+                if let Err(e) = super::super::token::parse_token_reply(b.as_bytes(), "token server") {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
+}

@@ -54,8 +54,10 @@ pub mod limits {
     pub const MAX_ROOT_SIZE_ENV: &str = "VOUCH_MAX_ROOT_SIZE";
 
     /// The cap for a download of `role` given the caller's `max_len`: for `root`, at most
-    /// `root_cap`.
+    /// `root_cap`; for any role, at most [`MAX_DOWNLOAD_SIZE`] (a length taken from
+    /// signed metadata is the signer's word, and the snapshot signer may be the server).
     pub fn clamp(role: &str, max_len: u64, root_cap: u64) -> u64 {
+        let max_len = max_len.min(MAX_DOWNLOAD_SIZE);
         if role == "root" {
             max_len.min(root_cap)
         } else {
@@ -490,6 +492,25 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{bad} accepted"));
             assert_eq!(e.exit_code(), ExitCode::Usage, "{e}");
+        }
+    }
+
+    #[test]
+    fn download_caps() {
+        use limits::*;
+        assert_eq!(clamp("root", u64::MAX, DEFAULT_MAX_ROOT_SIZE), 1 << 20);
+        assert_eq!(clamp("root", 1000, DEFAULT_MAX_ROOT_SIZE), 1000);
+        assert_eq!(clamp("root", u64::MAX, 8 << 20), 8 << 20);
+        assert_eq!(clamp("root", u64::MAX, u64::MAX), MAX_DOWNLOAD_SIZE);
+        for role in ["targets", "snapshot", "timestamp", "targets/releases"] {
+            assert_eq!(clamp(role, u64::MAX, 1), MAX_DOWNLOAD_SIZE, "{role}");
+            assert_eq!(clamp(role, 4 << 20, 1), 4 << 20, "{role}");
+        }
+        assert_eq!(parse_size("4M"), Some(4 << 20));
+        assert_eq!(parse_size("1 KiB"), Some(1024));
+        assert_eq!(parse_size("17"), Some(17));
+        for bad in ["", "0", "-1", "1.5M", "M", "4T", "18446744073709551615G"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
         }
     }
 

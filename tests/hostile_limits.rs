@@ -451,6 +451,9 @@ fn padded_root(size: usize) -> Arc<Generated> {
     })
 }
 
+/// The run took less than `seconds` and peaked below `mib` MiB. (A child's `ru_maxrss`
+/// starts from its parent's peak at spawn time, so this test process keeps its own memory
+/// small: large bodies are generated while they are sent.)
 fn assert_bounded(r: &Run, seconds: u64, mib: u64) {
     assert!(r.took < Duration::from_secs(seconds), "too slow: {r:?}");
     assert!(r.max_rss_bytes < mib << 20, "too much memory: {r:?}");
@@ -528,7 +531,7 @@ fn endless_root_is_cut_off_at_the_root_cap() {
     assert!(r.stderr.contains("root.json"), "{r:?}");
     assert!(r.stderr.contains("more than 1048576 bytes"), "{r:?}");
     assert!(r.stderr.contains("VOUCH_MAX_ROOT_SIZE"), "{r:?}");
-    assert_bounded(&r, 10, 64);
+    assert_bounded(&r, 10, 80);
     std::thread::sleep(Duration::from_millis(200));
     let sent = *double.root_bytes_sent.lock().unwrap();
     assert!(sent < 16 << 20, "the server got to send {sent} bytes");
@@ -547,7 +550,7 @@ fn signature_stuffed_root_is_refused_quickly() {
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stdout.is_empty(), "{r:?}");
     assert!(r.stderr.contains("more than 256 signatures"), "{r:?}");
-    assert_bounded(&r, 10, 64);
+    assert_bounded(&r, 10, 80);
 }
 
 /// The same attack at scale (55 000 signatures, 10 MiB) with the root cap raised to let
@@ -562,7 +565,7 @@ fn huge_signature_stuffed_root_is_refused_quickly_even_under_a_raised_cap() {
     let r = client.verify(&double, &[]);
     assert_eq!(r.code, Some(3), "{r:?}");
     assert!(r.stderr.contains("more than 1048576 bytes"), "{r:?}");
-    assert_bounded(&r, 10, 64);
+    assert_bounded(&r, 10, 80);
     // Raised cap: read, then refused on the signature count.
     let r = client.verify(&double, &[("VOUCH_MAX_ROOT_SIZE", "64M")]);
     assert_eq!(r.code, Some(1), "{r:?}");
@@ -685,7 +688,7 @@ fn key_files_with_ruinous_scrypt_parameters_are_refused_before_deriving() {
         assert!(r.stderr.contains("N=131072 r=8 p=64"), "{r:?}");
         assert!(r.stderr.contains("costlier key derivation"), "{r:?}");
         assert!(!r.stderr.contains("passphrase for"), "asked: {r:?}");
-        assert_bounded(r, 5, 64);
+        assert_bounded(r, 5, 80);
     };
     let out = tmp.path().join("out.pem");
     let mut c = vouch(&trust);
@@ -732,7 +735,7 @@ fn backups_with_ruinous_scrypt_parameters_are_refused_before_deriving() {
         assert!(r.stderr.contains(&file.display().to_string()), "{r:?}");
         assert!(r.stderr.contains("N=262144 r=8 p=16"), "{r:?}");
         assert!(r.stderr.contains("costlier key derivation"), "{r:?}");
-        assert_bounded(&r, 5, 64);
+        assert_bounded(&r, 5, 80);
     }
 }
 

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    forbid_core_dumps();
     let args = cli::args::Cli::parse();
     let quiet = args.global.quiet;
     match cli::run(args) {
@@ -21,5 +22,28 @@ fn main() -> ExitCode {
             }
             ExitCode::from(err.exit_code().code() as u8)
         }
+    }
+}
+
+/// Before anything is read: no core file (which would hold decrypted keys and
+/// passphrases) and, on Linux, not dumpable, so that other processes of the same user
+/// cannot ptrace vouch or read its memory through /proc. Failures are ignored: these
+/// harden the process, they are not needed for it to work.
+fn forbid_core_dumps() {
+    #[cfg(unix)]
+    {
+        let none = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: setrlimit reads the struct passed by reference; no other effect.
+        unsafe {
+            libc::setrlimit(libc::RLIMIT_CORE, &none);
+        }
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_DUMPABLE takes an integer argument and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
 }

@@ -182,7 +182,14 @@ fn backup_and_restore_into_an_empty_trust_dir_then_sign_with_the_restored_keys()
     let dst = tmp.path().join("restored");
     let json: Value = serde_json::from_str(&ok(
         vouch_bk(&dst),
-        &["key", "restore", s(&file), "--output", "json"],
+        &[
+            "key",
+            "restore",
+            s(&file),
+            "--with-trust-data",
+            "--output",
+            "json",
+        ],
     ))
     .unwrap();
     let outcomes: BTreeSet<&str> = json["keys"]
@@ -227,22 +234,14 @@ fn backup_and_restore_into_an_empty_trust_dir_then_sign_with_the_restored_keys()
         String::from_utf8_lossy(&init.stderr).contains(&format!("Root key found, using: {root}"))
     );
     // ... and the restored targets/snapshot/timestamp keys publish a new target to the
-    // original repository, trusting it through the restored root.json (which no record
-    // anchors in this trust dir: accepted once with --tofu) ...
+    // original repository, trusting it through the restored root.json (restored on
+    // request, so recorded as this trust dir's anchor) ...
     let second = tmp.path().join("second.txt");
     std::fs::write(&second, "second release\n").unwrap();
     let url = repository_url(&src);
     ok(
         vouch(&dst),
-        &[
-            "--server",
-            &url,
-            "sign-file",
-            GUN,
-            "second.txt",
-            s(&second),
-            "--tofu",
-        ],
+        &["--server", &url, "sign-file", GUN, "second.txt", s(&second)],
     );
     // ... which the original trust dir verifies.
     ok(vouch(&src), &["verify-file", GUN, "second.txt", s(&second)]);
@@ -759,7 +758,10 @@ fn keys_notary_made_are_backed_up_restored_and_used_by_notary_to_publish() {
     let file = tmp.path().join("notary.backup");
     ok(vouch_bk(&a), &["key", "backup", "-o", s(&file)]);
     let b = tmp.path().join("notary-b");
-    ok(vouch_bk(&b), &["key", "restore", s(&file)]);
+    ok(
+        vouch_bk(&b),
+        &["key", "restore", s(&file), "--with-trust-data"],
+    );
 
     // notary sees the same keys in the restored trust dir ...
     let notary_b = Notary::with_server(&b, &server);
@@ -787,8 +789,92 @@ fn keys_notary_made_are_backed_up_restored_and_used_by_notary_to_publish() {
     notary_b.run(&["publish", GUN]);
     let list = notary_a.run(&["list", GUN]);
     assert!(list.contains("restored"), "{list}");
-    // And vouch verifies it through the restored root.json, once accepted (--tofu).
+    // And vouch verifies it through the restored root.json.
     let mut c = vouch(&b);
     c.args(["--server", &server.url]);
-    ok(c, &["verify-file", GUN, "restored", s(&payload), "--tofu"]);
+    ok(c, &["verify-file", GUN, "restored", s(&payload)]);
+}
+
+/// Cached root.json files in a backup are trust anchors: `key restore` installs them only
+/// with --with-trust-data. Without it the keys are restored, the root.json is not, and
+/// stderr says so and how to install it; `verify` then has no trusted root for the GUN.
+#[test]
+fn restore_installs_trust_data_only_with_with_trust_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let src = source_trust_dir(tmp.path());
+    let file = tmp.path().join("keys.backup");
+    ok(vouch_bk(&src), &["key", "backup", "-o", s(&file)]);
+    let payload = tmp.path().join("first.txt");
+    let url = repository_url(&src);
+    let cached = |d: &Path| d.join("tuf").join(GUN).join("metadata/root.json");
+
+    let dst = tmp.path().join("keys-only");
+    let out = run(vouch_bk(&dst), &["key", "restore", s(&file)]);
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "Not restored: the cached root.json (trust data) of {GUN}"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("--with-trust-data"), "{stderr}");
+    assert_eq!(key_rows(&dst), key_rows(&src));
+    assert!(
+        !cached(&dst).exists(),
+        "root.json installed without being asked"
+    );
+    // Nothing anchors trust in GUN here: verify refuses without --tofu.
+    let err = fails(
+        vouch(&dst),
+        &[
+            "--server",
+            &url,
+            "verify-file",
+            GUN,
+            "first.txt",
+            s(&payload),
+        ],
+        1,
+    );
+    assert!(err.contains("no trusted root"), "{err}");
+
+    // JSON says the same.
+    let again = tmp.path().join("keys-only-json");
+    let json: Value = serde_json::from_str(&ok(
+        vouch_bk(&again),
+        &["key", "restore", s(&file), "--output", "json"],
+    ))
+    .unwrap();
+    assert_eq!(json["repositories"][0]["gun"], GUN, "{json}");
+    assert_eq!(json["repositories"][0]["outcome"], "not_restored", "{json}");
+    assert!(!cached(&again).exists());
+
+    // Asked for, it is installed (into the keys-only trust dir too), and verify trusts it.
+    for d in [&dst, &tmp.path().join("full")] {
+        let out = run(
+            vouch_bk(d),
+            &["key", "restore", s(&file), "--with-trust-data"],
+        );
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("Not restored"),
+            "{out:?}"
+        );
+        assert_eq!(
+            std::fs::read(cached(d)).unwrap(),
+            std::fs::read(cached(&src)).unwrap()
+        );
+        ok(
+            vouch(d),
+            &[
+                "--server",
+                &url,
+                "verify-file",
+                GUN,
+                "first.txt",
+                s(&payload),
+            ],
+        );
+    }
 }

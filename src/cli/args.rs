@@ -529,6 +529,10 @@ pub enum KeyCommand {
         /// Share files of a split backup (at least the threshold number).
         #[arg(long, num_args = 1.., value_name = "SHARE")]
         shares: Vec<PathBuf>,
+        /// Also install the cached root.json files in the backup (trust anchors: later
+        /// commands trust those repositories by them). Default: keys only.
+        #[arg(long)]
+        with_trust_data: bool,
     },
 }
 

@@ -130,9 +130,10 @@ pub fn restore(
     store: &KeyStore,
     file: Option<PathBuf>,
     shares: Vec<PathBuf>,
+    with_trust_data: bool,
 ) -> CliResult {
     let (env, archive, source) = open(ctx, file.as_deref(), &shares)?;
-    let report = store.restore_archive(&archive)?;
+    let report = store.restore_archive(&archive, with_trust_data)?;
     let restored = report
         .keys
         .iter()
@@ -171,13 +172,45 @@ pub fn restore(
     ));
     for r in &report.roots {
         match r.outcome {
-            RootOutcome::Restored => ctx.note(format!("Restored the cached root.json of {}.", r.gun)),
+            RootOutcome::Restored => {
+                // Asked for with --with-trust-data: the backup's root is this trust dir's
+                // anchor for the repository from now on, recorded as such.
+                if let Ok(gun) = vouch::remote::Gun::parse(&r.gun) {
+                    let local = vouch::trust::LocalRepo::new(&ctx.trust_dir, &gun);
+                    let version = local
+                        .read_cached("root")?
+                        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+                        .and_then(|v| v.pointer("/signed/version").and_then(|v| v.as_i64()))
+                        .unwrap_or(0);
+                    local.write_anchor_record(
+                        &vouch::trust::anchor::AnchoredBy::Backup
+                            .record(version, time::OffsetDateTime::now_utc()),
+                    )?;
+                }
+                ctx.note(format!("Restored the cached root.json of {}.", r.gun))
+            }
             RootOutcome::AlreadyPresent => {}
             RootOutcome::KeptExisting => ctx.note(format!(
                 "Kept the cached root.json of {} that was already here (it differs from the backup's).",
                 r.gun
             )),
+            RootOutcome::NotRequested => {}
         }
+    }
+    let skipped: Vec<&str> = report
+        .roots
+        .iter()
+        .filter(|r| r.outcome == RootOutcome::NotRequested)
+        .map(|r| r.gun.as_str())
+        .collect();
+    if !skipped.is_empty() {
+        ctx.note(format!(
+            "Not restored: the cached root.json (trust data) of {} in the backup. \
+             A cached root.json is what vouch trusts a repository by: to install it from this backup, \
+             if you trust the backup, run the restore again with --with-trust-data; otherwise \
+             `vouch verify` asks for --tofu or a trust lock.",
+            skipped.join(", ")
+        ));
     }
     if restored > 0 {
         ctx.note("The restored keys are encrypted under the passphrases they had when backed up.");
@@ -193,7 +226,7 @@ fn verify(ctx: &Context, store: &KeyStore, files: &[PathBuf]) -> CliResult {
         open(ctx, None, files)?
     };
     // What a restore into this trust dir would do; nothing is written.
-    let plan = store.plan_restore(&archive)?;
+    let plan = store.plan_restore(&archive, true)?;
     if ctx.json() {
         print_json(&json!({
             "ok": true,
@@ -456,6 +489,7 @@ fn root_outcome_word(o: &RootOutcome) -> &'static str {
         RootOutcome::Restored => "restored",
         RootOutcome::AlreadyPresent => "already present",
         RootOutcome::KeptExisting => "kept existing",
+        RootOutcome::NotRequested => "not restored",
     }
 }
 

@@ -68,7 +68,11 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
             shares,
             action,
         } => super::backup::backup(ctx, &store, role, gun, out, shares, action),
-        KeyCommand::Restore { file, shares } => super::backup::restore(ctx, &store, file, shares),
+        KeyCommand::Restore {
+            file,
+            shares,
+            with_trust_data,
+        } => super::backup::restore(ctx, &store, file, shares, with_trust_data),
         KeyCommand::Unlock {
             key_ids,
             gun,

@@ -248,6 +248,7 @@ impl Context {
             tls,
             access,
             credentials: CredentialLookup::from_env(),
+            max_root_size: Some(resolved.max_root_size),
             ..Default::default()
         };
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)

@@ -23,6 +23,78 @@ pub(crate) enum DecryptError {
     WrongPassphrase,
     Corrupt(String),
     Unsupported(String),
+    /// The key derivation's parameters ask for more work or memory than vouch allows.
+    TooCostly(String),
+}
+
+/// Refuses scrypt parameters (`n` the cost N, any value a file may hold) whose work
+/// N·r·p exceeds `max_work` or whose memory 128·N·r exceeds `max_memory`; the message
+/// names the parameters and the bounds. Shared by key files and backups.
+pub(crate) fn check_scrypt_cost(
+    n: u64,
+    r: u64,
+    p: u64,
+    max_work: u64,
+    max_memory: u64,
+    own: &str,
+) -> Result<(), String> {
+    let memory = n.saturating_mul(r).saturating_mul(128);
+    let work = n.saturating_mul(r).saturating_mul(p);
+    if n < 2 || r == 0 || p == 0 {
+        return Err(format!("scrypt parameters N={n} r={r} p={p} are not valid"));
+    }
+    if work > max_work || memory > max_memory {
+        return Err(format!(
+            "scrypt parameters N={n} r={r} p={p} need {} work units (N·r·p) and {} of memory; \
+             vouch allows at most {max_work} units and {} (four times its own {own}) and \
+             refuses before deriving anything",
+            work,
+            mib(memory),
+            mib(max_memory)
+        ));
+    }
+    Ok(())
+}
+
+fn mib(bytes: u64) -> String {
+    if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{} KiB", bytes.div_ceil(1 << 10))
+    }
+}
+
+/// The cost bounds of a key file's KDF (see [`MAX_PBKDF2_ITERATIONS`], [`MAX_SCRYPT_WORK`],
+/// [`MAX_SCRYPT_MEMORY`]).
+fn check_kdf_cost(kdf: &Kdf<'_>) -> Result<(), DecryptError> {
+    match kdf {
+        Kdf::Pbkdf2(p) if p.iteration_count == 0 || p.iteration_count > MAX_PBKDF2_ITERATIONS => {
+            Err(DecryptError::TooCostly(format!(
+                "PBKDF2 with {} iterations; vouch accepts 1 to {MAX_PBKDF2_ITERATIONS} \
+                 (notary writes {NOTARY_PBKDF2_ITERATIONS}) and refuses before deriving anything",
+                p.iteration_count
+            )))
+        }
+        Kdf::Scrypt(s) => check_scrypt_cost(
+            s.cost_parameter,
+            u64::from(s.block_size),
+            u64::from(s.parallelization),
+            MAX_SCRYPT_WORK,
+            MAX_SCRYPT_MEMORY,
+            &format!("N=2^{SCRYPT_LOG_N} r={SCRYPT_R} p={SCRYPT_P}"),
+        )
+        .map_err(DecryptError::TooCostly),
+        _ => Ok(()),
+    }
+}
+
+/// Checks the cost of an encrypted PKCS#8 file's key derivation without deriving (a file
+/// that does not parse is left to the decryption to report).
+pub(crate) fn check_pkcs8_cost(der: &[u8]) -> Result<(), DecryptError> {
+    match parse_pbes2(der) {
+        Ok((params, _)) => check_kdf_cost(&params.kdf),
+        Err(_) => Ok(()),
+    }
 }
 
 /// scrypt cost of the vouch format: N = 2^14, r = 8, p = 4.
@@ -42,11 +114,17 @@ pub const NOTARY_PBKDF2_ITERATIONS: u32 = 2048;
 const NOTARY_SALT_LEN: usize = 8;
 const SCRYPT_SALT_LEN: usize = 16;
 
-/// Bounds on parameters read from a file, so a hostile key file cannot make vouch
-/// allocate gigabytes or spin for hours.
-const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
-const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
-const MAX_SCRYPT_P: u16 = 64;
+/// Bounds on the key derivation of a file, checked before anything is derived (and
+/// before a passphrase is asked for), so a hostile key file cannot make vouch allocate
+/// gigabytes or spin for minutes.
+///
+/// PBKDF2: notary writes 2048 iterations, OpenSSL 2048 too; one million (≈ 0.3–1 s) still
+/// covers today's recommendations for PBKDF2-HMAC-SHA256 (600 000).
+pub const MAX_PBKDF2_ITERATIONS: u32 = 1_000_000;
+/// scrypt work, N·r·p: four times vouch's own (N = 2^14, r = 8, p = 4 → 2^19).
+pub const MAX_SCRYPT_WORK: u64 = 4 << (SCRYPT_LOG_N as u32 + 5);
+/// scrypt memory, 128·N·r: four times vouch's own 16 MiB.
+pub const MAX_SCRYPT_MEMORY: u64 = 64 << 20;
 
 /// Which PBES2 key derivation to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -300,27 +378,7 @@ pub(crate) fn decrypt_pkcs8(
     cache: Option<&dyn KekCache>,
 ) -> Result<Zeroizing<Vec<u8>>, DecryptError> {
     let (params, data) = parse_pbes2(der)?;
-    match &params.kdf {
-        Kdf::Pbkdf2(p) if p.iteration_count == 0 || p.iteration_count > MAX_PBKDF2_ITERATIONS => {
-            return Err(DecryptError::Unsupported(format!(
-                "PBKDF2 iteration count {} (accepted: 1 to {MAX_PBKDF2_ITERATIONS})",
-                p.iteration_count
-            )));
-        }
-        Kdf::Scrypt(s) => {
-            let memory = 128 * u64::from(s.block_size) * s.cost_parameter;
-            if memory > MAX_SCRYPT_MEMORY || s.parallelization > MAX_SCRYPT_P {
-                return Err(DecryptError::Unsupported(format!(
-                    "scrypt parameters N={} r={} p={} need more than the {} MiB vouch allows",
-                    s.cost_parameter,
-                    s.block_size,
-                    s.parallelization,
-                    MAX_SCRYPT_MEMORY >> 20
-                )));
-            }
-        }
-        _ => {}
-    }
+    check_kdf_cost(&params.kdf)?;
     if data.is_empty() || !data.len().is_multiple_of(16) {
         return Err(DecryptError::Corrupt(format!(
             "encrypted data is {} bytes, not a whole number of cipher blocks",
@@ -547,6 +605,104 @@ mod tests {
         let der = encrypt_pkcs8(b"key", b"p", Pbes2Kind::Notary, Some(&cache)).unwrap();
         assert!(cache.0.borrow().is_empty());
         assert!(decrypt_pkcs8_cached(&der, &cache).is_none());
+    }
+
+    /// An encrypted PKCS#8 file with `kdf` and 32 bytes of (random) ciphertext.
+    fn hostile_pkcs8(kdf: Kdf<'_>) -> Vec<u8> {
+        let iv = [7u8; 16];
+        pkcs8::EncryptedPrivateKeyInfo {
+            encryption_algorithm: pkcs5::EncryptionScheme::Pbes2(pbes2::Parameters {
+                kdf,
+                encryption: pbes2::EncryptionScheme::Aes256Cbc { iv: &iv },
+            }),
+            encrypted_data: &[0x5a; 32],
+        }
+        .to_der()
+        .unwrap()
+    }
+
+    fn scrypt_file(log_n: u8, r: u32, p: u32) -> Vec<u8> {
+        let salt = [1u8; 16];
+        let params = pkcs5::scrypt::Params::new(log_n, r, p, 32).unwrap();
+        hostile_pkcs8(
+            ScryptParams::from_params_and_salt(params, &salt)
+                .unwrap()
+                .into(),
+        )
+    }
+
+    fn pbkdf2_file(iterations: u32) -> Vec<u8> {
+        let salt = [1u8; 8];
+        hostile_pkcs8(
+            Pbkdf2Params {
+                salt: &salt,
+                iteration_count: iterations,
+                key_length: None,
+                prf: Pbkdf2Prf::HmacWithSha256,
+            }
+            .into(),
+        )
+    }
+
+    /// Parameters a hostile file may carry are refused before anything is derived: the
+    /// refusal is immediate and names the parameters and the bound.
+    #[test]
+    fn costly_key_derivations_are_refused_before_deriving() {
+        let t = std::time::Instant::now();
+        for (file, needle) in [
+            // The 214 s / 1 GiB file of the review: N = 2^20, r = 8, p = 64.
+            (scrypt_file(20, 8, 64), "N=1048576 r=8 p=64"),
+            // Within notary's old memory bound, but 128 times vouch's work.
+            (scrypt_file(17, 8, 64), "N=131072 r=8 p=64"),
+            // Work within 4x, memory above 64 MiB.
+            (scrypt_file(17, 8, 1), "128 MiB of memory"),
+            (scrypt_file(14, 8, 17), "N=16384 r=8 p=17"),
+            (pbkdf2_file(1_000_001), "1000001 iterations"),
+            (pbkdf2_file(u32::MAX), "4294967295 iterations"),
+        ] {
+            for result in [
+                check_pkcs8_cost(&file),
+                decrypt_pkcs8(&file, b"pass", None).map(|_| ()),
+            ] {
+                match result {
+                    Err(DecryptError::TooCostly(m)) => {
+                        assert!(m.contains(needle), "{m}");
+                        assert!(m.contains("refuses before deriving"), "{m}");
+                    }
+                    other => panic!("{needle}: {other:?}"),
+                }
+            }
+        }
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            t.elapsed()
+        );
+        // The bounds are 4x vouch's own scrypt work and memory; OpenSSL's and notary's
+        // defaults pass.
+        assert_eq!(
+            MAX_SCRYPT_WORK,
+            4 * (1 << SCRYPT_LOG_N) * u64::from(SCRYPT_R * SCRYPT_P)
+        );
+        assert_eq!(
+            MAX_SCRYPT_MEMORY,
+            4 * 128 * (1 << SCRYPT_LOG_N) * u64::from(SCRYPT_R)
+        );
+        for ok in [
+            scrypt_file(SCRYPT_LOG_N, SCRYPT_R, SCRYPT_P),
+            scrypt_file(14, 8, 16),
+            scrypt_file(16, 8, 4),
+            scrypt_file(14, 8, 1),
+            pbkdf2_file(NOTARY_PBKDF2_ITERATIONS),
+            pbkdf2_file(MAX_PBKDF2_ITERATIONS),
+        ] {
+            check_pkcs8_cost(&ok).unwrap();
+        }
+        // A wrong passphrase on an acceptable file is still just that.
+        assert!(matches!(
+            decrypt_pkcs8(&scrypt_file(10, 8, 1), b"pass", None),
+            Err(DecryptError::WrongPassphrase | DecryptError::Corrupt(_))
+        ));
     }
 
     #[test]

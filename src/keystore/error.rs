@@ -42,6 +42,9 @@ pub enum KeystoreError {
     Corrupt { path: PathBuf, reason: String },
     #[error("unsupported key file {path}: {reason}")]
     Unsupported { path: PathBuf, reason: String },
+    /// A key file whose key derivation would cost more work or memory than vouch allows.
+    #[error("key file {path} asks for a costlier key derivation than vouch allows: {reason}")]
+    TooCostly { path: PathBuf, reason: String },
     #[error("key file {path} holds key {actual}, not {expected}")]
     IdMismatch {
         path: PathBuf,
@@ -107,6 +110,7 @@ impl KeystoreError {
             | PassphraseInput { .. }
             | Corrupt { .. }
             | Unsupported { .. }
+            | TooCostly { .. }
             | IdMismatch { .. }
             | AlreadyExists { .. }
             | Io { .. }
@@ -152,6 +156,9 @@ impl KeystoreError {
             Corrupt { .. } => "restore the key file from a backup, or remove it with `vouch key remove`".into(),
             Unsupported { .. } => {
                 "vouch reads ECDSA P-256, Ed25519 and RSA keys in PKCS#8 (PBES2), SEC1, PKCS#1 or notary's formats".into()
+            }
+            TooCostly { .. } => {
+                "no key file vouch, notary or OpenSSL writes by default costs that much: treat the file as hostile; if it is genuine, decrypt it with `openssl pkcs8 -in FILE -out PLAIN.pem` and `vouch key import PLAIN.pem` (which re-encrypts it with vouch's parameters)".into()
             }
             IdMismatch { .. } => {
                 "the file was renamed or edited: import the key again with `vouch key import`".into()

@@ -109,6 +109,8 @@ pub(crate) enum DecodeError {
     WrongPassphrase,
     Corrupt(String),
     Unsupported(String),
+    /// A key derivation costlier than vouch allows (refused before deriving).
+    TooCostly(String),
 }
 
 impl From<DecryptError> for DecodeError {
@@ -117,6 +119,7 @@ impl From<DecryptError> for DecodeError {
             DecryptError::WrongPassphrase => DecodeError::WrongPassphrase,
             DecryptError::Corrupt(s) => DecodeError::Corrupt(s),
             DecryptError::Unsupported(s) => DecodeError::Unsupported(s),
+            DecryptError::TooCostly(s) => DecodeError::TooCostly(s),
         }
     }
 }
@@ -187,6 +190,10 @@ pub(crate) fn decode(
     cache: Option<&dyn KekCache>,
 ) -> Result<PrivateKey, DecodeError> {
     let format = classify(block)?;
+    if block.kind == ENCRYPTED_PKCS8 {
+        // Before a passphrase is asked for: a hostile file fails at once.
+        encryption::check_pkcs8_cost(&block.bytes)?;
+    }
     let (der, decrypted) = if format.is_encrypted() {
         let pass = pass.ok_or(DecodeError::NeedPassphrase)?;
         let der = match block.kind.as_str() {

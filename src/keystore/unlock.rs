@@ -52,6 +52,10 @@ impl Target<'_> {
                 path: self.path.to_path_buf(),
                 reason,
             },
+            DecodeError::TooCostly(reason) => KeystoreError::TooCostly {
+                path: self.path.to_path_buf(),
+                reason,
+            },
         }
     }
 }

@@ -41,6 +41,10 @@
 //! by `host[:port]` as in image references: `insecure` (plain HTTP allowed, certificate not
 //! verified — as Docker's `insecure-registries`), `root_ca` (a CA added to the system roots),
 //! `tls_client_cert`/`tls_client_key`. Unknown keys in an entry are refused.
+//!
+//! `max_root_size` (vouch's addition, top level) is the largest `root.json` read from any
+//! remote: bytes as a number, or a string with a `K`/`M`/`G` suffix; default 1 MiB
+//! ([`super::limits::DEFAULT_MAX_ROOT_SIZE`]). `VOUCH_MAX_ROOT_SIZE` overrides it.
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +73,9 @@ pub struct RemoteConfig {
     pub by_prefix: Vec<(String, ServerEntry)>,
     /// `registries`: (registry `host[:port]`, settings).
     pub registries: Vec<(String, RegistryEntry)>,
+    /// `max_root_size`, or `VOUCH_MAX_ROOT_SIZE` (which wins) when read with
+    /// [`RemoteConfig::load`] / [`RemoteConfig::load_optional`].
+    pub max_root_size: Option<u64>,
 }
 
 /// Settings for one container registry (`registries` in the config file).
@@ -98,6 +105,9 @@ pub struct ResolvedRemote {
     pub tls: TlsOptions,
     /// Where the URL came from, for messages (`--server`, `config.json remote_servers["…"]`, `default`).
     pub source: String,
+    /// The largest root.json to accept from it (`max_root_size`, `VOUCH_MAX_ROOT_SIZE`,
+    /// else [`super::limits::DEFAULT_MAX_ROOT_SIZE`]).
+    pub max_root_size: u64,
 }
 
 /// The file name of the config file inside the trust directory.
@@ -116,18 +126,45 @@ pub fn default_remote_url(trust_dir: &Path) -> String {
 }
 
 impl RemoteConfig {
-    /// Reads `path`; a missing file is an error.
+    /// Reads `path`; a missing file is an error. `VOUCH_MAX_ROOT_SIZE` overrides the
+    /// file's `max_root_size`.
     pub fn load(path: &Path) -> Result<RemoteConfig, RemoteError> {
         let bytes = read_config(path)?;
-        Self::from_json(&bytes, Some(path))
+        Self::from_json(&bytes, Some(path))?.with_env()
     }
 
     /// Reads `path` if it exists (the implicit `<trust-dir>/config.json`).
     pub fn load_optional(path: &Path) -> Result<RemoteConfig, RemoteError> {
         if !path.exists() {
-            return Ok(RemoteConfig::default());
+            return RemoteConfig::default().with_env();
         }
         Self::load(path)
+    }
+
+    /// The settings the environment overrides (`VOUCH_MAX_ROOT_SIZE`).
+    pub fn with_env(self) -> Result<RemoteConfig, RemoteError> {
+        let name = super::limits::MAX_ROOT_SIZE_ENV;
+        self.with_max_root_size_setting(std::env::var(name).ok().as_deref())
+    }
+
+    /// `value` of `VOUCH_MAX_ROOT_SIZE` (unset or empty: the file's value stays).
+    pub fn with_max_root_size_setting(
+        mut self,
+        value: Option<&str>,
+    ) -> Result<RemoteConfig, RemoteError> {
+        let Some(v) = value.filter(|v| !v.trim().is_empty()) else {
+            return Ok(self);
+        };
+        let name = super::limits::MAX_ROOT_SIZE_ENV;
+        self.max_root_size = Some(super::limits::parse_size(v).ok_or_else(|| {
+            RemoteError::BadSetting {
+                name: name.to_owned(),
+                message: format!(
+                    "{v:?} is not a size: give a positive number of bytes, or with K, M or G (e.g. 4M)"
+                ),
+            }
+        })?);
+        Ok(self)
     }
 
     /// Parses config JSON; relative paths are taken relative to `path`'s directory (or the
@@ -153,6 +190,21 @@ impl RemoteConfig {
             path: path.map(Path::to_path_buf),
             ..Default::default()
         };
+        match obj.get("max_root_size") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) => {
+                let size = match v {
+                    serde_json::Value::Number(n) => n.as_u64().filter(|n| *n > 0),
+                    serde_json::Value::String(s) => super::limits::parse_size(s),
+                    _ => None,
+                };
+                cfg.max_root_size = Some(size.ok_or_else(|| {
+                    err(format!(
+                        "max_root_size must be a positive number of bytes, or a string such as \"4M\" (found {v})"
+                    ))
+                })?);
+            }
+        }
         if let Some(rs) = obj.get("remote_server") {
             cfg.default = parse_entry(rs, "remote_server", &base).map_err(err)?;
         }
@@ -264,6 +316,9 @@ impl RemoteConfig {
             url: entry.url.expect("every branch sets a url"),
             tls,
             source,
+            max_root_size: self
+                .max_root_size
+                .unwrap_or(super::limits::DEFAULT_MAX_ROOT_SIZE),
         }
     }
 }
@@ -572,5 +627,54 @@ mod tests {
             RemoteConfig::load_optional(Path::new("/nonexistent/config.json")).unwrap(),
             RemoteConfig::default()
         );
+    }
+
+    #[test]
+    fn max_root_size_from_the_file_and_the_environment() {
+        use crate::remote::limits::DEFAULT_MAX_ROOT_SIZE;
+        let at = Some(Path::new("/c.json"));
+        let trust = Path::new("/t");
+        let resolved = |c: &RemoteConfig| {
+            c.resolve(None, &RemoteOverrides::default(), trust)
+                .max_root_size
+        };
+        assert_eq!(resolved(&cfg()), DEFAULT_MAX_ROOT_SIZE);
+        assert_eq!(DEFAULT_MAX_ROOT_SIZE, 1 << 20);
+        for (json, want) in [
+            (r#"{"max_root_size": 4096}"#, 4096),
+            (r#"{"max_root_size": "4M"}"#, 4 << 20),
+            (r#"{"max_root_size": "2 MiB"}"#, 2 << 20),
+            (r#"{"max_root_size": "512k"}"#, 512 << 10),
+            (r#"{"max_root_size": null}"#, DEFAULT_MAX_ROOT_SIZE),
+        ] {
+            let c = RemoteConfig::from_json(json.as_bytes(), at).unwrap();
+            assert_eq!(resolved(&c), want, "{json}");
+        }
+        for bad in [
+            r#"{"max_root_size": 0}"#,
+            r#"{"max_root_size": -1}"#,
+            r#"{"max_root_size": 1.5}"#,
+            r#"{"max_root_size": "lots"}"#,
+            r#"{"max_root_size": "99999999999G"}"#,
+            r#"{"max_root_size": true}"#,
+        ] {
+            let e = RemoteConfig::from_json(bad.as_bytes(), at).unwrap_err();
+            assert!(
+                e.to_string().contains("max_root_size must be"),
+                "{bad}: {e}"
+            );
+            assert_eq!(e.exit_code(), crate::ExitCode::Usage);
+        }
+        // The environment wins over the file; unset or empty leaves the file's value.
+        let file = RemoteConfig::from_json(br#"{"max_root_size": 4096}"#, at).unwrap();
+        let c = file.clone().with_max_root_size_setting(Some("8K")).unwrap();
+        assert_eq!(resolved(&c), 8192);
+        for unset in [None, Some(""), Some("  ")] {
+            let c = file.clone().with_max_root_size_setting(unset).unwrap();
+            assert_eq!(resolved(&c), 4096);
+        }
+        let e = file.with_max_root_size_setting(Some("0")).unwrap_err();
+        assert!(e.to_string().starts_with("VOUCH_MAX_ROOT_SIZE: "), "{e}");
+        assert_eq!(e.exit_code(), crate::ExitCode::Usage);
     }
 }

@@ -42,7 +42,52 @@ pub mod limits {
     /// `timestamp.json`.
     pub const MAX_TIMESTAMP_SIZE: u64 = 1 << 20;
     /// Any metadata whose length is not known from a parent (root without snapshot meta).
+    /// Root downloads are capped lower still, by the remote: see [`DEFAULT_MAX_ROOT_SIZE`].
     pub const MAX_DOWNLOAD_SIZE: u64 = 100 << 20;
+    /// `root.json` (every version, by name, version or checksum): the trust anchor is read
+    /// before anything vouches for its size, so a server could otherwise make every client
+    /// download and parse [`MAX_DOWNLOAD_SIZE`] bytes. A root with a few certificates is a
+    /// few KiB. Raised with `max_root_size` in the config file or `VOUCH_MAX_ROOT_SIZE`.
+    pub const DEFAULT_MAX_ROOT_SIZE: u64 = 1 << 20;
+    /// The environment variable that sets the root size cap (bytes; wins over the config
+    /// file's `max_root_size`).
+    pub const MAX_ROOT_SIZE_ENV: &str = "VOUCH_MAX_ROOT_SIZE";
+
+    /// The cap for a download of `role` given the caller's `max_len`: for `root`, at most
+    /// `root_cap`; for any role, at most [`MAX_DOWNLOAD_SIZE`] (a length taken from
+    /// signed metadata is the signer's word, and the snapshot signer may be the server).
+    pub fn clamp(role: &str, max_len: u64, root_cap: u64) -> u64 {
+        let max_len = max_len.min(MAX_DOWNLOAD_SIZE);
+        if role == "root" {
+            max_len.min(root_cap)
+        } else {
+            max_len
+        }
+    }
+
+    /// A size limit as written by a user: a positive number of bytes, or with a `K`, `M` or
+    /// `G` suffix (KiB, MiB, GiB; `KiB`, `MiB`, `GiB` too).
+    pub fn parse_size(s: &str) -> Option<u64> {
+        let s = s.trim();
+        let lower = s.to_ascii_lowercase();
+        let (num, unit) = [
+            ("kib", 10),
+            ("mib", 20),
+            ("gib", 30),
+            ("k", 10),
+            ("m", 20),
+            ("g", 30),
+        ]
+        .iter()
+        .find_map(|(suffix, shift)| {
+            lower
+                .strip_suffix(suffix)
+                .map(|n| (n.trim().to_owned(), *shift))
+        })
+        .unwrap_or((lower.clone(), 0));
+        let n: u64 = num.parse().ok().filter(|n| *n > 0)?;
+        n.checked_mul(1u64 << unit)
+    }
     /// `<role>.key` bodies.
     pub const MAX_KEY_SIZE: u64 = 256 << 10;
     /// Error bodies that are parsed (400 errcode bodies, token-server errors).
@@ -120,6 +165,9 @@ pub struct RemoteOptions {
     /// Asked for a username and password when a server wants credentials and none were
     /// found. The library never prompts itself.
     pub prompt: Option<CredentialPrompt>,
+    /// The largest `root.json` accepted, whatever the caller's cap (`None`:
+    /// [`limits::DEFAULT_MAX_ROOT_SIZE`]; see [`config::ResolvedRemote::max_root_size`]).
+    pub max_root_size: Option<u64>,
 }
 
 impl fmt::Debug for RemoteOptions {
@@ -130,6 +178,7 @@ impl fmt::Debug for RemoteOptions {
             .field("access", &self.access)
             .field("credentials", &self.credentials)
             .field("prompt", &self.prompt.is_some())
+            .field("max_root_size", &self.max_root_size)
             .finish()
     }
 }
@@ -153,7 +202,9 @@ pub fn open_remote(
         if !rest.starts_with('/') {
             return Err(bad("file:// URLs need an absolute path (file:///abs/dir); give a plain path for a relative one"));
         }
-        return Ok(Box::new(StaticRepo::dir(PathBuf::from(rest))));
+        return Ok(Box::new(
+            StaticRepo::dir(PathBuf::from(rest)).with_root_cap(opts.max_root_size),
+        ));
     }
     if let Some(inner) = url_or_path.strip_prefix("static+") {
         if !(inner.starts_with("http://") || inner.starts_with("https://")) {
@@ -172,7 +223,9 @@ pub fn open_remote(
     if url_or_path.is_empty() {
         return Err(bad("it is empty"));
     }
-    Ok(Box::new(StaticRepo::dir(PathBuf::from(url_or_path))))
+    Ok(Box::new(
+        StaticRepo::dir(PathBuf::from(url_or_path)).with_root_cap(opts.max_root_size),
+    ))
 }
 
 /// Errors talking to a remote, each naming the remote and what was asked.
@@ -192,6 +245,9 @@ pub enum RemoteError {
     /// TLS files (CA, client certificate/key) that cannot be read or used.
     #[error("TLS setup: {message}")]
     TlsSetup { message: String },
+    /// A setting from the environment that cannot be used.
+    #[error("{name}: {message}")]
+    BadSetting { name: String, message: String },
 
     /// Nothing answered: connection refused, DNS failure, reset.
     #[error("cannot reach {remote} ({url}): {cause}")]
@@ -293,6 +349,16 @@ pub enum RemoteError {
     },
 }
 
+/// Whether `what` (as in [`RemoteError::TooLarge`]: `GUN FILE`) names a root file.
+fn is_root_file(what: &str) -> bool {
+    let file = what.rsplit(' ').next().unwrap_or(what);
+    file == "root.json"
+        || file
+            .strip_suffix(".root.json")
+            .is_some_and(|v| v.bytes().all(|b| b.is_ascii_digit()))
+        || (file.starts_with("root.") && file.ends_with(".json"))
+}
+
 fn within(seconds: u64) -> String {
     if seconds == 0 {
         "in time".into()
@@ -320,6 +386,7 @@ impl RemoteError {
             | RemoteError::InvalidChecksum { .. }
             | RemoteError::InvalidUrl { .. }
             | RemoteError::Config { .. }
+            | RemoteError::BadSetting { .. }
             | RemoteError::TlsSetup { .. } => ExitCode::Usage,
             _ => ExitCode::Remote,
         }
@@ -368,6 +435,10 @@ impl RemoteError {
             RemoteError::Unauthorized { .. } | RemoteError::TokenRefused { .. } => {
                 "set VOUCH_USERNAME and VOUCH_PASSWORD (or notary's NOTARY_AUTH=base64(user:password)), or run `docker login HOST`".into()
             }
+            RemoteError::TooLarge { what, .. } if is_root_file(what) => format!(
+                "a root.json is a few KiB; if this repository's really is that large, raise the cap with {} or max_root_size in the config file (bytes, or with K/M/G)",
+                limits::MAX_ROOT_SIZE_ENV
+            ),
             RemoteError::TooLarge { .. } => {
                 "the remote sent more data than allowed for this file; it is misbehaving or malicious".into()
             }
@@ -421,6 +492,25 @@ mod tests {
                 .err()
                 .unwrap_or_else(|| panic!("{bad} accepted"));
             assert_eq!(e.exit_code(), ExitCode::Usage, "{e}");
+        }
+    }
+
+    #[test]
+    fn download_caps() {
+        use limits::*;
+        assert_eq!(clamp("root", u64::MAX, DEFAULT_MAX_ROOT_SIZE), 1 << 20);
+        assert_eq!(clamp("root", 1000, DEFAULT_MAX_ROOT_SIZE), 1000);
+        assert_eq!(clamp("root", u64::MAX, 8 << 20), 8 << 20);
+        assert_eq!(clamp("root", u64::MAX, u64::MAX), MAX_DOWNLOAD_SIZE);
+        for role in ["targets", "snapshot", "timestamp", "targets/releases"] {
+            assert_eq!(clamp(role, u64::MAX, 1), MAX_DOWNLOAD_SIZE, "{role}");
+            assert_eq!(clamp(role, 4 << 20, 1), 4 << 20, "{role}");
+        }
+        assert_eq!(parse_size("4M"), Some(4 << 20));
+        assert_eq!(parse_size("1 KiB"), Some(1024));
+        assert_eq!(parse_size("17"), Some(17));
+        for bad in ["", "0", "-1", "1.5M", "M", "4T", "18446744073709551615G"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
         }
     }
 

@@ -40,6 +40,8 @@ pub struct NotaryServer {
     creds: Mutex<Vec<(Vec<String>, CredentialSearch)>>,
     /// Scopes for which an anonymous token was not enough.
     anonymous_refused: Mutex<Vec<String>>,
+    /// The largest root.json read ([`limits::DEFAULT_MAX_ROOT_SIZE`] unless configured).
+    root_cap: u64,
 }
 
 /// One metadata request's parameters.
@@ -80,6 +82,7 @@ impl NotaryServer {
             challenge: Mutex::new(None),
             creds: Mutex::new(Vec::new()),
             anonymous_refused: Mutex::new(Vec::new()),
+            root_cap: opts.max_root_size.unwrap_or(limits::DEFAULT_MAX_ROOT_SIZE),
         })
     }
 
@@ -416,6 +419,7 @@ impl NotaryServer {
         max_len: u64,
     ) -> Result<Option<Vec<u8>>, RemoteError> {
         validate_role(role)?;
+        let max_len = limits::clamp(role, max_len, self.root_cap);
         let what = format!("{gun} {file}");
         let r = Req {
             method: Method::GET,

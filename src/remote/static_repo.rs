@@ -41,6 +41,8 @@ use crate::tuf::PublicKey;
 /// A static repository in a directory (read-write) or behind a web server (read-only).
 pub struct StaticRepo {
     kind: Kind,
+    /// The largest root.json read ([`limits::DEFAULT_MAX_ROOT_SIZE`] unless configured).
+    root_cap: u64,
 }
 
 enum Kind {
@@ -60,7 +62,14 @@ impl StaticRepo {
     pub fn dir(dir: PathBuf) -> StaticRepo {
         StaticRepo {
             kind: Kind::Dir(dir),
+            root_cap: limits::DEFAULT_MAX_ROOT_SIZE,
         }
+    }
+
+    /// With another cap on root.json (`None`: the default).
+    pub fn with_root_cap(mut self, cap: Option<u64>) -> StaticRepo {
+        self.root_cap = cap.unwrap_or(limits::DEFAULT_MAX_ROOT_SIZE);
+        self
     }
 
     /// A static repository served at `url` (`http(s)://host[/prefix]`), read-only. A
@@ -74,6 +83,7 @@ impl StaticRepo {
                 timeouts: opts.timeouts,
                 lookup: opts.credentials.clone(),
             })),
+            root_cap: opts.max_root_size.unwrap_or(limits::DEFAULT_MAX_ROOT_SIZE),
         })
     }
 
@@ -97,6 +107,7 @@ impl StaticRepo {
         max_len: u64,
     ) -> Result<Option<Vec<u8>>, RemoteError> {
         validate_role(role)?;
+        let max_len = limits::clamp(role, max_len, self.root_cap);
         let what = format!("{gun} {file}");
         match &self.kind {
             Kind::Dir(dir) => read_file_capped(

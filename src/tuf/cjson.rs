@@ -26,9 +26,45 @@ pub fn to_canonical_from<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TufError
 /// with the §4.1 rules. Works on the text directly (objects are buffered one level at a
 /// time, values stay borrowed), so large documents need no full in-memory tree.
 pub fn canonicalize_raw(text: &str) -> Result<Vec<u8>, TufError> {
+    // Each level re-reads the text of the one inside it: refuse deep nesting in one pass
+    // first, so that the work stays linear in the input.
+    if nesting_exceeds(text.as_bytes(), MAX_DEPTH) {
+        return Err(TufError::Malformed(format!(
+            "JSON nested deeper than {MAX_DEPTH} levels"
+        )));
+    }
     let mut out = Vec::with_capacity(text.len());
     write_raw(text, &mut out, 0)?;
     Ok(out)
+}
+
+/// Whether brackets outside strings nest deeper than `max` + 1 levels (the depth
+/// [`write_raw`] allows), without parsing.
+fn nesting_exceeds(text: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &b in text {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max + 1 {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
 }
 
 const MAX_DEPTH: usize = 128;
@@ -321,5 +357,30 @@ mod raw_tests {
         );
         assert!(canonicalize_raw(r#"{"a":1.5}"#).is_err());
         assert!(canonicalize_raw(r#"{"a":"#).is_err());
+    }
+
+    /// Nesting is bounded in one pass before parsing (each level of the parser re-reads
+    /// the text inside it); brackets inside strings, escaped quotes included, do not count.
+    #[test]
+    fn nesting_is_bounded_before_parsing() {
+        let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
+        assert!(canonicalize_raw(&deep(MAX_DEPTH + 1)).is_ok());
+        for n in [MAX_DEPTH + 2, 10_000, 1 << 20] {
+            let t = std::time::Instant::now();
+            let e = canonicalize_raw(&deep(n)).unwrap_err();
+            assert!(e.to_string().contains("nested deeper"), "{e}");
+            assert!(
+                t.elapsed() < std::time::Duration::from_secs(1),
+                "{n}: {:?}",
+                t.elapsed()
+            );
+        }
+        let in_string = format!(r#"["{}\"{}"]"#, "[".repeat(500), "{".repeat(500));
+        assert_eq!(
+            canonicalize_raw(&in_string).unwrap(),
+            in_string.as_bytes().to_vec()
+        );
+        assert!(nesting_exceeds(deep(MAX_DEPTH + 2).as_bytes(), MAX_DEPTH));
+        assert!(!nesting_exceeds(deep(MAX_DEPTH + 1).as_bytes(), MAX_DEPTH));
     }
 }

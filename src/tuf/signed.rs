@@ -116,12 +116,56 @@ pub struct Signed<T> {
     bytes: Vec<u8>,
 }
 
+/// The most signatures a metadata file may carry. Every file notary or vouch writes has
+/// one signature per signing key of its role (a rotated root: the old and the new root
+/// keys), a handful at most; a file with more is refused while it is parsed, before any
+/// of them is kept or checked, so a file stuffed with signatures costs neither memory
+/// nor CPU.
+pub const MAX_SIGNATURES: usize = 256;
+
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
     signed: &'a serde_json::value::RawValue,
-    #[serde(default, deserialize_with = "null_default")]
+    #[serde(default, deserialize_with = "capped_signatures")]
     signatures: Vec<Signature>,
+}
+
+/// `signatures`: `null` is none (as in Go); more than [`MAX_SIGNATURES`] is an error
+/// raised as soon as the one too many is reached.
+fn capped_signatures<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Signature>, D::Error> {
+    struct Capped;
+    impl<'de> serde::de::Visitor<'de> for Capped {
+        type Value = Vec<Signature>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "a list of at most {MAX_SIGNATURES} signatures")
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Vec::new())
+        }
+        fn visit_some<D2: serde::Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_seq(Capped)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(sig) = seq.next_element::<Signature>()? {
+                if out.len() == MAX_SIGNATURES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_SIGNATURES} signatures (vouch refuses such files)"
+                    )));
+                }
+                out.push(sig);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_option(Capped)
 }
 
 impl<T: Metadata> Signed<T> {

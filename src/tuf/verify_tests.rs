@@ -34,6 +34,15 @@ impl SignatureProvider for FailingSigner {
     }
 }
 
+thread_local! {
+    /// How many signatures this thread checked cryptographically.
+    pub(super) static CRYPTO_CHECKS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn crypto_checks() -> usize {
+    CRYPTO_CHECKS.with(|c| c.get())
+}
+
 fn signer(seed: u8) -> P256Signer {
     P256Signer(p256::ecdsa::SigningKey::from_slice(&[seed; 32]).unwrap())
 }
@@ -448,4 +457,85 @@ fn signatures_cover_the_parsed_value_not_our_re_serialization() {
         serde_json::json!({"a": null, "b": [1, 2]})
     );
     assert_eq!(v.role().expires.as_str(), "2030-01-01T00:00:00.5-05:00");
+}
+
+/// A file stuffed with copies of one listed key's signature and with signatures under
+/// unlisted IDs costs one signature check: the first under each listed ID decides, the
+/// others (and unlisted ones) are skipped without crypto.
+#[test]
+fn only_the_first_signature_per_listed_key_id_is_checked() {
+    let (a, b) = (signer(1), signer(2));
+    let (ka, kb) = (public(&a), public(&b));
+    let good = sign(&targets(), &[&a]);
+    let sig = good.signatures()[0].clone();
+    let mut stuffed = vec![sig.clone(); 200];
+    for i in 0..50u8 {
+        let mut s = sig.clone();
+        s.keyid = hex::encode([i; 32]);
+        stuffed.push(s);
+    }
+    let stuffed = with_signatures(&good, stuffed);
+    let before = crypto_checks();
+    let v = verify(stuffed.clone(), &role("targets", &[&ka], 1)).unwrap();
+    assert_eq!(v.signed_by(), &[ka.key_id()]);
+    assert_eq!(
+        crypto_checks() - before,
+        1,
+        "one check for one listed key ID"
+    );
+    // A role listing two keys: still one check per listed ID that signed (b did not).
+    let before = crypto_checks();
+    assert!(verify(stuffed, &role("targets", &[&ka, &kb], 2)).is_err());
+    assert_eq!(crypto_checks() - before, 1);
+
+    // The first signature under an ID is the one that counts: a bad one first is not
+    // rescued by a good one after it.
+    let mut bad = sig.clone();
+    bad.sig[5] ^= 0xff;
+    let err = verify(
+        with_signatures(&good, vec![bad, sig.clone()]),
+        &role("targets", &[&ka], 1),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, TufError::ThresholdNotMet { valid: 0, .. }),
+        "{err}"
+    );
+}
+
+/// At most [`MAX_SIGNATURES`](crate::tuf::signed::MAX_SIGNATURES) signatures are read;
+/// one more and the file is refused while it is parsed, with a message that says why.
+#[test]
+fn files_with_too_many_signatures_are_refused_when_parsed() {
+    use crate::tuf::signed::MAX_SIGNATURES;
+    let a = signer(1);
+    let good = sign(&targets(), &[&a]);
+    let msg = good.canonical_signed().unwrap();
+    let sig = good.signatures()[0].clone();
+    let at_cap = encode_envelope(&msg, &vec![sig.clone(); MAX_SIGNATURES]).unwrap();
+    let parsed = Signed::<Targets>::from_bytes(&at_cap).unwrap();
+    assert_eq!(parsed.signatures().len(), MAX_SIGNATURES);
+    verify(parsed, &role("targets", &[&public(&a)], 1)).unwrap();
+    let over = encode_envelope(&msg, &vec![sig; MAX_SIGNATURES + 1]).unwrap();
+    let err = Signed::<Targets>::from_bytes(&over).unwrap_err();
+    assert!(matches!(err, TufError::Malformed(_)), "{err}");
+    assert!(
+        err.to_string()
+            .contains(&format!("more than {MAX_SIGNATURES} signatures")),
+        "{err}"
+    );
+    assert_eq!(err.exit_code(), crate::error::ExitCode::NotTrusted);
+    // `null` and a missing list are still no signatures (as in Go).
+    for body in [
+        format!(
+            "{{\"signed\":{},\"signatures\":null}}",
+            String::from_utf8_lossy(&msg)
+        ),
+        format!("{{\"signed\":{}}}", String::from_utf8_lossy(&msg)),
+    ] {
+        assert!(Signed::<Targets>::from_bytes(body.as_bytes())
+            .unwrap()
+            .signatures()
+            .is_empty());
+    }
 }

@@ -117,23 +117,19 @@ impl Envelope {
             Kdf::Scrypt {
                 log_n, r, p, salt, ..
             } => {
-                let memory = 128u64
-                    .saturating_mul(u64::from(*r))
-                    .saturating_mul(1u64.checked_shl(u32::from(*log_n)).unwrap_or(u64::MAX));
-                if *log_n == 0
-                    || *r == 0
-                    || *p == 0
-                    || memory > MAX_SCRYPT_MEMORY
-                    || *p > MAX_SCRYPT_P
-                {
-                    return Err(corrupt(
-                        what,
-                        format!(
-                            "scrypt parameters N=2^{log_n} r={r} p={p} are outside what vouch accepts ({} MiB, p ≤ {MAX_SCRYPT_P})",
-                            MAX_SCRYPT_MEMORY >> 20
-                        ),
-                    ));
-                }
+                let d = ScryptCost::DEFAULT;
+                crate::keystore::encryption::check_scrypt_cost(
+                    1u64.checked_shl(u32::from(*log_n)).unwrap_or(u64::MAX),
+                    u64::from(*r),
+                    u64::from(*p),
+                    MAX_SCRYPT_WORK,
+                    MAX_SCRYPT_MEMORY,
+                    &format!("N=2^{} r={} p={}", d.log_n, d.r, d.p),
+                )
+                .map_err(|reason| BackupError::TooCostly {
+                    what: what.to_owned(),
+                    reason,
+                })?;
                 if B64.decode(salt).map_or(true, |s| s.is_empty()) {
                     return Err(corrupt(what, "bad scrypt salt"));
                 }

@@ -58,10 +58,11 @@ pub const CIPHER: &str = "AES-256-GCM";
 pub const PASSPHRASE_ENV: &str = "VOUCH_BACKUP_PASSPHRASE";
 
 const SCRYPT_SALT_LEN: usize = 16;
-/// Refuse envelopes whose scrypt would need more memory than this (an attacker-chosen
-/// cost must not exhaust the machine restoring it).
-const MAX_SCRYPT_MEMORY: u64 = 1 << 30;
-const MAX_SCRYPT_P: u32 = 16;
+/// Refuse envelopes whose scrypt would cost more than four times the default work
+/// (N·r·p) or memory (128·N·r = 128 MiB): an attacker-chosen cost must not exhaust the
+/// machine restoring it. Checked when the envelope is parsed, before any passphrase.
+pub const MAX_SCRYPT_WORK: u64 = 4 << (17 + 3);
+pub const MAX_SCRYPT_MEMORY: u64 = 512 << 20;
 /// Largest backup or share file read.
 pub const MAX_FILE: u64 = 16 << 20;
 /// Base64 characters per share data line.
@@ -96,6 +97,9 @@ pub enum BackupError {
     BadPassphrase { what: String, reason: String },
     #[error("{what} is not a usable key backup: {reason}")]
     Corrupt { what: String, reason: String },
+    /// The backup's key derivation would cost more work or memory than vouch allows.
+    #[error("{what} asks for a costlier key derivation than vouch allows: {reason}")]
+    TooCostly { what: String, reason: String },
     #[error("{what} was written by a newer vouch ({found}); this vouch reads version {VERSION}")]
     TooNew { what: String, found: String },
     #[error("share {file}{}: {reason}", line.map(|l| format!(", line {l}")).unwrap_or_default())]
@@ -130,6 +134,7 @@ impl BackupError {
         match self {
             WrongPassphrase { .. }
             | PassphraseRequired
+            | TooCostly { .. }
             | Conflict { .. }
             | NothingSelected { .. } => ExitCode::Keystore,
             BadPassphrase { .. }
@@ -154,6 +159,7 @@ impl BackupError {
             ),
             BadPassphrase { .. } => return None,
             Corrupt { .. } => "the file is damaged or not a vouch key backup; use another copy".into(),
+            TooCostly { .. } => "vouch never writes such a backup: the file was altered (possibly to tie up the machine restoring it); use another copy".into(),
             TooNew { .. } => "restore with the vouch version that made the backup, or a newer one".into(),
             Share { line: Some(_), .. } => {
                 "compare the line with the original share (a checksum ends every line) and retype it".into()

@@ -20,6 +20,9 @@ pub enum RootOutcome {
     AlreadyPresent,
     /// The cache has another root.json for this GUN (likely newer): left as it is.
     KeptExisting,
+    /// Not asked for: cached trust data is restored only on request
+    /// ([`KeyStore::restore_archive`] with `trust_data`), as a root.json is a trust anchor.
+    NotRequested,
 }
 
 #[derive(Debug, Clone)]
@@ -46,7 +49,7 @@ pub struct RestoreReport {
 
 impl KeyStore {
     /// What [`Self::restore_archive`] would do, without writing anything.
-    pub fn plan_restore(&self, archive: &Archive) -> Result<RestoreReport> {
+    pub fn plan_restore(&self, archive: &Archive, trust_data: bool) -> Result<RestoreReport> {
         let mut report = RestoreReport::default();
         for k in &archive.keys {
             let existing = self.locations(&k.id)?;
@@ -85,6 +88,7 @@ impl KeyStore {
             let path = self.root_json_path(&r.gun);
             let outcome = match std::fs::read(&path) {
                 Ok(b) if b == r.root_json => RootOutcome::AlreadyPresent,
+                _ if !trust_data => RootOutcome::NotRequested,
                 Ok(_) => RootOutcome::KeptExisting,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => RootOutcome::Restored,
                 Err(e) => return Err(KeystoreError::io("read", &path, e)),
@@ -98,12 +102,15 @@ impl KeyStore {
         Ok(report)
     }
 
-    /// Write the archive's keys (byte for byte, where they were) and any missing cached
-    /// root.json. All or nothing for keys: if any key ID is already in the store as a
-    /// different file, nothing is written and the error names those files.
-    pub fn restore_archive(&self, archive: &Archive) -> Result<RestoreReport> {
+    /// Write the archive's keys (byte for byte, where they were) and, with `trust_data`,
+    /// any missing cached root.json (without it, those are reported as
+    /// [`RootOutcome::NotRequested`]: a cached root.json is what later commands trust a
+    /// repository by, so it is installed only when asked for). All or nothing for keys: if
+    /// any key ID is already in the store as a different file, nothing is written and the
+    /// error names those files.
+    pub fn restore_archive(&self, archive: &Archive, trust_data: bool) -> Result<RestoreReport> {
         let _lock = self.write_lock()?;
-        let report = self.plan_restore(archive)?;
+        let report = self.plan_restore(archive, trust_data)?;
         let conflicts: Vec<(String, PathBuf)> = report
             .keys
             .iter()

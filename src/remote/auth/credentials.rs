@@ -368,13 +368,33 @@ impl CredentialLookup {
     }
 }
 
-/// Runs `bin get` with `input` on stdin; returns (success, stdout) or a reason.
+/// Whether an environment variable is kept from credential helpers: it may hold one of
+/// vouch's secrets. Helpers get the rest of the environment (they need `PATH`, `HOME`,
+/// `DOCKER_CONFIG`, D-Bus and display variables, `PASSWORD_STORE_DIR`, `GNUPGHOME`,
+/// proxies…), but never a signing-key passphrase, a PIN or other credentials:
+/// - every `VOUCH_*` variable (`VOUCH_*_PASSPHRASE`, `VOUCH_PASSWORD`, `VOUCH_PKCS11_PIN`…);
+/// - every `NOTARY_*` variable (`NOTARY_*_PASSPHRASE`, `NOTARY_AUTH`);
+/// - any variable whose name contains `PASSPHRASE` (`DOCKER_CONTENT_TRUST_*_PASSPHRASE`,
+///   and whatever else a script exported for vouch or notary).
+pub fn withheld_from_helpers(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy().to_ascii_uppercase();
+    name.starts_with("VOUCH_") || name.starts_with("NOTARY_") || name.contains("PASSPHRASE")
+}
+
+/// Runs `bin get` with `input` on stdin; returns (success, stdout) or a reason. The
+/// helper gets the environment without vouch's secrets ([`withheld_from_helpers`]).
 pub(super) fn run_with_timeout(
     bin: &Path,
     input: &str,
     timeout: Duration,
 ) -> Result<(bool, Vec<u8>), String> {
-    let mut child = Command::new(bin)
+    let mut cmd = Command::new(bin);
+    for (name, _) in std::env::vars_os() {
+        if withheld_from_helpers(&name) {
+            cmd.env_remove(&name);
+        }
+    }
+    let mut child = cmd
         .arg("get")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -390,11 +410,14 @@ pub(super) fn run_with_timeout(
         let _ = (&mut stdout).take(64 << 10).read_to_end(&mut buf);
         buf
     });
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started.checked_add(timeout);
     let status = loop {
         match child.try_wait() {
             Ok(Some(st)) => break st,
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if deadline.is_none_or(|d| Instant::now() < d) => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();

@@ -116,3 +116,124 @@ fn docker_config_auths() {
     assert!(basic_authorization(&c).is_none(), "sent as Basic");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A token server's `expires_in` is any number it likes: none of them may overflow the
+/// token's deadline; all are clamped to 60 s … 1 day (minus the 5 s margin).
+#[test]
+fn token_lifetimes_from_hostile_expires_in_are_clamped() {
+    use super::token::{cache_lifetime, parse_token_reply};
+    let secs = |json: &str| {
+        let n: serde_json::Number = serde_json::from_str(json).unwrap();
+        cache_lifetime(Some(&n)).as_secs()
+    };
+    assert_eq!(cache_lifetime(None).as_secs(), 55);
+    assert_eq!(secs("3600"), 3595);
+    for short in ["0", "-1", "-9223372036854775808", "1.5", "-1e300", "30"] {
+        assert_eq!(secs(short), 55, "{short}");
+    }
+    for long in [
+        "9223372036854775807",
+        "18446744073709551615",
+        "1e300",
+        "99999999999999999999999999",
+    ] {
+        assert_eq!(secs(long), 24 * 3600 - 5, "{long}");
+    }
+    for body in [
+        r#"{"token":"t","expires_in":9223372036854775807,"issued_at":"9999-12-31T23:59:59Z"}"#,
+        r#"{"token":"t","expires_in":-9223372036854775808}"#,
+        r#"{"token":"t","expires_in":1e308,"issued_at":18446744073709551615}"#,
+    ] {
+        assert!(
+            parse_token_reply(body.as_bytes(), "token server").is_ok(),
+            "{body}"
+        );
+    }
+}
+
+#[test]
+fn secrets_are_withheld_from_credential_helpers() {
+    use std::ffi::OsStr;
+    for secret in [
+        "VOUCH_ROOT_PASSPHRASE",
+        "VOUCH_TARGETS_PASSPHRASE",
+        "VOUCH_BACKUP_PASSPHRASE",
+        "VOUCH_PASSWORD",
+        "VOUCH_USERNAME",
+        "VOUCH_PKCS11_PIN",
+        "NOTARY_ROOT_PASSPHRASE",
+        "NOTARY_DELEGATION_PASSPHRASE",
+        "NOTARY_AUTH",
+        "DOCKER_CONTENT_TRUST_ROOT_PASSPHRASE",
+        "DOCKER_CONTENT_TRUST_REPOSITORY_PASSPHRASE",
+        "docker_content_trust_root_passphrase",
+        "MY_KEY_PASSPHRASE",
+    ] {
+        assert!(withheld_from_helpers(OsStr::new(secret)), "{secret}");
+    }
+    for kept in [
+        "PATH",
+        "HOME",
+        "USER",
+        "DOCKER_CONFIG",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "DISPLAY",
+        "XDG_RUNTIME_DIR",
+        "HTTPS_PROXY",
+        "no_proxy",
+        "TMPDIR",
+        "LANG",
+        "LC_ALL",
+        "PASSWORD_STORE_DIR",
+        "GNUPGHOME",
+        "GPG_TTY",
+    ] {
+        assert!(!withheld_from_helpers(OsStr::new(kept)), "{kept}");
+    }
+}
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// Whatever a server puts in WWW-Authenticate parses into challenges or nothing.
+        #[test]
+        fn challenges_from_any_header(h in "[A-Za-z ,=\"\\\\:/._-]{0,120}|\\PC{0,60}") {
+            for c in parse_challenges(&h) {
+                let _ = c.param("realm");
+            }
+        }
+
+        /// Whatever a token server answers: a token with a lifetime in range, or an error.
+        #[test]
+        fn token_replies_from_any_body(
+            token in prop::option::of("[a-z]{0,8}"),
+            expires in prop::option::of(prop_oneof![
+                any::<i64>().prop_map(|n| n.to_string()),
+                any::<u64>().prop_map(|n| n.to_string()),
+                any::<f64>().prop_map(|f| format!("{f:e}")),
+                "[0-9eE.+-]{1,30}",
+                Just("null".to_owned()),
+                Just("\"3600\"".to_owned()),
+            ]),
+            junk in "\\PC{0,20}",
+        ) {
+            let mut fields = Vec::new();
+            if let Some(t) = &token {
+                fields.push(format!("\"token\":\"{t}\""));
+            }
+            if let Some(e) = &expires {
+                fields.push(format!("\"expires_in\":{e}"));
+            }
+            let body = format!("{{{}}}", fields.join(","));
+            for b in [body.clone(), format!("{body}{junk}"), junk.clone()] {
+                if let Err(e) = super::super::token::parse_token_reply(b.as_bytes(), "token server") {
+                    prop_assert!(!e.to_string().is_empty());
+                }
+            }
+        }
+    }
+}

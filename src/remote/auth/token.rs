@@ -194,8 +194,10 @@ pub(super) fn parse_token_reply(body: &[u8], remote: &str) -> Result<CachedToken
         token: Option<String>,
         #[serde(default)]
         access_token: Option<String>,
+        /// Any JSON number: a value that does not fit an integer, a negative or a huge
+        /// one is clamped below, never an error and never an overflow.
         #[serde(default)]
-        expires_in: Option<i64>,
+        expires_in: Option<serde_json::Number>,
     }
     let malformed = |message: String| RemoteError::Malformed {
         remote: remote.to_owned(),
@@ -209,10 +211,33 @@ pub(super) fn parse_token_reply(body: &[u8], remote: &str) -> Result<CachedToken
         .filter(|t| !t.is_empty())
         .or(reply.access_token.filter(|t| !t.is_empty()))
         .ok_or_else(|| malformed("no token in the reply".into()))?;
-    // notary/distribution: at least 60 s; keep a little margin.
-    let secs = reply.expires_in.unwrap_or(60).max(60) as u64;
+    let now = Instant::now();
     Ok(CachedToken {
         token: Zeroizing::new(token),
-        until: Instant::now() + Duration::from_secs(secs - 5),
+        until: now
+            .checked_add(cache_lifetime(reply.expires_in.as_ref()))
+            .unwrap_or(now),
     })
+}
+
+/// The longest vouch keeps a token, whatever the server says: a command never runs
+/// that long, and a token server's number cannot push an `Instant` out of range.
+const MAX_TOKEN_LIFETIME_SECS: u64 = 24 * 3600;
+
+/// How long a token with this `expires_in` is used: notary/distribution say at least 60 s
+/// (also when it is missing, negative or not a number); 5 s of margin; at most a day.
+pub(super) fn cache_lifetime(expires_in: Option<&serde_json::Number>) -> Duration {
+    let secs = match expires_in {
+        None => 60,
+        Some(n) => n
+            .as_u64()
+            .or_else(|| n.as_i64().map(|i| i.max(0).unsigned_abs()))
+            .or_else(|| {
+                n.as_f64()
+                    .filter(|f| f.is_finite() && *f > 0.0)
+                    .map(|f| f.min(MAX_TOKEN_LIFETIME_SECS as f64) as u64)
+            })
+            .unwrap_or(60),
+    };
+    Duration::from_secs(secs.clamp(60, MAX_TOKEN_LIFETIME_SECS) - 5)
 }

@@ -10,7 +10,8 @@
 //!    signed rotations from the pinned version). A root in the cache that no pinned key
 //!    leads to is never an anchor under a pin, however it got there.
 //! 2. **The cache**, when `anchor.json` records how its root was first anchored: created
-//!    here by `init`, verified against a pin, or trusted on first use with consent.
+//!    here by `init`, verified against a pin, restored from a key backup on request, or
+//!    trusted on first use with consent.
 //! 3. **Trust on first use**, only with consent (`--tofu`, or `"tofu": true` in the config
 //!    file; never when notary's `trust_pinning.disable_tofu` is set), and loudly. A cache
 //!    with no record (written by notary, docker trust or an older vouch) needs the same
@@ -78,6 +79,8 @@ pub enum AnchoredBy {
     Init,
     /// Trusted on first use, with consent.
     Tofu,
+    /// Restored from a key backup, asked for (`key restore --with-trust-data`).
+    Backup,
 }
 
 impl AnchoredBy {
@@ -86,6 +89,7 @@ impl AnchoredBy {
             AnchoredBy::Pin => "pin",
             AnchoredBy::Init => "init",
             AnchoredBy::Tofu => "tofu",
+            AnchoredBy::Backup => "backup",
         }
     }
 
@@ -94,6 +98,7 @@ impl AnchoredBy {
             "pin" => Some(AnchoredBy::Pin),
             "init" => Some(AnchoredBy::Init),
             "tofu" => Some(AnchoredBy::Tofu),
+            "backup" => Some(AnchoredBy::Backup),
             _ => None,
         }
     }

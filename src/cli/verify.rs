@@ -12,7 +12,7 @@ use vouch::trust::state::{
 };
 use vouch::trust::view::{self, TargetEntry};
 use vouch::trust::{LocalRepo, TrustError};
-use vouch::tuf::{check_hashes, FileMeta};
+use vouch::tuf::FileMeta;
 
 use super::args::{TrustArgs, TrustCommand};
 use super::output::{print_json, Table};
@@ -240,8 +240,10 @@ pub fn verify_file(
     trust: &TrustArgs,
 ) -> CliResult {
     let gun = Gun::parse(gun)?;
-    let bytes =
-        std::fs::read(file).map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
+    // Streamed in one pass (sha256 and sha512): memory stays flat whatever the size.
+    let actual = std::fs::File::open(file)
+        .and_then(FileMeta::from_reader)
+        .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let state = load_state(ctx, &gun, trust)?;
     let entry: TargetEntry = view::lookup(&state, name).ok_or_else(|| {
         super::CliError::from(TrustError::NoSuchTarget {
@@ -257,27 +259,27 @@ pub fn verify_file(
         }
         .into()
     };
-    if entry.meta.length != bytes.len() as i64 {
+    if entry.meta.length != actual.length {
         return Err(fail(format!(
             "{} is {} bytes, but target {name} is signed as {} bytes",
             file.display(),
-            bytes.len(),
+            actual.length,
             entry.meta.length
         )));
     }
-    check_hashes(name, &bytes, &entry.meta)
+    actual
+        .check_matches(name, &entry.meta)
         .map_err(|e| fail(format!("{}: {e}", file.display())))?;
-    let actual = FileMeta::from_bytes(&bytes, &["sha256"])?;
     if ctx.json() {
         print_json(
             &json!({"trusted": true, "gun": gun.as_str(), "name": name, "file": file,
-            "sha256": hex::encode(actual.sha256().unwrap_or_default()), "size": bytes.len(), "role": entry.role,
+            "sha256": hex::encode(actual.sha256().unwrap_or_default()), "size": actual.length, "role": entry.role,
             "metadata": role_summary(&state)}),
         );
     } else {
         println!(
             "{name}: OK ({} bytes, sha256:{}, signed by {})",
-            bytes.len(),
+            actual.length,
             hex::encode(actual.sha256().unwrap_or_default()),
             entry.role
         );

@@ -67,8 +67,17 @@ impl LocalRepo {
         Ok(RepoLock { _file: file })
     }
 
-    /// The cached bytes of `role`, if present.
+    /// Where the cached copy of `role` lives (`tuf/<gun>/metadata/<role>.json`), to name
+    /// it in messages about its content.
+    pub fn cached_path(&self, role: &str) -> PathBuf {
+        self.role_path(role)
+    }
+
+    /// The cached bytes of `role`, if present. A set of cache files whose writing was
+    /// interrupted after it was complete on disk is finished first (see
+    /// [`Self::write_cached_all`]), so readers never see half of a set.
     pub fn read_cached(&self, role: &str) -> Result<Option<Vec<u8>>, TrustError> {
+        self.finish_pending_set();
         let path = self.role_path(role);
         read_capped(&path, MAX_CACHED)
     }
@@ -80,77 +89,134 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
-    /// Write top-level cache files without syncing them (see `fsio::replace_unsynced`);
-    /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
-    /// just before uploading it and rewriting most of it durably.
-    pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
-        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
-        ensure_dir(&self.top_level_dir(&paths)?)?;
-        for (path, (_, bytes)) in paths.iter().zip(files) {
-            fsio::replace_unsynced(path, bytes)
-                .map_err(|e| local_err("cannot write cache file", path, e))?;
-        }
-        Ok(())
-    }
-
-    /// fsync the cached files of `roles` (top-level roles) and their directory.
-    pub fn sync_cached(&self, roles: &[&str]) -> Result<(), TrustError> {
-        let paths: Vec<PathBuf> = roles
-            .iter()
-            .map(|r| self.role_path(r))
-            .filter(|p| p.is_file())
-            .collect();
-        if paths.is_empty() {
-            return Ok(());
-        }
-        let dir = self.top_level_dir(&paths)?;
-        let list: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        fsio::sync_files(&dir, &list).map_err(|e| local_err("cannot sync cache files in", &dir, e))
-    }
-
-    /// The metadata directory, if every one of `paths` is directly in it (top-level
-    /// roles; delegated roles live in subdirectories).
-    fn top_level_dir(&self, paths: &[PathBuf]) -> Result<PathBuf, TrustError> {
-        let dir = self.metadata_dir();
-        match paths.iter().find(|p| p.parent() != Some(dir.as_path())) {
-            None => Ok(dir),
-            Some(p) => Err(TrustError::LocalState {
-                what: "cache file".into(),
-                path: p.clone(),
-                reason: "not a top-level role's file".into(),
-                io: None,
-            }),
-        }
-    }
-
     /// Whether the cached copy of `role` is exactly `bytes` (a publish need not write back
     /// what `init` cached before its upload).
     pub fn holds_cached(&self, role: &str, bytes: &[u8]) -> bool {
         matches!(self.read_cached(role), Ok(Some(old)) if old == bytes)
     }
 
-    /// Write several cache files in the order given (roots first); each is atomic, and
-    /// the directory is synced once for all of them.
+    /// Replace several cache files as ONE set: after a crash, a full disk or a kill at any
+    /// point, readers see either all of the old files or all of the new ones (never a
+    /// root.json without the targets.json that goes with it).
+    ///
+    /// Every file is written under a temp name beside its final name and synced; then a
+    /// list of the renames to do (`metadata/.vouch-pending-set.json`) is written
+    /// atomically: from that moment the set is committed. The renames follow, the
+    /// directories are synced and the list is removed. A set whose renames were cut short
+    /// is finished by the next reader or writer ([`Self::read_cached`]); a set cut short
+    /// before its list was written is as if never begun (its temp files are left behind).
     pub fn write_cached_all(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
         if files.is_empty() {
             return Ok(());
         }
-        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
-        let Ok(dir) = self.top_level_dir(&paths) else {
-            // Delegated roles live in subdirectories: one at a time.
+        self.finish_pending_set();
+        let meta_dir = self.metadata_dir();
+        let mut renames: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
+        let result = (|| {
             for (role, bytes) in files {
-                self.write_cached(role, bytes)?;
+                let path = self.role_path(role);
+                let dir = path.parent().expect("role path has a parent");
+                ensure_dir(dir)?;
+                let tmp = write_temp(&path, bytes)
+                    .map_err(|e| local_err("cannot write cache file", &path, e))?;
+                renames.push((tmp, path));
             }
-            return Ok(());
-        };
-        ensure_dir(&dir)?;
-        let list: Vec<(&Path, &[u8])> = paths
+            let mut dirs: Vec<&Path> = renames
+                .iter()
+                .map(|(_, p)| p.parent().expect("has a parent"))
+                .collect();
+            dirs.sort();
+            dirs.dedup();
+            for d in &dirs {
+                sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
+            }
+            let journal = PendingSet {
+                renames: renames
+                    .iter()
+                    .map(|(t, p)| {
+                        let rel = |x: &Path| {
+                            x.strip_prefix(&meta_dir)
+                                .expect("cache files are under the metadata directory")
+                                .to_string_lossy()
+                                .into_owned()
+                        };
+                        (rel(t), rel(p))
+                    })
+                    .collect(),
+            };
+            let text = serde_json::to_vec(&journal).expect("serialisable");
+            let jpath = meta_dir.join(PENDING_SET);
+            fsio::write_atomic(&jpath, &text)
+                .map_err(|e| local_err("cannot write cache file", &jpath, e))
+        })();
+        if let Err(e) = result {
+            for (tmp, _) in &renames {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        // Committed: the renames are done now, or by the next command if this one stops.
+        for (tmp, path) in &renames {
+            fs::rename(tmp, path).map_err(|e| local_err("cannot write cache file", path, e))?;
+        }
+        self.finish_journal(&renames)
+    }
+
+    /// Sync the directories of a set's renames, then remove its list.
+    fn finish_journal(&self, renames: &[(PathBuf, PathBuf)]) -> Result<(), TrustError> {
+        let mut dirs: Vec<&Path> = renames
             .iter()
-            .zip(files)
-            .map(|(p, (_, b))| (p.as_path(), b.as_slice()))
+            .map(|(_, p)| p.parent().expect("has a parent"))
             .collect();
-        fsio::write_atomic_all(&dir, &list)
-            .map_err(|e| local_err("cannot write cache files in", &dir, e))
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
+        }
+        let jpath = self.metadata_dir().join(PENDING_SET);
+        match fs::remove_file(&jpath) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(local_err("cannot remove", &jpath, e)),
+        }
+    }
+
+    /// Finish a committed set whose renames were cut short, if there is one. Best effort:
+    /// a reader that may not write (read-only trust dir) reads what is there. Renaming a
+    /// temp file that is already in place fails harmlessly, so two commands may do this at
+    /// once.
+    fn finish_pending_set(&self) {
+        let meta_dir = self.metadata_dir();
+        let jpath = meta_dir.join(PENDING_SET);
+        let Ok(Some(text)) = read_capped(&jpath, 1 << 20) else {
+            return;
+        };
+        let Ok(journal) = serde_json::from_slice::<PendingSet>(&text) else {
+            // Not ours to understand: leave the cache as it is.
+            return;
+        };
+        let safe = |rel: &str| {
+            let p = Path::new(rel);
+            !rel.is_empty()
+                && p.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
+        if !journal.renames.iter().all(|(t, p)| safe(t) && safe(p)) {
+            return;
+        }
+        let renames: Vec<(PathBuf, PathBuf)> = journal
+            .renames
+            .iter()
+            .map(|(t, p)| (meta_dir.join(t), meta_dir.join(p)))
+            .collect();
+        for (tmp, path) in &renames {
+            match fs::rename(tmp, path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => return,
+            }
+        }
+        let _ = self.finish_journal(&renames);
     }
 
     pub fn remove_cached(&self, role: &str) -> Result<(), TrustError> {
@@ -170,6 +236,46 @@ impl LocalRepo {
             Err(e) => Err(local_err("cannot remove", &self.dir, e)),
         }
     }
+}
+
+/// The list of renames of a committed cache set (see [`LocalRepo::write_cached_all`]),
+/// in the metadata directory. A dot-file: notary reads only `<role>.json` files.
+const PENDING_SET: &str = ".vouch-pending-set.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSet {
+    /// (temp file, final name), relative to the metadata directory, in rename order.
+    renames: Vec<(String, String)>,
+}
+
+/// `bytes` in a new 0600 temp file beside `path`, synced; returns the temp file's path.
+fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use rand_core::RngCore as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("cache");
+    let tmp = dir.join(format!(".{name}.set-{:016x}", rand_core::OsRng.next_u64()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 pub(crate) fn ensure_dir(dir: &Path) -> Result<(), TrustError> {

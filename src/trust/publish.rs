@@ -161,10 +161,27 @@ fn attempt(
         clock: env.clock,
         check_expiry: false,
     };
+    // Versions the remote already stores, when completing a first publish it holds part of.
+    let mut floors: Option<BTreeMap<String, i64>> = None;
     let fetched = if known_empty {
         None
     } else {
-        RepoState::fetch(env.remote, local, policy)?
+        match RepoState::fetch(env.remote, local, policy) {
+            Ok(s) => s,
+            Err(e) => match interrupted_first_publish(env, local) {
+                Ok(Some(f)) => {
+                    floors = Some(f);
+                    None
+                }
+                _ => return Err(e),
+            },
+        }
+    };
+    let floor = |role: &str, v: i64| -> i64 {
+        floors
+            .as_ref()
+            .and_then(|f| f.get(role))
+            .map_or(v, |&stored| stored.max(v))
     };
     let (state, first) = match fetched {
         Some(s) => (s, false),
@@ -321,6 +338,10 @@ fn attempt(
     }
 
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    // Completing an interrupted first publish: the remote has this very root already.
+    if floors.is_some() {
+        root_changed = false;
+    }
     if root_changed {
         parts.push(("root".into(), root_bytes.clone()));
         report.uploaded.insert(
@@ -335,7 +356,7 @@ fn attempt(
     order.sort_by_key(|r| (r.matches('/').count(), r.to_string()));
     for name in order {
         let mut t = roles.get(name).cloned().expect("dirty roles exist");
-        t.version = super::next_version(&gun, name, t.version)?;
+        t.version = super::next_version(&gun, name, floor(name, t.version))?;
         t.expires = Expires::new(now + expiry::TARGETS)?;
         let role = signing_role(&gun, &root, &roles, name)?;
         let bytes = sign_with_role(env, &gun, &t, &role)?;
@@ -348,11 +369,14 @@ fn attempt(
     let snapshot_role = root.base_role("snapshot")?;
     let must_sign_snapshot = !env.remote.signs_timestamp();
     let snapshot_bytes = if must_sign_snapshot || holds_any_key(env, &snapshot_role)? {
-        let prev_version = state
-            .snapshot
-            .as_ref()
-            .map(|s| s.role().version)
-            .unwrap_or(0);
+        let prev_version = floor(
+            "snapshot",
+            state
+                .snapshot
+                .as_ref()
+                .map(|s| s.role().version)
+                .unwrap_or(0),
+        );
         let mut meta = BTreeMap::new();
         meta.insert(
             "root".to_owned(),
@@ -417,11 +441,14 @@ fn attempt(
         let snap = snapshot_bytes
             .as_ref()
             .expect("snapshot signed for static repositories");
-        let prev = state
-            .timestamp
-            .as_ref()
-            .map(|t| t.role().version)
-            .unwrap_or(0);
+        let prev = floor(
+            "timestamp",
+            state
+                .timestamp
+                .as_ref()
+                .map(|t| t.role().version)
+                .unwrap_or(0),
+        );
         let ts = Timestamp::new(
             super::next_version(&gun, "timestamp", prev)?,
             Expires::new(now + expiry::TIMESTAMP)?,
@@ -453,6 +480,52 @@ fn attempt(
         cache.push(("timestamp".into(), b));
     }
     Ok((report, cache))
+}
+
+/// A first publish (of the repository `init` prepared locally) that stopped part way:
+/// the remote's root is byte for byte the cached one, but the remote has no timestamp
+/// yet (a static repository switches its current names root first, timestamp last).
+/// Returns the versions the remote stores for the other roles (the next upload must be
+/// newer), or `None` when the remote is not in that state.
+pub(crate) fn interrupted_first_publish(
+    env: &Env<'_>,
+    local: &LocalRepo,
+) -> Result<Option<BTreeMap<String, i64>>, Error> {
+    use crate::remote::limits::MAX_DOWNLOAD_SIZE;
+    let gun = local.gun();
+    let Some(cached_root) = local.read_cached("root")? else {
+        return Ok(None);
+    };
+    if env
+        .remote
+        .get_current(gun, "timestamp", MAX_DOWNLOAD_SIZE)?
+        .is_some()
+        || env
+            .remote
+            .get_current(gun, "root", MAX_DOWNLOAD_SIZE)?
+            .as_deref()
+            != Some(cached_root.as_slice())
+    {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct VersionOnly {
+        version: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        signed: VersionOnly,
+    }
+    let mut floors = BTreeMap::new();
+    for role in ["targets", "snapshot"] {
+        if let Some(b) = env.remote.get_current(gun, role, MAX_DOWNLOAD_SIZE)? {
+            // Unverified: only a number to stay above (a bogus one costs version numbers).
+            if let Ok(e) = serde_json::from_slice::<Envelope>(&b) {
+                floors.insert(role.to_owned(), e.signed.version);
+            }
+        }
+    }
+    Ok(Some(floors))
 }
 
 /// A published targets file by its parent's meta (hashes checked), without verifying its

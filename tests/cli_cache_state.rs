@@ -227,3 +227,157 @@ fn init_of_a_gun_published_by_someone_else_is_refused() {
     // The owner running init again is told nothing is wrong.
     ok(vouch_at(&tmp.path().join("alice"), &url), &["init", GUN]);
 }
+
+/// A small tmpfs mounted for one test and unmounted when dropped (as in cli_local_fs).
+struct SmallFs {
+    dir: std::path::PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl SmallFs {
+    /// `None` (and a note on stderr) where this user may not mount file systems.
+    fn mount(size_kib: u32) -> Option<SmallFs> {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("fs");
+        std::fs::create_dir(&dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o"])
+            .arg(format!("size={size_kib}k,mode=0755"))
+            .arg("tmpfs")
+            .arg(&dir)
+            .output()
+            .expect("run mount");
+        if !out.status.success() {
+            let why = String::from_utf8_lossy(&out.stderr);
+            eprintln!("SKIPPED: cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): {why}");
+            return None;
+        }
+        Some(SmallFs { dir, _tmp: tmp })
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Fill the file system to the last byte.
+    fn fill(&self) {
+        use std::io::Write as _;
+        let mut f = std::fs::File::create(self.path(".fill")).unwrap();
+        let chunk = vec![0u8; 4096];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
+                Err(e) => panic!("filling the test file system: {e}"),
+            }
+        }
+        assert!(std::fs::write(self.path(".probe"), b"x").is_err());
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.path(".fill")).unwrap();
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+#[test]
+fn publish_whose_cache_update_hits_a_full_disk_says_it_published_and_exits_0() {
+    let Some(fs) = SmallFs::mount(1024) else {
+        return;
+    };
+    let td = fs.path("trust");
+    let tmp = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", tmp.path().join("repo").display());
+    ok(vouch_at(&td, &url), &["init", GUN]);
+    let (d1, t1) = (digest('1'), format!("{GUN}:1"));
+    ok(vouch_at(&td, &url), &sign_args(&t1, &d1));
+    // Staged while there is room; published once the trust dir is full.
+    let (d2, t2) = (digest('2'), format!("{GUN}:2"));
+    ok(
+        vouch_at(&td, &url),
+        &[sign_args(&t2, &d2), vec!["--stage"]].concat(),
+    );
+    fs.fill();
+    let out = ok(vouch_at(&td, &url), &["publish", GUN]);
+    assert!(
+        out.stderr.contains(&format!("published {GUN} (")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("the local cache could not be updated")
+            && out.stderr.contains("No space left on device")
+            && out
+                .stderr
+                .contains("it will be refreshed by the next command"),
+        "{}",
+        out.stderr
+    );
+    // It was published: a fresh reader sees both tags.
+    let reader = tmp.path().join("reader");
+    let rows = list_rows(&ok(vouch_at(&reader, &url), &["list", GUN]).stdout);
+    let names: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(names, ["1", "2"]);
+    // The old cache is still one consistent set: an offline read verifies it.
+    let out = ok(vouch_at(&td, &url), &["verify", &t1, "--offline"]);
+    assert!(out.stdout.contains(&d1), "{}", out.stdout);
+    // Nothing left staged: running publish again does not publish it twice.
+    let status = ok(vouch_at(&td, &url), &["status", GUN]);
+    assert!(
+        status.stdout.contains("No unpublished changes"),
+        "{}",
+        status.stdout
+    );
+
+    fs.free();
+    let rows = list_rows(&ok(vouch_at(&td, &url), &["list", GUN]).stdout);
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let out = ok(vouch_at(&td, &url), &["verify", &t2, "--offline"]);
+    assert!(out.stdout.contains(&d2), "{}", out.stdout);
+}
+
+/// The publisher's own cache verifies offline after each publish to notary-server, which
+/// signs the timestamp (and, with --server-managed-snapshot, the snapshot): the cache must
+/// not pair the new files with the server's previous timestamp or snapshot.
+#[test]
+fn own_publish_to_notary_server_then_verify_offline_is_trusted() {
+    let server = NotaryServer::start();
+    for (gun, extra) in [
+        ("example.com/team/offline", None),
+        (
+            "example.com/team/offline-sms",
+            Some("--server-managed-snapshot"),
+        ),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let td = tmp.path().join("trust");
+        let mut init = vec!["init", gun];
+        init.extend(extra);
+        ok(vouch_at(&td, &server.url), &init);
+        let (d1, t1) = (digest('d'), format!("{gun}:1"));
+        ok(vouch_at(&td, &server.url), &sign_args(&t1, &d1));
+        // An online read caches the server's timestamp (and snapshot).
+        ok(vouch_at(&td, &server.url), &["list", gun]);
+        let (d2, t2) = (digest('e'), format!("{gun}:2"));
+        ok(vouch_at(&td, &server.url), &sign_args(&t2, &d2));
+        for (t, d) in [(&t2, &d2), (&t1, &d1)] {
+            let out = run(vouch_at(&td, &server.url), &["verify", t, "--offline"]);
+            assert_eq!(out.code, 0, "{gun} {extra:?} {t}: {}", out.stderr);
+            assert!(out.stdout.contains(&d[7..]), "{}", out.stdout);
+        }
+        // The cached timestamp is the server's newest (not dropped): it lists the cached
+        // snapshot.
+        let meta = td.join("tuf").join(gun).join("metadata");
+        assert!(meta.join("timestamp.json").exists(), "{gun}: no timestamp");
+        // And the real notary client agrees with what was published.
+        let nd = tmp.path().join("notary");
+        let rows = list_rows(&Notary::with_server(&nd, &server).run(&["list", gun]));
+        assert_eq!(rows.len(), 2, "{rows:?}");
+    }
+}

@@ -38,6 +38,9 @@ pub struct PublishReport {
     /// True when the remote had no trust data before (first publish).
     pub first: bool,
     pub warnings: Vec<String>,
+    /// The upload succeeded but the local cache could not be updated (why); the next
+    /// command that reads the repository refreshes it. Also among `warnings`.
+    pub cache_error: Option<String>,
 }
 
 /// How often a publish that lost a race (the remote moved on) is rebased and retried.
@@ -111,18 +114,25 @@ pub(crate) fn publish_locked_with(
     for n in 0..MAX_ATTEMPTS {
         let known_empty = opts.remote_known_empty && n == 0;
         match attempt(env, local, &staged, opts, known_empty) {
-            Ok((report, cache)) => {
+            Ok((mut report, cache)) => {
+                // The upload happened: whatever fails locally from here on is reported as
+                // a warning beside it, never as a failed publish (that a script would
+                // retry).
+                let gun = local.gun();
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
-                changelist.remove(&files)?;
-                let mut changed = Vec::new();
-                for (role, bytes) in &cache {
-                    if bytes.is_empty() {
-                        local.remove_cached(role)?;
-                    } else if !local.holds_cached(role, bytes) {
-                        changed.push((role.clone(), bytes.clone()));
-                    }
+                if let Err(e) = changelist.remove(&files) {
+                    report.warnings.push(format!(
+                        "published {gun} ({}); the staged changes it applied could not be removed: {e}; drop them with `vouch reset {gun}`",
+                        describe_versions(&report)
+                    ));
                 }
-                local.write_cached_all(&changed)?;
+                if let Err(e) = update_cache(local, &cache) {
+                    report.cache_error = Some(e.to_string());
+                    report.warnings.push(format!(
+                        "published {gun} ({}); the local cache could not be updated: {e}; it will be refreshed by the next command",
+                        describe_versions(&report)
+                    ));
+                }
                 return Ok(report);
             }
             Err(Error::Remote(e)) if is_version_conflict(&e) => {
@@ -141,6 +151,101 @@ pub(crate) fn publish_locked_with(
         ),
     }
     .into())
+}
+
+/// Bring the cache to what was just published: removals first (an empty entry: a
+/// deleted delegation, or a server-signed role that could not be fetched), then the new
+/// files as one set. Stopped in between, the cache holds fewer files, never a new file
+/// beside a stale one that lists other hashes.
+fn update_cache(local: &LocalRepo, cache: &CacheFiles) -> Result<(), TrustError> {
+    let mut changed = Vec::new();
+    for (role, bytes) in cache {
+        if bytes.is_empty() {
+            local.remove_cached(role)?;
+        } else if !local.holds_cached(role, bytes) {
+            changed.push((role.clone(), bytes.clone()));
+        }
+    }
+    local.write_cached_all(&changed)
+}
+
+/// "root v2, targets v5" for messages.
+fn describe_versions(report: &PublishReport) -> String {
+    let v: Vec<String> = report
+        .uploaded
+        .iter()
+        .map(|(role, version)| format!("{role} v{version}"))
+        .collect();
+    if v.is_empty() {
+        "nothing uploaded".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// After an upload to a server that signs the timestamp (and, for a server-managed
+/// snapshot, the snapshot): its new copies, verified under `root` and checked to list
+/// what was just uploaded, for the cache. A role that cannot be fetched or does not check
+/// out gets an empty entry (its cached copy is removed): an offline read then has no stale
+/// copy to compare the new files against, and the next online read fetches it.
+fn server_signed_after_publish(
+    env: &Env<'_>,
+    gun: &crate::remote::Gun,
+    root: &Root,
+    snapshot_signed_here: Option<&[u8]>,
+    new_targets: &BTreeMap<String, Vec<u8>>,
+) -> CacheFiles {
+    use crate::remote::limits;
+    let fetch = || -> Result<CacheFiles, Error> {
+        let ts_bytes = env
+            .remote
+            .get_current(gun, "timestamp", limits::MAX_TIMESTAMP_SIZE)?
+            .ok_or_else(|| TrustError::BadInput("no timestamp".into()))?;
+        let ts = crate::tuf::verify(
+            Signed::<Timestamp>::from_bytes(&ts_bytes)?,
+            &root.base_role("timestamp")?,
+        )?;
+        let snap_meta = ts
+            .role()
+            .snapshot_meta()
+            .ok_or_else(|| TrustError::BadInput("the timestamp lists no snapshot".into()))?
+            .clone();
+        let mut out = Vec::new();
+        match snapshot_signed_here {
+            Some(snap) => crate::tuf::check_hashes("snapshot", snap, &snap_meta)?,
+            None => {
+                let sha = snap_meta
+                    .sha256()
+                    .ok_or_else(|| TrustError::BadInput("no sha256 for the snapshot".into()))?;
+                let cap = u64::try_from(snap_meta.length).unwrap_or(0).max(1);
+                let snap = env
+                    .remote
+                    .get_by_checksum(gun, "snapshot", &hex::encode(sha), cap)?
+                    .ok_or_else(|| TrustError::BadInput("no snapshot".into()))?;
+                crate::tuf::check_hashes("snapshot", &snap, &snap_meta)?;
+                let verified = crate::tuf::verify(
+                    Signed::<Snapshot>::from_bytes(&snap)?,
+                    &root.base_role("snapshot")?,
+                )?;
+                for (name, bytes) in new_targets {
+                    let m = verified.role().meta.get(name).ok_or_else(|| {
+                        TrustError::BadInput(format!("the snapshot does not list {name}"))
+                    })?;
+                    crate::tuf::check_hashes(name, bytes, m)?;
+                }
+                out.push(("snapshot".to_owned(), snap));
+            }
+        }
+        out.push(("timestamp".to_owned(), ts_bytes));
+        Ok(out)
+    };
+    fetch().unwrap_or_else(|_| {
+        let mut drop = vec![("timestamp".to_owned(), Vec::new())];
+        if snapshot_signed_here.is_none() {
+            drop.push(("snapshot".to_owned(), Vec::new()));
+        }
+        drop
+    })
 }
 
 fn is_version_conflict(e: &RemoteError) -> bool {
@@ -463,10 +568,20 @@ fn attempt(
 
     env.remote.publish(local.gun(), &parts)?;
 
-    // What the cache holds afterwards: everything uploaded. Server-signed roles are
-    // refreshed by the next read.
-    // (An empty entry removes the cached copy of a deleted delegation.)
+    // What the cache holds afterwards: everything uploaded, and the server's new
+    // timestamp (and snapshot, when the server holds its key), so that the cache is one
+    // consistent state an offline read verifies.
+    // (An empty entry removes a cached copy: a deleted delegation.)
     let mut cache: CacheFiles = deleted.iter().map(|r| (r.clone(), Vec::new())).collect();
+    if env.remote.signs_timestamp() {
+        cache.extend(server_signed_after_publish(
+            env,
+            local.gun(),
+            &root,
+            snapshot_bytes.as_deref(),
+            &new_bytes,
+        ));
+    }
     if root_changed {
         cache.push(("root".into(), root_bytes));
     }

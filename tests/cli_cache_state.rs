@@ -381,3 +381,60 @@ fn own_publish_to_notary_server_then_verify_offline_is_trusted() {
         assert_eq!(rows.len(), 2, "{rows:?}");
     }
 }
+
+/// `vouch expiry` judges one cache once: the same rows and exit code with or without
+/// `--server` (a daily cron usually runs it without). The server's timestamp (14 days) is
+/// re-signed by the server, so a 15-day window flags nothing either way.
+#[test]
+fn expiry_gives_one_verdict_with_or_without_server() {
+    let server = NotaryServer::start();
+    let gun = "example.com/team/expiry";
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch_at(&td, &server.url), &["init", gun]);
+    let (d, t) = (digest('f'), format!("{gun}:1"));
+    ok(vouch_at(&td, &server.url), &sign_args(&t, &d));
+    // An online read caches the server's timestamp.
+    ok(vouch_at(&td, &server.url), &["list", gun]);
+    let meta = td.join("tuf").join(gun).join("metadata");
+    assert!(meta.join("timestamp.json").exists());
+
+    let args = ["expiry", gun, "--within", "15d", "--output", "json"];
+    let with = run(vouch_at(&td, &server.url), &args);
+    let without = run(vouch(&td), &args);
+    assert_eq!(
+        with.code, 0,
+        "with --server: {}{}",
+        with.stdout, with.stderr
+    );
+    assert_eq!(
+        without.code, 0,
+        "without --server: {}{}",
+        without.stdout, without.stderr
+    );
+    let rows = |out: &str| -> Vec<(String, bool, String)> {
+        serde_json::from_str::<serde_json::Value>(out)
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["role"].as_str().unwrap().to_owned(),
+                    r["within_window"].as_bool().unwrap(),
+                    r["signer"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(rows(&with.stdout), rows(&without.stdout));
+    let ts = rows(&without.stdout)
+        .into_iter()
+        .find(|r| r.0 == "timestamp")
+        .expect("a timestamp row");
+    assert!(!ts.1 && ts.2.contains("server"), "{ts:?}");
+    // A window that reaches the targets' expiry flags it, both ways alike.
+    let args = ["expiry", gun, "--within", "1100d"];
+    assert_eq!(run(vouch_at(&td, &server.url), &args).code, 1);
+    assert_eq!(run(vouch(&td), &args).code, 1);
+}

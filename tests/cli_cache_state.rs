@@ -438,3 +438,43 @@ fn expiry_gives_one_verdict_with_or_without_server() {
     assert_eq!(run(vouch_at(&td, &server.url), &args).code, 1);
     assert_eq!(run(vouch(&td), &args).code, 1);
 }
+
+#[test]
+fn backup_to_a_full_disk_exits_4_names_the_file_and_leaves_nothing() {
+    let Some(fs) = SmallFs::mount(256) else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch(&td), &["key", "generate", "--role", "root"]);
+    fs.fill();
+    let file = fs.path("keys.backup");
+    let mut c = vouch(&td);
+    c.env("VOUCH_BACKUP_PASSPHRASE", "backup passphrase 123");
+    let out = fails(c, &["key", "backup", "-o", file.to_str().unwrap()], 4);
+    assert!(
+        out.stderr.contains("No space left on device")
+            && out.stderr.contains(&file.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("df -h"), "no hint: {}", out.stderr);
+    assert!(!file.exists(), "a partial backup file was left");
+}
+
+#[test]
+fn a_corrupt_config_file_is_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    ok(vouch(&td), &["key", "list"]);
+    let cfg = td.join("config.json");
+    for text in ["{not json", r#"{"trust_pinning": {"certs": 5}}"#] {
+        std::fs::write(&cfg, text).unwrap();
+        let out = fails(vouch(&td), &["verify", &format!("{GUN}:1"), "--offline"], 2);
+        assert!(
+            out.stderr.contains(&cfg.display().to_string()),
+            "{text}: {}",
+            out.stderr
+        );
+    }
+}

@@ -240,7 +240,9 @@ impl Context {
     /// notary's `trust_pinning` block of the config file (empty when absent).
     pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
         match self.config_bytes() {
-            Some(b) => Ok(vouch::trust::pin::NotaryTrustPinning::from_config_json(b)?),
+            Some(b) => vouch::trust::pin::NotaryTrustPinning::from_config_json(b).map_err(|e| {
+                CliError::from(e).with_context(self.config_path().display().to_string())
+            }),
             None => Ok(Default::default()),
         }
     }

@@ -355,3 +355,78 @@ impl From<serde_json::Error> for LocalCause {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, LocalRepo) {
+        let tmp = tempfile::tempdir().unwrap();
+        let gun = Gun::parse("example.com/team/app").unwrap();
+        let local = LocalRepo::new(tmp.path(), &gun);
+        (tmp, local)
+    }
+
+    #[test]
+    fn cached_path_names_the_file_read_cached_reads() {
+        let (tmp, local) = repo();
+        let p = local.cached_path("targets/releases");
+        assert_eq!(
+            p,
+            tmp.path()
+                .join("tuf/example.com/team/app/metadata/targets/releases.json")
+        );
+        local
+            .write_cached_all(&[("targets/releases".into(), b"x".to_vec())])
+            .unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_committed_set_cut_short_is_finished_by_the_next_read() {
+        let (_tmp, local) = repo();
+        let old = [
+            ("root".to_owned(), b"root 1".to_vec()),
+            ("targets".to_owned(), b"targets 1".to_vec()),
+        ];
+        local.write_cached_all(&old).unwrap();
+        // A set committed (temp files and list written) whose renames never ran.
+        let dir = local.metadata_dir();
+        let mut renames = Vec::new();
+        for (role, bytes) in [("root", b"root 2"), ("targets", b"tgts 2")] {
+            let tmp = write_temp(&local.role_path(role), bytes).unwrap();
+            let rel = |p: &Path| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+            renames.push((rel(&tmp), format!("{role}.json")));
+        }
+        let list = serde_json::to_vec(&PendingSet { renames }).unwrap();
+        std::fs::write(dir.join(PENDING_SET), list).unwrap();
+        assert_eq!(local.read_cached("root").unwrap().unwrap(), b"root 2");
+        assert_eq!(local.read_cached("targets").unwrap().unwrap(), b"tgts 2");
+        assert!(!dir.join(PENDING_SET).exists());
+        // No temp files are left.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_pending_list_naming_paths_outside_the_cache_is_ignored() {
+        let (tmp, local) = repo();
+        local
+            .write_cached_all(&[("root".to_owned(), b"r".to_vec())])
+            .unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"secret").unwrap();
+        let list = serde_json::to_vec(&PendingSet {
+            renames: vec![("../../../../../outside".into(), "root.json".into())],
+        })
+        .unwrap();
+        std::fs::write(local.metadata_dir().join(PENDING_SET), list).unwrap();
+        assert_eq!(local.read_cached("root").unwrap().unwrap(), b"r");
+        assert!(outside.exists());
+    }
+}

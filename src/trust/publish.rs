@@ -122,7 +122,7 @@ pub(crate) fn publish_locked_with(
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
                 if let Err(e) = changelist.remove(&files) {
                     report.warnings.push(format!(
-                        "published {gun} ({}); the staged changes it applied could not be removed: {e}; drop them with `vouch reset {gun}`",
+                        "published {gun} ({}); the staged changes it applied could not be removed: {e}; drop them with `vouch reset {gun} --all`",
                         describe_versions(&report)
                     ));
                 }

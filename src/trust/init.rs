@@ -55,16 +55,27 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
     {
         return init_published(env, local);
     }
+    // Keys of this GUN an init that was stopped generated: used again below.
+    let mut reusable: Vec<String> = Vec::new();
     // A previous init that could not publish left a complete local repository: publish it.
     if let Some(bytes) = local.read_cached("root")? {
+        let root = super::state::trust_cached_root(gun.as_str(), &bytes, env.clock.now())?;
         if local.read_cached("targets")?.is_some() {
-            let root = super::state::trust_cached_root(gun.as_str(), &bytes, env.clock.now())?;
             let report = publish_locked(env, local)?;
             return Ok(resumed_report(root.role(), report));
         }
         // Half a local repository (written one file at a time by an earlier version that
-        // was stopped): nothing was published from it. Start again; its keys are reused
-        // below.
+        // was stopped): nothing was published from it. Start again with its keys.
+        for role in ["targets", "snapshot", "timestamp"] {
+            if let Ok(r) = root.role().base_role(role) {
+                reusable.extend(
+                    r.keys
+                        .values()
+                        .filter_map(|k| k.canonical_key_id().ok())
+                        .map(|k| k.to_string()),
+                );
+            }
+        }
         for role in ["root", "snapshot", "timestamp"] {
             local.remove_cached(role)?;
         }
@@ -111,14 +122,30 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
         specs.push(("timestamp", g));
     }
     // Keys an earlier init of this GUN generated before it was stopped (nothing was
-    // published, nothing cached: see above) are used again rather than left behind.
-    let mut reused = BTreeMap::new();
+    // published, nothing cached: see above) are used again rather than left behind: those
+    // its half-written root lists, and those created since it began (its note says which
+    // keys of the GUN existed before). Older keys of the GUN are never picked up.
     let existing = env.keys.list()?;
+    let gun_key_ids = || -> Vec<String> {
+        existing
+            .iter()
+            .filter(|k| k.gun.as_deref() == Some(gun.as_str()))
+            .map(|k| k.id.to_string())
+            .collect()
+    };
+    match local.init_marker() {
+        Some(before) => {
+            reusable.extend(gun_key_ids().into_iter().filter(|id| !before.contains(id)))
+        }
+        None => local.begin_init(gun_key_ids())?,
+    }
+    let mut reused = BTreeMap::new();
     specs.retain(|(role, g)| {
         let Some(g) = g else { return true };
         let mut mine: Vec<_> = existing
             .iter()
             .filter(|k| k.role == *role && k.gun.as_deref() == Some(*g))
+            .filter(|k| reusable.contains(&k.id.to_string()))
             .collect();
         mine.sort_by(|a, b| a.id.cmp(&b.id));
         match mine.first() {
@@ -209,6 +236,7 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
     // without its targets), durably: a failed or interrupted upload is finished by
     // running `vouch init` again.
     local.write_cached_all(&cache)?;
+    local.end_init();
     let opts = PublishOptions {
         remote_known_empty: true,
         ..Default::default()

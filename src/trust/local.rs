@@ -219,6 +219,37 @@ impl LocalRepo {
         let _ = self.finish_journal(&renames);
     }
 
+    /// The key IDs of this GUN's keys that existed when an `init` of it began, if an init
+    /// began and did not get as far as writing its local repository (see
+    /// [`Self::begin_init`]).
+    pub fn init_marker(&self) -> Option<Vec<String>> {
+        let bytes = read_capped(&self.dir.join(INIT_MARKER), 1 << 20).ok()??;
+        serde_json::from_slice::<InitMarker>(&bytes)
+            .ok()
+            .map(|m| m.keys_before)
+    }
+
+    /// Note that an `init` begins, with the IDs of the GUN's keys that exist before it
+    /// generates any: a rerun after it was stopped uses the keys it generated (those not
+    /// listed) instead of leaving them behind, and never older keys of the GUN (a key
+    /// rotated out, say). Not synced: after a power loss at worst keys are left behind.
+    pub fn begin_init(&self, keys_before: Vec<String>) -> Result<(), TrustError> {
+        use std::io::Write as _;
+        ensure_dir(&self.dir)?;
+        let path = self.dir.join(INIT_MARKER);
+        let text = serde_json::to_vec(&InitMarker { keys_before }).expect("serialisable");
+        let tmp = self.dir.join(format!(".{INIT_MARKER}.new"));
+        fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(&text))
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| local_err("cannot write", &path, e))
+    }
+
+    /// The local repository of an `init` is written: forget [`Self::begin_init`]'s note.
+    pub fn end_init(&self) {
+        let _ = fs::remove_file(self.dir.join(INIT_MARKER));
+    }
+
     pub fn remove_cached(&self, role: &str) -> Result<(), TrustError> {
         let path = self.role_path(role);
         match fs::remove_file(&path) {
@@ -241,6 +272,15 @@ impl LocalRepo {
 /// The list of renames of a committed cache set (see [`LocalRepo::write_cached_all`]),
 /// in the metadata directory. A dot-file: notary reads only `<role>.json` files.
 const PENDING_SET: &str = ".vouch-pending-set.json";
+
+/// `init`'s note of the keys that existed before it (see [`LocalRepo::begin_init`]), in the
+/// repository's directory.
+const INIT_MARKER: &str = ".vouch-init.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct InitMarker {
+    keys_before: Vec<String>,
+}
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct PendingSet {

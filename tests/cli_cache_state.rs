@@ -490,7 +490,10 @@ fn init_rerun_does_not_pick_up_a_key_of_the_gun_from_before() {
         vouch(&td),
         &["key", "generate", "--role", "targets", "--gun", GUN],
     );
-    let keys = vouch::keystore::KeyStore::open(&td).unwrap().list().unwrap();
+    let keys = vouch::keystore::KeyStore::open(&td)
+        .unwrap()
+        .list()
+        .unwrap();
     assert_eq!(keys.len(), 1, "{}", old.stdout);
     let old_id = keys[0].id.to_string();
     // Killed while writing its keys (the note of the keys before it is rename 1).
@@ -499,7 +502,10 @@ fn init_rerun_does_not_pick_up_a_key_of_the_gun_from_before() {
         Ended::Killed
     ));
     ok(vouch_at(&td, &url), &["init", GUN]);
-    let keys = vouch::keystore::KeyStore::open(&td).unwrap().list().unwrap();
+    let keys = vouch::keystore::KeyStore::open(&td)
+        .unwrap()
+        .list()
+        .unwrap();
     // The old key, and one root, targets, snapshot and timestamp key: nothing else.
     assert_eq!(keys.len(), 5, "{keys:?}");
     assert!(keys.iter().any(|k| k.id.to_string() == old_id));
@@ -513,4 +519,29 @@ fn init_rerun_does_not_pick_up_a_key_of_the_gun_from_before() {
         targets.iter().any(|k| k.id.to_string() == published[0]),
         "{published:?} {keys:?}"
     );
+}
+
+/// Completing a first publish cut short is only for the repository init prepared: a
+/// static repository that lost its timestamp.json later is not re-published from the
+/// cache (that could drop what others signed since).
+#[test]
+fn a_static_repository_missing_its_timestamp_later_is_not_republished_from_the_cache() {
+    let tmp = tempfile::tempdir().unwrap();
+    let td = tmp.path().join("trust");
+    let repo = tmp.path().join("repo");
+    let url = format!("file://{}", repo.display());
+    ok(vouch_at(&td, &url), &["init", GUN]);
+    let (d1, t1) = (digest('7'), format!("{GUN}:1"));
+    ok(vouch_at(&td, &url), &sign_args(&t1, &d1));
+    let tuf = repo.join(GUN).join("_trust/tuf");
+    std::fs::remove_file(tuf.join("timestamp.json")).unwrap();
+    let targets = std::fs::read(tuf.join("targets.json")).unwrap();
+    let (d2, t2) = (digest('8'), format!("{GUN}:2"));
+    let out = run(vouch_at(&td, &url), &sign_args(&t2, &d2));
+    assert_ne!(out.code, 0, "published over it: {}", out.stderr);
+    assert_eq!(std::fs::read(tuf.join("targets.json")).unwrap(), targets);
+    assert!(!tuf.join("timestamp.json").exists());
+    // init says the same: not a first publish to finish.
+    assert_ne!(run(vouch_at(&td, &url), &["init", GUN]).code, 0);
+    assert_eq!(std::fs::read(tuf.join("targets.json")).unwrap(), targets);
 }

@@ -599,7 +599,8 @@ fn attempt(
 
 /// A first publish (of the repository `init` prepared locally) that stopped part way:
 /// the remote's root is byte for byte the cached one, but the remote has no timestamp
-/// yet (a static repository switches its current names root first, timestamp last).
+/// yet (a static repository switches its current names root first, timestamp last), the
+/// cache has none either, and nothing on the remote is newer than that first upload.
 /// Returns the versions the remote stores for the other roles (the next upload must be
 /// newer), or `None` when the remote is not in that state.
 pub(crate) fn interrupted_first_publish(
@@ -611,10 +612,13 @@ pub(crate) fn interrupted_first_publish(
     let Some(cached_root) = local.read_cached("root")? else {
         return Ok(None);
     };
-    if env
-        .remote
-        .get_current(gun, "timestamp", MAX_DOWNLOAD_SIZE)?
-        .is_some()
+    // The local repository `init` prepared has no timestamp; a cache that has one has
+    // read (or published) a complete repository, and must not be published over it.
+    if local.read_cached("timestamp")?.is_some()
+        || env
+            .remote
+            .get_current(gun, "timestamp", MAX_DOWNLOAD_SIZE)?
+            .is_some()
         || env
             .remote
             .get_current(gun, "root", MAX_DOWNLOAD_SIZE)?
@@ -636,6 +640,10 @@ pub(crate) fn interrupted_first_publish(
         if let Some(b) = env.remote.get_current(gun, role, MAX_DOWNLOAD_SIZE)? {
             // Unverified: only a number to stay above (a bogus one costs version numbers).
             if let Ok(e) = serde_json::from_slice::<Envelope>(&b) {
+                // init's first upload is version 2 of both: anything later is not it.
+                if e.signed.version > 2 {
+                    return Ok(None);
+                }
                 floors.insert(role.to_owned(), e.signed.version);
             }
         }

@@ -235,11 +235,17 @@ impl LocalRepo {
     /// rotated out, say). Not synced: after a power loss at worst keys are left behind.
     pub fn begin_init(&self, keys_before: Vec<String>) -> Result<(), TrustError> {
         use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
         ensure_dir(&self.dir)?;
         let path = self.dir.join(INIT_MARKER);
         let text = serde_json::to_vec(&InitMarker { keys_before }).expect("serialisable");
         let tmp = self.dir.join(format!(".{INIT_MARKER}.new"));
-        fs::File::create(&tmp)
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
             .and_then(|mut f| f.write_all(&text))
             .and_then(|()| fs::rename(&tmp, &path))
             .map_err(|e| local_err("cannot write", &path, e))

@@ -17,6 +17,8 @@
 #   BENCH_TMPDIR=DIR      where the trust dirs live (default $TMPDIR or /tmp); fsync costs
 #                         depend on the file system, so the results name it
 #   BENCH_NO_HYPERFINE=1  use the built-in timing loop even when hyperfine is installed
+#   BENCH_FILE_MB=1024    size of the verify-file vs sha256sum case (0 skips it);
+#                         BENCH_FILE_RUNS=5 runs of each (scripts/bench-file.sh)
 #
 # Cases: init, sign one tag, sign TAGS tags, list, verify one tag (vouch verify --trust-lock
 # vs notary lookup; 1-target and TAGS-target repositories, warm and cold), and verify one tag
@@ -501,6 +503,12 @@ measure start-n "$RUNS" "notary version"
 variant "one key unlock: \`vouch key export --format notary\` of a vouch (scrypt) key" "$RUNS" unlock-v -
 variant "one key unlock: the same for a notary-format (PBKDF2) key" "$RUNS" unlock-vn -
 variant "process start: \`vouch --version\` (vs \`notary version\`)" "$RUNS" start-v start-n
+# --- 7. a large file: verify-file vs sha256sum (scripts/bench-file.sh) -------------------
+FILE_TABLE=""
+if [ "${BENCH_FILE_MB:-1024}" != 0 ]; then
+  say "timing verify-file of a ${BENCH_FILE_MB:-1024} MiB file against sha256sum"
+  FILE_TABLE=$(BENCH_TMPDIR="$BASE" "$ROOT/scripts/bench-file.sh" "$VOUCH" 2>>"$LOG") || die "bench-file.sh failed (see $LOG)"
+fi
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 
 # --- report -----------------------------------------------------------------------------
@@ -530,6 +538,12 @@ NOTARY_VER=$(dpkg-query -W -f '${Version}' notary 2>/dev/null || echo "?")
     echo "|---|---|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${BIG_ROWS[@]}"
     if [ -n "$BIG_NOTE" ]; then echo; echo "${BIG_NOTE^}."; fi
+  fi
+  if [ -n "$FILE_TABLE" ]; then
+    echo
+    echo "Large file (wall and peak RSS from GNU time, medians; MB = 10^6 bytes):"
+    echo
+    echo "$FILE_TABLE"
   fi
   echo
   echo "Variants and diagnostics (vouch only; notary column = the matching notary row above):"

@@ -379,11 +379,11 @@ fn write_new_files(files: &[(PathBuf, zeroize::Zeroizing<Vec<u8>>)]) -> CliResul
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| usage(format!("cannot create {}: {e}", path.display())))?;
+                .map_err(|e| storage_or_usage("create", path, e))?;
             created.push(path);
             f.write_all(bytes)
                 .and_then(|_| f.sync_all())
-                .map_err(|e| usage(format!("cannot write {}: {e}", path.display())))?;
+                .map_err(|e| storage_or_usage("write", path, e))?;
         }
         Ok(())
     })();
@@ -393,6 +393,22 @@ fn write_new_files(files: &[(PathBuf, zeroize::Zeroizing<Vec<u8>>)]) -> CliResul
         }
     }
     result
+}
+
+/// A backup file the file system refuses (full, over quota, read-only, not ours) is a
+/// local-storage failure (exit 4, with the fix for that cause); a path that cannot be
+/// (a missing directory, say) is bad input (exit 2).
+fn storage_or_usage(op: &'static str, path: &Path, e: std::io::Error) -> super::CliError {
+    use std::io::ErrorKind::*;
+    match e.kind() {
+        StorageFull | QuotaExceeded | ReadOnlyFilesystem | PermissionDenied => KeystoreError::Io {
+            op,
+            path: path.to_path_buf(),
+            source: e,
+        }
+        .into(),
+        _ => usage(format!("cannot {op} {}: {e}", path.display())),
+    }
 }
 
 /// The backup passphrase for a new backup: file, environment, or asked twice.

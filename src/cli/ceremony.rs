@@ -341,9 +341,10 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
             ))
         })?;
         let root = state.root.role();
-        // Only a notary server signs timestamps (and, when it holds the key, snapshots)
-        // by itself; for a static repository those keys must be here.
-        let server_signs = ctx.remote_is_notary_server(&gun)?;
+        // A snapshot or timestamp whose key is not here is the server's, which re-signs
+        // it by itself (a notary server holds the timestamp key, and the snapshot key
+        // when asked to). Judged from the cached root and this key store alone, so that
+        // the verdict on one cache is the same with or without --server.
         let who = |role_keys: Vec<vouch::tuf::PublicKey>, server_ok: bool| -> (String, bool) {
             let ids: Vec<String> = role_keys
                 .iter()
@@ -356,7 +357,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 .collect();
             if let Some(h) = here.first() {
                 (format!("key {} (here)", &h[..12]), false)
-            } else if server_ok && server_signs {
+            } else if server_ok {
                 ("server (re-signed automatically)".into(), true)
             } else {
                 (

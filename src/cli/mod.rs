@@ -179,19 +179,6 @@ impl Context {
         Ok(self.remote_config.get_or_init(|| cfg))
     }
 
-    /// Whether `gun`'s remote (as resolved from --server and the config, without
-    /// contacting it) is a notary server, which holds the timestamp key itself.
-    pub fn remote_is_notary_server(&self, gun: &vouch::remote::Gun) -> CliResult<bool> {
-        use vouch::remote::config::RemoteOverrides;
-        let cfg = self.remote_config()?;
-        let overrides = RemoteOverrides {
-            server: self.global.server.clone(),
-            ..Default::default()
-        };
-        let url = cfg.resolve(Some(gun), &overrides, &self.trust_dir).url;
-        Ok(url.starts_with("http://") || url.starts_with("https://"))
-    }
-
     /// The remote for `gun`: `--server`, else the config file, else the embedded default
     /// (a static repository under the trust dir, announced once).
     pub fn remote(
@@ -257,7 +244,9 @@ impl Context {
     /// notary's `trust_pinning` block of the config file (empty when absent).
     pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
         match self.config_bytes() {
-            Some(b) => Ok(vouch::trust::pin::NotaryTrustPinning::from_config_json(b)?),
+            Some(b) => vouch::trust::pin::NotaryTrustPinning::from_config_json(b).map_err(|e| {
+                CliError::from(e).with_context(self.config_path().display().to_string())
+            }),
             None => Ok(Default::default()),
         }
     }

@@ -146,7 +146,14 @@ fn cmd_init(
             "versions": r.publish.uploaded,
         }));
     } else {
-        if r.resumed {
+        for w in &r.publish.warnings {
+            ctx.warn(w);
+        }
+        if r.resumed && r.publish.uploaded.is_empty() {
+            ctx.note(format!(
+                "{gun} is already initialized with a root key you hold; the local cache is up to date."
+            ));
+        } else if r.resumed {
             ctx.note(format!(
                 "Found {gun} prepared by an earlier init; published it."
             ));

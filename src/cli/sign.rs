@@ -333,9 +333,10 @@ pub(super) fn cmd_sign_file(
     let mut changes = Vec::new();
     let mut out = Vec::new();
     for (name, path) in &files {
-        let bytes = std::fs::read(path)
+        // Streamed: memory stays flat whatever the file's size.
+        let meta = std::fs::File::open(path)
+            .and_then(FileMeta::from_reader)
             .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-        let meta = FileMeta::from_bytes(&bytes, &["sha256", "sha512"])?;
         out.push(json!({"name": name, "sha256": hex::encode(meta.sha256().unwrap_or_default()), "size": meta.length}));
         changes.push(Change::add_target("targets", name, &meta));
     }

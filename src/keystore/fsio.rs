@@ -145,24 +145,6 @@ fn replace_file(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
     replace_file_with(path, bytes, true)
 }
 
-/// Temp file, rename over `path`, nothing synced: the file is whole (old or new) for
-/// every reader, but a power loss may lose it until [`sync_files`] has run. For copies
-/// that are rewritten durably moments later (the local repository `init` uploads).
-pub(crate) fn replace_unsynced(path: &Path, bytes: &[u8]) -> Result<(), KeystoreError> {
-    replace_file_with(path, bytes, false)
-}
-
-/// fsync each of `files` (all in `dir`), then `dir`: makes earlier
-/// [`replace_unsynced`] writes durable.
-pub(crate) fn sync_files(dir: &Path, files: &[&Path]) -> Result<(), KeystoreError> {
-    for f in files {
-        File::open(f)
-            .and_then(|h| h.sync_all())
-            .map_err(|e| KeystoreError::io("sync", *f, e))?;
-    }
-    sync_dir(dir)
-}
-
 fn replace_file_with(path: &Path, bytes: &[u8], durable: bool) -> Result<(), KeystoreError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("key");

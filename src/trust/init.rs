@@ -14,8 +14,10 @@ use crate::tuf::{keys, Expires, FileMeta, KeyId, PublicKey, RoleKeys, Root, Snap
 
 use super::local::LocalRepo;
 use super::publish::{
-    publish_locked, publish_locked_with, sign_with_keys, Env, PublishOptions, PublishReport,
+    holds_any_key, publish_locked, publish_locked_with, sign_with_keys, Env, PublishOptions,
+    PublishReport,
 };
+use super::state::{LoadPolicy, RepoState};
 use super::{expiry, TrustError};
 
 #[derive(Debug, Clone, Default)]
@@ -51,17 +53,32 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
         .get_current(&gun, "root", limits::MAX_DOWNLOAD_SIZE)?
         .is_some()
     {
-        return Err(TrustError::AlreadyExists {
-            gun: gun.to_string(),
-            remote: env.remote.describe(),
-        }
-        .into());
+        return init_published(env, local);
     }
+    // Keys of this GUN an init that was stopped generated: used again below.
+    let mut reusable: Vec<String> = Vec::new();
     // A previous init that could not publish left a complete local repository: publish it.
     if let Some(bytes) = local.read_cached("root")? {
         let root = super::state::trust_cached_root(gun.as_str(), &bytes, env.clock.now())?;
-        let report = publish_locked(env, local)?;
-        return Ok(resumed_report(root.role(), report));
+        if local.read_cached("targets")?.is_some() {
+            let report = publish_locked(env, local)?;
+            return Ok(resumed_report(root.role(), report));
+        }
+        // Half a local repository (written one file at a time by an earlier version that
+        // was stopped): nothing was published from it. Start again with its keys.
+        for role in ["targets", "snapshot", "timestamp"] {
+            if let Ok(r) = root.role().base_role(role) {
+                reusable.extend(
+                    r.keys
+                        .values()
+                        .filter_map(|k| k.canonical_key_id().ok())
+                        .map(|k| k.to_string()),
+                );
+            }
+        }
+        for role in ["root", "snapshot", "timestamp"] {
+            local.remove_cached(role)?;
+        }
     }
     let now = env.clock.now();
     // The keys generated below sign right away: no need to decrypt them again.
@@ -104,17 +121,64 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
     if local_timestamp {
         specs.push(("timestamp", g));
     }
-    let mut new_keys = env
+    // Keys an earlier init of this GUN generated before it was stopped (nothing was
+    // published, nothing cached: see above) are used again rather than left behind: those
+    // its half-written root lists, and those created since it began (its note says which
+    // keys of the GUN existed before). Older keys of the GUN are never picked up.
+    let existing = env.keys.list()?;
+    let gun_key_ids = || -> Vec<String> {
+        existing
+            .iter()
+            .filter(|k| k.gun.as_deref() == Some(gun.as_str()))
+            .map(|k| k.id.to_string())
+            .collect()
+    };
+    match local.init_marker() {
+        Some(before) => {
+            reusable.extend(gun_key_ids().into_iter().filter(|id| !before.contains(id)))
+        }
+        None => local.begin_init(gun_key_ids())?,
+    }
+    let mut reused = BTreeMap::new();
+    specs.retain(|(role, g)| {
+        let Some(g) = g else { return true };
+        let mut mine: Vec<_> = existing
+            .iter()
+            .filter(|k| k.role == *role && k.gun.as_deref() == Some(*g))
+            .filter(|k| reusable.contains(&k.id.to_string()))
+            .collect();
+        mine.sort_by(|a, b| a.id.cmp(&b.id));
+        match mine.first() {
+            Some(k) => {
+                reused.insert(*role, k.id.clone());
+                false
+            }
+            None => true,
+        }
+    });
+    let mut reused_keys = BTreeMap::new();
+    for (role, id) in reused {
+        reused_keys.insert(role, env.keys.load(&id, env.pass)?.0);
+    }
+    let mut generated: BTreeMap<&str, _> = env
         .keys
         .generate_keys(&specs, Algorithm::Ecdsa, opts.key_format, env.pass)?
         .into_iter()
-        .map(|(k, _)| k);
-    let mut next_new = || new_keys.next().expect("one new key per spec");
+        .zip(&specs)
+        .map(|((k, _), (role, _))| (*role, k))
+        .collect();
+    let mut take = |role: &str| {
+        generated
+            .remove(role)
+            .or_else(|| reused_keys.remove(role))
+            .expect("a key for every role")
+    };
+    let mut next_new = || take("root");
     let root_key_created = existing_root.is_none();
     let root_key = existing_root.unwrap_or_else(&mut next_new);
-    let targets_key = next_new();
-    let snapshot_key = (!opts.server_managed_snapshot).then(&mut next_new);
-    let timestamp_key = local_timestamp.then(&mut next_new);
+    let targets_key = take("targets");
+    let snapshot_key = (!opts.server_managed_snapshot).then(|| take("snapshot"));
+    let timestamp_key = local_timestamp.then(|| take("timestamp"));
 
     let signing = root_key
         .ecdsa_signing_key()
@@ -168,39 +232,81 @@ pub fn init(env: &Env<'_>, local: &LocalRepo, opts: &InitOptions) -> Result<Init
             sign_with_keys(&snap, &[(snapshot_pub.key_id(), sk)])?,
         ));
     }
-    // The local repository exists from here on: a failed upload can be retried.
-    // The upload below rewrites targets and snapshot (version 2, as notary does) durably;
-    // root stays as it is and is synced after the upload, or all three are synced when
-    // the upload fails, so that `vouch init` can pick up where it stopped.
+    // The local repository exists from here on, as one set of files (root never
+    // without its targets), durably: a failed or interrupted upload is finished by
+    // running `vouch init` again.
     // Trust in this root is anchored here: it was made here.
     local.write_anchor_record(&super::anchor::AnchoredBy::Init.record(1, now))?;
-    local.write_cached_unsynced(&cache)?;
+    local.write_cached_all(&cache)?;
+    local.end_init();
     let opts = PublishOptions {
         remote_known_empty: true,
         ..Default::default()
     };
-    let report = match publish_locked_with(env, local, &opts) {
-        Ok(r) => {
-            // What the publish did not rewrite (durably) is still the unsynced copy.
-            let unsynced: Vec<&str> = cache
-                .iter()
-                .filter(|(role, bytes)| local.holds_cached(role, bytes))
-                .map(|(role, _)| role.as_str())
-                .collect();
-            local.sync_cached(&unsynced)?;
-            r
-        }
-        Err(e) => {
-            let all: Vec<&str> = cache.iter().map(|(r, _)| r.as_str()).collect();
-            // The upload's error is the one to report; the sync is best effort.
-            let _ = local.sync_cached(&all);
-            return Err(e);
-        }
-    };
+    let report = publish_locked_with(env, local, &opts)?;
     let mut r = resumed_report(&root, report);
     r.resumed = false;
     r.root_key_created = root_key_created;
     Ok(r)
+}
+
+/// `init` of a GUN the remote already has. Ours when we hold one of its root keys: an
+/// earlier `init` that was stopped after (part of) its upload, or a trust dir that lost its
+/// cache. Then finish what is missing (an upload cut short, the local cache) instead of
+/// failing; anybody else's repository is refused as before.
+fn init_published(env: &Env<'_>, local: &LocalRepo) -> Result<InitReport, Error> {
+    let gun = local.gun();
+    let already = || -> Error {
+        TrustError::AlreadyExists {
+            gun: gun.to_string(),
+            remote: env.remote.describe(),
+        }
+        .into()
+    };
+    let cached_root = local.read_cached("root")?;
+    if let Some(bytes) = &cached_root {
+        if super::publish::interrupted_first_publish(env, local)?.is_some() {
+            let root = super::state::trust_cached_root(gun.as_str(), bytes, env.clock.now())?;
+            let report = publish_locked(env, local)?;
+            return Ok(resumed_report(root.role(), report));
+        }
+    }
+    // The remote's root is read as it is; it counts as ours only if a root key this key
+    // store holds signed it (checked below), which then anchors it as made here.
+    let as_served = super::anchor::TrustPolicy {
+        tofu: true,
+        ..env.trust.clone()
+    };
+    let policy = LoadPolicy {
+        clock: env.clock,
+        check_expiry: false,
+        trust: &as_served,
+    };
+    let state = match RepoState::fetch(env.remote, local, policy) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err(already()),
+        // Not verifiable: somebody else's, or broken.
+        Err(_) if cached_root.is_none() => return Err(already()),
+        Err(e) => return Err(e),
+    };
+    // A root key listed is not enough (anyone can list a public key): one of ours must
+    // have signed this root.
+    let mut signers = state.root.role().base_role("root")?;
+    signers
+        .keys
+        .retain(|id, _| state.root.signed_by().iter().any(|k| k.as_str() == id));
+    if !holds_any_key(env, &signers)? {
+        return Err(already());
+    }
+    local.write_cached_all(&state.fresh_files())?;
+    if local.anchor_record()?.is_none() {
+        local.write_anchor_record(
+            &super::anchor::AnchoredBy::Init.record(state.root.role().version, env.clock.now()),
+        )?;
+    }
+    // Staged changes, if any, go out as an init that publishes would send them.
+    let report = publish_locked(env, local)?;
+    Ok(resumed_report(state.root.role(), report))
 }
 
 fn not_ecdsa(root_key: &crate::crypto::private::PrivateKey) -> Error {

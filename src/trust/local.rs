@@ -188,8 +188,17 @@ impl LocalRepo {
         fsio::write_atomic(&path, &text).map_err(|e| local_err("cannot write", &path, e))
     }
 
-    /// The cached bytes of `role`, if present.
+    /// Where the cached copy of `role` lives (`tuf/<gun>/metadata/<role>.json`), to name
+    /// it in messages about its content.
+    pub fn cached_path(&self, role: &str) -> PathBuf {
+        self.role_path(role)
+    }
+
+    /// The cached bytes of `role`, if present. A set of cache files whose writing was
+    /// interrupted after it was complete on disk is finished first (see
+    /// [`Self::write_cached_all`]), so readers never see half of a set.
     pub fn read_cached(&self, role: &str) -> Result<Option<Vec<u8>>, TrustError> {
+        self.finish_pending_set();
         let path = self.role_path(role);
         read_capped(&path, MAX_CACHED)
     }
@@ -204,79 +213,172 @@ impl LocalRepo {
         fsio::write_atomic(&path, bytes).map_err(|e| local_err("cannot write cache file", &path, e))
     }
 
-    /// Write top-level cache files without syncing them (see `fsio::replace_unsynced`);
-    /// [`Self::sync_cached`] makes them durable. `init` writes its local repository so,
-    /// just before uploading it and rewriting most of it durably.
-    pub fn write_cached_unsynced(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
-        self.remember_cached_roots(files)?;
-        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
-        ensure_dir(&self.top_level_dir(&paths)?)?;
-        for (path, (_, bytes)) in paths.iter().zip(files) {
-            fsio::replace_unsynced(path, bytes)
-                .map_err(|e| local_err("cannot write cache file", path, e))?;
-        }
-        Ok(())
-    }
-
-    /// fsync the cached files of `roles` (top-level roles) and their directory.
-    pub fn sync_cached(&self, roles: &[&str]) -> Result<(), TrustError> {
-        let paths: Vec<PathBuf> = roles
-            .iter()
-            .map(|r| self.role_path(r))
-            .filter(|p| p.is_file())
-            .collect();
-        if paths.is_empty() {
-            return Ok(());
-        }
-        let dir = self.top_level_dir(&paths)?;
-        let list: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
-        fsio::sync_files(&dir, &list).map_err(|e| local_err("cannot sync cache files in", &dir, e))
-    }
-
-    /// The metadata directory, if every one of `paths` is directly in it (top-level
-    /// roles; delegated roles live in subdirectories).
-    fn top_level_dir(&self, paths: &[PathBuf]) -> Result<PathBuf, TrustError> {
-        let dir = self.metadata_dir();
-        match paths.iter().find(|p| p.parent() != Some(dir.as_path())) {
-            None => Ok(dir),
-            Some(p) => Err(TrustError::LocalState {
-                what: "cache file".into(),
-                path: p.clone(),
-                reason: "not a top-level role's file".into(),
-                io: None,
-            }),
-        }
-    }
-
     /// Whether the cached copy of `role` is exactly `bytes` (a publish need not write back
     /// what `init` cached before its upload).
     pub fn holds_cached(&self, role: &str, bytes: &[u8]) -> bool {
         matches!(self.read_cached(role), Ok(Some(old)) if old == bytes)
     }
 
-    /// Write several cache files in the order given (roots first); each is atomic, and
-    /// the directory is synced once for all of them.
+    /// Replace several cache files as ONE set: after a crash, a full disk or a kill at any
+    /// point, readers see either all of the old files or all of the new ones (never a
+    /// root.json without the targets.json that goes with it).
+    ///
+    /// Every file is written under a temp name beside its final name and synced; then a
+    /// list of the renames to do (`metadata/.vouch-pending-set.json`) is written
+    /// atomically: from that moment the set is committed. The renames follow, the
+    /// directories are synced and the list is removed. A set whose renames were cut short
+    /// is finished by the next reader or writer ([`Self::read_cached`]); a set cut short
+    /// before its list was written is as if never begun (its temp files are left behind).
     pub fn write_cached_all(&self, files: &[(String, Vec<u8>)]) -> Result<(), TrustError> {
         if files.is_empty() {
             return Ok(());
         }
         self.remember_cached_roots(files)?;
-        let paths: Vec<PathBuf> = files.iter().map(|(r, _)| self.role_path(r)).collect();
-        let Ok(dir) = self.top_level_dir(&paths) else {
-            // Delegated roles live in subdirectories: one at a time.
+        self.finish_pending_set();
+        let meta_dir = self.metadata_dir();
+        let mut renames: Vec<(PathBuf, PathBuf)> = Vec::with_capacity(files.len());
+        let result = (|| {
             for (role, bytes) in files {
-                self.write_cached(role, bytes)?;
+                let path = self.role_path(role);
+                let dir = path.parent().expect("role path has a parent");
+                ensure_dir(dir)?;
+                let tmp = write_temp(&path, bytes)
+                    .map_err(|e| local_err("cannot write cache file", &path, e))?;
+                renames.push((tmp, path));
             }
-            return Ok(());
-        };
-        ensure_dir(&dir)?;
-        let list: Vec<(&Path, &[u8])> = paths
+            let mut dirs: Vec<&Path> = renames
+                .iter()
+                .map(|(_, p)| p.parent().expect("has a parent"))
+                .collect();
+            dirs.sort();
+            dirs.dedup();
+            for d in &dirs {
+                sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
+            }
+            let journal = PendingSet {
+                renames: renames
+                    .iter()
+                    .map(|(t, p)| {
+                        let rel = |x: &Path| {
+                            x.strip_prefix(&meta_dir)
+                                .expect("cache files are under the metadata directory")
+                                .to_string_lossy()
+                                .into_owned()
+                        };
+                        (rel(t), rel(p))
+                    })
+                    .collect(),
+            };
+            let text = serde_json::to_vec(&journal).expect("serialisable");
+            let jpath = meta_dir.join(PENDING_SET);
+            fsio::write_atomic(&jpath, &text)
+                .map_err(|e| local_err("cannot write cache file", &jpath, e))
+        })();
+        if let Err(e) = result {
+            for (tmp, _) in &renames {
+                let _ = fs::remove_file(tmp);
+            }
+            return Err(e);
+        }
+        // Committed: the renames are done now, or by the next command if this one stops.
+        for (tmp, path) in &renames {
+            fs::rename(tmp, path).map_err(|e| local_err("cannot write cache file", path, e))?;
+        }
+        self.finish_journal(&renames)
+    }
+
+    /// Sync the directories of a set's renames, then remove its list.
+    fn finish_journal(&self, renames: &[(PathBuf, PathBuf)]) -> Result<(), TrustError> {
+        let mut dirs: Vec<&Path> = renames
             .iter()
-            .zip(files)
-            .map(|(p, (_, b))| (p.as_path(), b.as_slice()))
+            .map(|(_, p)| p.parent().expect("has a parent"))
             .collect();
-        fsio::write_atomic_all(&dir, &list)
-            .map_err(|e| local_err("cannot write cache files in", &dir, e))
+        dirs.sort();
+        dirs.dedup();
+        for d in &dirs {
+            sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
+        }
+        let jpath = self.metadata_dir().join(PENDING_SET);
+        match fs::remove_file(&jpath) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(local_err("cannot remove", &jpath, e)),
+        }
+    }
+
+    /// Finish a committed set whose renames were cut short, if there is one. Best effort:
+    /// a reader that may not write (read-only trust dir) reads what is there. Renaming a
+    /// temp file that is already in place fails harmlessly, so two commands may do this at
+    /// once.
+    fn finish_pending_set(&self) {
+        let meta_dir = self.metadata_dir();
+        let jpath = meta_dir.join(PENDING_SET);
+        let Ok(Some(text)) = read_capped(&jpath, 1 << 20) else {
+            return;
+        };
+        let Ok(journal) = serde_json::from_slice::<PendingSet>(&text) else {
+            // Not ours to understand: leave the cache as it is.
+            return;
+        };
+        let safe = |rel: &str| {
+            let p = Path::new(rel);
+            !rel.is_empty()
+                && p.components()
+                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+        };
+        if !journal.renames.iter().all(|(t, p)| safe(t) && safe(p)) {
+            return;
+        }
+        let renames: Vec<(PathBuf, PathBuf)> = journal
+            .renames
+            .iter()
+            .map(|(t, p)| (meta_dir.join(t), meta_dir.join(p)))
+            .collect();
+        for (tmp, path) in &renames {
+            match fs::rename(tmp, path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(_) => return,
+            }
+        }
+        let _ = self.finish_journal(&renames);
+    }
+
+    /// The key IDs of this GUN's keys that existed when an `init` of it began, if an init
+    /// began and did not get as far as writing its local repository (see
+    /// [`Self::begin_init`]).
+    pub fn init_marker(&self) -> Option<Vec<String>> {
+        let bytes = read_capped(&self.dir.join(INIT_MARKER), 1 << 20).ok()??;
+        serde_json::from_slice::<InitMarker>(&bytes)
+            .ok()
+            .map(|m| m.keys_before)
+    }
+
+    /// Note that an `init` begins, with the IDs of the GUN's keys that exist before it
+    /// generates any: a rerun after it was stopped uses the keys it generated (those not
+    /// listed) instead of leaving them behind, and never older keys of the GUN (a key
+    /// rotated out, say). Not synced: after a power loss at worst keys are left behind.
+    pub fn begin_init(&self, keys_before: Vec<String>) -> Result<(), TrustError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        ensure_dir(&self.dir)?;
+        let path = self.dir.join(INIT_MARKER);
+        let text = serde_json::to_vec(&InitMarker { keys_before }).expect("serialisable");
+        let tmp = self.dir.join(format!(".{INIT_MARKER}.new"));
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .and_then(|mut f| f.write_all(&text))
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|e| local_err("cannot write", &path, e))
+    }
+
+    /// The local repository of an `init` is written: forget [`Self::begin_init`]'s note.
+    pub fn end_init(&self) {
+        let _ = fs::remove_file(self.dir.join(INIT_MARKER));
     }
 
     /// The roots among cache files about to be written go into the history first.
@@ -306,6 +408,55 @@ impl LocalRepo {
             Err(e) => Err(local_err("cannot remove", &self.dir, e)),
         }
     }
+}
+
+/// The list of renames of a committed cache set (see [`LocalRepo::write_cached_all`]),
+/// in the metadata directory. A dot-file: notary reads only `<role>.json` files.
+const PENDING_SET: &str = ".vouch-pending-set.json";
+
+/// `init`'s note of the keys that existed before it (see [`LocalRepo::begin_init`]), in the
+/// repository's directory.
+const INIT_MARKER: &str = ".vouch-init.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct InitMarker {
+    keys_before: Vec<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PendingSet {
+    /// (temp file, final name), relative to the metadata directory, in rename order.
+    renames: Vec<(String, String)>,
+}
+
+/// `bytes` in a new 0600 temp file beside `path`, synced; returns the temp file's path.
+fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    use rand_core::RngCore as _;
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("cache");
+    let tmp = dir.join(format!(".{name}.set-{:016x}", rand_core::OsRng.next_u64()));
+    let result = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()
+    })();
+    match result {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 pub(crate) fn ensure_dir(dir: &Path) -> Result<(), TrustError> {
@@ -383,5 +534,80 @@ impl From<serde_json::Error> for LocalCause {
             reason: e.to_string(),
             io: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> (tempfile::TempDir, LocalRepo) {
+        let tmp = tempfile::tempdir().unwrap();
+        let gun = Gun::parse("example.com/team/app").unwrap();
+        let local = LocalRepo::new(tmp.path(), &gun);
+        (tmp, local)
+    }
+
+    #[test]
+    fn cached_path_names_the_file_read_cached_reads() {
+        let (tmp, local) = repo();
+        let p = local.cached_path("targets/releases");
+        assert_eq!(
+            p,
+            tmp.path()
+                .join("tuf/example.com/team/app/metadata/targets/releases.json")
+        );
+        local
+            .write_cached_all(&[("targets/releases".into(), b"x".to_vec())])
+            .unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"x");
+    }
+
+    #[test]
+    fn a_committed_set_cut_short_is_finished_by_the_next_read() {
+        let (_tmp, local) = repo();
+        let old = [
+            ("root".to_owned(), b"root 1".to_vec()),
+            ("targets".to_owned(), b"targets 1".to_vec()),
+        ];
+        local.write_cached_all(&old).unwrap();
+        // A set committed (temp files and list written) whose renames never ran.
+        let dir = local.metadata_dir();
+        let mut renames = Vec::new();
+        for (role, bytes) in [("root", b"root 2"), ("targets", b"tgts 2")] {
+            let tmp = write_temp(&local.role_path(role), bytes).unwrap();
+            let rel = |p: &Path| p.strip_prefix(&dir).unwrap().to_string_lossy().into_owned();
+            renames.push((rel(&tmp), format!("{role}.json")));
+        }
+        let list = serde_json::to_vec(&PendingSet { renames }).unwrap();
+        std::fs::write(dir.join(PENDING_SET), list).unwrap();
+        assert_eq!(local.read_cached("root").unwrap().unwrap(), b"root 2");
+        assert_eq!(local.read_cached("targets").unwrap().unwrap(), b"tgts 2");
+        assert!(!dir.join(PENDING_SET).exists());
+        // No temp files are left.
+        let left: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn a_pending_list_naming_paths_outside_the_cache_is_ignored() {
+        let (tmp, local) = repo();
+        local
+            .write_cached_all(&[("root".to_owned(), b"r".to_vec())])
+            .unwrap();
+        let outside = tmp.path().join("outside");
+        std::fs::write(&outside, b"secret").unwrap();
+        let list = serde_json::to_vec(&PendingSet {
+            renames: vec![("../../../../../outside".into(), "root.json".into())],
+        })
+        .unwrap();
+        std::fs::write(local.metadata_dir().join(PENDING_SET), list).unwrap();
+        assert_eq!(local.read_cached("root").unwrap().unwrap(), b"r");
+        assert!(outside.exists());
     }
 }

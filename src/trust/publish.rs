@@ -43,6 +43,9 @@ pub struct PublishReport {
     /// How the root published on was anchored, and its version (recorded in the cache
     /// when nothing records it yet).
     pub anchor: Option<(super::anchor::AnchoredBy, i64)>,
+    /// The upload succeeded but the local cache could not be updated (why); the next
+    /// command that reads the repository refreshes it. Also among `warnings`.
+    pub cache_error: Option<String>,
 }
 
 /// How often a publish that lost a race (the remote moved on) is rebased and retried.
@@ -118,21 +121,28 @@ pub(crate) fn publish_locked_with(
     for n in 0..MAX_ATTEMPTS {
         let known_empty = opts.remote_known_empty && n == 0;
         match attempt(env, local, &staged, opts, known_empty) {
-            Ok((report, cache)) => {
+            Ok((mut report, cache)) => {
+                // The upload happened: whatever fails locally from here on is reported as
+                // a warning beside it, never as a failed publish (that a script would
+                // retry).
+                let gun = local.gun();
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
-                changelist.remove(&files)?;
-                let mut changed = Vec::new();
-                for (role, bytes) in &cache {
-                    if bytes.is_empty() {
-                        local.remove_cached(role)?;
-                    } else if !local.holds_cached(role, bytes) {
-                        changed.push((role.clone(), bytes.clone()));
-                    }
+                if let Err(e) = changelist.remove(&files) {
+                    report.warnings.push(format!(
+                        "published {gun} ({}); the staged changes it applied could not be removed: {e}; drop them with `vouch reset {gun} --all`",
+                        describe_versions(&report)
+                    ));
                 }
-                local.write_cached_all(&changed)?;
+                if let Err(e) = update_cache(local, &cache) {
+                    report.cache_error = Some(e.to_string());
+                    report.warnings.push(format!(
+                        "published {gun} ({}); the local cache could not be updated: {e}; it will be refreshed by the next command",
+                        describe_versions(&report)
+                    ));
+                }
                 if let Some((by, version)) = report.anchor {
-                    if local.anchor_record()?.is_none() {
-                        local.write_anchor_record(&by.record(version, env.clock.now()))?;
+                    if local.anchor_record().ok().flatten().is_none() {
+                        let _ = local.write_anchor_record(&by.record(version, env.clock.now()));
                     }
                 }
                 return Ok(report);
@@ -155,6 +165,101 @@ pub(crate) fn publish_locked_with(
     .into())
 }
 
+/// Bring the cache to what was just published: removals first (an empty entry: a
+/// deleted delegation, or a server-signed role that could not be fetched), then the new
+/// files as one set. Stopped in between, the cache holds fewer files, never a new file
+/// beside a stale one that lists other hashes.
+fn update_cache(local: &LocalRepo, cache: &CacheFiles) -> Result<(), TrustError> {
+    let mut changed = Vec::new();
+    for (role, bytes) in cache {
+        if bytes.is_empty() {
+            local.remove_cached(role)?;
+        } else if !local.holds_cached(role, bytes) {
+            changed.push((role.clone(), bytes.clone()));
+        }
+    }
+    local.write_cached_all(&changed)
+}
+
+/// "root v2, targets v5" for messages.
+fn describe_versions(report: &PublishReport) -> String {
+    let v: Vec<String> = report
+        .uploaded
+        .iter()
+        .map(|(role, version)| format!("{role} v{version}"))
+        .collect();
+    if v.is_empty() {
+        "nothing uploaded".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+/// After an upload to a server that signs the timestamp (and, for a server-managed
+/// snapshot, the snapshot): its new copies, verified under `root` and checked to list
+/// what was just uploaded, for the cache. A role that cannot be fetched or does not check
+/// out gets an empty entry (its cached copy is removed): an offline read then has no stale
+/// copy to compare the new files against, and the next online read fetches it.
+fn server_signed_after_publish(
+    env: &Env<'_>,
+    gun: &crate::remote::Gun,
+    root: &Root,
+    snapshot_signed_here: Option<&[u8]>,
+    new_targets: &BTreeMap<String, Vec<u8>>,
+) -> CacheFiles {
+    use crate::remote::limits;
+    let fetch = || -> Result<CacheFiles, Error> {
+        let ts_bytes = env
+            .remote
+            .get_current(gun, "timestamp", limits::MAX_TIMESTAMP_SIZE)?
+            .ok_or_else(|| TrustError::BadInput("no timestamp".into()))?;
+        let ts = crate::tuf::verify(
+            Signed::<Timestamp>::from_bytes(&ts_bytes)?,
+            &root.base_role("timestamp")?,
+        )?;
+        let snap_meta = ts
+            .role()
+            .snapshot_meta()
+            .ok_or_else(|| TrustError::BadInput("the timestamp lists no snapshot".into()))?
+            .clone();
+        let mut out = Vec::new();
+        match snapshot_signed_here {
+            Some(snap) => crate::tuf::check_hashes("snapshot", snap, &snap_meta)?,
+            None => {
+                let sha = snap_meta
+                    .sha256()
+                    .ok_or_else(|| TrustError::BadInput("no sha256 for the snapshot".into()))?;
+                let cap = u64::try_from(snap_meta.length).unwrap_or(0).max(1);
+                let snap = env
+                    .remote
+                    .get_by_checksum(gun, "snapshot", &hex::encode(sha), cap)?
+                    .ok_or_else(|| TrustError::BadInput("no snapshot".into()))?;
+                crate::tuf::check_hashes("snapshot", &snap, &snap_meta)?;
+                let verified = crate::tuf::verify(
+                    Signed::<Snapshot>::from_bytes(&snap)?,
+                    &root.base_role("snapshot")?,
+                )?;
+                for (name, bytes) in new_targets {
+                    let m = verified.role().meta.get(name).ok_or_else(|| {
+                        TrustError::BadInput(format!("the snapshot does not list {name}"))
+                    })?;
+                    crate::tuf::check_hashes(name, bytes, m)?;
+                }
+                out.push(("snapshot".to_owned(), snap));
+            }
+        }
+        out.push(("timestamp".to_owned(), ts_bytes));
+        Ok(out)
+    };
+    fetch().unwrap_or_else(|_| {
+        let mut drop = vec![("timestamp".to_owned(), Vec::new())];
+        if snapshot_signed_here.is_none() {
+            drop.push(("snapshot".to_owned(), Vec::new()));
+        }
+        drop
+    })
+}
+
 fn is_version_conflict(e: &RemoteError) -> bool {
     e.code() == Some("VERSION")
 }
@@ -174,10 +279,27 @@ fn attempt(
         check_expiry: false,
         trust: env.trust,
     };
+    // Versions the remote already stores, when completing a first publish it holds part of.
+    let mut floors: Option<BTreeMap<String, i64>> = None;
     let fetched = if known_empty {
         None
     } else {
-        RepoState::fetch(env.remote, local, policy)?
+        match RepoState::fetch(env.remote, local, policy) {
+            Ok(s) => s,
+            Err(e) => match interrupted_first_publish(env, local) {
+                Ok(Some(f)) => {
+                    floors = Some(f);
+                    None
+                }
+                _ => return Err(e),
+            },
+        }
+    };
+    let floor = |role: &str, v: i64| -> i64 {
+        floors
+            .as_ref()
+            .and_then(|f| f.get(role))
+            .map_or(v, |&stored| stored.max(v))
     };
     let (state, first) = match fetched {
         Some(s) => (s, false),
@@ -345,6 +467,10 @@ fn attempt(
     }
 
     let mut parts: Vec<(String, Vec<u8>)> = Vec::new();
+    // Completing an interrupted first publish: the remote has this very root already.
+    if floors.is_some() {
+        root_changed = false;
+    }
     if root_changed {
         parts.push(("root".into(), root_bytes.clone()));
         report.uploaded.insert(
@@ -359,7 +485,7 @@ fn attempt(
     order.sort_by_key(|r| (r.matches('/').count(), r.to_string()));
     for name in order {
         let mut t = roles.get(name).cloned().expect("dirty roles exist");
-        t.version = super::next_version(&gun, name, t.version)?;
+        t.version = super::next_version(&gun, name, floor(name, t.version))?;
         t.expires = Expires::new(now + expiry::TARGETS)?;
         let role = signing_role(&gun, &root, &roles, name)?;
         let bytes = sign_with_role(env, &gun, &t, &role)?;
@@ -372,11 +498,14 @@ fn attempt(
     let snapshot_role = root.base_role("snapshot")?;
     let must_sign_snapshot = !env.remote.signs_timestamp();
     let snapshot_bytes = if must_sign_snapshot || holds_any_key(env, &snapshot_role)? {
-        let prev_version = state
-            .snapshot
-            .as_ref()
-            .map(|s| s.role().version)
-            .unwrap_or(0);
+        let prev_version = floor(
+            "snapshot",
+            state
+                .snapshot
+                .as_ref()
+                .map(|s| s.role().version)
+                .unwrap_or(0),
+        );
         let mut meta = BTreeMap::new();
         meta.insert(
             "root".to_owned(),
@@ -441,11 +570,14 @@ fn attempt(
         let snap = snapshot_bytes
             .as_ref()
             .expect("snapshot signed for static repositories");
-        let prev = state
-            .timestamp
-            .as_ref()
-            .map(|t| t.role().version)
-            .unwrap_or(0);
+        let prev = floor(
+            "timestamp",
+            state
+                .timestamp
+                .as_ref()
+                .map(|t| t.role().version)
+                .unwrap_or(0),
+        );
         let ts = Timestamp::new(
             super::next_version(&gun, "timestamp", prev)?,
             Expires::new(now + expiry::TIMESTAMP)?,
@@ -460,10 +592,20 @@ fn attempt(
 
     env.remote.publish(local.gun(), &parts)?;
 
-    // What the cache holds afterwards: everything uploaded. Server-signed roles are
-    // refreshed by the next read.
-    // (An empty entry removes the cached copy of a deleted delegation.)
+    // What the cache holds afterwards: everything uploaded, and the server's new
+    // timestamp (and snapshot, when the server holds its key), so that the cache is one
+    // consistent state an offline read verifies.
+    // (An empty entry removes a cached copy: a deleted delegation.)
     let mut cache: CacheFiles = deleted.iter().map(|r| (r.clone(), Vec::new())).collect();
+    if env.remote.signs_timestamp() {
+        cache.extend(server_signed_after_publish(
+            env,
+            local.gun(),
+            &root,
+            snapshot_bytes.as_deref(),
+            &new_bytes,
+        ));
+    }
     if root_changed {
         cache.push(("root".into(), root_bytes));
     } else {
@@ -479,6 +621,60 @@ fn attempt(
         cache.push(("timestamp".into(), b));
     }
     Ok((report, cache))
+}
+
+/// A first publish (of the repository `init` prepared locally) that stopped part way:
+/// the remote's root is byte for byte the cached one, but the remote has no timestamp
+/// yet (a static repository switches its current names root first, timestamp last), the
+/// cache has none either, and nothing on the remote is newer than that first upload.
+/// Returns the versions the remote stores for the other roles (the next upload must be
+/// newer), or `None` when the remote is not in that state.
+pub(crate) fn interrupted_first_publish(
+    env: &Env<'_>,
+    local: &LocalRepo,
+) -> Result<Option<BTreeMap<String, i64>>, Error> {
+    use crate::remote::limits::MAX_DOWNLOAD_SIZE;
+    let gun = local.gun();
+    let Some(cached_root) = local.read_cached("root")? else {
+        return Ok(None);
+    };
+    // The local repository `init` prepared has no timestamp; a cache that has one has
+    // read (or published) a complete repository, and must not be published over it.
+    if local.read_cached("timestamp")?.is_some()
+        || env
+            .remote
+            .get_current(gun, "timestamp", MAX_DOWNLOAD_SIZE)?
+            .is_some()
+        || env
+            .remote
+            .get_current(gun, "root", MAX_DOWNLOAD_SIZE)?
+            .as_deref()
+            != Some(cached_root.as_slice())
+    {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct VersionOnly {
+        version: i64,
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope {
+        signed: VersionOnly,
+    }
+    let mut floors = BTreeMap::new();
+    for role in ["targets", "snapshot"] {
+        if let Some(b) = env.remote.get_current(gun, role, MAX_DOWNLOAD_SIZE)? {
+            // Unverified: only a number to stay above (a bogus one costs version numbers).
+            if let Ok(e) = serde_json::from_slice::<Envelope>(&b) {
+                // init's first upload is version 2 of both: anything later is not it.
+                if e.signed.version > 2 {
+                    return Ok(None);
+                }
+                floors.insert(role.to_owned(), e.signed.version);
+            }
+        }
+    }
+    Ok(Some(floors))
 }
 
 /// A published targets file by its parent's meta (hashes checked), without verifying its

@@ -166,11 +166,10 @@ pub fn check_content(
     what: &str,
     reader: &mut dyn Read,
 ) -> Result<(u64, String), Error> {
-    let algorithms: Vec<&str> = target.meta.hashes.keys().map(String::as_str).collect();
     let signed_len = u64::try_from(target.meta.length).unwrap_or(0);
     // Never read more than one byte past the signed length.
     let mut limited = reader.take(signed_len.saturating_add(1));
-    let actual = FileMeta::from_reader(&mut limited, &algorithms).map_err(|e| {
+    let actual = FileMeta::from_reader(&mut limited).map_err(|e| {
         Error::from(TrustError::LocalState {
             what: "cannot read".into(),
             path: what.into(),
@@ -194,17 +193,8 @@ pub fn check_content(
         let at_least = if len > signed_len { "at least " } else { "" };
         return Err(mismatch(format!("{at_least}{len} bytes")));
     }
-    for (alg, want) in &target.meta.hashes {
-        // As notary's CheckHashes: other algorithms than these two are not checked.
-        if !matches!(alg.as_str(), "sha256" | "sha512") {
-            continue;
-        }
-        if actual.hashes.get(alg) != Some(want) {
-            return Err(mismatch(format!(
-                "sha256:{}: {alg} checksum mismatch",
-                sha(&actual)
-            )));
-        }
+    if let Err(e) = actual.check_matches(&target.name, &target.meta) {
+        return Err(mismatch(format!("sha256:{}: {e}", sha(&actual))));
     }
     Ok((len, format!("sha256:{}", sha(&actual))))
 }

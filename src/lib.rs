@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod exit;
 pub mod keystore;
 pub mod reference;
 pub mod remote;

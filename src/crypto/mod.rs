@@ -4,7 +4,7 @@ pub mod private;
 pub mod verify;
 pub mod x509;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 /// Errors from key material and signature operations.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use crate::crypto::CryptoError;
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 use super::passphrase::env_vars_for;
 
@@ -164,7 +164,7 @@ impl KeystoreError {
                 "the file was renamed or edited: import the key again with `vouch key import`".into()
             }
             AlreadyExists { .. } => "the key is already in the key store (`vouch key list`); remove it first with `vouch key remove ID` if you mean to replace it".into(),
-            Io { path, source, .. } => crate::error::io_hint(path, source.kind()),
+            Io { path, source, .. } => crate::exit::io_hint(path, source.kind()),
             InvalidRole { .. } => {
                 "use root, targets, snapshot, timestamp, targets/<name> (lowercase) or a signer name".into()
             }

@@ -34,7 +34,7 @@ pub use http::{Timeouts, TlsOptions};
 pub use notary::NotaryServer;
 pub use static_repo::StaticRepo;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 use crate::tuf::PublicKey;
 
 /// Size limits of notary's client (protocol §1.7).
@@ -442,7 +442,7 @@ impl RemoteError {
             RemoteError::TooLarge { .. } => {
                 "the remote sent more data than allowed for this file; it is misbehaving or malicious".into()
             }
-            RemoteError::Io { path, source, .. } => crate::error::io_hint(path, source.kind()),
+            RemoteError::Io { path, source, .. } => crate::exit::io_hint(path, source.kind()),
             RemoteError::NotSupported { .. } => {
                 "static repositories hold no server keys and static+http(s) repositories are read-only; publish to file:///DIR".into()
             }

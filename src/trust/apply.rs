@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::trust::Error;
 use crate::tuf::roles::{self, is_delegation, parent_role};
 use crate::tuf::{DelegationRole, Expires, PublicKey, Targets};
 

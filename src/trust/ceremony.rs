@@ -16,8 +16,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::error::{Error, ExitCode};
+use crate::exit::ExitCode;
 use crate::keystore::{KeyStore, PassphraseSource};
+use crate::trust::Error;
 use crate::tuf::{
     cjson, encode_envelope, keys, BaseRole, Expires, PublicKey, RoleKeys, Root, Signature, Verified,
 };

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 
 use crate::crypto::private::Algorithm;
 use crate::crypto::x509;
-use crate::error::Error;
 use crate::keystore::KeyFormat;
 use crate::remote::{limits, Gun};
+use crate::trust::Error;
 use crate::tuf::{keys, Expires, FileMeta, KeyId, PublicKey, RoleKeys, Root, Snapshot, Targets};
 
 use super::local::LocalRepo;

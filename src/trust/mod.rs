@@ -8,6 +8,7 @@ pub mod anchor;
 pub mod apply;
 pub mod ceremony;
 pub mod changelist;
+mod error;
 pub mod init;
 pub mod local;
 pub mod pin;
@@ -18,9 +19,10 @@ pub mod state;
 pub mod verdict;
 pub mod view;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 pub use changelist::{Change, Changelist};
+pub use error::Error;
 pub use local::LocalRepo;
 pub use state::RepoState;
 
@@ -215,7 +217,7 @@ impl TrustError {
                 "drop it with `vouch reset {gun} -n {number}` (or every staged change with `vouch reset {gun} --all`), then run the command again"
             )),
             TrustError::LocalState { path, io: Some(kind), .. } => {
-                Some(crate::error::io_hint(path, *kind))
+                Some(crate::exit::io_hint(path, *kind))
             }
             TrustError::Ceremony(e) => e.hint(),
             _ => None,

@@ -10,7 +10,7 @@ use super::changelist::{Change, TYPE_DELEGATION, TYPE_TARGET, TYPE_WITNESS};
 use super::publish::{holds_any_key, load_signers, signing_role, Env};
 use super::state::LoadPolicy;
 use super::{LocalRepo, RepoState, TrustError};
-use crate::error::Error;
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 
 /// One key of a role.

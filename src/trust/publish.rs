@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use crate::clock::Clock;
 use crate::crypto::private::PrivateKey;
 use crate::crypto::SignatureProvider;
-use crate::error::Error;
 use crate::keystore::{KeyStore, PassphraseSource};
 use crate::remote::{Remote, RemoteError};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{
     sign_role, Expires, FileMeta, KeyId, Metadata, Root, Signed, Snapshot, Targets, Timestamp,

@@ -8,8 +8,8 @@
 
 use std::io::Read;
 
-use crate::error::Error;
 use crate::remote::Remote;
+use crate::trust::Error;
 use crate::tuf::{FileMeta, KeyId};
 
 use super::anchor::AnchoredBy;

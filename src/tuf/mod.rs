@@ -30,7 +30,7 @@ pub use targets::{DelegationRole, Delegations, Targets};
 pub use verify::{check_expiry, verify, verify_signatures, verify_with_roles, Verified};
 
 use crate::crypto::CryptoError;
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 /// Errors about metadata and keys as data.
 #[derive(Debug, thiserror::Error)]

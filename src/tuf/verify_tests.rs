@@ -524,7 +524,7 @@ fn files_with_too_many_signatures_are_refused_when_parsed() {
             .contains(&format!("more than {MAX_SIGNATURES} signatures")),
         "{err}"
     );
-    assert_eq!(err.exit_code(), crate::error::ExitCode::NotTrusted);
+    assert_eq!(err.exit_code(), crate::exit::ExitCode::NotTrusted);
     // `null` and a missing list are still no signatures (as in Go).
     for body in [
         format!(

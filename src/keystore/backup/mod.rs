@@ -37,7 +37,7 @@ use super::role::validate_gun;
 use super::shamir::{self, ShamirError};
 use super::store::KeyStore;
 use super::{format, KeyInfo, KeystoreError, Skipped};
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 use crate::tuf::{KeyId, PublicKey};
 
 type Result<T> = std::result::Result<T, KeystoreError>;

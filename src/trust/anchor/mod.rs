@@ -26,8 +26,8 @@ pub mod roots;
 
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::remote::{Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::{Root, Signed, Verified};
 
 use super::local::{AnchorRecord, LocalRepo};

@@ -5,8 +5,8 @@
 
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::remote::{limits, Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{verify_with_roles, Root, Signed, Verified};
 

@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::crypto::x509;
-use crate::error::Error;
 use crate::remote::{Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{verify, verify_with_roles, Root, Signed, Verified};
 

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::clock::Clock;
-use crate::error::Error;
 use crate::remote::{limits, Gun, Remote, RemoteError};
+use crate::trust::Error;
 use crate::tuf::roles::{self, BaseRole};
 use crate::tuf::{
     check_hashes, verify, Metadata, Root, Signed, Snapshot, Targets, Timestamp, TufError, Verified,

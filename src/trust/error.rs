@@ -1,0 +1,50 @@
+//! The error every library entry point returns: one of the layers' typed errors.
+
+use crate::exit::ExitCode;
+
+/// The error every library entry point returns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Tuf(#[from] crate::tuf::TufError),
+    #[error(transparent)]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error(transparent)]
+    Keystore(#[from] crate::keystore::KeystoreError),
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
+    #[error(transparent)]
+    Trust(#[from] super::TrustError),
+    #[error(transparent)]
+    Registry(#[from] crate::remote::registry::RegistryError),
+    /// Bad input from the user that no module-specific error describes.
+    #[error("{0}")]
+    Usage(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> ExitCode {
+        match self {
+            Error::Tuf(e) => e.exit_code(),
+            Error::Crypto(e) => e.exit_code(),
+            Error::Keystore(e) => e.exit_code(),
+            Error::Remote(e) => e.exit_code(),
+            Error::Trust(e) => e.exit_code(),
+            Error::Registry(e) => e.exit_code(),
+            Error::Usage(_) => ExitCode::Usage,
+        }
+    }
+
+    /// What to do next, when there is something useful to say.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Error::Tuf(e) => e.hint(),
+            Error::Crypto(e) => e.hint(),
+            Error::Keystore(e) => e.hint(),
+            Error::Remote(e) => e.hint(),
+            Error::Trust(e) => e.hint(),
+            Error::Registry(e) => e.hint(),
+            Error::Usage(_) => None,
+        }
+    }
+}

@@ -13,6 +13,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};

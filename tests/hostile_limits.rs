@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use vouch::crypto::CanonicalKeyId as _;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};

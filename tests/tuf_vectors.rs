@@ -4,6 +4,7 @@
 //! Only the public library API is used.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use sha2::{Digest, Sha256};
 use time::macros::datetime;

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use vouch::crypto::CanonicalKeyId as _;
 
 use base64::Engine as _;
 use serde::Serialize;

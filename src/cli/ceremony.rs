@@ -1,6 +1,7 @@
 //! `vouch root plan|sign|apply`, `vouch expiry`, `vouch renew`.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::clock::{Clock, SystemClock};

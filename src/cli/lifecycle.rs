@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::keystore::{KeyFormat, KeyStore};

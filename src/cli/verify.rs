@@ -1,6 +1,7 @@
 //! Reading commands for deployments: verify, verify-file, inspect, trust pin.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::clock::SystemClock;

@@ -4,6 +4,8 @@ pub mod private;
 pub mod verify;
 pub mod x509;
 
+pub use x509::CanonicalKeyId;
+
 use crate::exit::ExitCode;
 
 /// Errors from key material and signature operations.

@@ -2,6 +2,7 @@
 //! (`client/helpers.go`, `tuf/tuf.go`): targets added/removed, delegations created,
 //! updated and deleted, roles witnessed.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};

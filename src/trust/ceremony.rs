@@ -9,6 +9,7 @@
 //! from the request. `apply` checks that the repository is still at the root the request
 //! was made against.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;

@@ -3,6 +3,7 @@
 //! targets and snapshot signed locally and published in one upload (root 1, targets 2,
 //! snapshot 2).
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use crate::crypto::private::Algorithm;

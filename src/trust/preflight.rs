@@ -4,6 +4,7 @@
 //! registry. The roles come from the local cache when it holds the repository (no network
 //! at all), else from the remote, read and verified as for a publish; nothing is written.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use super::changelist::{Change, TYPE_DELEGATION, TYPE_TARGET, TYPE_WITNESS};

@@ -1,6 +1,7 @@
 //! Publishing: apply staged changes to the current verified state, re-sign what notary
 //! would re-sign, upload everything in one request (protocol §9.2).
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 

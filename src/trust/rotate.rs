@@ -2,6 +2,7 @@
 //! timestamp key) signed by the old root keys *and* the new ones, so every client holding
 //! the old root accepts it.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeSet;
 
 use crate::crypto::private::pkcs8::Pkcs8Flavor;

@@ -1,5 +1,6 @@
 //! Tests of signing, parsing and the threshold check with keys made in the test.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use p256::ecdsa::signature::Signer as _;

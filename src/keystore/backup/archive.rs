@@ -1,6 +1,7 @@
 //! The archive: the plaintext inside a backup (key files and the root.json they need).
 
 use super::*;
+use crate::crypto::CanonicalKeyId as _;
 
 /// One key in an archive: the key file exactly as it was on disk.
 pub struct ArchivedKey {

@@ -3,6 +3,7 @@
 //! reachable by signed rotations from a root that is. A CA pin (notary's
 //! `trust_pinning.ca`) counts the root certificates issued by the pinned CAs instead.
 
+use crate::crypto::CanonicalKeyId as _;
 use time::OffsetDateTime;
 
 use crate::remote::{limits, Gun, Remote};

@@ -10,7 +10,7 @@ use vouch::remote::{Access, Gun};
 use vouch::trust::pin::{Pin, TrustLock};
 use vouch::trust::state::{LoadPolicy, RepoState, Source};
 use vouch::trust::verdict::{self, Query, TrustedTarget};
-use vouch::trust::{LocalRepo, TrustError};
+use vouch::trust::LocalRepo;
 
 use super::args::{TrustArgs, TrustCommand};
 use super::output::{print_json, Table};
@@ -88,15 +88,7 @@ pub fn verify(
     if let Some(d) = r.digest.as_deref() {
         want.push(("the reference's digest", d));
     }
-    let target = verdict::lookup(&state, Query::Tag(&tag), &want).map_err(|e| {
-        let not_found = matches!(e, TrustError::NoSuchTarget { .. });
-        let err = super::CliError::from(e);
-        if not_found {
-            err.with_context("targets: tag not signed by targets or targets/releases")
-        } else {
-            err
-        }
-    })?;
+    let target = verdict::lookup(&state, Query::Tag(&tag), &want)?;
     if check_registry {
         super::registry::check_tag(ctx, &r, &tag, &target.digest)?;
     }

@@ -77,6 +77,9 @@ pub enum TrustError {
     Conflict { gun: String, reason: String },
     #[error("nothing cached for {gun} (--offline reads only the local cache)")]
     NotCached { gun: String },
+    /// A Docker tag that neither `targets` nor `targets/releases` signs (docker's rule).
+    #[error("tag {tag:?} of {gun} is not signed by targets or targets/releases")]
+    UnsignedTag { gun: String, tag: String },
     #[error("no target {name:?} in {gun}")]
     NoSuchTarget { gun: String, name: String },
     #[error("no trusted root for {gun}: {}", if *unrecorded_cache {
@@ -139,6 +142,7 @@ impl TrustError {
             | TrustError::DigestMismatch { .. }
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
+            | TrustError::UnsignedTag { .. }
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
@@ -180,7 +184,9 @@ impl TrustError {
             TrustError::Verification { .. } => Some(
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
-            TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
+            TrustError::NoSuchTarget { gun, .. } | TrustError::UnsignedTag { gun, .. } => {
+                Some(format!("`vouch list {gun}` shows the signed targets"))
+            }
             TrustError::RootNeedsResigning { gun, .. } => Some(format!(
                 "re-sign the root where its key is: `vouch root plan {gun} -o req.json` here, `vouch root sign req.json` with the root key, then `vouch root apply req.json`"
             )),

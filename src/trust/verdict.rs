@@ -105,9 +105,15 @@ pub fn lookup(
         Query::Tag(t) => view::docker_lookup(state, t),
         Query::Name(n) => view::lookup(state, n),
     }
-    .ok_or_else(|| TrustError::NoSuchTarget {
-        gun: gun.to_owned(),
-        name: query.name().to_owned(),
+    .ok_or_else(|| match query {
+        Query::Tag(tag) => TrustError::UnsignedTag {
+            gun: gun.to_owned(),
+            tag: tag.to_owned(),
+        },
+        Query::Name(name) => TrustError::NoSuchTarget {
+            gun: gun.to_owned(),
+            name: name.to_owned(),
+        },
     })?;
     let hex = entry.sha256_hex().ok_or_else(|| TrustError::Verification {
         gun: gun.to_owned(),

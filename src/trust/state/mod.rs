@@ -78,6 +78,9 @@ pub struct RepoState {
     pub fresh: std::collections::BTreeSet<String>,
     /// Root versions verified on the way to the current one (for the local history).
     pub walked_roots: Vec<Vec<u8>>,
+    /// Loaded with expiry checks ([`LoadPolicy::check_expiry`]): only such a state gives
+    /// a verdict ([`super::verdict::lookup`]), which checks expiry again at its own time.
+    pub expiry_checked: bool,
 }
 
 /// How strictly to load, and how trust in the root is anchored.
@@ -308,6 +311,7 @@ impl RepoState {
             first_use: false,
             fresh: std::collections::BTreeSet::new(),
             walked_roots: Vec::new(),
+            expiry_checked: policy.check_expiry,
         };
         let targets_meta = snapshot
             .role()
@@ -475,6 +479,7 @@ impl RepoState {
             first_use: false,
             fresh: std::collections::BTreeSet::new(),
             walked_roots: Vec::new(),
+            expiry_checked: policy.check_expiry,
         };
         if let Some(snap) = &snapshot {
             let snap_role = snap.role().clone();

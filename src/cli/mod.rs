@@ -32,7 +32,7 @@ impl CliError {
         }
     }
     pub fn hint(&self) -> Option<String> {
-        self.inner.hint()
+        vouch::advice::hint(&self.inner)
     }
     pub fn exit_code(&self) -> ExitCode {
         self.inner.exit_code()

@@ -54,9 +54,6 @@ impl CryptoError {
             | CryptoError::CertificateExpired { .. } => ExitCode::NotTrusted,
         }
     }
-    pub fn hint(&self) -> Option<String> {
-        None
-    }
 }
 
 /// Something that can produce a signature over a message, as notary's `method` names it.

@@ -62,24 +62,6 @@ impl CeremonyError {
             | CeremonyError::Stale { .. } => ExitCode::Usage,
         }
     }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            CeremonyError::NotARequest(_) => {
-                Some("give the file `vouch root plan GUN -o FILE` wrote".into())
-            }
-            CeremonyError::Format { .. } => Some(
-                "make a new request with `vouch root plan GUN -o FILE` and sign that one".into(),
-            ),
-            CeremonyError::Tampered { gun, .. } => Some(format!(
-                "the file was changed after `vouch root plan` wrote it; do not sign or apply it. \
-                 Make a new request with `vouch root plan {gun} -o FILE` and carry it to the root key again"
-            )),
-            CeremonyError::Stale { gun, .. } => Some(format!(
-                "make a new request with `vouch root plan {gun} -o FILE`, sign it and apply that one"
-            )),
-        }
-    }
 }
 
 impl From<CeremonyError> for Error {
@@ -688,7 +670,6 @@ mod tests {
         let e = RootRequest::parse(br#"{"vouch_root_request": 1, "gun": "a"}"#).unwrap_err();
         assert!(matches!(e, CeremonyError::Format { found: 1 }), "{e}");
         assert_eq!(e.exit_code(), ExitCode::Usage);
-        assert!(e.hint().unwrap().contains("vouch root plan"));
         let e = RootRequest::parse(b"[]").unwrap_err();
         assert!(matches!(e, CeremonyError::NotARequest(_)), "{e}");
     }

@@ -34,17 +34,4 @@ impl Error {
             Error::Usage(_) => ExitCode::Usage,
         }
     }
-
-    /// What to do next, when there is something useful to say.
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            Error::Tuf(e) => e.hint(),
-            Error::Crypto(e) => e.hint(),
-            Error::Keystore(e) => e.hint(),
-            Error::Remote(e) => e.hint(),
-            Error::Trust(e) => e.hint(),
-            Error::Registry(e) => e.hint(),
-            Error::Usage(_) => None,
-        }
-    }
 }

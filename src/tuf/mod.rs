@@ -117,34 +117,4 @@ impl TufError {
             TufError::Signing { source, .. } | TufError::Key { source, .. } => source.exit_code(),
         }
     }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            TufError::Expired { role, .. } => Some(format!(
-                "the publisher must re-sign {role} (a timestamp is re-signed by the server on read)"
-            )),
-            TufError::ThresholdNotMet {
-                role, threshold, ..
-            } => Some(format!(
-                "{role} needs signatures from {threshold} distinct key(s) listed for it; \
-                 check that the signing keys are the ones the parent role lists"
-            )),
-            TufError::LowVersion { .. } => Some(
-                "the server offered older metadata than already trusted (possible rollback)"
-                    .to_owned(),
-            ),
-            TufError::InvalidKeyId(_)
-            | TufError::Malformed(_)
-            | TufError::InvalidRoleName { .. }
-            | TufError::InvalidMetadata { .. }
-            | TufError::WrongType { .. }
-            | TufError::NoSignatures { .. }
-            | TufError::KeyIdMismatch { .. }
-            | TufError::HashMismatch { .. }
-            | TufError::MissingHashes { .. }
-            | TufError::NoSigners(_)
-            | TufError::Signing { .. }
-            | TufError::Key { .. } => None,
-        }
-    }
 }

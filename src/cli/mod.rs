@@ -34,6 +34,21 @@ impl CliError {
     pub fn hint(&self) -> Option<String> {
         vouch::advice::hint(&self.inner)
     }
+    /// The causes under the error, outermost first, that its message does not already
+    /// say (a typed error often quotes its source in its own message).
+    pub fn causes(&self) -> Vec<String> {
+        let message = self.message();
+        let mut out: Vec<String> = Vec::new();
+        let mut next = std::error::Error::source(self.inner.as_ref());
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !message.contains(&text) && !out.iter().any(|o| o.contains(&text)) {
+                out.push(text);
+            }
+            next = cause.source();
+        }
+        out
+    }
     pub fn exit_code(&self) -> ExitCode {
         self.inner.exit_code()
     }
@@ -420,4 +435,29 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_the_message_does_not_say_are_listed_once() {
+        let keyid = vouch::tuf::KeyId::parse(&"0".repeat(64)).unwrap();
+        let err = CliError::from(vouch::tuf::TufError::Signing {
+            keyid,
+            source: vouch::crypto::CryptoError::SigningFailed("the token was removed".into()),
+        });
+        assert!(!err.message().contains("token"), "{}", err.message());
+        assert_eq!(
+            err.causes(),
+            ["signing failed: the token was removed".to_owned()]
+        );
+        // A source the message already quotes is not repeated.
+        let quoted = CliError::from(vouch::tuf::TufError::Key {
+            keyid: vouch::tuf::KeyId::parse(&"1".repeat(64)).unwrap(),
+            source: vouch::crypto::CryptoError::InvalidKey("bad point".into()),
+        });
+        assert!(quoted.causes().is_empty(), "{:?}", quoted.causes());
+    }
 }

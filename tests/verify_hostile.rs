@@ -91,7 +91,7 @@ fn sign<T: Serialize>(role: &T, signers: &[&Signer]) -> Vec<u8> {
 }
 
 fn parse<T: Metadata + Clone>(bytes: &[u8]) -> T {
-    Signed::<T>::from_bytes(bytes).unwrap().signed().clone()
+    Signed::<T>::from_bytes(bytes).unwrap().untrusted().clone()
 }
 
 fn file_meta(bytes: &[u8]) -> FileMeta {

@@ -205,11 +205,12 @@ impl RootRequest {
         }
         let unverified = crate::tuf::Signed::<Root>::from_bytes(&bytes)
             .map_err(|e| self.tampered(format!("the current root does not parse: {e}")))?;
-        let role = super::state::root_role(gun, unverified.signed(), now, false).map_err(|e| {
-            self.tampered(format!(
-                "the current root's keys are not root certificates for {gun}: {e}"
-            ))
-        })?;
+        let role =
+            super::state::root_role(gun, unverified.untrusted(), now, false).map_err(|e| {
+                self.tampered(format!(
+                    "the current root's keys are not root certificates for {gun}: {e}"
+                ))
+            })?;
         let current =
             super::state::verify_role::<Root>(gun, "root", &bytes, &role).map_err(|e| {
                 self.tampered(format!(

@@ -476,7 +476,7 @@ fn attempt(
         parts.push(("root".into(), root_bytes.clone()));
         report.uploaded.insert(
             "root".into(),
-            Signed::<Root>::from_bytes(&root_bytes)?.signed().version,
+            Signed::<Root>::from_bytes(&root_bytes)?.untrusted().version,
         );
     }
 
@@ -789,7 +789,7 @@ fn fetch_unverified(
     crate::tuf::check_hashes(role, &bytes, meta).map_err(|e| super::verification(g, role, e))?;
     let signed =
         Signed::<Targets>::from_bytes(&bytes).map_err(|e| super::verification(g, role, e))?;
-    Ok(signed.signed().clone())
+    Ok(signed.untrusted().clone())
 }
 
 /// The keys that must sign targets role `name`: root's targets role, or the delegation

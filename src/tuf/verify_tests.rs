@@ -106,7 +106,7 @@ fn sign_role_writes_notary_file_format() {
     assert!(text.ends_with("\"}]}"));
 
     let parsed: Signed<Targets> = Signed::from_bytes(text.as_bytes()).unwrap();
-    assert_eq!(parsed.signed(), &targets());
+    assert_eq!(parsed.untrusted(), &targets());
     assert_eq!(parsed.signatures()[0].sig.len(), 64);
     // What was signed is the raw (unescaped) canonical form.
     let canonical = parsed.canonical_signed().unwrap();
@@ -446,7 +446,7 @@ fn signatures_cover_the_parsed_value_not_our_re_serialization() {
     });
     let bytes = sign_role(&doc, &[(ka.key_id(), &a as &dyn SignatureProvider)]).unwrap();
     let signed: Signed<Targets> = Signed::from_bytes(&bytes).unwrap();
-    let typed = crate::tuf::cjson::to_canonical_from(signed.signed()).unwrap();
+    let typed = crate::tuf::cjson::to_canonical_from(signed.untrusted()).unwrap();
     assert_ne!(
         typed,
         signed.canonical_signed().unwrap(),

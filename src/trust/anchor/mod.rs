@@ -335,7 +335,7 @@ pub(crate) fn offline_root(
                     "the cached root (version {}) is not signed by a pinned key, nor reached from one by signed rotations kept in the cache; \
                      go online (without --offline) to follow the repository's rotations",
                     Signed::<Root>::from_bytes(cached)
-                        .map(|s| s.signed().version.to_string())
+                        .map(|s| s.untrusted().version.to_string())
                         .unwrap_or_else(|_| "?".into())
                 ),
             }

@@ -176,7 +176,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 Some(e) => parse_duration(&e)?,
                 None => expiry::ROOT,
             };
-            let req = plan(gun.as_str(), &state.root(), cert, lifetime, &SystemClock)?;
+            let req = plan(gun.as_str(), state.root(), cert, lifetime, &SystemClock)?;
             let review = req.review(SystemClock.now())?;
             write_file(&out, &req.to_json())?;
             for line in review.diff.lines() {
@@ -242,7 +242,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                     remote: session.remote.describe(),
                 })
             })?;
-            if req.check_against(&state.root())? == ApplyState::AlreadyApplied {
+            if req.check_against(state.root())? == ApplyState::AlreadyApplied {
                 ctx.note(format!(
                     "Root version {} of {gun} is already this request's root (applied before); nothing to do.",
                     req.root.version

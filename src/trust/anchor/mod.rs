@@ -18,7 +18,7 @@
 //!    consent once.
 //!
 //! From there, newer roots are followed one version at a time, each signed by a threshold
-//! of the previous root's keys and of its own ([`roots::update_root`]). Offline, the same
+//! of the previous root's keys and of its own (`roots::update_root`). Offline, the same
 //! rules apply to the cache alone.
 
 pub mod pins;

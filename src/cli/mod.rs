@@ -179,28 +179,58 @@ impl Context {
         Ok(self.remote_config.get_or_init(|| cfg))
     }
 
-    /// The remote for `gun`: `--server`, else the config file, else the embedded default
-    /// (a static repository under the trust dir, announced once).
+    /// `--server` and the TLS flags, with the server named by `VOUCH_SERVER` or
+    /// `DOCKER_CONTENT_TRUST_SERVER` (empty counts as unset).
+    pub fn remote_overrides(&self) -> CliResult<vouch::remote::config::RemoteOverrides> {
+        use vouch::remote::config::{RemoteOverrides, SERVER_ENV_VARS};
+        let mut env_server = None;
+        for name in SERVER_ENV_VARS {
+            if let Some(v) = std::env::var_os(name).filter(|v| !v.is_empty()) {
+                let v = v.into_string().map_err(|_| {
+                    usage(format!("{name} is not valid UTF-8; set it to the server's URL"))
+                })?;
+                env_server = Some((name.to_owned(), v));
+                break;
+            }
+        }
+        Ok(RemoteOverrides {
+            server: self.global.server.clone(),
+            env_server,
+            tls_ca_cert: self.global.tls_ca_cert.clone(),
+            tls_client_cert: self.global.tls_client_cert.clone(),
+            tls_client_key: self.global.tls_client_key.clone(),
+        })
+    }
+
+    /// The remote for `gun`: `--server`, else `VOUCH_SERVER`, else
+    /// `DOCKER_CONTENT_TRUST_SERVER`, else the config file, else the embedded default (a
+    /// static repository under the trust dir, announced when it is new or when a config
+    /// file that names no server is present).
     pub fn remote(
         &self,
         gun: Option<&vouch::remote::Gun>,
         access: vouch::remote::Access,
     ) -> CliResult<Box<dyn vouch::remote::Remote>> {
-        use vouch::remote::config::{self, RemoteOverrides};
+        use vouch::remote::config;
         use vouch::remote::{CredentialLookup, RemoteOptions};
         let cfg = self.remote_config()?;
-        let overrides = RemoteOverrides {
-            server: self.global.server.clone(),
-            tls_ca_cert: self.global.tls_ca_cert.clone(),
-            tls_client_cert: self.global.tls_client_cert.clone(),
-            tls_client_key: self.global.tls_client_key.clone(),
-        };
-        let resolved = cfg.resolve(gun, &overrides, &self.trust_dir);
-        let fresh_default = resolved.source == "default"
-            && !self.trust_dir.join(config::DEFAULT_REPOSITORY_DIR).exists();
+        let overrides = self.remote_overrides()?;
+        let resolved = cfg.resolve(gun, &overrides, &self.trust_dir)?;
+        let is_default = resolved.source == config::DEFAULT_SOURCE;
+        let fresh_default =
+            is_default && !self.trust_dir.join(config::DEFAULT_REPOSITORY_DIR).exists();
+        if is_default && cfg.path.is_some() && !self.default_notice.replace(true) {
+            self.note(format!(
+                "Using the local static repository in {} ({} names no server); \
+                 set remote_server.url there, --server or VOUCH_SERVER to publish elsewhere",
+                resolved.url.trim_start_matches("file://"),
+                self.config_path().display()
+            ));
+        }
         if fresh_default && !self.default_notice.replace(true) {
             self.note(format!(
-                "Using a local static repository in {} (no --server or config file given); \
+                "Using a local static repository in {} (no --server, VOUCH_SERVER, \
+                 DOCKER_CONTENT_TRUST_SERVER or config file given); \
                  set --server or remote_server.url in {} to publish elsewhere",
                 resolved.url.trim_start_matches("file://"),
                 self.trust_dir.join(config::CONFIG_FILE).display()

@@ -141,3 +141,124 @@ fn a_config_remote_server_without_a_url_is_an_error_not_the_default() {
     );
     let _ = s(&cfg);
 }
+
+// ---------------------------------------------------------------------------------------
+// 2. Config typos refused; `config show`
+
+#[test]
+fn config_typos_are_refused_with_the_key_named_and_notary_fields_accepted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    std::fs::create_dir_all(&trust).unwrap();
+    let cfg = trust.join("config.json");
+    for (text, key) in [
+        (r#"{"remote_server": {"ulr": "https://notary.example.com"}}"#, "ulr"),
+        (r#"{"remote_sever": {"url": "https://notary.example.com"}}"#, "remote_sever"),
+        (r#"{"trust_pinning": {"disable_tofuu": true}}"#, "disable_tofuu"),
+    ] {
+        std::fs::write(&cfg, text).unwrap();
+        for args in [
+            vec!["init", "example.com/typo/app"],
+            vec!["verify", "example.com/typo/app:1", "--offline"],
+            vec!["config", "show"],
+        ] {
+            let out = fails(vouch(&trust), &args, 2);
+            assert!(
+                out.stderr.starts_with("vouch: error: ")
+                    && out.stderr.contains(&cfg.display().to_string())
+                    && out.stderr.contains(&format!("unknown key {key:?}")),
+                "{args:?} with {text}: {}",
+                out.stderr
+            );
+        }
+        assert!(!trust.join("repository").exists());
+    }
+    // Every field of notary's client config.json is accepted.
+    std::fs::write(
+        &cfg,
+        r#"{"trust_dir": "~/.notary",
+            "remote_server": {"url": "https://notary.example.com:4443", "root_ca": "ca.crt",
+                              "tls_client_cert": "c.crt", "tls_client_key": "c.key",
+                              "skipTLSVerify": false},
+            "trust_pinning": {"certs": {"example.com/*": ["abc"]}, "ca": {}, "disable_tofu": false}}"#,
+    )
+    .unwrap();
+    ok(vouch(&trust), &["config", "show"]);
+}
+
+#[test]
+fn config_show_names_where_each_setting_came_from() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    std::fs::create_dir_all(&trust).unwrap();
+    let show = |c: assert_cmd::Command, extra: &[&str]| {
+        let mut args = vec!["config", "show", "--output", "json"];
+        args.extend_from_slice(extra);
+        json(&ok(c, &args).stdout)["settings"].clone()
+    };
+    // Nothing set: defaults (the trust dir is the flag the test passes).
+    let v = show(vouch(&trust), &[]);
+    assert_eq!(v["trust_dir"]["source"], "--trust-dir");
+    assert_eq!(v["trust_dir"]["value"], s(&trust));
+    assert_eq!(v["server"]["source"], "default");
+    assert_eq!(
+        v["server"]["value"],
+        format!("file://{}", trust.join("repository").display())
+    );
+    assert_eq!(v["max_root_size"]["value"], 1048576);
+    assert_eq!(v["tofu"]["value"], false);
+
+    // A config file, then the environment over it, then the flag over both.
+    let cfg = trust.join("config.json");
+    std::fs::write(
+        &cfg,
+        r#"{"remote_server": {"url": "https://file.example.com", "root_ca": "ca.crt"},
+            "remote_servers": {"example.com/team": {"url": "https://team.example.com"}},
+            "max_root_size": "2M", "tofu": true}"#,
+    )
+    .unwrap();
+    let v = show(vouch(&trust), &[]);
+    let from_file = format!("{} remote_server.url", cfg.display());
+    assert_eq!(
+        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (Some("https://file.example.com"), Some(from_file.as_str()))
+    );
+    assert_eq!(v["tls_ca_cert"]["value"], s(&trust.join("ca.crt")));
+    assert_eq!(v["max_root_size"]["value"], 2 << 20);
+    assert_eq!(v["tofu"]["value"], true);
+    let v = show(vouch(&trust), &["example.com/team/app"]);
+    assert_eq!(v["server"]["value"], "https://team.example.com");
+    let mut c = vouch(&trust);
+    c.env("DOCKER_CONTENT_TRUST_SERVER", "https://docker.example.com")
+        .env("VOUCH_MAX_ROOT_SIZE", "3M");
+    let v = show(c, &["example.com/team/app"]);
+    assert_eq!(
+        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (
+            Some("https://docker.example.com"),
+            Some("DOCKER_CONTENT_TRUST_SERVER")
+        )
+    );
+    assert_eq!(v["max_root_size"]["source"], "VOUCH_MAX_ROOT_SIZE");
+    let mut c = vouch(&trust);
+    c.env("VOUCH_SERVER", "https://vouch.example.com")
+        .env("DOCKER_CONTENT_TRUST_SERVER", "https://docker.example.com");
+    let v = show(c, &[]);
+    assert_eq!(v["server"]["source"], "VOUCH_SERVER");
+    let mut c = vouch(&trust);
+    c.env("VOUCH_SERVER", "https://vouch.example.com");
+    let v = show(c, &["-s", "https://flag.example.com", "--tls-ca-cert", "/x/ca.pem"]);
+    assert_eq!(
+        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (Some("https://flag.example.com"), Some("--server"))
+    );
+    assert_eq!(v["tls_ca_cert"]["source"], "--tls-ca-cert");
+
+    // Text: one row per setting, with its source.
+    let out = ok(vouch(&trust), &["config", "show"]).stdout;
+    let server_row = out.lines().find(|l| l.starts_with("server ")).unwrap();
+    assert!(
+        server_row.contains("https://file.example.com") && server_row.ends_with(&from_file),
+        "{out}"
+    );
+}

@@ -263,6 +263,33 @@ pub enum Command {
         #[arg(long)]
         remote: bool,
     },
+    /// Show the settings in effect (server, TLS files, trust dir, …) and where each came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script: `vouch completions bash > /etc/bash_completion.d/vouch`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of vouch, or of one command: `vouch man trust pin | man -l -`.
+    Man {
+        /// The command, e.g. `sign` or `trust pin` [default: vouch itself].
+        #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]
+        command: Vec<String>,
+        /// Write every page (vouch.1, vouch-sign.1, vouch-trust-pin.1, …) into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print each effective setting, its value and where it came from (flag, environment
+    /// variable, config file, default).
+    Show {
+        /// Resolve the server for this repository (GUN), as a command naming it would.
+        gun: Option<String>,
+    },
 }
 
 /// Where a reading command reads trust data from (how its root is anchored is the global

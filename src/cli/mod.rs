@@ -3,6 +3,8 @@
 pub mod args;
 mod backup;
 mod ceremony;
+mod completions;
+mod config_cmd;
 mod key;
 mod lifecycle;
 mod output;
@@ -65,8 +67,15 @@ pub fn usage(msg: impl Into<String>) -> CliError {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn run(cli: Cli) -> CliResult {
+    // These need no trust dir, config or home directory.
+    match cli.command {
+        Command::Completions { shell } => return completions::completions(shell),
+        Command::Man { command, out_dir } => return completions::man(&command, out_dir.as_deref()),
+        _ => {}
+    }
     let ctx = Context::new(cli.global)?;
     match cli.command {
+        Command::Config(cmd) => config_cmd::run(&ctx, cmd),
         Command::Key(cmd) => key::run(&ctx, cmd),
         Command::Verify {
             image,
@@ -271,8 +280,10 @@ impl Context {
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 
-    /// notary's `trust_pinning` block of the config file (empty when absent).
+    /// notary's `trust_pinning` block of the config file (empty when absent). The whole
+    /// file is checked first: unknown keys and bad values are refused.
     pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
+        self.remote_config()?;
         match self.config_bytes() {
             Some(b) => vouch::trust::pin::NotaryTrustPinning::from_config_json(b).map_err(|e| {
                 CliError::from(e).with_context(self.config_path().display().to_string())

@@ -96,7 +96,10 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         | Command::Witness { .. }
         | Command::Expiry { .. }
         | Command::Renew { .. }
-        | Command::Root(_) => unreachable!("dispatched in cli::run"),
+        | Command::Root(_)
+        | Command::Config(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => unreachable!("dispatched in cli::run"),
     }
 }
 

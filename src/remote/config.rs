@@ -27,11 +27,15 @@
 //! `registry.example.com/team/app`, not `registry.example.com/teamx`), and the longest
 //! matching prefix wins. Relative file paths (TLS files, and a `url` that is a plain
 //! directory path) are relative to the config file's directory,
-//! `~/` is the home directory (as notary does). Other keys (`trust_dir`, `trust_pinning`, …)
-//! are ignored here.
+//! `~/` is the home directory (as notary does). `trust_dir` and `trust_pinning` are read
+//! elsewhere (or, for `trust_dir`, accepted and not used). A key the format does not know —
+//! at the top level, in `remote_server`, a `remote_servers` entry, `trust_pinning` or a
+//! `registries` entry — is refused, naming it: a typo must not silently drop a setting.
 //!
-//! Precedence when resolving the remote for a GUN: command-line values, then the longest
-//! matching `remote_servers` entry (unless `--server` was given), then `remote_server`, then
+//! Precedence when resolving the remote for a GUN: command-line values, then the server named
+//! by `VOUCH_SERVER`, then by `DOCKER_CONTENT_TRUST_SERVER` (given to [`RemoteConfig::resolve`]
+//! in [`RemoteOverrides::env_server`]), then the longest matching `remote_servers` entry,
+//! then `remote_server`, then
 //! Docker's default for Docker Hub (`https://notary.docker.io` for `docker.io/…` GUNs), then
 //! the default (a static repository in the trust directory, [`default_remote_url`]).
 //! A registry's own notary server (Harbor's `notary.<domain>`, say) is a `remote_servers`
@@ -192,6 +196,17 @@ impl RemoteConfig {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        check_keys(obj, "the top level", TOP_LEVEL_KEYS).map_err(err)?;
+        for (section, value) in obj {
+            let known = match section.as_str() {
+                "remote_server" => SERVER_KEYS,
+                "trust_pinning" => TRUST_PINNING_KEYS,
+                _ => continue,
+            };
+            if let Some(o) = value.as_object() {
+                check_keys(o, section, known).map_err(err)?;
+            }
+        }
         let mut cfg = RemoteConfig {
             path: path.map(Path::to_path_buf),
             ..Default::default()
@@ -226,8 +241,11 @@ impl RemoteConfig {
                         "remote_servers key {prefix:?} is not a GUN prefix: {e}"
                     ))
                 })?;
-                let e = parse_entry(entry, &format!("remote_servers[{prefix:?}]"), &base)
-                    .map_err(err)?;
+                let name = format!("remote_servers[{prefix:?}]");
+                if let Some(o) = entry.as_object() {
+                    check_keys(o, &name, SERVER_KEYS).map_err(err)?;
+                }
+                let e = parse_entry(entry, &name, &base).map_err(err)?;
                 if e.url.is_none() {
                     return Err(err(format!("remote_servers[{prefix:?}] has no url")));
                 }
@@ -357,6 +375,68 @@ impl RemoteConfig {
                 .unwrap_or(super::limits::DEFAULT_MAX_ROOT_SIZE),
         })
     }
+}
+
+/// Keys a config file may have at the top level: notary's (`trust_dir`, `remote_server`,
+/// `trust_pinning`) and vouch's additions.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "trust_dir",
+    "remote_server",
+    "trust_pinning",
+    "remote_servers",
+    "registries",
+    "max_root_size",
+    "tofu",
+];
+/// Keys of `remote_server` and of each `remote_servers` entry (notary's).
+pub const SERVER_KEYS: &[&str] = &[
+    "url",
+    "root_ca",
+    "tls_client_cert",
+    "tls_client_key",
+    "skipTLSVerify",
+];
+/// Keys of `trust_pinning` (notary's).
+pub const TRUST_PINNING_KEYS: &[&str] = &["certs", "ca", "disable_tofu"];
+
+/// Every key of `obj` must be one of `known`: a typo (`"ulr"`, `"remote_sever"`) would
+/// otherwise be ignored and its setting silently not apply.
+fn check_keys(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    section: &str,
+    known: &[&str],
+) -> Result<(), String> {
+    for key in obj.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let near = known
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(key))
+            .or_else(|| known.iter().find(|k| edit_distance(k, key) <= 2))
+            .map(|k| format!("; did you mean {k:?}?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown key {key:?} in {section}{near} (known: {})",
+            known.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Levenshtein distance (short config keys only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
 }
 
 /// The environment variables naming a server, in precedence order (`--server` wins over
@@ -824,5 +904,28 @@ mod tests {
         assert_eq!(c.resolve(None, &o, t).unwrap().url, "https://flag");
         let e = RemoteConfig::from_json(br#"{"remote_server": {"url": "notary:4443"}}"#, at).unwrap_err();
         assert!(e.to_string().contains("\"https://notary:4443\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_named() {
+        let at = Some(Path::new("/c.json"));
+        for (bad, says) in [
+            (r#"{"remote_sever": {"url": "https://x"}}"#, r#"unknown key "remote_sever" in the top level; did you mean "remote_server"?"#),
+            (r#"{"remote_server": {"ulr": "https://x"}}"#, r#"unknown key "ulr" in remote_server; did you mean "url"?"#),
+            (r#"{"remote_servers": {"r.io/a": {"url": "https://x", "rootca": "c"}}}"#, r#"unknown key "rootca" in remote_servers["r.io/a"]; did you mean "root_ca"?"#),
+            (r#"{"trust_pinning": {"disable_tofuu": true}}"#, r#"unknown key "disable_tofuu" in trust_pinning"#),
+            (r#"{"Remote_Server": {"url": "https://x"}}"#, r#"did you mean "remote_server"?"#),
+            (r#"{"colour": true}"#, r#"unknown key "colour" in the top level (known: trust_dir"#),
+        ] {
+            let e = RemoteConfig::from_json(bad.as_bytes(), at).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            assert_eq!(e.exit_code(), crate::ExitCode::Usage);
+        }
+        // notary's own config fields, every one of them, are accepted.
+        let notary = r#"{"trust_dir": "~/.notary",
+            "remote_server": {"url": "https://n:4443", "root_ca": "ca.crt", "tls_client_cert": "c.crt",
+                              "tls_client_key": "c.key", "skipTLSVerify": false},
+            "trust_pinning": {"certs": {"a/*": ["id"]}, "ca": {"a/": "ca.pem"}, "disable_tofu": true}}"#;
+        RemoteConfig::from_json(notary.as_bytes(), at).unwrap();
     }
 }

@@ -262,3 +262,127 @@ fn config_show_names_where_each_setting_came_from() {
         "{out}"
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// 3. Completions, man pages, make install
+
+fn vouch_bare() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("vouch").unwrap();
+    // Neither needs a trust dir or a home directory.
+    c.env_remove("HOME").env_remove("VOUCH_TRUST_DIR");
+    c
+}
+
+#[test]
+fn bash_completion_is_valid_bash_and_every_shell_gets_a_script() {
+    let bash = ok(vouch_bare(), &["completions", "bash"]).stdout;
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("vouch.bash");
+    std::fs::write(&file, &bash).unwrap();
+    let check = std::process::Command::new(support::require_binary("bash"))
+        .arg("-n")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "bash -n: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // The script completes vouch's commands and options.
+    for word in ["verify", "sign-file", "--trust-dir", "completions"] {
+        assert!(bash.contains(word), "{word} missing from the bash completion");
+    }
+    // Sourced in a real bash, it registers the completion function for `vouch`.
+    let sourced = std::process::Command::new(support::require_binary("bash"))
+        .arg("-c")
+        .arg(format!("source {} && complete -p vouch", s(&file)))
+        .output()
+        .unwrap();
+    assert!(
+        sourced.status.success() && String::from_utf8_lossy(&sourced.stdout).contains("vouch"),
+        "{}",
+        String::from_utf8_lossy(&sourced.stderr)
+    );
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        let out = ok(vouch_bare(), &["completions", shell]).stdout;
+        assert!(out.contains("verify-file"), "{shell}: {out}");
+    }
+    fails(vouch_bare(), &["completions", "tcsh"], 2);
+}
+
+/// `man -l FILE` with no pager: (exit code, rendered text, warnings).
+fn man_render(file: &Path) -> (i32, String, String) {
+    let o = std::process::Command::new(support::require_binary("man"))
+        .args(["--warnings", "-l"])
+        .arg(file)
+        .env("MANPAGER", "cat")
+        .env("PAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn man_pages_render_with_man() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (args, name, says) in [
+        (vec!["man"], "vouch", "verify-file"),
+        (vec!["man", "verify"], "vouch-verify", "--offline"),
+        (vec!["man", "trust", "pin"], "vouch-trust-pin", "--root-key-id"),
+    ] {
+        let page = ok(vouch_bare(), &args).stdout;
+        assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+        let file = tmp.path().join(format!("{name}.1"));
+        std::fs::write(&file, &page).unwrap();
+        let (code, text, warnings) = man_render(&file);
+        assert_eq!(code, 0, "{name}: {warnings}");
+        assert!(warnings.trim().is_empty(), "{name}: {warnings}");
+        assert!(text.contains("SYNOPSIS") && text.contains(says), "{name}: {text}");
+        assert!(text.contains(&format!("{name}(1)")), "{text}");
+    }
+    let out = fails(vouch_bare(), &["man", "no-such-command"], 2);
+    assert!(out.stderr.starts_with("vouch: error: "), "{}", out.stderr);
+}
+
+#[test]
+fn make_install_puts_binary_man_pages_and_completions_under_prefix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let prefix = tmp.path().join("usr");
+    let o = std::process::Command::new(support::require_binary("make"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-s", "install"])
+        .arg(format!("PREFIX={}", prefix.display()))
+        .arg(format!("BIN={}", env!("CARGO_BIN_EXE_vouch")))
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "make install: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let bin = prefix.join("bin/vouch");
+    let installed = std::process::Command::new(&bin)
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&installed.stdout).starts_with("vouch "));
+    for page in ["vouch.1", "vouch-sign.1", "vouch-verify.1", "vouch-trust-pin.1", "vouch-key-backup-verify.1"] {
+        let file = prefix.join("share/man/man1").join(page);
+        let (code, text, warnings) = man_render(&file);
+        assert!(code == 0 && text.contains("SYNOPSIS"), "{page}: {warnings}");
+    }
+    for (file, says) in [
+        ("share/bash-completion/completions/vouch", "complete"),
+        ("share/zsh/site-functions/_vouch", "#compdef vouch"),
+        ("share/fish/vendor_completions.d/vouch.fish", "complete -c vouch"),
+    ] {
+        let text = std::fs::read_to_string(prefix.join(file)).unwrap();
+        assert!(text.contains(says), "{file}");
+    }
+}

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use support::{fails, list_rows, ok, run, Notary, NotaryServer};
+use support::{fails, list_rows, ok, Notary, NotaryServer};
 
 fn digest(seed: &str) -> String {
     hex::encode(Sha256::digest(format!("manifest {seed}").as_bytes()))
@@ -385,4 +385,132 @@ fn make_install_puts_binary_man_pages_and_completions_under_prefix() {
         let text = std::fs::read_to_string(prefix.join(file)).unwrap();
         assert!(text.contains(says), "{file}");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// 4. JSON error objects
+
+/// The error object `--output json` prints on stdout for a failure: checked against the
+/// documented schema; returns its `error` member.
+fn error_object(stdout: &str, exit_code: i32) -> Value {
+    let v = json(stdout);
+    assert_eq!(v["vouch_json"], 1, "{v}");
+    let e = &v["error"];
+    let obj = e.as_object().unwrap_or_else(|| panic!("no error object: {v}"));
+    let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
+    keys.sort();
+    assert_eq!(keys, ["exit_code", "hint", "kind", "message"], "{v}");
+    assert_eq!(e["exit_code"], exit_code, "{v}");
+    let kind = e["kind"].as_str().unwrap();
+    assert!(
+        !kind.is_empty()
+            && kind
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        "kind {kind:?} is not snake_case"
+    );
+    assert!(!e["message"].as_str().unwrap().is_empty());
+    assert!(e["hint"].is_null() || e["hint"].is_string(), "{v}");
+    e.clone()
+}
+
+#[test]
+fn json_failures_print_an_error_object_for_each_exit_code() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let gun = "example.com/json/app";
+    let down = format!("http://127.0.0.1:{}", support::free_port());
+    let missing_key = "ab".repeat(32);
+    let reference = format!("{gun}:v1");
+    let cases: Vec<(Vec<&str>, i32, &str)> = vec![
+        // 1: not trusted (nothing cached to trust, offline).
+        (vec!["verify", &reference, "--offline"], 1, "trust_not_cached"),
+        // 2: bad input, from vouch and from the argument parser.
+        (vec!["verify", "Not A Reference!"], 2, ""),
+        (vec!["verify"], 2, "usage_missing_required_argument"),
+        (vec!["sign", "--no-such-flag", "x"], 2, "usage_unknown_argument"),
+        // 3: the server does not answer.
+        (vec!["-s", &down, "--tofu", "list", gun], 3, ""),
+        // 4: no such key in the key store.
+        (vec!["key", "export", &missing_key], 4, ""),
+    ];
+    for (args, code, kind) in cases {
+        for json_flag in [["--output", "json"], ["--output=json", ""]] {
+            let mut all: Vec<&str> = json_flag.iter().copied().filter(|a| !a.is_empty()).collect();
+            all.extend(&args);
+            let out = fails(vouch(&trust), &all, code);
+            let e = error_object(&out.stdout, code);
+            if !kind.is_empty() {
+                assert_eq!(e["kind"], kind, "{args:?}");
+            }
+            // stderr keeps the text form, with the same message.
+            let msg = e["message"].as_str().unwrap();
+            assert_eq!(
+                out.stderr.lines().next(),
+                Some(format!("vouch: error: {msg}").as_str()),
+                "{args:?}"
+            );
+            if let Some(hint) = e["hint"].as_str() {
+                assert!(out.stderr.contains(&format!("vouch: hint: {hint}")));
+            }
+        }
+        // Without --output json, stdout holds nothing.
+        let out = fails(vouch(&trust), &args, code);
+        assert_eq!(out.stdout, "", "{args:?}");
+    }
+    // The same cause gives the same kind, whatever the data.
+    let a = fails(vouch(&trust), &["--output", "json", "verify", "example.com/a:1", "--offline"], 1);
+    let b = fails(vouch(&trust), &["--output", "json", "verify", "other.org/b/c:2", "--offline"], 1);
+    assert_eq!(
+        error_object(&a.stdout, 1)["kind"],
+        error_object(&b.stdout, 1)["kind"]
+    );
+}
+
+#[test]
+fn a_json_answer_that_carries_a_failure_stays_one_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let gun = "example.com/json/expiry";
+    ok(vouch(&trust), &["init", gun]);
+    // Everything expires within 100 years: exit 1, and stdout is the answer alone.
+    let out = fails(
+        vouch(&trust),
+        &["--output", "json", "expiry", gun, "--within", "36500d"],
+        1,
+    );
+    let v = json(&out.stdout);
+    assert!(v.get("error").is_none(), "{v}");
+    assert!(out.stderr.contains("vouch: error: "), "{}", out.stderr);
+}
+
+// ---------------------------------------------------------------------------------------
+// 6. Usage errors in vouch's own form
+
+#[test]
+fn usage_errors_look_like_every_other_error_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    for (args, says) in [
+        (vec!["verify"], "<IMAGE>"),
+        (vec!["verify", "a/b:1", "--no-such-flag"], "--no-such-flag"),
+        (vec!["no-such-command"], "no-such-command"),
+        (vec!["key"], "`vouch key` needs a command: generate, list"),
+        (vec!["--output", "yaml", "key", "list"], "yaml"),
+    ] {
+        let out = fails(vouch(&trust), &args, 2);
+        assert!(
+            out.stderr.starts_with("vouch: error: ") && out.stderr.contains(says),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(out.stderr.contains("\nvouch: hint: "), "{}", out.stderr);
+        assert!(!out.stderr.contains("\nerror:"), "{}", out.stderr);
+        assert_eq!(out.stdout, "");
+    }
+    // --help and --version are answers, not errors.
+    let help = ok(vouch(&trust), &["verify", "--help"]);
+    assert!(help.stdout.contains("Examples:"), "{}", help.stdout);
+    assert!(help.stdout.contains("Global options:"), "{}", help.stdout);
+    ok(vouch(&trust), &["--version"]);
 }

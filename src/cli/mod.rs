@@ -41,7 +41,166 @@ impl CliError {
     }
 }
 
+/// What the user is told about a failure: on stderr as text, and with `--output json`
+/// also on stdout as `{"error": {…}, "vouch_json": 1}`.
+pub struct Report {
+    /// A stable snake_case name of the cause (`trust_no_such_target`, `usage`, …).
+    pub kind: String,
+    pub message: String,
+    pub hint: Option<String>,
+    pub exit_code: i32,
+}
+
+impl Report {
+    /// `vouch: error: …` (and `vouch: hint: …`) on stderr; with `json`, the error object on
+    /// stdout unless a JSON answer was already printed there.
+    pub fn print(&self, json: bool) {
+        eprintln!("vouch: error: {}", self.message);
+        if let Some(hint) = &self.hint {
+            eprintln!("vouch: hint: {hint}");
+        }
+        if json && !output::JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst) {
+            output::print_json(&serde_json::json!({
+                "error": {
+                    "kind": self.kind,
+                    "message": self.message,
+                    "hint": self.hint,
+                    "exit_code": self.exit_code,
+                },
+                "vouch_json": 1,
+            }));
+        }
+    }
+
+    /// A command-line parse error (clap's), in the same form; exit 2.
+    pub fn from_clap(e: &clap::Error) -> Report {
+        let text = e.render().to_string();
+        if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            // `vouch` or `vouch key` alone: name the commands instead of printing the help.
+            let cmd = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Usage: "))
+                .map(|u| {
+                    u.split_whitespace()
+                        .take_while(|w| !w.starts_with(['[', '<', '-']))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| "vouch".to_owned());
+            let names: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim_end() != "Commands:")
+                .skip(1)
+                .take_while(|l| l.starts_with(' '))
+                .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|n| *n != "help")
+                .collect();
+            return Report {
+                kind: "usage_missing_command".to_owned(),
+                message: format!("`{cmd}` needs a command: {}", names.join(", ")),
+                hint: Some(format!("`{cmd} --help` describes each")),
+                exit_code: ExitCode::Usage.code(),
+            };
+        }
+        let mut message = String::new();
+        let mut hints = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(m) = line.strip_prefix("error: ") {
+                message = m.to_owned();
+            } else if let Some(t) = line.strip_prefix("tip: ") {
+                hints.push(t.to_owned());
+            } else if let Some(u) = line.strip_prefix("Usage: ") {
+                hints.push(format!("usage: {u}"));
+            } else if line.starts_with("For more information") {
+                let cmd = e
+                    .get(clap::error::ContextKind::Usage)
+                    .map(|u| u.to_string())
+                    .and_then(|u| {
+                        let words: Vec<&str> = u
+                            .trim_start_matches("Usage: ")
+                            .split_whitespace()
+                            .take_while(|w| !w.starts_with(['[', '<', '-']))
+                            .collect();
+                        (!words.is_empty()).then(|| words.join(" "))
+                    })
+                    .unwrap_or_else(|| "vouch".to_owned());
+                hints.push(format!("`{cmd} --help` lists the arguments"));
+            } else if message.is_empty() {
+                message = line.to_owned();
+            } else {
+                // The items of "the following required arguments were not provided:".
+                if !message.ends_with(':') && !line.starts_with('[') {
+                    message.push(',');
+                }
+                message.push(' ');
+                message.push_str(line);
+            }
+        }
+        Report {
+            kind: format!("usage_{}", snake_case(&format!("{:?}", e.kind()))),
+            message,
+            hint: (!hints.is_empty()).then(|| hints.join("; ")),
+            exit_code: ExitCode::Usage.code(),
+        }
+    }
+}
+
+/// `MissingRequiredArgument` → `missing_required_argument`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The cause of `e` as a stable snake_case name: the chain of error variants it is made
+/// of, outermost first (`Error::Trust(TrustError::NoSuchTarget {…})` → `trust_no_such_target`).
+/// Only the variant names are taken from the Debug form; none of its data.
+fn error_kind(e: &Error) -> String {
+    let dbg = format!("{e:?}");
+    let mut parts = Vec::new();
+    let mut rest = dbg.as_str();
+    loop {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let ident = &rest[..end];
+        if !ident.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        parts.push(snake_case(ident));
+        match rest[end..].strip_prefix('(') {
+            Some(inner) => rest = inner,
+            None => break,
+        }
+    }
+    if parts.is_empty() {
+        "error".to_owned()
+    } else {
+        parts.join("_")
+    }
+}
+
 impl CliError {
+    /// The report of this error (see [`Report`]).
+    pub fn report(&self) -> Report {
+        Report {
+            kind: error_kind(&self.inner),
+            message: self.message(),
+            hint: self.hint(),
+            exit_code: self.exit_code().code(),
+        }
+    }
+
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self

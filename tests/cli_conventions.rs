@@ -514,3 +514,59 @@ fn usage_errors_look_like_every_other_error_and_exit_2() {
     assert!(help.stdout.contains("Global options:"), "{}", help.stdout);
     ok(vouch(&trust), &["--version"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// 5. `unsign` of a name that was never signed
+
+#[test]
+fn unsign_of_a_name_never_signed_is_an_error_and_stages_nothing() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let gun = "example.com/unsign/app";
+    let srv = |c: &mut assert_cmd::Command| {
+        c.arg("-s").arg(&server.url);
+    };
+    let cmd = || {
+        let mut c = vouch(&trust);
+        srv(&mut c);
+        c
+    };
+    ok(cmd(), &["init", gun]);
+    ok(cmd(), &["sign", &tag_pair(gun, "v1", 11)]);
+    let changelist = trust.join("tuf").join(gun).join("changelist");
+    let before = support::snapshot_tree(&changelist);
+    for args in [
+        vec!["unsign".to_owned(), format!("{gun}:v9")],
+        vec!["unsign".to_owned(), gun.to_owned(), "v9".to_owned()],
+        vec!["unsign".to_owned(), "--stage".to_owned(), format!("{gun}:v9")],
+        // One unknown name among known ones: nothing is removed.
+        vec!["unsign".to_owned(), format!("{gun}:v1"), format!("{gun}:v9")],
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = fails(cmd(), &args, 1);
+        assert!(
+            out.stderr
+                .starts_with(&format!("vouch: error: no target \"v9\" in {gun}")),
+            "{args:?}: {}",
+            out.stderr
+        );
+        assert!(!out.stderr.contains("Removed"), "{}", out.stderr);
+        assert_eq!(support::snapshot_tree(&changelist), before, "{args:?} staged");
+        let status = ok(cmd(), &["status", gun]).stdout;
+        assert!(status.contains("No unpublished changes"), "{status}");
+    }
+    // The server still has v1, as the real notary CLI reads it.
+    let n = Notary::with_server(&tmp.path().join("notary"), &server);
+    let names: Vec<String> = list_rows(&n.run(&["list", gun]))
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(names, ["v1"]);
+    // A name staged to be signed may be unsigned (dropping it), and a signed one is removed.
+    ok(cmd(), &["sign", "--stage", &tag_pair(gun, "v2", 12)]);
+    ok(cmd(), &["unsign", "--stage", &format!("{gun}:v2")]);
+    let out = ok(cmd(), &["unsign", &format!("{gun}:v1")]);
+    assert!(out.stderr.contains(&format!("Removed v1 from {gun}")), "{}", out.stderr);
+    assert!(n.run(&["list", gun]).contains("No targets present"));
+}

@@ -508,10 +508,23 @@ fn usage_errors_look_like_every_other_error_and_exit_2() {
         assert!(!out.stderr.contains("\nerror:"), "{}", out.stderr);
         assert_eq!(out.stdout, "");
     }
-    // --help and --version are answers, not errors.
-    let help = ok(vouch(&trust), &["verify", "--help"]);
-    assert!(help.stdout.contains("Examples:"), "{}", help.stdout);
-    assert!(help.stdout.contains("Global options:"), "{}", help.stdout);
+    // --help and --version are answers, not errors. Global options have their own
+    // section, after the command's own options; the main commands show examples.
+    for cmd in [vec!["verify"], vec!["sign"], vec!["init"], vec!["trust", "pin"]] {
+        let mut args = cmd.clone();
+        args.push("--help");
+        let help = ok(vouch(&trust), &args).stdout;
+        let own = help.find("\nOptions:").unwrap_or_else(|| panic!("{help}"));
+        let global = help.find("\nGlobal options:").unwrap_or_else(|| panic!("{help}"));
+        assert!(own < global, "{help}");
+        assert!(!help[own..global].contains("--trust-dir"), "{help}");
+        assert!(help[global..].contains("--trust-dir"), "{help}");
+        let examples = help.find("\nExamples:\n").unwrap_or_else(|| panic!("{cmd:?}: {help}"));
+        assert!(
+            help[examples..].contains(&format!("  vouch {} ", cmd.join(" "))),
+            "{help}"
+        );
+    }
     ok(vouch(&trust), &["--version"]);
 }
 

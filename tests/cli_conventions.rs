@@ -32,7 +32,12 @@ fn json(s: &str) -> Value {
 /// names a server or credentials.
 fn vouch(trust: &Path) -> assert_cmd::Command {
     let mut c = support::vouch(trust);
-    for v in ["NOTARY_AUTH", "VOUCH_USERNAME", "VOUCH_PASSWORD", "DOCKER_CONFIG"] {
+    for v in [
+        "NOTARY_AUTH",
+        "VOUCH_USERNAME",
+        "VOUCH_PASSWORD",
+        "DOCKER_CONFIG",
+    ] {
         c.env_remove(v);
     }
     c
@@ -67,12 +72,7 @@ fn docker_content_trust_server_is_where_init_and_sign_publish() {
     let n = Notary::with_server(&tmp.path().join("notary"), &server);
     assert_eq!(
         list_rows(&n.run(&["list", gun])),
-        vec![(
-            "v1".to_owned(),
-            digest("v1"),
-            401,
-            "targets".to_owned()
-        )]
+        vec![("v1".to_owned(), digest("v1"), 401, "targets".to_owned())]
     );
 
     // VOUCH_SERVER wins over DOCKER_CONTENT_TRUST_SERVER, --server over both.
@@ -132,10 +132,8 @@ fn a_config_remote_server_without_a_url_is_an_error_not_the_default() {
     std::fs::write(&cfg, r#"{"trust_pinning": {}}"#).unwrap();
     let out = ok(vouch(&trust), &["init", "example.com/cfg/app"]);
     assert!(
-        out.stderr.contains(&format!(
-            "({} names no server)",
-            cfg.display()
-        )),
+        out.stderr
+            .contains(&format!("({} names no server)", cfg.display())),
         "{}",
         out.stderr
     );
@@ -152,9 +150,18 @@ fn config_typos_are_refused_with_the_key_named_and_notary_fields_accepted() {
     std::fs::create_dir_all(&trust).unwrap();
     let cfg = trust.join("config.json");
     for (text, key) in [
-        (r#"{"remote_server": {"ulr": "https://notary.example.com"}}"#, "ulr"),
-        (r#"{"remote_sever": {"url": "https://notary.example.com"}}"#, "remote_sever"),
-        (r#"{"trust_pinning": {"disable_tofuu": true}}"#, "disable_tofuu"),
+        (
+            r#"{"remote_server": {"ulr": "https://notary.example.com"}}"#,
+            "ulr",
+        ),
+        (
+            r#"{"remote_sever": {"url": "https://notary.example.com"}}"#,
+            "remote_sever",
+        ),
+        (
+            r#"{"trust_pinning": {"disable_tofuu": true}}"#,
+            "disable_tofuu",
+        ),
     ] {
         std::fs::write(&cfg, text).unwrap();
         for args in [
@@ -220,7 +227,10 @@ fn config_show_names_where_each_setting_came_from() {
     let v = show(vouch(&trust), &[]);
     let from_file = format!("{} remote_server.url", cfg.display());
     assert_eq!(
-        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (
+            v["server"]["value"].as_str(),
+            v["server"]["source"].as_str()
+        ),
         (Some("https://file.example.com"), Some(from_file.as_str()))
     );
     assert_eq!(v["tls_ca_cert"]["value"], s(&trust.join("ca.crt")));
@@ -233,7 +243,10 @@ fn config_show_names_where_each_setting_came_from() {
         .env("VOUCH_MAX_ROOT_SIZE", "3M");
     let v = show(c, &["example.com/team/app"]);
     assert_eq!(
-        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (
+            v["server"]["value"].as_str(),
+            v["server"]["source"].as_str()
+        ),
         (
             Some("https://docker.example.com"),
             Some("DOCKER_CONTENT_TRUST_SERVER")
@@ -247,9 +260,20 @@ fn config_show_names_where_each_setting_came_from() {
     assert_eq!(v["server"]["source"], "VOUCH_SERVER");
     let mut c = vouch(&trust);
     c.env("VOUCH_SERVER", "https://vouch.example.com");
-    let v = show(c, &["-s", "https://flag.example.com", "--tls-ca-cert", "/x/ca.pem"]);
+    let v = show(
+        c,
+        &[
+            "-s",
+            "https://flag.example.com",
+            "--tls-ca-cert",
+            "/x/ca.pem",
+        ],
+    );
     assert_eq!(
-        (v["server"]["value"].as_str(), v["server"]["source"].as_str()),
+        (
+            v["server"]["value"].as_str(),
+            v["server"]["source"].as_str()
+        ),
         (Some("https://flag.example.com"), Some("--server"))
     );
     assert_eq!(v["tls_ca_cert"]["source"], "--tls-ca-cert");
@@ -291,7 +315,10 @@ fn bash_completion_is_valid_bash_and_every_shell_gets_a_script() {
     );
     // The script completes vouch's commands and options.
     for word in ["verify", "sign-file", "--trust-dir", "completions"] {
-        assert!(bash.contains(word), "{word} missing from the bash completion");
+        assert!(
+            bash.contains(word),
+            "{word} missing from the bash completion"
+        );
     }
     // Sourced in a real bash, it registers the completion function for `vouch`.
     let sourced = std::process::Command::new(support::require_binary("bash"))
@@ -334,7 +361,11 @@ fn man_pages_render_with_man() {
     for (args, name, says) in [
         (vec!["man"], "vouch", "verify-file"),
         (vec!["man", "verify"], "vouch-verify", "--offline"),
-        (vec!["man", "trust", "pin"], "vouch-trust-pin", "--root-key-id"),
+        (
+            vec!["man", "trust", "pin"],
+            "vouch-trust-pin",
+            "--root-key-id",
+        ),
     ] {
         let page = ok(vouch_bare(), &args).stdout;
         assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
@@ -343,7 +374,10 @@ fn man_pages_render_with_man() {
         let (code, text, warnings) = man_render(&file);
         assert_eq!(code, 0, "{name}: {warnings}");
         assert!(warnings.trim().is_empty(), "{name}: {warnings}");
-        assert!(text.contains("SYNOPSIS") && text.contains(says), "{name}: {text}");
+        assert!(
+            text.contains("SYNOPSIS") && text.contains(says),
+            "{name}: {text}"
+        );
         assert!(text.contains(&format!("{name}(1)")), "{text}");
     }
     let out = fails(vouch_bare(), &["man", "no-such-command"], 2);
@@ -372,7 +406,13 @@ fn make_install_puts_binary_man_pages_and_completions_under_prefix() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&installed.stdout).starts_with("vouch "));
-    for page in ["vouch.1", "vouch-sign.1", "vouch-verify.1", "vouch-trust-pin.1", "vouch-key-backup-verify.1"] {
+    for page in [
+        "vouch.1",
+        "vouch-sign.1",
+        "vouch-verify.1",
+        "vouch-trust-pin.1",
+        "vouch-key-backup-verify.1",
+    ] {
         let file = prefix.join("share/man/man1").join(page);
         let (code, text, warnings) = man_render(&file);
         assert!(code == 0 && text.contains("SYNOPSIS"), "{page}: {warnings}");
@@ -380,7 +420,10 @@ fn make_install_puts_binary_man_pages_and_completions_under_prefix() {
     for (file, says) in [
         ("share/bash-completion/completions/vouch", "complete"),
         ("share/zsh/site-functions/_vouch", "#compdef vouch"),
-        ("share/fish/vendor_completions.d/vouch.fish", "complete -c vouch"),
+        (
+            "share/fish/vendor_completions.d/vouch.fish",
+            "complete -c vouch",
+        ),
     ] {
         let text = std::fs::read_to_string(prefix.join(file)).unwrap();
         assert!(text.contains(says), "{file}");
@@ -396,7 +439,9 @@ fn error_object(stdout: &str, exit_code: i32) -> Value {
     let v = json(stdout);
     assert_eq!(v["vouch_json"], 1, "{v}");
     let e = &v["error"];
-    let obj = e.as_object().unwrap_or_else(|| panic!("no error object: {v}"));
+    let obj = e
+        .as_object()
+        .unwrap_or_else(|| panic!("no error object: {v}"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
     assert_eq!(keys, ["exit_code", "hint", "kind", "message"], "{v}");
@@ -424,11 +469,19 @@ fn json_failures_print_an_error_object_for_each_exit_code() {
     let reference = format!("{gun}:v1");
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         // 1: not trusted (nothing cached to trust, offline).
-        (vec!["verify", &reference, "--offline"], 1, "trust_not_cached"),
+        (
+            vec!["verify", &reference, "--offline"],
+            1,
+            "trust_not_cached",
+        ),
         // 2: bad input, from vouch and from the argument parser.
         (vec!["verify", "Not A Reference!"], 2, ""),
         (vec!["verify"], 2, "usage_missing_required_argument"),
-        (vec!["sign", "--no-such-flag", "x"], 2, "usage_unknown_argument"),
+        (
+            vec!["sign", "--no-such-flag", "x"],
+            2,
+            "usage_unknown_argument",
+        ),
         // 3: the server does not answer.
         (vec!["-s", &down, "--tofu", "list", gun], 3, ""),
         // 4: no such key in the key store.
@@ -436,7 +489,11 @@ fn json_failures_print_an_error_object_for_each_exit_code() {
     ];
     for (args, code, kind) in cases {
         for json_flag in [["--output", "json"], ["--output=json", ""]] {
-            let mut all: Vec<&str> = json_flag.iter().copied().filter(|a| !a.is_empty()).collect();
+            let mut all: Vec<&str> = json_flag
+                .iter()
+                .copied()
+                .filter(|a| !a.is_empty())
+                .collect();
             all.extend(&args);
             let out = fails(vouch(&trust), &all, code);
             let e = error_object(&out.stdout, code);
@@ -459,8 +516,16 @@ fn json_failures_print_an_error_object_for_each_exit_code() {
         assert_eq!(out.stdout, "", "{args:?}");
     }
     // The same cause gives the same kind, whatever the data.
-    let a = fails(vouch(&trust), &["--output", "json", "verify", "example.com/a:1", "--offline"], 1);
-    let b = fails(vouch(&trust), &["--output", "json", "verify", "other.org/b/c:2", "--offline"], 1);
+    let a = fails(
+        vouch(&trust),
+        &["--output", "json", "verify", "example.com/a:1", "--offline"],
+        1,
+    );
+    let b = fails(
+        vouch(&trust),
+        &["--output", "json", "verify", "other.org/b/c:2", "--offline"],
+        1,
+    );
     assert_eq!(
         error_object(&a.stdout, 1)["kind"],
         error_object(&b.stdout, 1)["kind"]
@@ -510,16 +575,25 @@ fn usage_errors_look_like_every_other_error_and_exit_2() {
     }
     // --help and --version are answers, not errors. Global options have their own
     // section, after the command's own options; the main commands show examples.
-    for cmd in [vec!["verify"], vec!["sign"], vec!["init"], vec!["trust", "pin"]] {
+    for cmd in [
+        vec!["verify"],
+        vec!["sign"],
+        vec!["init"],
+        vec!["trust", "pin"],
+    ] {
         let mut args = cmd.clone();
         args.push("--help");
         let help = ok(vouch(&trust), &args).stdout;
         let own = help.find("\nOptions:").unwrap_or_else(|| panic!("{help}"));
-        let global = help.find("\nGlobal options:").unwrap_or_else(|| panic!("{help}"));
+        let global = help
+            .find("\nGlobal options:")
+            .unwrap_or_else(|| panic!("{help}"));
         assert!(own < global, "{help}");
         assert!(!help[own..global].contains("--trust-dir"), "{help}");
         assert!(help[global..].contains("--trust-dir"), "{help}");
-        let examples = help.find("\nExamples:\n").unwrap_or_else(|| panic!("{cmd:?}: {help}"));
+        let examples = help
+            .find("\nExamples:\n")
+            .unwrap_or_else(|| panic!("{cmd:?}: {help}"));
         assert!(
             help[examples..].contains(&format!("  vouch {} ", cmd.join(" "))),
             "{help}"
@@ -552,9 +626,17 @@ fn unsign_of_a_name_never_signed_is_an_error_and_stages_nothing() {
     for args in [
         vec!["unsign".to_owned(), format!("{gun}:v9")],
         vec!["unsign".to_owned(), gun.to_owned(), "v9".to_owned()],
-        vec!["unsign".to_owned(), "--stage".to_owned(), format!("{gun}:v9")],
+        vec![
+            "unsign".to_owned(),
+            "--stage".to_owned(),
+            format!("{gun}:v9"),
+        ],
         // One unknown name among known ones: nothing is removed.
-        vec!["unsign".to_owned(), format!("{gun}:v1"), format!("{gun}:v9")],
+        vec![
+            "unsign".to_owned(),
+            format!("{gun}:v1"),
+            format!("{gun}:v9"),
+        ],
     ] {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = fails(cmd(), &args, 1);
@@ -565,7 +647,11 @@ fn unsign_of_a_name_never_signed_is_an_error_and_stages_nothing() {
             out.stderr
         );
         assert!(!out.stderr.contains("Removed"), "{}", out.stderr);
-        assert_eq!(support::snapshot_tree(&changelist), before, "{args:?} staged");
+        assert_eq!(
+            support::snapshot_tree(&changelist),
+            before,
+            "{args:?} staged"
+        );
         let status = ok(cmd(), &["status", gun]).stdout;
         assert!(status.contains("No unpublished changes"), "{status}");
     }
@@ -580,6 +666,10 @@ fn unsign_of_a_name_never_signed_is_an_error_and_stages_nothing() {
     ok(cmd(), &["sign", "--stage", &tag_pair(gun, "v2", 12)]);
     ok(cmd(), &["unsign", "--stage", &format!("{gun}:v2")]);
     let out = ok(cmd(), &["unsign", &format!("{gun}:v1")]);
-    assert!(out.stderr.contains(&format!("Removed v1 from {gun}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!("Removed v1 from {gun}")),
+        "{}",
+        out.stderr
+    );
     assert!(n.run(&["list", gun]).contains("No targets present"));
 }

@@ -60,7 +60,10 @@ fn collect<'a>(cmd: &'a clap::Command, name: &str, out: &mut Vec<(String, &'a cl
 }
 
 fn render(cmd: &clap::Command, name: &str, out: &mut dyn Write) -> CliResult {
-    let page = cmd.clone().name(name.to_owned()).bin_name(name.replace('-', " "));
+    let page = cmd
+        .clone()
+        .name(name.to_owned())
+        .bin_name(name.replace('-', " "));
     clap_mangen::Man::new(page)
         .render(out)
         .map_err(|e| write_err(name, e))

@@ -65,7 +65,10 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
         value: resolved.url.clone().into(),
         source: resolved.source.clone(),
     });
-    let path_setting = |name, flag: &Option<std::path::PathBuf>, flag_name: &str, value: &Option<std::path::PathBuf>| Setting {
+    let path_setting = |name,
+                        flag: &Option<std::path::PathBuf>,
+                        flag_name: &str,
+                        value: &Option<std::path::PathBuf>| Setting {
         name,
         value: value.as_ref().map(|p| p.display().to_string()).into(),
         source: match (flag, value) {
@@ -114,7 +117,10 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
     });
     out.push(Setting {
         name: "trust_lock",
-        value: ctx.trust_lock_path().map(|p| p.display().to_string()).into(),
+        value: ctx
+            .trust_lock_path()
+            .map(|p| p.display().to_string())
+            .into(),
         source: if g.trust_lock.is_some() {
             "--trust-lock".to_owned()
         } else if env_set("VOUCH_TRUST_LOCK").is_some() {

@@ -355,7 +355,9 @@ impl Context {
         for name in SERVER_ENV_VARS {
             if let Some(v) = std::env::var_os(name).filter(|v| !v.is_empty()) {
                 let v = v.into_string().map_err(|_| {
-                    usage(format!("{name} is not valid UTF-8; set it to the server's URL"))
+                    usage(format!(
+                        "{name} is not valid UTF-8; set it to the server's URL"
+                    ))
                 })?;
                 env_server = Some((name.to_owned(), v));
                 break;

@@ -308,7 +308,10 @@ impl RemoteConfig {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into());
         let config_err = |message: String| RemoteError::Config {
-            path: self.path.clone().unwrap_or_else(|| PathBuf::from("<config>")),
+            path: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("<config>")),
             message,
         };
         let (entry, source) = match (
@@ -452,7 +455,9 @@ fn check_env_server(name: &str, value: &str) -> Result<(), RemoteError> {
     let ok = ["https://", "http://", "static+https://", "static+http://"]
         .iter()
         .any(|p| value.starts_with(p) && value.len() > p.len())
-        || value.strip_prefix("file://").is_some_and(|r| r.starts_with('/'));
+        || value
+            .strip_prefix("file://")
+            .is_some_and(|r| r.starts_with('/'));
     if ok {
         return Ok(());
     }
@@ -468,9 +473,9 @@ fn check_env_server(name: &str, value: &str) -> Result<(), RemoteError> {
 /// next to the config file; notary needs a URL there, and so does vouch.
 fn check_config_url(url: &str, name: &str) -> Result<(), String> {
     let first = url.split('/').next().unwrap_or_default();
-    let looks_like_host = first
-        .rsplit_once(':')
-        .is_some_and(|(h, port)| !h.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    let looks_like_host = first.rsplit_once(':').is_some_and(|(h, port)| {
+        !h.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    });
     if looks_like_host {
         return Err(format!(
             "{name} {url:?} is a host, not a URL: write \"https://{url}\" (or file:///DIR for a static repository)"
@@ -688,12 +693,13 @@ mod tests {
 
     #[test]
     fn default_is_static_in_trust_dir() {
-        let r = RemoteConfig::default().resolve(
-            None,
-            &RemoteOverrides::default(),
-            Path::new("/home/u/.vouch"),
-        )
-        .unwrap();
+        let r = RemoteConfig::default()
+            .resolve(
+                None,
+                &RemoteOverrides::default(),
+                Path::new("/home/u/.vouch"),
+            )
+            .unwrap();
         assert_eq!(r.url, "file:///home/u/.vouch/repository");
         assert_eq!(r.source, "default");
         assert_eq!(default_remote_url(Path::new("rel")), "rel/repository");
@@ -725,7 +731,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            RemoteConfig::default().resolve(Some(&g), &cli, t).unwrap().url,
+            RemoteConfig::default()
+                .resolve(Some(&g), &cli, t)
+                .unwrap()
+                .url,
             "file:///x"
         );
     }
@@ -851,12 +860,49 @@ mod tests {
         let docker_env = env("DOCKER_CONTENT_TRUST_SERVER", "https://docker-env");
         let flag = Some("https://flag".to_owned());
         // (config, --server, environment, url, source)
-        let table: Vec<(&RemoteConfig, Option<String>, Option<(String, String)>, &str, &str)> = vec![
-            (&file, flag.clone(), vouch_env.clone(), "https://flag", "--server"),
-            (&file, None, vouch_env.clone(), "https://vouch-env:4443", "VOUCH_SERVER"),
-            (&file, None, docker_env.clone(), "https://docker-env", "DOCKER_CONTENT_TRUST_SERVER"),
-            (&file, None, None, "https://team.example.com", "/etc/vouch/config.json remote_servers[\"registry.example.com/team\"]"),
-            (&empty, None, docker_env.clone(), "https://docker-env", "DOCKER_CONTENT_TRUST_SERVER"),
+        type Row<'a> = (
+            &'a RemoteConfig,
+            Option<String>,
+            Option<(String, String)>,
+            &'a str,
+            &'a str,
+        );
+        let table: Vec<Row> = vec![
+            (
+                &file,
+                flag.clone(),
+                vouch_env.clone(),
+                "https://flag",
+                "--server",
+            ),
+            (
+                &file,
+                None,
+                vouch_env.clone(),
+                "https://vouch-env:4443",
+                "VOUCH_SERVER",
+            ),
+            (
+                &file,
+                None,
+                docker_env.clone(),
+                "https://docker-env",
+                "DOCKER_CONTENT_TRUST_SERVER",
+            ),
+            (
+                &file,
+                None,
+                None,
+                "https://team.example.com",
+                "/etc/vouch/config.json remote_servers[\"registry.example.com/team\"]",
+            ),
+            (
+                &empty,
+                None,
+                docker_env.clone(),
+                "https://docker-env",
+                "DOCKER_CONTENT_TRUST_SERVER",
+            ),
             (&empty, None, None, "file:///t/repository", DEFAULT_SOURCE),
         ];
         for (c, server, env_server, url, source) in table {
@@ -874,24 +920,38 @@ mod tests {
             ..Default::default()
         };
         let r = file.resolve(None, &o, t).unwrap();
-        assert_eq!(r.tls.ca_cert.as_deref(), Some(Path::new("/etc/vouch/ca.crt")));
+        assert_eq!(
+            r.tls.ca_cert.as_deref(),
+            Some(Path::new("/etc/vouch/ca.crt"))
+        );
     }
 
     #[test]
     fn a_server_the_user_named_never_falls_back_to_the_default() {
         let t = Path::new("/t");
-        for bad in ["notary.example.com:4443", "notary.example.com", "/srv/trust", "file://rel", "https://", "ftp://x"] {
+        for bad in [
+            "notary.example.com:4443",
+            "notary.example.com",
+            "/srv/trust",
+            "file://rel",
+            "https://",
+            "ftp://x",
+        ] {
             let o = RemoteOverrides {
                 env_server: Some(("DOCKER_CONTENT_TRUST_SERVER".into(), bad.into())),
                 ..Default::default()
             };
             let e = RemoteConfig::default().resolve(None, &o, t).unwrap_err();
-            assert!(e.to_string().starts_with("DOCKER_CONTENT_TRUST_SERVER: "), "{bad}: {e}");
+            assert!(
+                e.to_string().starts_with("DOCKER_CONTENT_TRUST_SERVER: "),
+                "{bad}: {e}"
+            );
             assert_eq!(e.exit_code(), crate::ExitCode::Usage);
         }
         // A remote_server block without a url, and a url that is a bare host:port.
         let at = Some(Path::new("/c.json"));
-        let c = RemoteConfig::from_json(br#"{"remote_server": {"root_ca": "ca.crt"}}"#, at).unwrap();
+        let c =
+            RemoteConfig::from_json(br#"{"remote_server": {"root_ca": "ca.crt"}}"#, at).unwrap();
         let e = c.resolve(None, &RemoteOverrides::default(), t).unwrap_err();
         assert!(e.to_string().contains("remote_server has no url"), "{e}");
         let c = RemoteConfig::from_json(br#"{"remote_server": {"url": ""}}"#, at).unwrap();
@@ -902,7 +962,8 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(c.resolve(None, &o, t).unwrap().url, "https://flag");
-        let e = RemoteConfig::from_json(br#"{"remote_server": {"url": "notary:4443"}}"#, at).unwrap_err();
+        let e = RemoteConfig::from_json(br#"{"remote_server": {"url": "notary:4443"}}"#, at)
+            .unwrap_err();
         assert!(e.to_string().contains("\"https://notary:4443\""), "{e}");
     }
 
@@ -910,12 +971,30 @@ mod tests {
     fn unknown_keys_are_refused_with_the_key_named() {
         let at = Some(Path::new("/c.json"));
         for (bad, says) in [
-            (r#"{"remote_sever": {"url": "https://x"}}"#, r#"unknown key "remote_sever" in the top level; did you mean "remote_server"?"#),
-            (r#"{"remote_server": {"ulr": "https://x"}}"#, r#"unknown key "ulr" in remote_server; did you mean "url"?"#),
-            (r#"{"remote_servers": {"r.io/a": {"url": "https://x", "rootca": "c"}}}"#, r#"unknown key "rootca" in remote_servers["r.io/a"]; did you mean "root_ca"?"#),
-            (r#"{"trust_pinning": {"disable_tofuu": true}}"#, r#"unknown key "disable_tofuu" in trust_pinning"#),
-            (r#"{"Remote_Server": {"url": "https://x"}}"#, r#"did you mean "remote_server"?"#),
-            (r#"{"colour": true}"#, r#"unknown key "colour" in the top level (known: trust_dir"#),
+            (
+                r#"{"remote_sever": {"url": "https://x"}}"#,
+                r#"unknown key "remote_sever" in the top level; did you mean "remote_server"?"#,
+            ),
+            (
+                r#"{"remote_server": {"ulr": "https://x"}}"#,
+                r#"unknown key "ulr" in remote_server; did you mean "url"?"#,
+            ),
+            (
+                r#"{"remote_servers": {"r.io/a": {"url": "https://x", "rootca": "c"}}}"#,
+                r#"unknown key "rootca" in remote_servers["r.io/a"]; did you mean "root_ca"?"#,
+            ),
+            (
+                r#"{"trust_pinning": {"disable_tofuu": true}}"#,
+                r#"unknown key "disable_tofuu" in trust_pinning"#,
+            ),
+            (
+                r#"{"Remote_Server": {"url": "https://x"}}"#,
+                r#"did you mean "remote_server"?"#,
+            ),
+            (
+                r#"{"colour": true}"#,
+                r#"unknown key "colour" in the top level (known: trust_dir"#,
+            ),
         ] {
             let e = RemoteConfig::from_json(bad.as_bytes(), at).unwrap_err();
             assert!(e.to_string().contains(says), "{bad}: {e}");

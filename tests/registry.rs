@@ -161,7 +161,10 @@ fn a_tag_moved_after_signing_fails_check_registry_with_both_digests() {
     );
     let e: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(e["error"]["exit_code"], 1, "{e}");
-    assert!(e.get("reference").is_none() && e.get("trusted").is_none(), "{e}");
+    assert!(
+        e.get("reference").is_none() && e.get("trusted").is_none(),
+        "{e}"
+    );
 }
 
 #[test]

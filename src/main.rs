@@ -9,23 +9,37 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     forbid_core_dumps();
-    let args = cli::args::Cli::parse();
-    let quiet = args.global.quiet;
+    let args = match cli::args::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => return parse_error(e),
+    };
+    let json = args.global.output == cli::args::OutputFormat::Json;
     match cli::run(args) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             // Errors are printed even with --quiet: they are the reason for the exit code.
-            let _ = quiet;
-            eprintln!("vouch: error: {}", err.message());
-            for cause in err.causes() {
-                eprintln!("vouch: caused by: {cause}");
-            }
-            if let Some(hint) = err.hint() {
-                eprintln!("vouch: hint: {hint}");
-            }
-            ExitCode::from(err.exit_code().code() as u8)
+            let report = err.report();
+            report.print(json);
+            ExitCode::from(report.exit_code as u8)
         }
     }
+}
+
+/// `--help` and `--version` print as clap prints them (exit 0); a usage error is reported
+/// like every other error: `vouch: error: …`, `vouch: hint: …`, exit 2, and the error
+/// object on stdout with `--output json`.
+fn parse_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        e.exit();
+    }
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = args.iter().enumerate().any(|(i, a)| {
+        a == "--output=json" || (a == "--output" && args.get(i + 1).is_some_and(|v| v == "json"))
+    });
+    let report = cli::Report::from_clap(&e);
+    report.print(json);
+    ExitCode::from(report.exit_code as u8)
 }
 
 /// Before anything is read: no core file (which would hold decrypted keys and

@@ -169,7 +169,8 @@ fn sign_and_publish_name_the_staged_changes_they_publish_and_status_says_when_ea
         &out.stderr,
         &format!("{gun}: 1 change(s) staged; not published: publish with `vouch publish {gun}`"),
     );
-    ok(vouch(&trust, None), &["unsign", "--stage", gun, "old"]);
+    // A name staged to be signed may be staged for removal too.
+    ok(vouch(&trust, None), &["unsign", "--stage", gun, "a"]);
 
     let out = ok(vouch(&trust, None), &["status", gun]);
     assert_contains(&out.stderr, "#0 staged 0 s ago (");
@@ -178,7 +179,7 @@ fn sign_and_publish_name_the_staged_changes_they_publish_and_status_says_when_ea
     assert_eq!(json.len(), 2);
     assert!(json[0]["staged_at"].as_str().unwrap().ends_with('Z'));
 
-    // Drop the removal of a target that is not there (it would not apply), keep `a`.
+    // Drop the removal of `a`, keep its creation.
     ok(vouch(&trust, None), &["reset", gun, "-n", "1"]);
     let out = ok(vouch(&trust, None), &["sign", &tag_pair(gun, "b", "b", 2)]);
     assert_contains(&out.stderr, "also publishing 1 staged change(s) of");

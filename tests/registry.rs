@@ -153,13 +153,18 @@ fn a_tag_moved_after_signing_fails_check_registry_with_both_digests() {
         "{}",
         o.stderr
     );
-    // JSON output says nothing on stdout either.
+    // JSON output gives nothing to deploy either: only the error object.
     let o = fails(
         v(t),
         &["--output", "json", "verify", &image, "--check-registry"],
         1,
     );
-    assert!(o.stdout.is_empty());
+    let e: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(e["error"]["exit_code"], 1, "{e}");
+    assert!(
+        e.get("reference").is_none() && e.get("trusted").is_none(),
+        "{e}"
+    );
 }
 
 #[test]

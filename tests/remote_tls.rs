@@ -173,7 +173,9 @@ fn self_signed_ca() {
     )
     .unwrap();
     let cfg = RemoteConfig::load(&cfg_path).unwrap();
-    let resolved = cfg.resolve(Some(&gun), &RemoteOverrides::default(), tmp.path());
+    let resolved = cfg
+        .resolve(Some(&gun), &RemoteOverrides::default(), tmp.path())
+        .unwrap();
     assert_eq!(resolved.url, server.url);
     assert_eq!(
         resolved.tls.ca_cert.as_deref(),

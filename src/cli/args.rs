@@ -24,6 +24,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Trust directory (keys, cached metadata, staged changes). Works with ~/.notary and
     /// ~/.docker/trust. [default: $VOUCH_TRUST_DIR or ~/.vouch]
@@ -32,7 +33,8 @@ pub struct GlobalOpts {
 
     /// Where trust data lives: https://… or http://… (notary server), file:///DIR or a
     /// path (static repository), static+https://… (static repository on a web server).
-    /// [default: from the config file, else a static repository in <trust-dir>/repository]
+    /// [default: $VOUCH_SERVER, else $DOCKER_CONTENT_TRUST_SERVER, else the config file,
+    /// else a static repository in <trust-dir>/repository]
     #[arg(long, short = 's', global = true, value_name = "URL")]
     pub server: Option<String>,
 
@@ -100,6 +102,11 @@ pub enum Command {
     #[command(subcommand)]
     Key(KeyCommand),
     /// Create a repository: root certificate, targets and snapshot keys, first upload.
+    #[command(after_help = "Examples:
+  vouch init registry.example.com/team/app
+  vouch --server https://notary.example.com:4443 init registry.example.com/team/app
+  DOCKER_CONTENT_TRUST_SERVER=https://notary.example.com vouch init registry.example.com/team/app
+  vouch init registry.example.com/team/app --server-managed-snapshot --key-format notary")]
     Init {
         /// Repository name (GUN), e.g. registry.example.com/team/app.
         gun: String,
@@ -114,6 +121,12 @@ pub enum Command {
         key_format: KeyFormatArg,
     },
     /// Sign image tags: IMAGE:TAG (digest and size from the registry), or with --digest/--size, or IMAGE:TAG=sha256:HEX:SIZE pairs.
+    #[command(after_help = "Examples:
+  vouch sign registry.example.com/team/app:1.4.2
+  vouch sign registry.example.com/team/app:1.4.2 --digest sha256:HEX --size 1234 --no-registry-check
+  vouch sign registry.example.com/team/app:1.4.2=sha256:HEX:1234 registry.example.com/team/app:latest=sha256:HEX:1234
+  vouch sign --from-file tags.txt
+  vouch sign registry.example.com/team/app:1.4.2 --check")]
     Sign {
         /// IMAGE:TAG (digest and size resolved from the registry), IMAGE:TAG@sha256:HEX (that
         /// digest, signed under the tag) or IMAGE:TAG=sha256:HEX:SIZE (no registry contact);
@@ -197,6 +210,12 @@ pub enum Command {
         check_registry: bool,
     },
     /// Verify that a tag is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
+    #[command(after_help = "Examples:
+  vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json
+  docker pull \"$(vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json)\"
+  vouch verify registry.example.com/team/app:1.4.2 --offline --output json
+  vouch verify registry.example.com/team/app:1.4.2 --check-registry
+Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust dir.")]
     Verify {
         /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest).
         image: String,
@@ -262,6 +281,33 @@ pub enum Command {
         gun: String,
         #[arg(long)]
         remote: bool,
+    },
+    /// Show the settings in effect (server, TLS files, trust dir, …) and where each came from.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script: `vouch completions bash > /etc/bash_completion.d/vouch`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) of vouch, or of one command: `vouch man trust pin | man -l -`.
+    Man {
+        /// The command, e.g. `sign` or `trust pin` [default: vouch itself].
+        #[arg(value_name = "COMMAND", conflicts_with = "out_dir")]
+        command: Vec<String>,
+        /// Write every page (vouch.1, vouch-sign.1, vouch-trust-pin.1, …) into DIR instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print each effective setting, its value and where it came from (flag, environment
+    /// variable, config file, default).
+    Show {
+        /// Resolve the server for this repository (GUN), as a command naming it would.
+        gun: Option<String>,
     },
 }
 
@@ -361,6 +407,10 @@ pub enum RootCommand {
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
     /// Pin a repository's root keys in a trust lock file (created or updated).
+    #[command(after_help = "Examples:
+  vouch trust pin registry.example.com/team/app --trust-lock vouch-trust.json
+  vouch trust pin registry.example.com/team/app --from-cache
+  vouch trust pin registry.example.com/team/app --root-key-id 1a2b3c… --trust-lock vouch-trust.json")]
     Pin {
         gun: String,
         /// Pin these root key IDs (public-key or certificate IDs) instead of reading them.

@@ -3,6 +3,8 @@
 pub mod args;
 mod backup;
 mod ceremony;
+mod completions;
+mod config_cmd;
 mod key;
 mod lifecycle;
 mod output;
@@ -54,7 +56,175 @@ impl CliError {
     }
 }
 
+/// What the user is told about a failure: on stderr as text, and with `--output json`
+/// also on stdout as `{"error": {…}, "vouch_json": 1}`.
+pub struct Report {
+    /// A stable snake_case name of the cause (`trust_no_such_target`, `usage`, …).
+    pub kind: String,
+    pub message: String,
+    /// Causes under the error that its message does not already say.
+    pub causes: Vec<String>,
+    pub hint: Option<String>,
+    pub exit_code: i32,
+}
+
+impl Report {
+    /// `vouch: error: …` (and `vouch: hint: …`) on stderr; with `json`, the error object on
+    /// stdout unless a JSON answer was already printed there.
+    pub fn print(&self, json: bool) {
+        eprintln!("vouch: error: {}", self.message);
+        for cause in &self.causes {
+            eprintln!("vouch: caused by: {cause}");
+        }
+        if let Some(hint) = &self.hint {
+            eprintln!("vouch: hint: {hint}");
+        }
+        if json && !output::JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst) {
+            output::print_json(&serde_json::json!({
+                "error": {
+                    "kind": self.kind,
+                    "message": self.message,
+                    "causes": self.causes,
+                    "hint": self.hint,
+                    "exit_code": self.exit_code,
+                },
+                "vouch_json": 1,
+            }));
+        }
+    }
+
+    /// A command-line parse error (clap's), in the same form; exit 2.
+    pub fn from_clap(e: &clap::Error) -> Report {
+        let text = e.render().to_string();
+        if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+            // `vouch` or `vouch key` alone: name the commands instead of printing the help.
+            let cmd = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Usage: "))
+                .map(|u| {
+                    u.split_whitespace()
+                        .take_while(|w| !w.starts_with(['[', '<', '-']))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .unwrap_or_else(|| "vouch".to_owned());
+            let names: Vec<&str> = text
+                .lines()
+                .skip_while(|l| l.trim_end() != "Commands:")
+                .skip(1)
+                .take_while(|l| l.starts_with(' '))
+                .filter(|l| l.starts_with("  ") && !l.starts_with("   "))
+                .filter_map(|l| l.split_whitespace().next())
+                .filter(|n| *n != "help")
+                .collect();
+            return Report {
+                kind: "usage_missing_command".to_owned(),
+                message: format!("`{cmd}` needs a command: {}", names.join(", ")),
+                causes: Vec::new(),
+                hint: Some(format!("`{cmd} --help` describes each")),
+                exit_code: ExitCode::Usage.code(),
+            };
+        }
+        let mut message = String::new();
+        let mut hints = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            if let Some(m) = line.strip_prefix("error: ") {
+                message = m.to_owned();
+            } else if let Some(t) = line.strip_prefix("tip: ") {
+                hints.push(t.to_owned());
+            } else if let Some(u) = line.strip_prefix("Usage: ") {
+                hints.push(format!("usage: {u}"));
+            } else if line.starts_with("For more information") {
+                let cmd = e
+                    .get(clap::error::ContextKind::Usage)
+                    .map(|u| u.to_string())
+                    .and_then(|u| {
+                        let words: Vec<&str> = u
+                            .trim_start_matches("Usage: ")
+                            .split_whitespace()
+                            .take_while(|w| !w.starts_with(['[', '<', '-']))
+                            .collect();
+                        (!words.is_empty()).then(|| words.join(" "))
+                    })
+                    .unwrap_or_else(|| "vouch".to_owned());
+                hints.push(format!("`{cmd} --help` lists the arguments"));
+            } else if message.is_empty() {
+                message = line.to_owned();
+            } else {
+                // The items of "the following required arguments were not provided:".
+                if !message.ends_with(':') && !line.starts_with('[') {
+                    message.push(',');
+                }
+                message.push(' ');
+                message.push_str(line);
+            }
+        }
+        Report {
+            causes: Vec::new(),
+            kind: format!("usage_{}", snake_case(&format!("{:?}", e.kind()))),
+            message,
+            hint: (!hints.is_empty()).then(|| hints.join("; ")),
+            exit_code: ExitCode::Usage.code(),
+        }
+    }
+}
+
+/// `MissingRequiredArgument` → `missing_required_argument`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The cause of `e` as a stable snake_case name: the chain of error variants it is made
+/// of, outermost first (`Error::Trust(TrustError::NoSuchTarget {…})` → `trust_no_such_target`).
+/// Only the variant names are taken from the Debug form; none of its data.
+fn error_kind(e: &Error) -> String {
+    let dbg = format!("{e:?}");
+    let mut parts = Vec::new();
+    let mut rest = dbg.as_str();
+    loop {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let ident = &rest[..end];
+        if !ident.starts_with(|c: char| c.is_ascii_uppercase()) {
+            break;
+        }
+        parts.push(snake_case(ident));
+        match rest[end..].strip_prefix('(') {
+            Some(inner) => rest = inner,
+            None => break,
+        }
+    }
+    if parts.is_empty() {
+        "error".to_owned()
+    } else {
+        parts.join("_")
+    }
+}
+
 impl CliError {
+    /// The report of this error (see [`Report`]).
+    pub fn report(&self) -> Report {
+        Report {
+            kind: error_kind(&self.inner),
+            message: self.message(),
+            causes: self.causes(),
+            hint: self.hint(),
+            exit_code: self.exit_code().code(),
+        }
+    }
+
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
@@ -80,8 +250,18 @@ pub fn usage(msg: impl Into<String>) -> CliError {
 pub type CliResult<T = ()> = Result<T, CliError>;
 
 pub fn run(cli: Cli) -> CliResult {
+    // These need no trust dir, config or home directory.
+    match cli.command {
+        Command::Completions { shell } => return completions::completions(shell),
+        Command::Man { command, out_dir } => return completions::man(&command, out_dir.as_deref()),
+        _ => {}
+    }
     let ctx = Context::new(cli.global)?;
     match cli.command {
+        Command::Config(cmd) => config_cmd::run(&ctx, cmd),
+        Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("answered before the context is made")
+        }
         Command::Key(cmd) => key::run(&ctx, cmd),
         Command::Verify {
             image,
@@ -260,28 +440,60 @@ impl Context {
         Ok(self.remote_config.get_or_init(|| cfg))
     }
 
-    /// The remote for `gun`: `--server`, else the config file, else the embedded default
-    /// (a static repository under the trust dir, announced once).
+    /// `--server` and the TLS flags, with the server named by `VOUCH_SERVER` or
+    /// `DOCKER_CONTENT_TRUST_SERVER` (empty counts as unset).
+    pub fn remote_overrides(&self) -> CliResult<vouch::remote::config::RemoteOverrides> {
+        use vouch::remote::config::{RemoteOverrides, SERVER_ENV_VARS};
+        let mut env_server = None;
+        for name in SERVER_ENV_VARS {
+            if let Some(v) = std::env::var_os(name).filter(|v| !v.is_empty()) {
+                let v = v.into_string().map_err(|_| {
+                    usage(format!(
+                        "{name} is not valid UTF-8; set it to the server's URL"
+                    ))
+                })?;
+                env_server = Some((name.to_owned(), v));
+                break;
+            }
+        }
+        Ok(RemoteOverrides {
+            server: self.global.server.clone(),
+            env_server,
+            tls_ca_cert: self.global.tls_ca_cert.clone(),
+            tls_client_cert: self.global.tls_client_cert.clone(),
+            tls_client_key: self.global.tls_client_key.clone(),
+        })
+    }
+
+    /// The remote for `gun`: `--server`, else `VOUCH_SERVER`, else
+    /// `DOCKER_CONTENT_TRUST_SERVER`, else the config file, else the embedded default (a
+    /// static repository under the trust dir, announced when it is new or when a config
+    /// file that names no server is present).
     pub fn remote(
         &self,
         gun: Option<&vouch::remote::Gun>,
         access: vouch::remote::Access,
     ) -> CliResult<Box<dyn vouch::remote::Remote>> {
-        use vouch::remote::config::{self, RemoteOverrides};
+        use vouch::remote::config;
         use vouch::remote::{CredentialLookup, RemoteOptions};
         let cfg = self.remote_config()?;
-        let overrides = RemoteOverrides {
-            server: self.global.server.clone(),
-            tls_ca_cert: self.global.tls_ca_cert.clone(),
-            tls_client_cert: self.global.tls_client_cert.clone(),
-            tls_client_key: self.global.tls_client_key.clone(),
-        };
-        let resolved = cfg.resolve(gun, &overrides, &self.trust_dir);
-        let fresh_default = resolved.source == "default"
-            && !self.trust_dir.join(config::DEFAULT_REPOSITORY_DIR).exists();
+        let overrides = self.remote_overrides()?;
+        let resolved = cfg.resolve(gun, &overrides, &self.trust_dir)?;
+        let is_default = resolved.source == config::DEFAULT_SOURCE;
+        let fresh_default =
+            is_default && !self.trust_dir.join(config::DEFAULT_REPOSITORY_DIR).exists();
+        if is_default && cfg.path.is_some() && !self.default_notice.replace(true) {
+            self.note(format!(
+                "Using the local static repository in {} ({} names no server); \
+                 set remote_server.url there, --server or VOUCH_SERVER to publish elsewhere",
+                resolved.url.trim_start_matches("file://"),
+                self.config_path().display()
+            ));
+        }
         if fresh_default && !self.default_notice.replace(true) {
             self.note(format!(
-                "Using a local static repository in {} (no --server or config file given); \
+                "Using a local static repository in {} (no --server, VOUCH_SERVER, \
+                 DOCKER_CONTENT_TRUST_SERVER or config file given); \
                  set --server or remote_server.url in {} to publish elsewhere",
                 resolved.url.trim_start_matches("file://"),
                 self.trust_dir.join(config::CONFIG_FILE).display()
@@ -322,8 +534,10 @@ impl Context {
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 
-    /// notary's `trust_pinning` block of the config file (empty when absent).
+    /// notary's `trust_pinning` block of the config file (empty when absent). The whole
+    /// file is checked first: unknown keys and bad values are refused.
     pub fn notary_trust_pinning(&self) -> CliResult<vouch::trust::pin::NotaryTrustPinning> {
+        self.remote_config()?;
         match self.config_bytes() {
             Some(b) => vouch::trust::pin::NotaryTrustPinning::from_config_json(b).map_err(|e| {
                 CliError::from(e).with_context(self.config_path().display().to_string())

@@ -55,8 +55,14 @@ impl Table {
     }
 }
 
+/// Set once a JSON answer went to stdout: a failure after it (`expiry`, `list
+/// --check-registry` exit 1 with their answer) adds no error object, so stdout stays one
+/// JSON document.
+pub static JSON_PRINTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 /// Print a JSON value on stdout, pretty, with a trailing newline.
 pub fn print_json(v: &serde_json::Value) {
+    JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut s = serde_json::to_string_pretty(v).expect("JSON values always serialize");
     s.push('\n');
     let _ = std::io::stdout().write_all(s.as_bytes());

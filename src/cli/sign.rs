@@ -407,6 +407,7 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
     }
     for (gun, names) in by_gun {
         let gun = parse_gun(&gun)?;
+        refuse_unsigned(ctx, &gun, &names, stage)?;
         let changes: Vec<Change> = names
             .iter()
             .map(|n| Change::remove_target("targets", n))
@@ -416,6 +417,50 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
             for n in &names {
                 ctx.note(format!("Removed {n} from {gun}"));
             }
+        }
+    }
+    Ok(())
+}
+
+/// `unsign` of a name that is neither signed (in any role) nor staged to be signed is an
+/// error (exit 1, as `verify` of it), before anything is staged: "Removed" would be untrue.
+/// Publishing checks the repository as it is now; `--stage` its cached copy (nothing
+/// cached: nothing to check against).
+fn refuse_unsigned(ctx: &Context, gun: &Gun, names: &[String], stage: bool) -> CliResult {
+    use vouch::trust::{LocalRepo, RepoState};
+    let local = LocalRepo::new(&ctx.trust_dir, gun);
+    let state = if stage {
+        let as_cached = vouch::trust::anchor::TrustPolicy::tofu();
+        let policy = vouch::trust::state::LoadPolicy {
+            clock: &vouch::clock::SystemClock,
+            check_expiry: false,
+            trust: &as_cached,
+        };
+        match RepoState::from_cache(&local, policy)? {
+            Some(s) => s,
+            None => return Ok(()),
+        }
+    } else {
+        let remote = ctx.remote(Some(gun), Access::Pull)?;
+        super::repo::fetch_state(ctx, gun, remote.as_ref())?
+    };
+    let signed: std::collections::BTreeSet<String> = vouch::trust::view::all_targets(&state)
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    let staged = vouch::trust::Changelist::for_repo(&local).list()?;
+    for name in names {
+        let staged_add = staged.iter().any(|s| {
+            s.change.path == *name
+                && s.change.kind == vouch::trust::changelist::TYPE_TARGET
+                && s.change.action != vouch::trust::changelist::ACTION_DELETE
+        });
+        if !signed.contains(name) && !staged_add {
+            return Err(vouch::trust::TrustError::NoSuchTarget {
+                gun: gun.to_string(),
+                name: name.clone(),
+            }
+            .into());
         }
     }
     Ok(())

@@ -27,11 +27,15 @@
 //! `registry.example.com/team/app`, not `registry.example.com/teamx`), and the longest
 //! matching prefix wins. Relative file paths (TLS files, and a `url` that is a plain
 //! directory path) are relative to the config file's directory,
-//! `~/` is the home directory (as notary does). Other keys (`trust_dir`, `trust_pinning`, …)
-//! are ignored here.
+//! `~/` is the home directory (as notary does). `trust_dir` and `trust_pinning` are read
+//! elsewhere (or, for `trust_dir`, accepted and not used). A key the format does not know —
+//! at the top level, in `remote_server`, a `remote_servers` entry, `trust_pinning` or a
+//! `registries` entry — is refused, naming it: a typo must not silently drop a setting.
 //!
-//! Precedence when resolving the remote for a GUN: command-line values, then the longest
-//! matching `remote_servers` entry (unless `--server` was given), then `remote_server`, then
+//! Precedence when resolving the remote for a GUN: command-line values, then the server named
+//! by `VOUCH_SERVER`, then by `DOCKER_CONTENT_TRUST_SERVER` (given to [`RemoteConfig::resolve`]
+//! in [`RemoteOverrides::env_server`]), then the longest matching `remote_servers` entry,
+//! then `remote_server`, then
 //! Docker's default for Docker Hub (`https://notary.docker.io` for `docker.io/…` GUNs), then
 //! the default (a static repository in the trust directory, [`default_remote_url`]).
 //! A registry's own notary server (Harbor's `notary.<domain>`, say) is a `remote_servers`
@@ -76,6 +80,8 @@ pub struct RemoteConfig {
     /// `max_root_size`, or `VOUCH_MAX_ROOT_SIZE` (which wins) when read with
     /// [`RemoteConfig::load`] / [`RemoteConfig::load_optional`].
     pub max_root_size: Option<u64>,
+    /// A `remote_server` block is in the file (with or without a `url`).
+    pub remote_server_given: bool,
 }
 
 /// Settings for one container registry (`registries` in the config file).
@@ -89,10 +95,14 @@ pub struct RegistryEntry {
     pub tls_client_key: Option<PathBuf>,
 }
 
-/// Values given on the command line; each overrides the config file.
+/// Values given on the command line or in the environment; each overrides the config file.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RemoteOverrides {
+    /// `--server`.
     pub server: Option<String>,
+    /// A server named by an environment variable: (variable name, value), e.g.
+    /// `("DOCKER_CONTENT_TRUST_SERVER", "https://notary.example.com")`. `--server` wins.
+    pub env_server: Option<(String, String)>,
     pub tls_ca_cert: Option<PathBuf>,
     pub tls_client_cert: Option<PathBuf>,
     pub tls_client_key: Option<PathBuf>,
@@ -186,6 +196,17 @@ impl RemoteConfig {
             .and_then(Path::parent)
             .map(Path::to_path_buf)
             .unwrap_or_default();
+        check_keys(obj, "the top level", TOP_LEVEL_KEYS).map_err(err)?;
+        for (section, value) in obj {
+            let known = match section.as_str() {
+                "remote_server" => SERVER_KEYS,
+                "trust_pinning" => TRUST_PINNING_KEYS,
+                _ => continue,
+            };
+            if let Some(o) = value.as_object() {
+                check_keys(o, section, known).map_err(err)?;
+            }
+        }
         let mut cfg = RemoteConfig {
             path: path.map(Path::to_path_buf),
             ..Default::default()
@@ -205,8 +226,9 @@ impl RemoteConfig {
                 })?);
             }
         }
-        if let Some(rs) = obj.get("remote_server") {
+        if let Some(rs) = obj.get("remote_server").filter(|v| !v.is_null()) {
             cfg.default = parse_entry(rs, "remote_server", &base).map_err(err)?;
+            cfg.remote_server_given = true;
         }
         if let Some(map) = obj.get("remote_servers") {
             let map = map.as_object().ok_or_else(|| {
@@ -219,8 +241,11 @@ impl RemoteConfig {
                         "remote_servers key {prefix:?} is not a GUN prefix: {e}"
                     ))
                 })?;
-                let e = parse_entry(entry, &format!("remote_servers[{prefix:?}]"), &base)
-                    .map_err(err)?;
+                let name = format!("remote_servers[{prefix:?}]");
+                if let Some(o) = entry.as_object() {
+                    check_keys(o, &name, SERVER_KEYS).map_err(err)?;
+                }
+                let e = parse_entry(entry, &name, &base).map_err(err)?;
                 if e.url.is_none() {
                     return Err(err(format!("remote_servers[{prefix:?}] has no url")));
                 }
@@ -267,28 +292,60 @@ impl RemoteConfig {
     }
 
     /// The remote for `gun` (or for no particular GUN): see the module docs for precedence.
+    ///
+    /// A server the user plainly named is never replaced by the default: a value from the
+    /// environment that is not a server URL, a config `url` written as a bare `host:port`,
+    /// or a `remote_server` block without a `url` is an error naming where it came from.
     pub fn resolve(
         &self,
         gun: Option<&Gun>,
         cli: &RemoteOverrides,
         trust_dir: &Path,
-    ) -> ResolvedRemote {
+    ) -> Result<ResolvedRemote, RemoteError> {
         let file = self
             .path
             .as_ref()
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "config".into());
-        let (entry, source) = match (&cli.server, gun.and_then(|g| self.entry_for(g))) {
-            (Some(s), _) => (
+        let config_err = |message: String| RemoteError::Config {
+            path: self
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("<config>")),
+            message,
+        };
+        let (entry, source) = match (
+            &cli.server,
+            &cli.env_server,
+            gun.and_then(|g| self.entry_for(g)),
+        ) {
+            (Some(s), _, _) => (
                 ServerEntry {
                     url: Some(s.clone()),
                     ..self.default.clone()
                 },
                 "--server".to_owned(),
             ),
-            (None, Some((prefix, e))) => (e.clone(), format!("{file} remote_servers[{prefix:?}]")),
-            (None, None) => match &self.default.url {
+            (None, Some((name, value)), _) => {
+                check_env_server(name, value)?;
+                (
+                    ServerEntry {
+                        url: Some(value.clone()),
+                        ..self.default.clone()
+                    },
+                    name.clone(),
+                )
+            }
+            (None, None, Some((prefix, e))) => {
+                (e.clone(), format!("{file} remote_servers[{prefix:?}]"))
+            }
+            (None, None, None) => match &self.default.url {
                 Some(_) => (self.default.clone(), format!("{file} remote_server.url")),
+                None if self.remote_server_given => {
+                    return Err(config_err(
+                        "remote_server has no url: add \"url\": \"https://HOST[:PORT]\" (or file:///DIR), or remove the remote_server block to use the default static repository".into(),
+                    ))
+                }
                 None if docker_default(gun).is_some() => (
                     ServerEntry {
                         url: docker_default(gun).map(str::to_owned),
@@ -301,7 +358,7 @@ impl RemoteConfig {
                         url: Some(default_remote_url(trust_dir)),
                         ..self.default.clone()
                     },
-                    "default".to_owned(),
+                    DEFAULT_SOURCE.to_owned(),
                 ),
             },
         };
@@ -312,15 +369,119 @@ impl RemoteConfig {
             insecure_skip_verify: entry.skip_tls_verify,
             extra_ca_certs: Vec::new(),
         };
-        ResolvedRemote {
+        Ok(ResolvedRemote {
             url: entry.url.expect("every branch sets a url"),
             tls,
             source,
             max_root_size: self
                 .max_root_size
                 .unwrap_or(super::limits::DEFAULT_MAX_ROOT_SIZE),
-        }
+        })
     }
+}
+
+/// Keys a config file may have at the top level: notary's (`trust_dir`, `remote_server`,
+/// `trust_pinning`) and vouch's additions.
+pub const TOP_LEVEL_KEYS: &[&str] = &[
+    "trust_dir",
+    "remote_server",
+    "trust_pinning",
+    "remote_servers",
+    "registries",
+    "max_root_size",
+    "tofu",
+];
+/// Keys of `remote_server` and of each `remote_servers` entry (notary's).
+pub const SERVER_KEYS: &[&str] = &[
+    "url",
+    "root_ca",
+    "tls_client_cert",
+    "tls_client_key",
+    "skipTLSVerify",
+];
+/// Keys of `trust_pinning` (notary's).
+pub const TRUST_PINNING_KEYS: &[&str] = &["certs", "ca", "disable_tofu"];
+
+/// Every key of `obj` must be one of `known`: a typo (`"ulr"`, `"remote_sever"`) would
+/// otherwise be ignored and its setting silently not apply.
+fn check_keys(
+    obj: &serde_json::Map<String, serde_json::Value>,
+    section: &str,
+    known: &[&str],
+) -> Result<(), String> {
+    for key in obj.keys() {
+        if known.contains(&key.as_str()) {
+            continue;
+        }
+        let near = known
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(key))
+            .or_else(|| known.iter().find(|k| edit_distance(k, key) <= 2))
+            .map(|k| format!("; did you mean {k:?}?"))
+            .unwrap_or_default();
+        return Err(format!(
+            "unknown key {key:?} in {section}{near} (known: {})",
+            known.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Levenshtein distance (short config keys only).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// The environment variables naming a server, in precedence order (`--server` wins over
+/// both; both win over the config file).
+pub const SERVER_ENV_VARS: [&str; 2] = ["VOUCH_SERVER", "DOCKER_CONTENT_TRUST_SERVER"];
+
+/// The `source` of a [`ResolvedRemote`] that is the static repository in the trust dir.
+pub const DEFAULT_SOURCE: &str = "default";
+
+/// A server named by environment variable `name` must be a URL vouch can use: a bare
+/// `host[:port]` or path would otherwise be taken for a static repository directory.
+fn check_env_server(name: &str, value: &str) -> Result<(), RemoteError> {
+    let ok = ["https://", "http://", "static+https://", "static+http://"]
+        .iter()
+        .any(|p| value.starts_with(p) && value.len() > p.len())
+        || value
+            .strip_prefix("file://")
+            .is_some_and(|r| r.starts_with('/'));
+    if ok {
+        return Ok(());
+    }
+    Err(RemoteError::BadSetting {
+        name: name.to_owned(),
+        message: format!(
+            "{value:?} is not a server URL: give https://HOST[:PORT] (notary server), file:///DIR (static repository in a directory) or static+https://HOST/PATH; or unset {name}"
+        ),
+    })
+}
+
+/// A config file `url` written as `host:port` (no scheme) would be taken for a directory
+/// next to the config file; notary needs a URL there, and so does vouch.
+fn check_config_url(url: &str, name: &str) -> Result<(), String> {
+    let first = url.split('/').next().unwrap_or_default();
+    let looks_like_host = first.rsplit_once(':').is_some_and(|(h, port)| {
+        !h.is_empty() && !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())
+    });
+    if looks_like_host {
+        return Err(format!(
+            "{name} {url:?} is a host, not a URL: write \"https://{url}\" (or file:///DIR for a static repository)"
+        ));
+    }
+    Ok(())
 }
 
 /// The `source` of a [`ResolvedRemote`] that is Docker's default notary server.
@@ -407,13 +568,14 @@ fn parse_entry(v: &serde_json::Value, name: &str, base: &Path) -> Result<ServerE
     };
     Ok(ServerEntry {
         // A plain directory path (a static repository) is relative to the config file too.
-        url: string("url")?.map(|u| {
-            if u.contains("://") {
-                u
-            } else {
-                resolve_path(&u, base).display().to_string()
+        url: match string("url")? {
+            Some(u) if u.contains("://") => Some(u),
+            Some(u) => {
+                check_config_url(&u, &format!("{name}.url"))?;
+                Some(resolve_path(&u, base).display().to_string())
             }
-        }),
+            None => None,
+        },
         root_ca: file("root_ca")?,
         tls_client_cert: file("tls_client_cert")?,
         tls_client_key: file("tls_client_key")?,
@@ -483,7 +645,7 @@ mod tests {
         let c = cfg();
         let t = Path::new("/t");
         let none = RemoteOverrides::default();
-        let r = |g: &str| c.resolve(Some(&Gun::parse(g).unwrap()), &none, t);
+        let r = |g: &str| c.resolve(Some(&Gun::parse(g).unwrap()), &none, t).unwrap();
         assert_eq!(
             r("registry.example.com/team/app").url,
             "https://team.example.com"
@@ -517,11 +679,13 @@ mod tests {
             tls_ca_cert: Some("/cli/ca".into()),
             ..Default::default()
         };
-        let rr = c.resolve(
-            Some(&Gun::parse("registry.example.com/team/app").unwrap()),
-            &cli,
-            t,
-        );
+        let rr = c
+            .resolve(
+                Some(&Gun::parse("registry.example.com/team/app").unwrap()),
+                &cli,
+                t,
+            )
+            .unwrap();
         assert_eq!(rr.url, "https://cli");
         assert_eq!(rr.source, "--server");
         assert_eq!(rr.tls.ca_cert.as_deref(), Some(Path::new("/cli/ca")));
@@ -529,11 +693,13 @@ mod tests {
 
     #[test]
     fn default_is_static_in_trust_dir() {
-        let r = RemoteConfig::default().resolve(
-            None,
-            &RemoteOverrides::default(),
-            Path::new("/home/u/.vouch"),
-        );
+        let r = RemoteConfig::default()
+            .resolve(
+                None,
+                &RemoteOverrides::default(),
+                Path::new("/home/u/.vouch"),
+            )
+            .unwrap();
         assert_eq!(r.url, "file:///home/u/.vouch/repository");
         assert_eq!(r.source, "default");
         assert_eq!(default_remote_url(Path::new("rel")), "rel/repository");
@@ -544,7 +710,7 @@ mod tests {
         let none = RemoteOverrides::default();
         let t = Path::new("/t");
         let g = Gun::parse("docker.io/library/ubuntu").unwrap();
-        let r = RemoteConfig::default().resolve(Some(&g), &none, t);
+        let r = RemoteConfig::default().resolve(Some(&g), &none, t).unwrap();
         assert_eq!(r.url, "https://notary.docker.io");
         assert_eq!(r.source, DOCKER_DEFAULT_SOURCE);
         // Other registries keep the static default; remote_server.url and --server win.
@@ -552,11 +718,12 @@ mod tests {
         assert_eq!(
             RemoteConfig::default()
                 .resolve(Some(&other), &none, t)
+                .unwrap()
                 .source,
             "default"
         );
         assert_eq!(
-            cfg().resolve(Some(&g), &none, t).url,
+            cfg().resolve(Some(&g), &none, t).unwrap().url,
             "https://notary.example.com:4443"
         );
         let cli = RemoteOverrides {
@@ -564,7 +731,10 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            RemoteConfig::default().resolve(Some(&g), &cli, t).url,
+            RemoteConfig::default()
+                .resolve(Some(&g), &cli, t)
+                .unwrap()
+                .url,
             "file:///x"
         );
     }
@@ -636,6 +806,7 @@ mod tests {
         let trust = Path::new("/t");
         let resolved = |c: &RemoteConfig| {
             c.resolve(None, &RemoteOverrides::default(), trust)
+                .unwrap()
                 .max_root_size
         };
         assert_eq!(resolved(&cfg()), DEFAULT_MAX_ROOT_SIZE);
@@ -676,5 +847,164 @@ mod tests {
         let e = file.with_max_root_size_setting(Some("0")).unwrap_err();
         assert!(e.to_string().starts_with("VOUCH_MAX_ROOT_SIZE: "), "{e}");
         assert_eq!(e.exit_code(), crate::ExitCode::Usage);
+    }
+
+    #[test]
+    fn server_precedence_flag_then_environment_then_file_then_default() {
+        let t = Path::new("/t");
+        let gun = Gun::parse("registry.example.com/team/app").unwrap();
+        let file = cfg();
+        let empty = RemoteConfig::default();
+        let env = |name: &str, v: &str| Some((name.to_owned(), v.to_owned()));
+        let vouch_env = env("VOUCH_SERVER", "https://vouch-env:4443");
+        let docker_env = env("DOCKER_CONTENT_TRUST_SERVER", "https://docker-env");
+        let flag = Some("https://flag".to_owned());
+        // (config, --server, environment, url, source)
+        type Row<'a> = (
+            &'a RemoteConfig,
+            Option<String>,
+            Option<(String, String)>,
+            &'a str,
+            &'a str,
+        );
+        let table: Vec<Row> = vec![
+            (
+                &file,
+                flag.clone(),
+                vouch_env.clone(),
+                "https://flag",
+                "--server",
+            ),
+            (
+                &file,
+                None,
+                vouch_env.clone(),
+                "https://vouch-env:4443",
+                "VOUCH_SERVER",
+            ),
+            (
+                &file,
+                None,
+                docker_env.clone(),
+                "https://docker-env",
+                "DOCKER_CONTENT_TRUST_SERVER",
+            ),
+            (
+                &file,
+                None,
+                None,
+                "https://team.example.com",
+                "/etc/vouch/config.json remote_servers[\"registry.example.com/team\"]",
+            ),
+            (
+                &empty,
+                None,
+                docker_env.clone(),
+                "https://docker-env",
+                "DOCKER_CONTENT_TRUST_SERVER",
+            ),
+            (&empty, None, None, "file:///t/repository", DEFAULT_SOURCE),
+        ];
+        for (c, server, env_server, url, source) in table {
+            let o = RemoteOverrides {
+                server,
+                env_server,
+                ..Default::default()
+            };
+            let r = c.resolve(Some(&gun), &o, t).unwrap();
+            assert_eq!((r.url.as_str(), r.source.as_str()), (url, source), "{o:?}");
+        }
+        // The environment keeps the file's TLS settings, as --server does.
+        let o = RemoteOverrides {
+            env_server: vouch_env,
+            ..Default::default()
+        };
+        let r = file.resolve(None, &o, t).unwrap();
+        assert_eq!(
+            r.tls.ca_cert.as_deref(),
+            Some(Path::new("/etc/vouch/ca.crt"))
+        );
+    }
+
+    #[test]
+    fn a_server_the_user_named_never_falls_back_to_the_default() {
+        let t = Path::new("/t");
+        for bad in [
+            "notary.example.com:4443",
+            "notary.example.com",
+            "/srv/trust",
+            "file://rel",
+            "https://",
+            "ftp://x",
+        ] {
+            let o = RemoteOverrides {
+                env_server: Some(("DOCKER_CONTENT_TRUST_SERVER".into(), bad.into())),
+                ..Default::default()
+            };
+            let e = RemoteConfig::default().resolve(None, &o, t).unwrap_err();
+            assert!(
+                e.to_string().starts_with("DOCKER_CONTENT_TRUST_SERVER: "),
+                "{bad}: {e}"
+            );
+            assert_eq!(e.exit_code(), crate::ExitCode::Usage);
+        }
+        // A remote_server block without a url, and a url that is a bare host:port.
+        let at = Some(Path::new("/c.json"));
+        let c =
+            RemoteConfig::from_json(br#"{"remote_server": {"root_ca": "ca.crt"}}"#, at).unwrap();
+        let e = c.resolve(None, &RemoteOverrides::default(), t).unwrap_err();
+        assert!(e.to_string().contains("remote_server has no url"), "{e}");
+        let c = RemoteConfig::from_json(br#"{"remote_server": {"url": ""}}"#, at).unwrap();
+        assert!(c.resolve(None, &RemoteOverrides::default(), t).is_err());
+        // ... still fine when --server names the server.
+        let o = RemoteOverrides {
+            server: Some("https://flag".into()),
+            ..Default::default()
+        };
+        assert_eq!(c.resolve(None, &o, t).unwrap().url, "https://flag");
+        let e = RemoteConfig::from_json(br#"{"remote_server": {"url": "notary:4443"}}"#, at)
+            .unwrap_err();
+        assert!(e.to_string().contains("\"https://notary:4443\""), "{e}");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_the_key_named() {
+        let at = Some(Path::new("/c.json"));
+        for (bad, says) in [
+            (
+                r#"{"remote_sever": {"url": "https://x"}}"#,
+                r#"unknown key "remote_sever" in the top level; did you mean "remote_server"?"#,
+            ),
+            (
+                r#"{"remote_server": {"ulr": "https://x"}}"#,
+                r#"unknown key "ulr" in remote_server; did you mean "url"?"#,
+            ),
+            (
+                r#"{"remote_servers": {"r.io/a": {"url": "https://x", "rootca": "c"}}}"#,
+                r#"unknown key "rootca" in remote_servers["r.io/a"]; did you mean "root_ca"?"#,
+            ),
+            (
+                r#"{"trust_pinning": {"disable_tofuu": true}}"#,
+                r#"unknown key "disable_tofuu" in trust_pinning"#,
+            ),
+            (
+                r#"{"Remote_Server": {"url": "https://x"}}"#,
+                r#"did you mean "remote_server"?"#,
+            ),
+            (
+                r#"{"colour": true}"#,
+                r#"unknown key "colour" in the top level (known: trust_dir"#,
+            ),
+        ] {
+            let e = RemoteConfig::from_json(bad.as_bytes(), at).unwrap_err();
+            assert!(e.to_string().contains(says), "{bad}: {e}");
+            assert_eq!(e.exit_code(), crate::ExitCode::Usage);
+        }
+        // notary's own config fields, every one of them, are accepted.
+        let notary = r#"{"trust_dir": "~/.notary",
+            "remote_server": {"url": "https://n:4443", "root_ca": "ca.crt", "tls_client_cert": "c.crt",
+                              "tls_client_key": "c.key", "skipTLSVerify": false},
+            "trust_pinning": {"certs": {"a/*": ["id"]}, "ca": {"a/": "ca.pem"}, "disable_tofu": true}}"#;
+        RemoteConfig::from_json(notary.as_bytes(), at).unwrap();
     }
 }

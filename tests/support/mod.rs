@@ -228,6 +228,8 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("vouch").unwrap();
     c.arg("--trust-dir").arg(trust_dir);
     c.env_remove("VOUCH_TRUST_DIR")
+        .env_remove("VOUCH_SERVER")
+        .env_remove("DOCKER_CONTENT_TRUST_SERVER")
         .env("VOUCH_ROOT_PASSPHRASE", ROOT_PASS)
         .env("VOUCH_TARGETS_PASSPHRASE", TARGETS_PASS)
         .env("VOUCH_SNAPSHOT_PASSPHRASE", SNAPSHOT_PASS)

@@ -3,6 +3,7 @@
 pub mod args;
 mod backup;
 mod ceremony;
+mod doctor;
 mod key;
 mod lifecycle;
 mod output;
@@ -92,6 +93,7 @@ pub fn run(cli: Cli) -> CliResult {
         } => ceremony::expiry_cmd(&ctx, &guns, &within, refresh),
         Command::Renew { gun, roles } => ceremony::renew(&ctx, &gun, &roles),
         Command::Root(cmd) => ceremony::root(&ctx, cmd),
+        Command::Doctor { gun, fix } => doctor::run(&ctx, gun.as_deref(), fix),
         other => repo::run(&ctx, other),
     }
 }

@@ -96,7 +96,8 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         | Command::Witness { .. }
         | Command::Expiry { .. }
         | Command::Renew { .. }
-        | Command::Root(_) => unreachable!("dispatched in cli::run"),
+        | Command::Root(_)
+        | Command::Doctor { .. } => unreachable!("dispatched in cli::run"),
     }
 }
 

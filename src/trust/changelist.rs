@@ -149,6 +149,13 @@ pub struct Recovered {
     pub removed_temp_files: usize,
 }
 
+/// Something [`Changelist::recover`] tidies, as [`Changelist::leftovers`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub path: PathBuf,
+    pub what: String,
+}
+
 impl Changelist {
     pub fn new(dir: PathBuf) -> Changelist {
         let staging = dir
@@ -393,6 +400,64 @@ impl Changelist {
             crate::keystore::fsio::remove_stale_temps(&repo.join("metadata"));
         }
         Ok(r)
+    }
+
+    /// What [`Self::recover`] would tidy, without touching anything (for `doctor`), by the
+    /// same rules, each with what is left: complete batches to move into `changelist/`,
+    /// incomplete batches, batch files of commands that ended, stale temp files in the
+    /// staging area and the cache, temp files of older versions in `changelist/`. Only
+    /// meaningful while no command holds the repository lock.
+    pub fn leftovers(&self) -> Result<Vec<Leftover>, TrustError> {
+        let mut out = Vec::new();
+        for batch in self.batches(BATCH_READY)? {
+            out.push(Leftover {
+                path: batch,
+                what: "a complete batch of staged changes not yet moved into changelist/".into(),
+            });
+        }
+        for batch in self.batches(BATCH_WRITING)? {
+            out.push(Leftover {
+                path: batch,
+                what: "an incomplete batch of a command that was stopped while staging".into(),
+            });
+        }
+        for (name, path) in read_names(&self.staging)? {
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(&format!(".{BATCH_EXT}")) else {
+                continue;
+            };
+            if owner_gone(stem) && path.is_file() {
+                out.push(Leftover {
+                    path,
+                    what: "staged changes of a publish that was stopped (they stay staged)".into(),
+                });
+            }
+        }
+        for path in crate::keystore::fsio::stale_temps(&self.staging) {
+            out.push(Leftover {
+                path,
+                what: "a temp file of a command that was stopped".into(),
+            });
+        }
+        for (name, path) in read_names(&self.dir)? {
+            if is_legacy_temp(&name.to_string_lossy())
+                && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                out.push(Leftover {
+                    path,
+                    what: "a temp file an older vouch left in changelist/ (notary would read it as a change)".into(),
+                });
+            }
+        }
+        if let Some(repo) = self.dir.parent() {
+            for path in crate::keystore::fsio::stale_temps(&repo.join("metadata")) {
+                out.push(Leftover {
+                    path,
+                    what: "a temp file of a cache write that was stopped".into(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// The batch directories in `.vouch-staging/` with extension `ext`, in name order.

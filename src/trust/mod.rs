@@ -8,6 +8,7 @@ pub mod anchor;
 pub mod apply;
 pub mod ceremony;
 pub mod changelist;
+pub mod doctor;
 pub mod init;
 pub mod local;
 pub mod pin;
@@ -119,6 +120,13 @@ pub enum TrustError {
     /// An offline root ceremony request that cannot be signed or applied.
     #[error(transparent)]
     Ceremony(#[from] ceremony::CeremonyError),
+    /// `vouch doctor` found problems (each named in its report).
+    #[error("{count} problem(s) found in {dir}{}", if *after_fix { " that --fix cannot repair" } else { "" })]
+    Unhealthy {
+        count: usize,
+        dir: std::path::PathBuf,
+        after_fix: bool,
+    },
     #[error("staged change #{number} of {gun} ({path}) cannot be read: {reason}")]
     UnreadableChange {
         gun: String,
@@ -139,7 +147,8 @@ impl TrustError {
             | TrustError::NoSuchTarget { .. }
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
-            | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
+            | TrustError::PinMismatch { .. }
+            | TrustError::Unhealthy { .. } => ExitCode::NotTrusted,
             TrustError::MissingKey { .. }
             | TrustError::RootNeedsResigning { .. }
             | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,
@@ -197,6 +206,12 @@ impl TrustError {
             TrustError::PinMismatch { gun, .. } => Some(format!(
                 "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
             )),
+            TrustError::Unhealthy { after_fix: false, .. } => Some(
+                "`vouch doctor --fix` repairs what is safe to repair; each line above says what it does or what to run".into(),
+            ),
+            TrustError::Unhealthy { after_fix: true, .. } => Some(
+                "each line above says what to run; staged changes and keys are never removed by --fix".into(),
+            ),
             TrustError::NotCached { gun } => Some(format!(
                 "run the same command online once (without --offline) to fill the cache for {gun}"
             )),

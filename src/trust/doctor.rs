@@ -346,13 +346,8 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                 trust: &trust,
             };
             match RepoState::from_cache(&local, policy) {
-                Ok(Some(state)) => {
-                    loaded_guns.insert(gun.to_string());
-                    collect_key_ids(&state, &mut known_ids);
-                }
-                Ok(None) => all_loaded = false,
+                Ok(_) => {}
                 Err(e) => {
-                    all_loaded = false;
                     let path = match &e {
                         crate::Error::Trust(TrustError::Verification { role, .. }) => {
                             local.cached_path(role)
@@ -386,7 +381,10 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     fixed: false,
                 });
             }
-        } else if !cache_readable {
+        }
+        if listed_key_ids(&local, &mut known_ids) {
+            loaded_guns.insert(gun.to_string());
+        } else {
             all_loaded = false;
         }
 
@@ -476,28 +474,72 @@ fn mode_of(path: &Path) -> Option<u32> {
         .map(|m| m.permissions().mode() & 0o7777)
 }
 
-/// Every key ID (as listed, and canonical) that a role of `state` lists.
-fn collect_key_ids(state: &RepoState, out: &mut BTreeSet<String>) {
-    let mut add = |id: &str, key: Option<&crate::tuf::PublicKey>| {
-        out.insert(id.to_owned());
-        if let Some(canonical) = key.and_then(|k| k.canonical_key_id().ok()) {
-            out.insert(canonical.to_string());
+/// Every key ID (as listed, and canonical) that a role of the cached repository lists:
+/// its root's roles and every cached targets file's delegations. Read as they are, not
+/// verified (a tampered cache is reported on its own; this only tells which keys are in
+/// use, and nothing is removed on its word). `false` when there is no readable root.
+fn listed_key_ids(local: &LocalRepo, out: &mut BTreeSet<String>) -> bool {
+    const CAP: u64 = 100 << 20;
+    let read = |path: &Path| -> Option<serde_json::Value> {
+        use std::io::Read as _;
+        let mut buf = Vec::new();
+        std::fs::File::open(path)
+            .ok()?
+            .take(CAP)
+            .read_to_end(&mut buf)
+            .ok()?;
+        serde_json::from_slice(&buf).ok()
+    };
+    let mut add = |keys: &serde_json::Value, ids: &serde_json::Value| {
+        for id in ids
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i.as_str())
+        {
+            out.insert(id.to_owned());
+            let canonical = keys
+                .get(id)
+                .and_then(|k| serde_json::from_value::<crate::tuf::PublicKey>(k.clone()).ok())
+                .and_then(|k| k.canonical_key_id().ok());
+            if let Some(c) = canonical {
+                out.insert(c.to_string());
+            }
         }
     };
-    let root = state.root.role();
-    for role in root.roles.values() {
-        for id in &role.keyids {
-            add(id, root.keys.get(id));
-        }
+    let Some(root) = read(&local.cached_path("root")) else {
+        return false;
+    };
+    let signed = &root["signed"];
+    for role in signed["roles"]
+        .as_object()
+        .into_iter()
+        .flat_map(|m| m.values())
+    {
+        add(&signed["keys"], &role["keyids"]);
     }
-    for targets in state.targets.values() {
-        let d = &targets.role().delegations;
-        for role in &d.roles {
-            for id in &role.keyids {
-                add(id, d.keys.get(id));
+    let meta = local.metadata_dir();
+    let mut files = vec![meta.join("targets.json")];
+    let mut stack = vec![(meta.join("targets"), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() && depth < 32 => stack.push((p, depth + 1)),
+                Ok(t) if t.is_file() && p.extension().is_some_and(|x| x == "json") => files.push(p),
+                _ => {}
             }
         }
     }
+    for f in files {
+        if let Some(t) = read(&f) {
+            let d = &t["signed"]["delegations"];
+            for role in d["roles"].as_array().into_iter().flatten() {
+                add(&d["keys"], &role["keyids"]);
+            }
+        }
+    }
+    true
 }
 
 /// The repositories with local state under `tuf/`: directories with a `metadata/`,

@@ -7,6 +7,7 @@ mod doctor;
 mod key;
 mod lifecycle;
 mod output;
+mod progress;
 mod prompt;
 mod registry;
 mod repo;

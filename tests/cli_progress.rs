@@ -170,3 +170,46 @@ fn with_stderr_a_pipe_only_the_normal_output_is_printed() {
     assert_eq!(o.stderr, "", "verify-file printed more than its answer");
     assert!(o.stdout.starts_with("big: OK"), "{}", o.stdout);
 }
+
+#[test]
+fn signing_a_list_and_restoring_keys_count_on_a_terminal() {
+    let td = tempfile::tempdir().unwrap();
+    let t = td.path().join("trust");
+    ok(vouch(&t), &["init", GUN]);
+
+    // `sign --from-file`: the tags read from the list.
+    let list = td.path().join("tags.txt");
+    let lines: Vec<String> = (1..=3)
+        .map(|i| format!("{GUN}:v{i}=sha256:{}:{i}", format!("{i}").repeat(64)))
+        .collect();
+    std::fs::write(&list, lines.join("\n") + "\n").unwrap();
+    let mut c = vouch_std(&t);
+    c.args(["sign", "--from-file", list.to_str().unwrap()]);
+    let (code, stdout, term) = run_on_pty(c);
+    assert_eq!(code, 0, "{stdout}\n{term}");
+    assert_eq!(stdout.lines().count(), 3, "{stdout}");
+    assert!(
+        term.contains("/3 tags"),
+        "no count on the terminal:\n{term:?}"
+    );
+
+    // `key restore`: the keys written.
+    let backup = td.path().join("keys.backup");
+    let mut c = vouch(&t);
+    c.env("VOUCH_BACKUP_PASSPHRASE", "backup-pass-123");
+    ok(c, &["key", "backup", "-o", backup.to_str().unwrap()]);
+    let fresh = td.path().join("fresh");
+    let mut c = vouch_std(&fresh);
+    c.env("VOUCH_BACKUP_PASSPHRASE", "backup-pass-123").args([
+        "key",
+        "restore",
+        backup.to_str().unwrap(),
+    ]);
+    let (code, stdout, term) = run_on_pty(c);
+    assert_eq!(code, 0, "{stdout}\n{term}");
+    assert!(
+        term.contains("/4 keys"),
+        "no count on the terminal:\n{term:?}"
+    );
+    assert!(term.contains("decrypting"), "no spinner:\n{term:?}");
+}

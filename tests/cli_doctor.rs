@@ -93,7 +93,16 @@ fn a_healthy_trust_dir_has_no_problems() {
     assert_eq!(code, 0);
     assert!(findings.is_empty(), "{findings:?}");
     // Only this repository.
-    ok(vouch(td.path()), &["doctor", GUN]);
+    let o = ok(vouch(td.path()), &["doctor", GUN]);
+    assert!(o.stdout.contains("no problems"), "{}", o.stdout);
+    // A repository with no local state here is said to be so.
+    let o = ok(vouch(td.path()), &["doctor", "example.com/team/other"]);
+    assert!(
+        o.stderr
+            .contains("nothing is cached or staged for example.com/team/other"),
+        "{}",
+        o.stderr
+    );
 }
 
 /// Every problem planted, each named; `doctor` changes nothing; `--fix` repairs the safe

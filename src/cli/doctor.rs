@@ -16,6 +16,14 @@ pub fn run(ctx: &Context, gun: Option<&str>, fix: bool) -> CliResult {
             clock: &vouch::clock::SystemClock,
         },
     )?;
+    if let Some(g) = &gun {
+        if report.repositories.is_empty() {
+            ctx.warn(format!(
+                "nothing is cached or staged for {g} in {}; only its keys were checked",
+                ctx.trust_dir.display()
+            ));
+        }
+    }
     if ctx.json() {
         let list: Vec<serde_json::Value> = report.findings.iter().map(finding_json).collect();
         print_json(&serde_json::Value::Array(list));

@@ -443,23 +443,18 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
     }
 
     if opts.fix {
-        for f in report.findings.iter_mut().filter(|f| f.fixable) {
-            match f.kind {
-                Kind::Permissions => {
-                    let mode = if f.path.is_dir() { 0o700 } else { 0o600 };
-                    f.fixed = fsio::set_mode(&f.path, mode).is_ok();
-                }
-                Kind::StaleKeyTemp => {}
-                _ => {}
-            }
-        }
+        // Modes are set here; everything else was repaired above or is removed now by the
+        // key store's own rule, and counts as repaired when its file is gone.
         if gun_filter.is_none() && private_dir.is_dir() {
             fsio::remove_stale_temps(&private_dir);
         }
         for f in report.findings.iter_mut().filter(|f| f.fixable) {
-            if f.kind != Kind::Permissions {
-                f.fixed = std::fs::symlink_metadata(&f.path).is_err();
-            }
+            f.fixed = if f.kind == Kind::Permissions {
+                let mode = if f.path.is_dir() { 0o700 } else { 0o600 };
+                fsio::set_mode(&f.path, mode).is_ok()
+            } else {
+                std::fs::symlink_metadata(&f.path).is_err()
+            };
         }
     }
     report

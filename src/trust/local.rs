@@ -679,6 +679,40 @@ mod tests {
     }
 
     #[test]
+    fn stale_set_temps_are_those_no_pending_set_lists() {
+        let (_tmp, local) = repo();
+        local
+            .write_cached_all(&[("root".to_owned(), b"r".to_vec())])
+            .unwrap();
+        let dir = local.metadata_dir();
+        let listed = write_temp(&local.role_path("root"), b"r2").unwrap();
+        std::fs::create_dir_all(dir.join("targets")).unwrap();
+        let unlisted = write_temp(&local.role_path("targets/releases"), b"t").unwrap();
+        let other = dir.join(".notes.set-tmp");
+        std::fs::write(&other, b"x").unwrap();
+        let rel = listed
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let list = serde_json::to_vec(&PendingSet {
+            renames: vec![(rel, "root.json".into())],
+        })
+        .unwrap();
+        std::fs::write(dir.join(PENDING_SET), list).unwrap();
+        assert_eq!(local.pending_set_path(), Some(dir.join(PENDING_SET)));
+        assert_eq!(local.stale_set_temps(), vec![unlisted.clone()]);
+        assert_eq!(
+            local.remove_stale_set_temps().unwrap(),
+            vec![unlisted.clone()]
+        );
+        assert!(!unlisted.exists() && listed.exists() && other.exists());
+        local.finish_pending_set();
+        assert_eq!(local.pending_set_path(), None);
+        assert_eq!(std::fs::read(local.cached_path("root")).unwrap(), b"r2");
+    }
+
+    #[test]
     fn a_pending_list_naming_paths_outside_the_cache_is_ignored() {
         let (tmp, local) = repo();
         local

@@ -684,9 +684,17 @@ mod tests {
         }
         let paths = |l: Vec<StagedChange>| l.into_iter().map(|s| s.change.path).collect::<Vec<_>>();
         assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+        let left: Vec<PathBuf> = cl
+            .leftovers()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        assert_eq!(left, [ready.clone()]);
         let r = cl.recover().unwrap();
         assert_eq!(r.completed_batches, 1);
         assert!(!ready.exists());
+        assert!(cl.leftovers().unwrap().is_empty());
         assert_eq!(fs::read_dir(cl.dir()).unwrap().count(), 5);
         assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
     }
@@ -700,8 +708,10 @@ mod tests {
         let c = serde_json::to_vec(&Change::remove_target("targets", "x")).unwrap();
         fs::write(writing.join("00000000000000000001_a.change"), c).unwrap();
         assert!(cl.list().unwrap().is_empty());
+        assert_eq!(cl.leftovers().unwrap()[0].path, writing);
         assert_eq!(cl.recover().unwrap().dropped_batches, 1);
         assert!(!writing.exists());
+        assert!(cl.leftovers().unwrap().is_empty());
     }
 
     #[test]
@@ -715,6 +725,13 @@ mod tests {
         let other = cl.dir().join(".someone-elses.change.tmp");
         fs::write(&old, b"{}").unwrap();
         fs::write(&other, b"{}").unwrap();
+        let left: Vec<PathBuf> = cl
+            .leftovers()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        assert_eq!(left, [old.clone()]);
         assert_eq!(cl.recover().unwrap().removed_temp_files, 1);
         assert!(!old.exists() && other.exists());
     }

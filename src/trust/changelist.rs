@@ -690,7 +690,7 @@ mod tests {
             .into_iter()
             .map(|l| l.path)
             .collect();
-        assert_eq!(left, [ready.clone()]);
+        assert_eq!(left, std::slice::from_ref(&ready));
         let r = cl.recover().unwrap();
         assert_eq!(r.completed_batches, 1);
         assert!(!ready.exists());
@@ -731,7 +731,7 @@ mod tests {
             .into_iter()
             .map(|l| l.path)
             .collect();
-        assert_eq!(left, [old.clone()]);
+        assert_eq!(left, std::slice::from_ref(&old));
         assert_eq!(cl.recover().unwrap().removed_temp_files, 1);
         assert!(!old.exists() && other.exists());
     }

@@ -337,6 +337,12 @@ pub fn trust(e: &TrustError) -> Option<String> {
                 Some(crate::exit::io_hint(path, *kind))
             }
             TrustError::Ceremony(e) => ceremony(e),
+            TrustError::Unhealthy { after_fix: false, .. } => Some(
+                "`vouch doctor --fix` repairs what is safe to repair; each line above says what it does or what to run".into(),
+            ),
+            TrustError::Unhealthy { after_fix: true, .. } => Some(
+                "each line above says what to run; staged changes and keys are never removed by --fix".into(),
+            ),
             _ => None,
         }
 }

@@ -189,6 +189,16 @@ pub enum Command {
     },
     /// Show staged, unpublished changes.
     Status { gun: String },
+    /// Check the trust dir (keys, cache, staged changes, leftovers of stopped commands);
+    /// exit 1 when problems are found. Reads only, unless --fix.
+    Doctor {
+        /// Only this repository (its cache, staged changes and keys).
+        gun: Option<String>,
+        /// Repair what is safe to repair: permissions, temp files of stopped commands, a
+        /// cache update cut short. Never removes keys or staged changes.
+        #[arg(long)]
+        fix: bool,
+    },
     /// Publish staged changes.
     Publish { gun: String },
     /// Drop staged changes.

@@ -20,6 +20,7 @@ use vouch::keystore::{
 
 use super::args::BackupAction;
 use super::output::{print_json, Table};
+use super::progress::Progress;
 use super::{usage, CliResult, Context};
 
 /// How many times an interactive user may mistype the backup passphrase.
@@ -66,7 +67,13 @@ pub fn backup(
     let envelope = match split {
         None => {
             let pass = new_backup_passphrase(ctx)?;
-            let env = backup::seal_with_passphrase(&archive, pass.expose(), ScryptCost::DEFAULT)?;
+            let sealing = Progress::spinner(
+                ctx,
+                &format!("encrypting the backup of {} key(s)", archive.keys.len()),
+            );
+            let env = backup::seal_with_passphrase(&archive, pass.expose(), ScryptCost::DEFAULT);
+            drop(sealing);
+            let env = env?;
             write_new_files(&[(out.clone(), env.to_armored()?.into_bytes().into())])?;
             env
         }
@@ -133,7 +140,10 @@ pub fn restore(
     with_trust_data: bool,
 ) -> CliResult {
     let (env, archive, source) = open(ctx, file.as_deref(), &shares)?;
-    let report = store.restore_archive(&archive, with_trust_data)?;
+    let progress = Progress::count(ctx, archive.keys.len() as u64, "restoring", "keys");
+    let report = store.restore_archive_with(&archive, with_trust_data, &mut || progress.inc(1));
+    drop(progress);
+    let report = report?;
     let restored = report
         .keys
         .iter()
@@ -312,7 +322,10 @@ fn open(
     let mut attempt = 0;
     loop {
         let pass = backup_passphrase(ctx)?;
-        match env.open_with_passphrase(pass.expose(), &what) {
+        let opening = Progress::spinner(ctx, &format!("decrypting {what}"));
+        let opened = env.open_with_passphrase(pass.expose(), &what);
+        drop(opening);
+        match opened {
             Ok(archive) => return Ok((env, archive, what)),
             Err(KeystoreError::Backup(e))
                 if matches!(*e, BackupError::WrongPassphrase { .. })

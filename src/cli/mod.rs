@@ -5,9 +5,11 @@ mod backup;
 mod ceremony;
 mod completions;
 mod config_cmd;
+mod doctor;
 mod key;
 mod lifecycle;
 mod output;
+mod progress;
 mod prompt;
 mod registry;
 mod repo;
@@ -354,6 +356,7 @@ pub fn run(cli: Cli) -> CliResult {
             check_registry,
         } => repo::cmd_list(&ctx, &gun, check_registry),
         Command::Delete { gun, remote } => repo::cmd_delete(&ctx, &gun, remote),
+        Command::Doctor { gun, fix } => doctor::run(&ctx, gun.as_deref(), fix),
     }
 }
 

@@ -101,8 +101,17 @@ pub(super) fn cmd_sign(
         specs.push(parse_tag_pair(ctx, r, digest, size, no_registry_check)?);
     }
     if let Some(f) = from_file {
-        for line in ref_lines(f)? {
+        let lines = ref_lines(f)?;
+        // Each line may ask its registry for the tag's digest: the slow part of a bulk sign.
+        let progress = super::progress::Progress::count(
+            ctx,
+            lines.len() as u64,
+            &format!("reading {}", f.display()),
+            "tags",
+        );
+        for line in lines {
             specs.push(parse_tag_pair(ctx, &line, None, None, no_registry_check)?);
+            progress.inc(1);
         }
     }
     // Group by repository: each repository gets one publish.
@@ -332,14 +341,22 @@ pub(super) fn cmd_sign_file(
     }
     let mut changes = Vec::new();
     let mut out = Vec::new();
+    let total: u64 = files
+        .iter()
+        .filter_map(|(_, p)| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress = super::progress::Progress::bytes(ctx, total, "hashing");
     for (name, path) in &files {
+        progress.set_message(&format!("hashing {name}"));
         // Streamed: memory stays flat whatever the file's size.
         let meta = std::fs::File::open(path)
-            .and_then(FileMeta::from_reader)
+            .and_then(|f| FileMeta::from_reader(progress.reader(f)))
             .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
         out.push(json!({"name": name, "sha256": hex::encode(meta.sha256().unwrap_or_default()), "size": meta.length}));
         changes.push(Change::add_target("targets", name, &meta));
     }
+    drop(progress);
     let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
     if ctx.json() {
         print_json(&json!({"gun": gun.as_str(), "targets": out, "published": report.is_some()}));

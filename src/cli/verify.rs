@@ -132,12 +132,16 @@ pub fn verify_file(
     trust: &TrustArgs,
 ) -> CliResult {
     let gun = Gun::parse(gun)?;
-    let mut reader = std::fs::File::open(file)
+    let reader = std::fs::File::open(file)
         .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let state = load_state(ctx, &gun, trust)?;
     let target = verdict::lookup(&state, Query::Name(name), &[])?;
     let what = file.display().to_string();
-    let (size, sha256) = verdict::check_content(&target, &what, &mut reader)?;
+    let len = reader.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = super::progress::Progress::bytes(ctx, len, &format!("hashing {name}"));
+    let checked = verdict::check_content(&target, &what, &mut progress.reader(reader));
+    drop(progress);
+    let (size, sha256) = checked?;
     if ctx.json() {
         print_json(
             &json!({"trusted": true, "gun": gun.as_str(), "name": name, "file": file,

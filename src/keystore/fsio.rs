@@ -224,7 +224,15 @@ pub(crate) fn process_alive(pid: u32) -> bool {
 /// running) or, for names without a pid, when they are older than [`STALE_TEMP_AGE`].
 /// Best effort (a read-only trust dir is fine): returns how many were removed.
 pub(crate) fn remove_stale_temps(root: &Path) -> usize {
-    let mut removed = 0;
+    stale_temps(root)
+        .iter()
+        .filter(|p| fs::remove_file(p).is_ok())
+        .count()
+}
+
+/// The temp files [`remove_stale_temps`] removes, without removing them.
+pub(crate) fn stale_temps(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
     let mut stack = vec![(root.to_path_buf(), 0u32)];
     while let Some((dir, depth)) = stack.pop() {
         let Ok(entries) = fs::read_dir(&dir) else {
@@ -254,13 +262,45 @@ pub(crate) fn remove_stale_temps(root: &Path) -> usize {
                 .is_some_and(|age| age > STALE_TEMP_AGE);
             let writer_gone =
                 owner.is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
-            let stale = old || writer_gone;
-            if stale && fs::remove_file(&path).is_ok() {
-                removed += 1;
+            if old || writer_gone {
+                out.push(path);
             }
         }
     }
-    removed
+    out.sort();
+    out
+}
+
+/// Who holds the lock on `path` ("pid N (command)"), when a live process holds it;
+/// `None` when nobody does or the file is missing. Read-only: the file is not created and
+/// no note is written (a shared lock is tried and released at once).
+pub(crate) fn lock_held_by(path: &Path) -> Option<String> {
+    let file = File::open(path).ok()?;
+    match file.try_lock_shared() {
+        Ok(()) => None,
+        Err(fs::TryLockError::WouldBlock) => Some(lock_holder(&file)),
+        Err(fs::TryLockError::Error(_)) => None,
+    }
+}
+
+/// [`lock_file`] without waiting: `Ok(None)` when another process holds the lock.
+pub(crate) fn try_lock_file(path: &Path) -> std::io::Result<Option<File>> {
+    use std::os::unix::fs::FileExt as _;
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => return Ok(None),
+        Err(fs::TryLockError::Error(e)) => return Err(e),
+    }
+    let note = format!("{:>10}\n", std::process::id());
+    let _ = file.write_all_at(note.as_bytes(), 0);
+    Ok(Some(file))
 }
 
 /// Remove `path` and make the removal durable.

@@ -34,5 +34,6 @@ pub use passphrase::{
     PassphraseSource, Secret,
 };
 pub use session::{Session, SessionError, SessionInfo};
+pub(crate) use store::inspect_file;
 pub use store::{KeyInfo, KeyStore, Scan, Skipped};
 pub use transfer::{ExportFormat, ImportOptions, ImportOutcome, ImportedKey};

@@ -521,6 +521,24 @@ impl KeyStore {
     }
 }
 
+/// One key file examined read-only and without a passphrase (for `doctor`): its name
+/// must be a key ID, it must parse (PEM, headers, the encrypted PKCS#8 envelope). Also
+/// returns the ID of the key inside when it can be known without decrypting (an
+/// unencrypted key), `None` otherwise.
+pub(crate) fn inspect_file(private_dir: &Path, path: &Path) -> Result<(KeyInfo, Option<KeyId>)> {
+    let loc = layout::locate(private_dir, path).map_err(|reason| KeystoreError::Corrupt {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    let (info, block) = read_entry(&loc)?;
+    let actual = match format::decode(&block, None, None) {
+        Ok(key) => Some(key.key_id()),
+        Err(format::DecodeError::NeedPassphrase) => None,
+        Err(e) => return Err(target(&info.id, &info.role, &info.path).error(e)),
+    };
+    Ok((info, actual))
+}
+
 /// Read and describe the key file at `loc`.
 fn read_entry(loc: &Location) -> Result<(KeyInfo, PemBlock)> {
     describe(loc, &fsio::read_key_file(&loc.path)?)

@@ -149,6 +149,13 @@ pub struct Recovered {
     pub removed_temp_files: usize,
 }
 
+/// Something [`Changelist::recover`] tidies, as [`Changelist::leftovers`] finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    pub path: PathBuf,
+    pub what: String,
+}
+
 impl Changelist {
     pub fn new(dir: PathBuf) -> Changelist {
         let staging = dir
@@ -395,6 +402,64 @@ impl Changelist {
         Ok(r)
     }
 
+    /// What [`Self::recover`] would tidy, without touching anything (for `doctor`), by the
+    /// same rules, each with what is left: complete batches to move into `changelist/`,
+    /// incomplete batches, batch files of commands that ended, stale temp files in the
+    /// staging area and the cache, temp files of older versions in `changelist/`. Only
+    /// meaningful while no command holds the repository lock.
+    pub fn leftovers(&self) -> Result<Vec<Leftover>, TrustError> {
+        let mut out = Vec::new();
+        for batch in self.batches(BATCH_READY)? {
+            out.push(Leftover {
+                path: batch,
+                what: "a complete batch of staged changes not yet moved into changelist/".into(),
+            });
+        }
+        for batch in self.batches(BATCH_WRITING)? {
+            out.push(Leftover {
+                path: batch,
+                what: "an incomplete batch of a command that was stopped while staging".into(),
+            });
+        }
+        for (name, path) in read_names(&self.staging)? {
+            let name = name.to_string_lossy();
+            let Some(stem) = name.strip_suffix(&format!(".{BATCH_EXT}")) else {
+                continue;
+            };
+            if owner_gone(stem) && path.is_file() {
+                out.push(Leftover {
+                    path,
+                    what: "staged changes of a publish that was stopped (they stay staged)".into(),
+                });
+            }
+        }
+        for path in crate::keystore::fsio::stale_temps(&self.staging) {
+            out.push(Leftover {
+                path,
+                what: "a temp file of a command that was stopped".into(),
+            });
+        }
+        for (name, path) in read_names(&self.dir)? {
+            if is_legacy_temp(&name.to_string_lossy())
+                && fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+            {
+                out.push(Leftover {
+                    path,
+                    what: "a temp file an older vouch left in changelist/ (notary would read it as a change)".into(),
+                });
+            }
+        }
+        if let Some(repo) = self.dir.parent() {
+            for path in crate::keystore::fsio::stale_temps(&repo.join("metadata")) {
+                out.push(Leftover {
+                    path,
+                    what: "a temp file of a cache write that was stopped".into(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
     /// The batch directories in `.vouch-staging/` with extension `ext`, in name order.
     fn batches(&self, ext: &str) -> Result<Vec<PathBuf>, TrustError> {
         Ok(read_names(&self.staging)?
@@ -619,9 +684,17 @@ mod tests {
         }
         let paths = |l: Vec<StagedChange>| l.into_iter().map(|s| s.change.path).collect::<Vec<_>>();
         assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
+        let left: Vec<PathBuf> = cl
+            .leftovers()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        assert_eq!(left, std::slice::from_ref(&ready));
         let r = cl.recover().unwrap();
         assert_eq!(r.completed_batches, 1);
         assert!(!ready.exists());
+        assert!(cl.leftovers().unwrap().is_empty());
         assert_eq!(fs::read_dir(cl.dir()).unwrap().count(), 5);
         assert_eq!(paths(cl.list().unwrap()), ["t0", "t1", "t2", "t3", "t4"]);
     }
@@ -635,8 +708,10 @@ mod tests {
         let c = serde_json::to_vec(&Change::remove_target("targets", "x")).unwrap();
         fs::write(writing.join("00000000000000000001_a.change"), c).unwrap();
         assert!(cl.list().unwrap().is_empty());
+        assert_eq!(cl.leftovers().unwrap()[0].path, writing);
         assert_eq!(cl.recover().unwrap().dropped_batches, 1);
         assert!(!writing.exists());
+        assert!(cl.leftovers().unwrap().is_empty());
     }
 
     #[test]
@@ -650,6 +725,13 @@ mod tests {
         let other = cl.dir().join(".someone-elses.change.tmp");
         fs::write(&old, b"{}").unwrap();
         fs::write(&other, b"{}").unwrap();
+        let left: Vec<PathBuf> = cl
+            .leftovers()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.path)
+            .collect();
+        assert_eq!(left, std::slice::from_ref(&old));
         assert_eq!(cl.recover().unwrap().removed_temp_files, 1);
         assert!(!old.exists() && other.exists());
     }

@@ -306,11 +306,12 @@ impl LocalRepo {
         }
     }
 
-    /// Finish a committed set whose renames were cut short, if there is one. Best effort:
+    /// Finish a committed set whose renames were cut short, if there is one (what every
+    /// read of the cache does first; `doctor --fix` calls it directly). Best effort:
     /// a reader that may not write (read-only trust dir) reads what is there. Renaming a
     /// temp file that is already in place fails harmlessly, so two commands may do this at
     /// once.
-    fn finish_pending_set(&self) {
+    pub fn finish_pending_set(&self) {
         let meta_dir = self.metadata_dir();
         let jpath = meta_dir.join(PENDING_SET);
         let Ok(Some(text)) = read_capped(&jpath, 1 << 20) else {
@@ -342,6 +343,81 @@ impl LocalRepo {
             }
         }
         let _ = self.finish_journal(&renames);
+    }
+
+    /// The list of a committed cache set whose renames are not all done yet
+    /// (`metadata/.vouch-pending-set.json`), if there is one: the next read finishes it.
+    pub fn pending_set_path(&self) -> Option<PathBuf> {
+        let path = self.metadata_dir().join(PENDING_SET);
+        fs::symlink_metadata(&path).is_ok().then_some(path)
+    }
+
+    /// Temp files of cache sets (`metadata/**/.<role>.json.set-<16 hex>`) that no pending
+    /// set lists: a writer stopped before it committed its set, and nothing will ever read
+    /// them. Only meaningful while no writer is at work (the caller checked or holds the
+    /// repository lock): writers write them under that lock.
+    pub fn stale_set_temps(&self) -> Vec<PathBuf> {
+        let meta_dir = self.metadata_dir();
+        let listed: std::collections::BTreeSet<PathBuf> =
+            read_capped(&meta_dir.join(PENDING_SET), 1 << 20)
+                .ok()
+                .flatten()
+                .and_then(|t| serde_json::from_slice::<PendingSet>(&t).ok())
+                .map(|j| {
+                    j.renames
+                        .into_iter()
+                        .map(|(t, _)| meta_dir.join(t))
+                        .collect()
+                })
+                .unwrap_or_default();
+        let mut out = Vec::new();
+        let mut stack = vec![(meta_dir.clone(), 0u32)];
+        while let Some((dir, depth)) = stack.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(ft) = entry.file_type() else { continue };
+                let path = entry.path();
+                if ft.is_dir() && depth < 32 {
+                    stack.push((path, depth + 1));
+                } else if ft.is_file()
+                    && is_set_temp(&entry.file_name().to_string_lossy())
+                    && !listed.contains(&path)
+                {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Remove [`Self::stale_set_temps`] (the caller holds the repository lock). Returns
+    /// the files removed.
+    pub fn remove_stale_set_temps(&self) -> Result<Vec<PathBuf>, TrustError> {
+        let stale = self.stale_set_temps();
+        for p in &stale {
+            match fs::remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(local_err("cannot remove stale temp file", p, e)),
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The file [`Self::lock`] locks.
+    pub fn lock_path(&self) -> PathBuf {
+        self.lock_dir.join("@lock")
+    }
+
+    /// [`Self::lock`] without waiting: `None` when another command holds the lock.
+    pub fn try_lock(&self) -> Result<Option<RepoLock>, TrustError> {
+        ensure_dir(&self.lock_dir)?;
+        let path = self.lock_path();
+        let file = fsio::try_lock_file(&path).map_err(|e| local_err("cannot lock", &path, e))?;
+        Ok(file.map(|f| RepoLock { _file: f }))
     }
 
     /// The key IDs of this GUN's keys that existed when an `init` of it began, if an init
@@ -427,6 +503,14 @@ struct InitMarker {
 struct PendingSet {
     /// (temp file, final name), relative to the metadata directory, in rename order.
     renames: Vec<(String, String)>,
+}
+
+/// `.<name>.set-<16 hex>`: a cache set's temp file ([`write_temp`]).
+fn is_set_temp(name: &str) -> bool {
+    let Some((target, random)) = name.strip_prefix('.').and_then(|n| n.rsplit_once(".set-")) else {
+        return false;
+    };
+    !target.is_empty() && random.len() == 16 && random.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// `bytes` in a new 0600 temp file beside `path`, synced; returns the temp file's path.
@@ -592,6 +676,40 @@ mod tests {
             .filter(|n| n.starts_with('.'))
             .collect();
         assert!(left.is_empty(), "{left:?}");
+    }
+
+    #[test]
+    fn stale_set_temps_are_those_no_pending_set_lists() {
+        let (_tmp, local) = repo();
+        local
+            .write_cached_all(&[("root".to_owned(), b"r".to_vec())])
+            .unwrap();
+        let dir = local.metadata_dir();
+        let listed = write_temp(&local.role_path("root"), b"r2").unwrap();
+        std::fs::create_dir_all(dir.join("targets")).unwrap();
+        let unlisted = write_temp(&local.role_path("targets/releases"), b"t").unwrap();
+        let other = dir.join(".notes.set-tmp");
+        std::fs::write(&other, b"x").unwrap();
+        let rel = listed
+            .strip_prefix(&dir)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let list = serde_json::to_vec(&PendingSet {
+            renames: vec![(rel, "root.json".into())],
+        })
+        .unwrap();
+        std::fs::write(dir.join(PENDING_SET), list).unwrap();
+        assert_eq!(local.pending_set_path(), Some(dir.join(PENDING_SET)));
+        assert_eq!(local.stale_set_temps(), vec![unlisted.clone()]);
+        assert_eq!(
+            local.remove_stale_set_temps().unwrap(),
+            vec![unlisted.clone()]
+        );
+        assert!(!unlisted.exists() && listed.exists() && other.exists());
+        local.finish_pending_set();
+        assert_eq!(local.pending_set_path(), None);
+        assert_eq!(std::fs::read(local.cached_path("root")).unwrap(), b"r2");
     }
 
     #[test]

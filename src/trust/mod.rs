@@ -8,6 +8,7 @@ pub mod anchor;
 pub mod apply;
 pub mod ceremony;
 pub mod changelist;
+pub mod doctor;
 mod error;
 pub mod init;
 pub mod local;
@@ -124,6 +125,13 @@ pub enum TrustError {
     /// An offline root ceremony request that cannot be signed or applied.
     #[error(transparent)]
     Ceremony(#[from] ceremony::CeremonyError),
+    /// `vouch doctor` found problems (each named in its report).
+    #[error("{count} problem(s) found in {dir}{}", if *after_fix { " that --fix cannot repair" } else { "" })]
+    Unhealthy {
+        count: usize,
+        dir: std::path::PathBuf,
+        after_fix: bool,
+    },
     #[error("staged change #{number} of {gun} ({path}) cannot be read: {reason}")]
     UnreadableChange {
         gun: String,
@@ -145,7 +153,8 @@ impl TrustError {
             | TrustError::UnsignedTag { .. }
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
-            | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
+            | TrustError::PinMismatch { .. }
+            | TrustError::Unhealthy { .. } => ExitCode::NotTrusted,
             TrustError::MissingKey { .. }
             | TrustError::RootNeedsResigning { .. }
             | TrustError::NotReadyToSign { .. } => ExitCode::Keystore,

@@ -109,6 +109,17 @@ impl KeyStore {
     /// any key ID is already in the store as a different file, nothing is written and the
     /// error names those files.
     pub fn restore_archive(&self, archive: &Archive, trust_data: bool) -> Result<RestoreReport> {
+        self.restore_archive_with(archive, trust_data, &mut || {})
+    }
+
+    /// [`Self::restore_archive`], calling `on_key` once per key of the archive as it is
+    /// dealt with (for a progress display).
+    pub fn restore_archive_with(
+        &self,
+        archive: &Archive,
+        trust_data: bool,
+        on_key: &mut dyn FnMut(),
+    ) -> Result<RestoreReport> {
         let _lock = self.write_lock()?;
         let report = self.plan_restore(archive, trust_data)?;
         let conflicts: Vec<(String, PathBuf)> = report
@@ -129,6 +140,7 @@ impl KeyStore {
                 }
                 fsio::write_atomic(&r.path, &k.file)?;
             }
+            on_key();
         }
         for (a, r) in archive.roots.iter().zip(&report.roots) {
             if r.outcome == RootOutcome::Restored {

@@ -41,6 +41,8 @@ pub enum Error {
     Trust(#[from] crate::trust::TrustError),
     #[error(transparent)]
     Registry(#[from] crate::remote::registry::RegistryError),
+    #[error(transparent)]
+    Manifest(#[from] crate::manifests::ManifestError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -55,6 +57,7 @@ impl Error {
             Error::Remote(e) => e.exit_code(),
             Error::Trust(e) => e.exit_code(),
             Error::Registry(e) => e.exit_code(),
+            Error::Manifest(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }
@@ -68,6 +71,7 @@ impl Error {
             Error::Remote(e) => e.hint(),
             Error::Trust(e) => e.hint(),
             Error::Registry(e) => e.hint(),
+            Error::Manifest(e) => e.hint(),
             Error::Usage(_) => None,
         }
     }

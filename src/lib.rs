@@ -14,6 +14,7 @@ pub mod clock;
 pub mod crypto;
 pub mod error;
 pub mod keystore;
+pub mod manifests;
 pub mod reference;
 pub mod remote;
 pub mod trust;

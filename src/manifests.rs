@@ -194,9 +194,9 @@ fn render(value: &str, q: Quoting, in_flow: bool) -> Option<String> {
         Quoting::Plain => {
             let first = value.chars().next()?;
             let unsafe_start = "-?:,[]{}#&*!|>'\"%@`".contains(first);
-            let unsafe_char = value.chars().any(|c| {
-                c.is_whitespace() || c == '#' || (in_flow && ",[]{}".contains(c))
-            });
+            let unsafe_char = value
+                .chars()
+                .any(|c| c.is_whitespace() || c == '#' || (in_flow && ",[]{}".contains(c)));
             let ends_colon = value.ends_with(':');
             (!unsafe_start && !unsafe_char && !ends_colon).then(|| value.to_owned())
         }
@@ -637,18 +637,17 @@ fn image_value(
         ));
     }
     let rest = &text[s.start..];
-    let (quoting, len) = match s.style {
-        ScalarStyle::Plain => (Quoting::Plain, s.end.saturating_sub(s.start)),
-        ScalarStyle::SingleQuoted => (Quoting::Single, quoted_len(rest, '\'', &pointer, s)?),
-        ScalarStyle::DoubleQuoted => (Quoting::Double, quoted_len(rest, '"', &pointer, s)?),
-        _ => {
-            return Err(unsupported(
+    let (quoting, len) =
+        match s.style {
+            ScalarStyle::Plain => (Quoting::Plain, s.end.saturating_sub(s.start)),
+            ScalarStyle::SingleQuoted => (Quoting::Single, quoted_len(rest, '\'', &pointer, s)?),
+            ScalarStyle::DoubleQuoted => (Quoting::Double, quoted_len(rest, '"', &pointer, s)?),
+            _ => return Err(unsupported(
                 s.line,
                 &pointer,
                 "a block scalar (| or >) as an image is not supported: write the image on one line",
-            ))
-        }
-    };
+            )),
+        };
     let range = s.start..s.start + len;
     let raw = text.get(range.clone()).unwrap_or_default();
     if s.value.is_empty() {
@@ -817,7 +816,8 @@ pub fn write_in_place(path: &Path, bytes: &[u8]) -> Result<(), ManifestError> {
             .create_new(true)
             .open(&tmp)
             .map_err(io("create a temp file for", &real))?;
-        f.set_permissions(perms).map_err(io("set permissions on", &tmp))?;
+        f.set_permissions(perms)
+            .map_err(io("set permissions on", &tmp))?;
         f.write_all(bytes).map_err(io("write", &real))?;
         f.sync_all().map_err(io("sync", &real))?;
         drop(f);
@@ -893,7 +893,10 @@ items:
                 ("/spec/initContainers/0/image", "p:2"),
                 ("/spec/ephemeralContainers/0/image", "p:3"),
                 ("/spec/template/spec/containers/0/image", "d:1"),
-                ("/spec/jobTemplate/spec/template/spec/containers/0/image", "c:1"),
+                (
+                    "/spec/jobTemplate/spec/template/spec/containers/0/image",
+                    "c:1"
+                ),
                 ("/items/0/spec/template/spec/containers/0/image", "j:1"),
                 ("/items/1/spec/template/spec/initContainers/0/image", "ds:1"),
             ]
@@ -920,7 +923,11 @@ items:
         );
         let edits: Vec<(&ImageOccurrence, &str)> = occ
             .iter()
-            .zip(["reg/x:1@sha256:aa", "reg/y:2@sha256:bb", "reg/ü-x:4@sha256:cc"])
+            .zip([
+                "reg/x:1@sha256:aa",
+                "reg/y:2@sha256:bb",
+                "reg/ü-x:4@sha256:cc",
+            ])
             .collect();
         let out = splice(text, &edits).unwrap();
         assert_eq!(out, "# Source: chart/templates/x.yaml\nspec:\n  containers:\n  - name: a\n    image: \"reg/x:1@sha256:aa\"   # the app\n  - image: 'reg/y:2@sha256:bb' # sidecar\n    name: b\n  - name: é\n    image: reg/ü-x:4@sha256:cc # c\n\n");

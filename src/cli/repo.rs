@@ -90,6 +90,7 @@ pub fn run(ctx: &Context, cmd: Command) -> CliResult {
         | Command::Verify { .. }
         | Command::VerifyFile { .. }
         | Command::Inspect { .. }
+        | Command::PinManifests { .. }
         | Command::Trust(_)
         | Command::Delegation(_)
         | Command::Signer(_)

@@ -4,9 +4,9 @@
 #   make test    the whole suite, against the real notary CLI / notary-server / docker-registry
 
 CARGO ?= cargo
-DEB_PACKAGES := notary docker-registry skopeo openssl apache2-utils strace
+DEB_PACKAGES := notary docker-registry skopeo openssl apache2-utils strace kubernetes-client
 # Commands each Debian package provides; a missing command means a missing package.
-DEB_COMMANDS := notary notary-server docker-registry skopeo openssl htpasswd strace
+DEB_COMMANDS := notary notary-server docker-registry skopeo openssl htpasswd strace kubectl
 
 .PHONY: all build test test-deps demo lint fmt bench clean
 

@@ -304,7 +304,10 @@ fn assert_only_images_pinned(old: &str, new: &str, images: &[(String, String)]) 
             continue;
         }
         let (image, digest) = expected.next().expect("more image lines than images");
-        assert!(o.contains(image.as_str()), "{o:?} is not the line of {image}");
+        assert!(
+            o.contains(image.as_str()),
+            "{o:?} is not the line of {image}"
+        );
         let want = o.replacen(image.as_str(), &format!("{image}@{digest}"), 1);
         assert_eq!(*n, want, "image line");
     }
@@ -368,12 +371,19 @@ fn write_rewrites_files_in_place_keeping_permissions_then_check_passes() {
 
     let o = ok(s.cmd(), &["--write", dir]);
     assert!(o.stdout.is_empty(), "{}", o.stdout);
-    assert!(o.stderr.contains("Pinned 12 image(s) in 6 file(s)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("Pinned 12 image(s) in 6 file(s)"),
+        "{}",
+        o.stderr
+    );
     for ((name, images), old) in files.iter().zip(&olds) {
         let new = std::fs::read_to_string(s.path(name)).unwrap();
         assert_only_images_pinned(old, &new, images);
     }
-    let mode = std::fs::metadata(s.path("pod.yaml")).unwrap().permissions().mode();
+    let mode = std::fs::metadata(s.path("pod.yaml"))
+        .unwrap()
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o640);
     // No temp file left behind.
     let names: Vec<String> = std::fs::read_dir(s.dir.path())
@@ -385,7 +395,11 @@ fn write_rewrites_files_in_place_keeping_permissions_then_check_passes() {
     // Every image is pinned to a signed digest now.
     let o = ok(s.cmd(), &["--check", dir]);
     assert!(o.stdout.is_empty());
-    assert!(o.stderr.contains("All 12 image(s) in 6 file(s)"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("All 12 image(s) in 6 file(s)"),
+        "{}",
+        o.stderr
+    );
     // Pinning again changes nothing.
     let before = support::snapshot_tree(s.dir.path());
     let o = ok(s.cmd(), &["--write", dir]);
@@ -424,7 +438,10 @@ fn check_fails_on_unpinned_images_and_on_digests_no_signed_tag_carries() {
     );
 
     // A digest that is in the registry but no signed tag carries.
-    let f = s.write("unsigned-digest.yaml", &pod(&format!("{web}@{}", s.unsigned)));
+    let f = s.write(
+        "unsigned-digest.yaml",
+        &pod(&format!("{web}@{}", s.unsigned)),
+    );
     let o = fails(s.cmd(), &["--check", f.to_str().unwrap()], 1);
     assert!(
         o.stderr.contains(&format!(
@@ -435,14 +452,12 @@ fn check_fails_on_unpinned_images_and_on_digests_no_signed_tag_carries() {
         o.stderr
     );
     // A signed tag pinned to another digest than the one signed for it.
-    let f = s.write(
-        "moved.yaml",
-        &pod(&format!("{web}:1.0@{}", s.web11)),
-    );
+    let f = s.write("moved.yaml", &pod(&format!("{web}:1.0@{}", s.web11)));
     let o = fails(s.cmd(), &["--check", f.to_str().unwrap()], 1);
     assert!(
         o.stderr.contains(&format!("signed as {}", s.web10))
-            && o.stderr.contains(&format!("the pinned digest is {}", s.web11)),
+            && o.stderr
+                .contains(&format!("the pinned digest is {}", s.web11)),
         "{}",
         o.stderr
     );
@@ -484,7 +499,8 @@ fn an_unsigned_tag_fails_every_mode_naming_it_and_changes_nothing() {
     );
     let o = fails(s.cmd(), &[f.to_str().unwrap()], 2);
     assert!(
-        o.stderr.contains(&format!("{} is not pinned in", s.reg.image("demo/other"))),
+        o.stderr
+            .contains(&format!("{} is not pinned in", s.reg.image("demo/other"))),
         "{}",
         o.stderr
     );
@@ -513,5 +529,9 @@ fn reads_stdin_and_refuses_to_write_it() {
     let mut c = s.cmd();
     c.write_stdin(text);
     let o = fails(c, &["--write", "-"], 2);
-    assert!(o.stderr.contains("stdin (-) cannot be rewritten"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("stdin (-) cannot be rewritten"),
+        "{}",
+        o.stderr
+    );
 }

@@ -424,6 +424,20 @@ fn check_fails_on_unpinned_images_and_on_digests_no_signed_tag_carries() {
         ),
     );
     ok(s.cmd(), &["--check", good.to_str().unwrap()]);
+    let o = ok(
+        s.cmd(),
+        &["--output", "json", "--check", good.to_str().unwrap()],
+    );
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    assert_eq!(j["trusted"], true);
+    let images = j["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["pointer"], "/spec/containers/0/image");
+    assert_eq!(images[0]["object"], "Pod/p");
+    assert_eq!(images[0]["status"], "pinned");
+    assert_eq!(images[0]["digest"], s.web10.as_str());
+    assert_eq!(images[1]["tag"], "1.1");
+    assert_eq!(images[1]["line"], 8);
 
     // Unpinned.
     let f = s.write("unpinned.yaml", &pod(&format!("{web}:1.0")));
@@ -534,4 +548,47 @@ fn reads_stdin_and_refuses_to_write_it() {
         "{}",
         o.stderr
     );
+}
+
+#[test]
+fn each_repository_is_read_once_per_run_however_many_images_name_it() {
+    use std::sync::{Arc, Mutex};
+    use support::httpd::{HttpServer, Request, Response};
+    let s = Scene::new();
+    // A proxy in front of the notary server that notes every request.
+    let upstream = s.server.url.clone();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let noted = seen.clone();
+    let proxy = HttpServer::start(move |req: &Request| {
+        noted.lock().unwrap().push(req.path().to_owned());
+        let r = reqwest::blocking::get(format!("{upstream}{}", req.target)).unwrap();
+        let status = r.status().as_u16();
+        Response::json(status, r.bytes().unwrap().to_vec())
+    });
+    let (web, worker) = (&s.web, &s.worker);
+    let f = s.write(
+        "many.yaml",
+        &format!(
+            "kind: Pod\nspec:\n  initContainers: [{{image: {web}:1.1}}]\n  containers:\n  - image: {web}:1.0\n  - image: {worker}:2.0\n  - image: {web}:1.0@{}\n---\nkind: Pod\nspec:\n  containers:\n  - image: {worker}:2.0\n",
+            s.web10
+        ),
+    );
+    let mut c = v(s.reader.path());
+    c.args([
+        "--server",
+        &proxy.url,
+        "--trust-lock",
+        s.lock.to_str().unwrap(),
+        "pin-manifests",
+    ]);
+    let o = ok(c, &[f.to_str().unwrap()]);
+    assert_eq!(o.stdout.matches("@sha256:").count(), 5, "{}", o.stdout);
+    let seen = seen.lock().unwrap().clone();
+    for gun in [web, worker] {
+        let timestamps = seen
+            .iter()
+            .filter(|p| p.starts_with(&format!("/v2/{gun}/_trust/tuf/")) && p.contains("timestamp"))
+            .count();
+        assert_eq!(timestamps, 1, "{gun}: {seen:#?}");
+    }
 }

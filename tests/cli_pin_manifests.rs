@@ -437,7 +437,7 @@ fn check_fails_on_unpinned_images_and_on_digests_no_signed_tag_carries() {
     assert_eq!(images[0]["status"], "pinned");
     assert_eq!(images[0]["digest"], s.web10.as_str());
     assert_eq!(images[1]["tag"], "1.1");
-    assert_eq!(images[1]["line"], 8);
+    assert_eq!(images[1]["line"], 17);
 
     // Unpinned.
     let f = s.write("unpinned.yaml", &pod(&format!("{web}:1.0")));

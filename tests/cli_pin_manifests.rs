@@ -592,3 +592,61 @@ fn each_repository_is_read_once_per_run_however_many_images_name_it() {
         assert_eq!(timestamps, 1, "{gun}: {seen:#?}");
     }
 }
+
+#[test]
+fn manifests_it_cannot_rewrite_safely_are_refused_before_any_repository_is_read() {
+    // No server anywhere: the refusal comes from reading the manifests alone (exit 2).
+    let trust = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "anchor.yaml",
+            "kind: Pod\nspec:\n  containers:\n  - name: a\n    image: &img reg.example.com/app:1\n",
+            "anchor.yaml: line 5: /spec/containers/0/image: an anchor (&name) or tag (!tag) on an image is not supported",
+        ),
+        (
+            "twice.yaml",
+            "kind: Pod\nspec:\n  containers:\n  - image: reg.example.com/app:1\n    image: reg.example.com/evil:1\n",
+            "twice.yaml: line 5: /spec/containers/0/image: image is given twice in this container",
+        ),
+        (
+            "broken.yaml",
+            "kind: Pod\nspec:\n  containers: [\n",
+            "broken.yaml: line 4 column 1: not valid YAML",
+        ),
+        (
+            "badref.yaml",
+            "kind: Pod\nspec:\n  containers:\n  - image: Reg.example.com/App:1\n",
+            "badref.yaml:4: /spec/containers/0/image: invalid image reference",
+        ),
+    ];
+    for (name, text, want) in cases {
+        let f = dir.path().join(name);
+        std::fs::write(&f, text).unwrap();
+        let o = fails(
+            v(trust.path()),
+            &[
+                "--server",
+                "http://127.0.0.1:9",
+                "pin-manifests",
+                "--write",
+                f.to_str().unwrap(),
+            ],
+            2,
+        );
+        assert!(o.stderr.contains(want), "{name}: {}", o.stderr);
+        assert_eq!(std::fs::read_to_string(&f).unwrap(), text, "{name}");
+    }
+    // A directory without manifests.
+    let empty = tempfile::tempdir().unwrap();
+    let o = fails(
+        v(trust.path()),
+        &["pin-manifests", empty.path().to_str().unwrap()],
+        2,
+    );
+    assert!(
+        o.stderr.contains("no *.yaml or *.yml file under"),
+        "{}",
+        o.stderr
+    );
+}

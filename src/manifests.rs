@@ -1057,4 +1057,26 @@ items:
             assert_eq!(pinned_value(written, &r, &v(tag)), want, "{written}");
         }
     }
+
+    #[test]
+    fn crlf_line_endings_and_a_byte_order_mark_keep_exact_ranges() {
+        let text = "\u{feff}kind: Pod\r\nspec:\r\n  containers:\r\n  - name: a\r\n    image: reg/x:1\r\n  - image: \"reg/y:2\" # c\r\n";
+        let occ = find_images(text).unwrap();
+        assert_eq!(occ.len(), 2);
+        assert_eq!(&text[occ[0].range.clone()], "reg/x:1");
+        assert_eq!(&text[occ[1].range.clone()], "\"reg/y:2\"");
+        let out = splice(
+            text,
+            &[
+                (&occ[0], "reg/x:1@sha256:00"),
+                (&occ[1], "reg/y:2@sha256:11"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            out,
+            text.replace("reg/x:1", "reg/x:1@sha256:00")
+                .replace("reg/y:2", "reg/y:2@sha256:11")
+        );
+    }
 }

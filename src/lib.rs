@@ -10,9 +10,11 @@
 //! - [`crypto`]: private keys, signing, signature verifiers, X.509 root certificates.
 //! - [`keystore`]: key files on disk (notary-compatible layout), encryption, passphrases.
 
+pub mod advice;
 pub mod clock;
 pub mod crypto;
 pub mod error;
+pub mod exit;
 pub mod keystore;
 pub mod manifests;
 pub mod reference;

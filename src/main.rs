@@ -17,6 +17,9 @@ fn main() -> ExitCode {
             // Errors are printed even with --quiet: they are the reason for the exit code.
             let _ = quiet;
             eprintln!("vouch: error: {}", err.message());
+            for cause in err.causes() {
+                eprintln!("vouch: caused by: {cause}");
+            }
             if let Some(hint) = err.hint() {
                 eprintln!("vouch: hint: {hint}");
             }

@@ -13,6 +13,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -369,7 +370,7 @@ fn pass(p: &str) -> Fixed {
 fn successor_root(gun: &str, current: &[u8], old_keys: Option<&KeyStore>) -> Vec<u8> {
     let now = time::OffsetDateTime::now_utc();
     let old = Signed::<Root>::from_bytes(current).unwrap();
-    let mut root = old.signed().clone();
+    let mut root = old.untrusted().clone();
     let new_key = PrivateKey::generate(Algorithm::Ecdsa).unwrap();
     let cert =
         vouch::crypto::x509::root_certificate(new_key.ecdsa_signing_key().unwrap(), gun, now)
@@ -384,7 +385,7 @@ fn successor_root(gun: &str, current: &[u8], old_keys: Option<&KeyStore>) -> Vec
 
     let mut old_signer = None;
     if let Some(store) = old_keys {
-        let role = old.signed().base_role("root").unwrap();
+        let role = old.untrusted().base_role("root").unwrap();
         let (listed, key) = role.keys.iter().next().unwrap();
         let (pk, _) = store
             .load(&key.canonical_key_id().unwrap(), &pass(support::ROOT_PASS))
@@ -424,12 +425,12 @@ fn publish_static_root(repo: &Path, owner: &Path, gun: &str, new_root: Vec<u8>) 
     let read = |role: &str| std::fs::read(tuf.join(format!("{role}.json"))).unwrap();
     let root = Signed::<Root>::from_bytes(&read("root"))
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     let store = KeyStore::open(owner).unwrap();
     let mut snap = Signed::<Snapshot>::from_bytes(&read("snapshot"))
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     snap.version += 1;
     snap.meta.insert(
@@ -439,8 +440,8 @@ fn publish_static_root(repo: &Path, owner: &Path, gun: &str, new_root: Vec<u8>) 
     let snap_bytes = sign_as(&store, &root, "snapshot", support::SNAPSHOT_PASS, &snap);
     let old_ts = Signed::<Timestamp>::from_bytes(&read("timestamp")).unwrap();
     let ts = Timestamp::new(
-        old_ts.signed().version + 1,
-        old_ts.signed().expires.clone(),
+        old_ts.untrusted().version + 1,
+        old_ts.untrusted().expires.clone(),
         FileMeta::from_bytes(&snap_bytes, &["sha256", "sha512"]).unwrap(),
     );
     let ts_bytes = sign_as(&store, &root, "timestamp", support::TIMESTAMP_PASS, &ts);
@@ -2023,7 +2024,10 @@ fn current_root_bytes(req: &Value) -> Vec<u8> {
 
 /// The `signed` part of a root file.
 fn signed_root(bytes: &[u8]) -> Root {
-    Signed::<Root>::from_bytes(bytes).unwrap().signed().clone()
+    Signed::<Root>::from_bytes(bytes)
+        .unwrap()
+        .untrusted()
+        .clone()
 }
 
 #[test]
@@ -2711,13 +2715,13 @@ fn a_timestamp_inflated_to_the_largest_exact_version_stops_publishing_with_a_way
     let read = |role: &str| std::fs::read(tuf.join(format!("{role}.json"))).unwrap();
     let root = Signed::<Root>::from_bytes(&read("root"))
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     let old_ts = Signed::<Timestamp>::from_bytes(&read("timestamp")).unwrap();
     let inflated: i64 = 1 << 53;
     let ts = Timestamp::new(
         inflated,
-        old_ts.signed().expires.clone(),
+        old_ts.untrusted().expires.clone(),
         FileMeta::from_bytes(&read("snapshot"), &["sha256", "sha512"]).unwrap(),
     );
     let store = KeyStore::open(&owner).unwrap();

@@ -496,7 +496,7 @@ fn an_unsigned_tag_fails_every_mode_naming_it_and_changes_nothing() {
         assert!(o.stdout.is_empty(), "{mode:?}: {}", o.stdout);
         assert!(
             o.stderr.contains(&format!(
-                "mixed.yaml:11: {web}:unsigned: tag not signed by targets or targets/releases: no target \"unsigned\" in {web}"
+                "mixed.yaml:11: {web}:unsigned: tag \"unsigned\" of {web} is not signed by targets or targets/releases"
             )),
             "{mode:?}: {}",
             o.stderr

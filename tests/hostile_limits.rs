@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use vouch::crypto::CanonicalKeyId as _;
 
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
@@ -205,7 +206,7 @@ fn with_root(root: &Generated) -> BTreeMap<String, Vec<u8>> {
     );
     let root_role = Signed::<Root>::from_bytes(&fx.files["root.json"])
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     let key_of = |role: &str| {
         let id = &root_role.roles[role].keyids[0];
@@ -217,7 +218,7 @@ fn with_root(root: &Generated) -> BTreeMap<String, Vec<u8>> {
     };
     let mut snapshot = Signed::<Snapshot>::from_bytes(&fx.files["snapshot.json"])
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     snapshot.version += 1;
     let (root_len, root_sha) = root.len_and_sha256();
@@ -233,7 +234,7 @@ fn with_root(root: &Generated) -> BTreeMap<String, Vec<u8>> {
     let snapshot = sign_role(&snapshot, &[(id, &key as &dyn SignatureProvider)]).unwrap();
     let mut timestamp = Signed::<Timestamp>::from_bytes(&fx.files["timestamp.json"])
         .unwrap()
-        .signed()
+        .untrusted()
         .clone();
     timestamp.version += 1;
     timestamp.meta.insert(

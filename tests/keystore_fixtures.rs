@@ -164,7 +164,9 @@ fn wrong_passphrase_on_a_legacy_key_changes_nothing() {
         );
         assert_eq!(err.exit_code(), ExitCode::Keystore);
         assert!(err.to_string().contains(info.id.as_str()));
-        assert!(err.hint().unwrap().contains("PASSPHRASE"));
+        assert!(vouch::advice::keystore(&err)
+            .unwrap()
+            .contains("PASSPHRASE"));
     }
     assert_eq!(snapshot(dir.path()), before);
 }

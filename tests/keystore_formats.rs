@@ -564,7 +564,9 @@ fn interactive_answers_are_retried_three_times() {
         .load(&info.id, &vouch::keystore::NoPassphrase)
         .unwrap_err();
     assert!(matches!(err, KeystoreError::PassphraseRequired { .. }));
-    assert!(err.hint().unwrap().contains("VOUCH_ROOT_PASSPHRASE"));
+    assert!(vouch::advice::keystore(&err)
+        .unwrap()
+        .contains("VOUCH_ROOT_PASSPHRASE"));
 }
 
 #[test]

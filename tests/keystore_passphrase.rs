@@ -125,7 +125,7 @@ fn passphrase_files_first_line_and_permissions() {
         "{err}"
     );
     assert_eq!(err.exit_code(), ExitCode::Usage);
-    assert!(err.hint().unwrap().contains("chmod 600"));
+    assert!(vouch::advice::keystore(&err).unwrap().contains("chmod 600"));
     let loose = PassphraseFile::open_allow_insecure(&path).unwrap();
     assert!(loose.insecure());
     assert_eq!(answer(&loose, "targets").as_deref(), Some("first line"));

@@ -96,7 +96,7 @@ fn roles_and_guns_are_checked_before_anything_is_written() {
             .unwrap_err();
         assert!(is_expected(&err), "{role} {gun:?}: {err}");
         assert_eq!(err.exit_code(), ExitCode::Usage, "{err}");
-        assert!(err.hint().is_some());
+        assert!(vouch::advice::keystore(&err).is_some());
     }
     assert_eq!(snapshot(dir.path()), before);
     // Docker signer names are plain names; their keys carry no GUN.

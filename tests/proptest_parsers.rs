@@ -214,9 +214,9 @@ fn fixture(name: &str) -> &'static [u8] {
 fn parse_all_roles(bytes: &[u8]) {
     match Signed::<Root>::from_bytes(bytes) {
         Ok(root) => {
-            let _ = vouch::tuf::Metadata::validate(root.signed(), "root");
+            let _ = vouch::tuf::Metadata::validate(root.untrusted(), "root");
             let _ = root.canonical_signed();
-            if let Ok(role) = root.signed().base_role("root") {
+            if let Ok(role) = root.untrusted().base_role("root") {
                 if let Err(e) = vouch::tuf::verify_signatures(&root, &role) {
                     says_something(&e);
                 }
@@ -226,23 +226,23 @@ fn parse_all_roles(bytes: &[u8]) {
     }
     match Signed::<Targets>::from_bytes(bytes) {
         Ok(t) => {
-            let _ = vouch::tuf::Metadata::validate(t.signed(), "targets");
-            let _ = vouch::tuf::Metadata::validate(t.signed(), "targets/releases");
+            let _ = vouch::tuf::Metadata::validate(t.untrusted(), "targets");
+            let _ = vouch::tuf::Metadata::validate(t.untrusted(), "targets/releases");
             let _ = t.canonical_signed();
-            let _ = t.signed().delegation_role("targets/releases");
+            let _ = t.untrusted().delegation_role("targets/releases");
         }
         Err(e) => says_something(&e),
     }
     match Signed::<Snapshot>::from_bytes(bytes) {
         Ok(s) => {
-            let _ = vouch::tuf::Metadata::validate(s.signed(), "snapshot");
+            let _ = vouch::tuf::Metadata::validate(s.untrusted(), "snapshot");
             let _ = s.canonical_signed();
         }
         Err(e) => says_something(&e),
     }
     match Signed::<Timestamp>::from_bytes(bytes) {
         Ok(t) => {
-            let _ = vouch::tuf::Metadata::validate(t.signed(), "timestamp");
+            let _ = vouch::tuf::Metadata::validate(t.untrusted(), "timestamp");
             let _ = t.canonical_signed();
         }
         Err(e) => says_something(&e),

@@ -136,7 +136,7 @@ fn anonymous_reads_authenticated_writes_and_scopes() {
         _ => panic!("expected Unauthorized, got {e}"),
     }
     assert_eq!(e.exit_code(), ExitCode::Remote);
-    let hint = e.hint().unwrap();
+    let hint = vouch::advice::remote(&e).unwrap();
     assert!(
         hint.contains("VOUCH_USERNAME")
             && hint.contains("NOTARY_AUTH")

@@ -349,7 +349,11 @@ fn rejected_uploads_surface_the_servers_code() {
     }
     let err = vouch::Error::from(e);
     assert_eq!(err.exit_code(), ExitCode::Remote);
-    assert!(err.hint().unwrap().contains("newer"), "{:?}", err.hint());
+    assert!(
+        vouch::advice::hint(&err).unwrap().contains("newer"),
+        "{:?}",
+        vouch::advice::hint(&err)
+    );
 
     // targets without snapshot, and the server does not hold the snapshot key.
     let e = r
@@ -402,7 +406,7 @@ fn gun_prefix_filter_is_reported() {
         .unwrap_err();
     assert_eq!(e.code(), Some("INVALID_GUN"), "{e}");
     assert!(e.to_string().contains("Require GUNs with prefix"), "{e}");
-    assert!(e.hint().unwrap().contains("gun_prefixes"));
+    assert!(vouch::advice::remote(&e).unwrap().contains("gun_prefixes"));
     assert_eq!(r.get_current(&gun, "root", MAX).unwrap(), None);
     // GET timestamp.key on such a GUN is a 404: an error, since a key must exist.
     assert!(matches!(
@@ -432,7 +436,11 @@ fn server_down_is_unavailable() {
         _ => panic!("expected Unavailable, got {e}"),
     }
     assert_eq!(e.exit_code(), ExitCode::Remote);
-    assert!(e.hint().unwrap().contains("--server"), "{:?}", e.hint());
+    assert!(
+        vouch::advice::remote(&e).unwrap().contains("--server"),
+        "{:?}",
+        vouch::advice::remote(&e)
+    );
     assert!(matches!(
         r.publish(&gun, &[("root".into(), vec![])]),
         Err(RemoteError::Unavailable { .. })
@@ -455,9 +463,11 @@ fn not_a_notary_server_and_server_errors() {
     );
     assert!(e.to_string().contains("404 page not found"), "{e}");
     assert!(
-        e.hint().unwrap().contains("static+https://"),
+        vouch::advice::remote(&e)
+            .unwrap()
+            .contains("static+https://"),
         "{:?}",
-        e.hint()
+        vouch::advice::remote(&e)
     );
     assert_eq!(e.exit_code(), ExitCode::Remote);
 

@@ -106,9 +106,9 @@ fn self_signed_ca() {
     }
     assert_eq!(e.exit_code(), ExitCode::Remote);
     assert!(
-        e.hint().unwrap().contains("--tls-ca-cert"),
+        vouch::advice::remote(&e).unwrap().contains("--tls-ca-cert"),
         "{:?}",
-        e.hint()
+        vouch::advice::remote(&e)
     );
 
     // Another CA is not good enough either: the given CA replaces the system roots and is
@@ -154,7 +154,11 @@ fn self_signed_ca() {
         e.to_string().contains("HTTP request to an HTTPS server"),
         "{e}"
     );
-    assert!(e.hint().unwrap().contains("use https://"), "{:?}", e.hint());
+    assert!(
+        vouch::advice::remote(&e).unwrap().contains("use https://"),
+        "{:?}",
+        vouch::advice::remote(&e)
+    );
 
     // The config file route: notary's remote_server block, root_ca relative to the file.
     let cfg_dir = tempfile::tempdir().unwrap();
@@ -189,9 +193,11 @@ fn https_to_a_plain_http_server_is_a_tls_error() {
         .unwrap_err();
     assert!(matches!(e, RemoteError::Tls { .. }), "{e}");
     assert!(
-        e.hint().unwrap().contains("does not speak TLS"),
+        vouch::advice::remote(&e)
+            .unwrap()
+            .contains("does not speak TLS"),
         "{:?}",
-        e.hint()
+        vouch::advice::remote(&e)
     );
 }
 
@@ -217,7 +223,7 @@ fn unusable_tls_files_are_usage_errors() {
         .err()
         .expect("refused");
     assert!(e.to_string().contains("nope.crt"), "{e}");
-    assert!(e.hint().unwrap().contains("--tls-ca-cert"));
+    assert!(vouch::advice::remote(&e).unwrap().contains("--tls-ca-cert"));
 }
 
 /// As `docker trust` does, vouch takes a notary server's CA from Docker's

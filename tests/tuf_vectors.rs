@@ -4,6 +4,7 @@
 //! Only the public library API is used.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use sha2::{Digest, Sha256};
 use time::macros::datetime;
@@ -51,7 +52,7 @@ impl Repo {
     }
     fn root(&self) -> Verified<Root> {
         let signed: Signed<Root> = self.parse("root");
-        let role = signed.signed().base_role("root").unwrap();
+        let role = signed.untrusted().base_role("root").unwrap();
         verify(signed, &role).unwrap_or_else(|e| panic!("{} root: {e}", self.gun))
     }
     /// Every role file present, by role name (`targets/releases` for delegations).
@@ -78,7 +79,7 @@ impl Repo {
 /// The file rebuilt from its parts: typed role → canonical → envelope.
 fn rebuild_typed<T: Metadata>(bytes: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let signed: Signed<T> = Signed::from_bytes(bytes).unwrap();
-    let typed = cjson::to_canonical_from(signed.signed()).unwrap();
+    let typed = cjson::to_canonical_from(signed.untrusted()).unwrap();
     let generic = signed.canonical_signed().unwrap();
     (
         encode_envelope(&typed, signed.signatures()).unwrap(),
@@ -147,7 +148,7 @@ fn canonical_json_vector_12_1() {
         "95b991b43127acae31bfd338d82faf4d5511e55bbcaaadfbdd0f8b9df7bd8579"
     );
     assert_eq!(
-        ts.signed().snapshot_meta().unwrap().sha256().unwrap(),
+        ts.untrusted().snapshot_meta().unwrap().sha256().unwrap(),
         Sha256::digest(&snapshot).as_slice()
     );
 }
@@ -192,7 +193,7 @@ fn all_keys(repo: &Repo) -> Vec<(String, PublicKey)> {
     let mut keys: Vec<(String, PublicKey)> = repo.root().role().keys.clone().into_iter().collect();
     for role in repo.roles().iter().filter(|r| r.starts_with("targets")) {
         let t: Signed<Targets> = repo.parse(role);
-        keys.extend(t.signed().delegations.keys.clone());
+        keys.extend(t.untrusted().delegations.keys.clone());
     }
     keys
 }
@@ -300,7 +301,7 @@ fn whole_repositories_verify() {
 fn notary01_license_target_and_file_sizes_12_4() {
     let repo = &repos()[0];
     let targets: Signed<Targets> = repo.parse("targets");
-    let license = &targets.signed().targets["LICENSE"];
+    let license = &targets.untrusted().targets["LICENSE"];
     assert_eq!(license.length, 11309);
     assert_eq!(
         hex::encode(license.sha256().unwrap()),
@@ -325,10 +326,10 @@ fn notary01_license_target_and_file_sizes_12_4() {
 fn notary03_releases_delegation_12_4() {
     let repo = &repos()[1];
     let targets: Signed<Targets> = repo.parse("targets");
-    let d = targets.signed().delegation("targets/releases").unwrap();
+    let d = targets.untrusted().delegation("targets/releases").unwrap();
     assert_eq!(d.paths, vec![String::new()]);
     let role = targets
-        .signed()
+        .untrusted()
         .delegation_role("targets/releases")
         .unwrap();
     let releases = verify(repo.parse::<Targets>("targets/releases"), &role).unwrap();
@@ -419,7 +420,7 @@ fn one_changed_byte_in_signed_fails_verification() {
     let repo = &repos()[1];
     let targets: Signed<Targets> = repo.parse("targets");
     let role = targets
-        .signed()
+        .untrusted()
         .delegation_role("targets/releases")
         .unwrap();
     let bytes = tamper(&repo.read("targets/releases"));

@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
+use vouch::crypto::CanonicalKeyId as _;
 
 use base64::Engine as _;
 use serde::Serialize;
@@ -90,7 +91,7 @@ fn sign<T: Serialize>(role: &T, signers: &[&Signer]) -> Vec<u8> {
 }
 
 fn parse<T: Metadata + Clone>(bytes: &[u8]) -> T {
-    Signed::<T>::from_bytes(bytes).unwrap().signed().clone()
+    Signed::<T>::from_bytes(bytes).unwrap().untrusted().clone()
 }
 
 fn file_meta(bytes: &[u8]) -> FileMeta {
@@ -1758,6 +1759,92 @@ fn a_root_signed_by_a_retired_pinned_key_is_refused_after_a_rotation() {
         Some(1),
         "stdout: {}; stderr: {}",
         r.stdout,
+        r.stderr
+    );
+}
+
+// --- the exact words of each refusal -------------------------------------------------------
+
+/// Every refusal's whole stderr and exit code, so that a wrong or missing hint is caught:
+/// a refusal of the verdict (1) is never worded as tampering unless it is one.
+#[test]
+fn each_refusal_says_exactly_what_failed_and_what_to_do() {
+    let fx = fixture();
+    let g = GUN;
+    let check = |r: Run, code: i32, want: &str| {
+        assert_eq!(r.code, Some(code), "stderr: {}", r.stderr);
+        assert!(r.stdout.is_empty(), "{}", r.stdout);
+        assert_eq!(r.stderr, want);
+    };
+
+    // Nothing anchors a first root.
+    let fresh = Scene::fresh(honest().served());
+    check(
+        fresh.verify("v1", &[]),
+        1,
+        &format!(
+            "vouch: error: no trusted root for {g}: nothing cached, nothing pinned, and trust on first use was not allowed\n\
+             vouch: hint: pin the repository's root keys (`vouch trust pin {g} --root-key-id ID`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu\n"
+        ),
+    );
+    // disable_tofu forbids --tofu: a usage error.
+    let config = fresh.base.join("config.json");
+    std::fs::write(&config, r#"{"trust_pinning":{"disable_tofu":true}}"#).unwrap();
+    check(
+        fresh.verify("v1", &["--tofu", "--config", config.to_str().unwrap()]),
+        2,
+        "vouch: error: --tofu is not allowed: trust_pinning.disable_tofu is set in the config file\n",
+    );
+
+    let scene = Scene::trusting(&fx.repo);
+    // A tag nobody signed.
+    check(
+        scene.verify("v9", &[]),
+        1,
+        &format!(
+            "vouch: error: tag \"v9\" of {g} is not signed by targets or targets/releases\n\
+             vouch: hint: `vouch list {g}` shows the signed targets\n"
+        ),
+    );
+    // Signed, but not as the digest asked for: not tampering.
+    let other = format!("sha256:{}", "0".repeat(64));
+    check(
+        scene.verify("v1", &["--digest", &other]),
+        1,
+        &format!(
+            "vouch: error: v1 in {g} is signed as sha256:{}, but --digest is {other}\n\
+             vouch: hint: what you have is not what was signed as v1: check the tag or file you meant, and `vouch list {g}` for what is signed\n",
+            digest("v1")
+        ),
+    );
+    // Expired: the publisher must re-sign; not tampering.
+    let mut expired = honest();
+    expired.put_targets("targets", &[&fx.targets], |t| t.expires = expires_in(-1));
+    expired.resnapshot(fx, |_| {});
+    let when = parse::<Targets>(&expired.targets["targets"])
+        .expires
+        .to_string();
+    scene.double.serve(expired.served());
+    check(
+        scene.verify("v1", &[]),
+        1,
+        &format!(
+            "vouch: error: the targets metadata of {g} expired at {when}\n\
+             vouch: hint: the publisher must re-sign it where its key is: `vouch renew {g} targets` (root: `vouch root plan`/`sign`/`apply` for an offline root key). Do not deploy until it is re-signed\n"
+        ),
+    );
+    // Tampered: a bad signature is worded as such.
+    let mut tampered = honest();
+    tampered.timestamp = corrupt_signature(&tampered.timestamp);
+    scene.double.serve(tampered.served());
+    let r = scene.verify("v1", &[]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(
+        r.stderr.starts_with(&format!("vouch: error: timestamp metadata for {g} failed verification: "))
+            && r.stderr.ends_with(
+                "vouch: hint: the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`\n"
+            ),
+        "{}",
         r.stderr
     );
 }

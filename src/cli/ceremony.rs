@@ -1,6 +1,7 @@
 //! `vouch root plan|sign|apply`, `vouch expiry`, `vouch renew`.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::clock::{Clock, SystemClock};
@@ -175,7 +176,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 Some(e) => parse_duration(&e)?,
                 None => expiry::ROOT,
             };
-            let req = plan(gun.as_str(), &state.root, cert, lifetime, &SystemClock)?;
+            let req = plan(gun.as_str(), state.root(), cert, lifetime, &SystemClock)?;
             let review = req.review(SystemClock.now())?;
             write_file(&out, &req.to_json())?;
             for line in review.diff.lines() {
@@ -241,7 +242,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                     remote: session.remote.describe(),
                 })
             })?;
-            if req.check_against(&state.root)? == ApplyState::AlreadyApplied {
+            if req.check_against(state.root())? == ApplyState::AlreadyApplied {
                 ctx.note(format!(
                     "Root version {} of {gun} is already this request's root (applied before); nothing to do.",
                     req.root.version
@@ -340,7 +341,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 ctx.trust_dir.display()
             ))
         })?;
-        let root = state.root.role();
+        let root = state.root().role();
         // A snapshot or timestamp whose key is not here is the server's, which re-signs
         // it by itself (a notary server holds the timestamp key, and the snapshot key
         // when asked to). Judged from the cached root and this key store alone, so that
@@ -393,12 +394,12 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
             &root.expires,
             who(base_keys("root"), false),
         );
-        for (name, t) in &state.targets {
+        for (name, t) in state.targets() {
             let keys_for = if name == "targets" {
                 base_keys("targets")
             } else {
                 vouch::tuf::roles::parent_role(name)
-                    .and_then(|p| state.targets.get(p))
+                    .and_then(|p| state.targets().get(p))
                     .and_then(|p| p.role().delegation_role(name).ok())
                     .map(|r| r.keys.into_values().collect())
                     .unwrap_or_default()
@@ -410,7 +411,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 who(keys_for, false),
             );
         }
-        if let Some(s) = &state.snapshot {
+        if let Some(s) = state.snapshot() {
             push(
                 "snapshot",
                 s.role().version,
@@ -418,7 +419,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 who(base_keys("snapshot"), true),
             );
         }
-        if let Some(t) = &state.timestamp {
+        if let Some(t) = state.timestamp() {
             push(
                 "timestamp",
                 t.role().version,
@@ -516,7 +517,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
             ks.iter()
                 .any(|k| k.canonical_key_id().is_ok_and(|id| keys.info(&id).is_ok()))
         };
-        let root = state.root.role();
+        let root = state.root().role();
         let mut out = Vec::new();
         if here(
             root.base_role("root")
@@ -525,14 +526,14 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
         ) {
             out.push("root".to_owned());
         }
-        for name in state.targets.keys() {
+        for name in state.targets().keys() {
             let ks = if name == "targets" {
                 root.base_role("targets")
                     .map(|r| r.keys.into_values().collect())
                     .unwrap_or_default()
             } else {
                 vouch::tuf::roles::parent_role(name)
-                    .and_then(|p| state.targets.get(p))
+                    .and_then(|p| state.targets().get(p))
                     .and_then(|p| p.role().delegation_role(name).ok())
                     .map(|r| r.keys.into_values().collect())
                     .unwrap_or_default()

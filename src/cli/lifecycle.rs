@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 use std::path::Path;
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::keystore::{KeyFormat, KeyStore};
@@ -291,7 +292,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let mut rows = Vec::new();
-            for t in state.targets.values() {
+            for t in state.targets().values() {
                 for d in &t.role().delegations.roles {
                     let ids: Vec<String> = d
                         .keyids
@@ -387,7 +388,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let role = format!("targets/{name}");
-            let top = &state.targets["targets"];
+            let top = &state.targets()["targets"];
             let d = top.role().delegation(&role).ok_or_else(|| {
                 super::CliError::from(TrustError::BadInput(format!(
                     "{gun} has no signer {name} ({role})"

@@ -8,7 +8,7 @@ use serde_json::json;
 use vouch::manifests::{self, ImageOccurrence, ManifestError};
 use vouch::reference::Reference;
 use vouch::remote::Gun;
-use vouch::trust::RepoState;
+use vouch::trust::{images, RepoState};
 
 use super::args::TrustArgs;
 use super::output::print_json;
@@ -95,19 +95,7 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
         for (o, r) in refs {
             let at = format!("{}:{}", input.label, o.line);
             let verdict = match &states[&r.gun()] {
-                Ok(state) => manifests::check_image(state, r).map_err(|e| {
-                    let unsigned = matches!(
-                        e,
-                        vouch::Error::Trust(vouch::trust::TrustError::NoSuchTarget { .. })
-                    );
-                    let e = CliError::from(e);
-                    if unsigned {
-                        e.with_context("tag not signed by targets or targets/releases")
-                            .message()
-                    } else {
-                        e.message()
-                    }
-                }),
+                Ok(state) => images::check_image(state, r).map_err(|e| CliError::from(e).message()),
                 Err(msg) => Err(msg.clone()),
             };
             match verdict {
@@ -121,7 +109,7 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
                     });
                 }
                 Ok(v) => {
-                    let pinned = manifests::pinned_value(&o.image, r, &v);
+                    let pinned = images::pinned_value(&o.image, r, &v);
                     let status = if v.pinned { "pinned" } else { "unpinned" };
                     report.push(
                         json!({"file": input.label, "line": o.line, "pointer": o.pointer,

@@ -33,7 +33,22 @@ impl CliError {
         }
     }
     pub fn hint(&self) -> Option<String> {
-        self.inner.hint()
+        vouch::advice::hint(&self.inner)
+    }
+    /// The causes under the error, outermost first, that its message does not already
+    /// say (a typed error often quotes its source in its own message).
+    pub fn causes(&self) -> Vec<String> {
+        let message = self.message();
+        let mut out: Vec<String> = Vec::new();
+        let mut next = std::error::Error::source(self.inner.as_ref());
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !message.contains(&text) && !out.iter().any(|o| o.contains(&text)) {
+                out.push(text);
+            }
+            next = cause.source();
+        }
+        out
     }
     pub fn exit_code(&self) -> ExitCode {
         self.inner.exit_code()
@@ -99,7 +114,73 @@ pub fn run(cli: Cli) -> CliResult {
         } => ceremony::expiry_cmd(&ctx, &guns, &within, refresh),
         Command::Renew { gun, roles } => ceremony::renew(&ctx, &gun, &roles),
         Command::Root(cmd) => ceremony::root(&ctx, cmd),
-        other => repo::run(&ctx, other),
+        Command::Init {
+            gun,
+            root_key,
+            server_managed_snapshot,
+            key_format,
+        } => repo::cmd_init(
+            &ctx,
+            &gun,
+            root_key.as_deref(),
+            server_managed_snapshot,
+            key_format,
+        ),
+        Command::Sign {
+            refs,
+            from_file,
+            role,
+            check: true,
+            ..
+        } => sign::cmd_sign_check(&ctx, &refs, from_file.as_deref(), &role),
+        Command::Sign {
+            refs,
+            digest,
+            size,
+            no_registry_check,
+            from_file,
+            stage,
+            role,
+            check: false,
+        } => sign::cmd_sign(
+            &ctx,
+            &refs,
+            digest.as_deref(),
+            size,
+            no_registry_check,
+            from_file.as_deref(),
+            stage,
+            &role,
+        ),
+        Command::SignFile {
+            gun,
+            name,
+            file,
+            from_dir,
+            stage,
+        } => sign::cmd_sign_file(
+            &ctx,
+            &gun,
+            name.as_deref(),
+            file.as_deref(),
+            from_dir.as_deref(),
+            stage,
+        ),
+        Command::Unsign {
+            args,
+            stage,
+            missing_in_registry: true,
+            dry_run,
+        } => sign::cmd_unsign_missing(&ctx, &args, stage, dry_run),
+        Command::Unsign { args, stage, .. } => sign::cmd_unsign(&ctx, &args, stage),
+        Command::Status { gun } => repo::cmd_status(&ctx, &gun),
+        Command::Publish { gun } => repo::cmd_publish(&ctx, &gun),
+        Command::Reset { gun, all, number } => repo::cmd_reset(&ctx, &gun, all, &number),
+        Command::List {
+            gun,
+            check_registry,
+        } => repo::cmd_list(&ctx, &gun, check_registry),
+        Command::Delete { gun, remote } => repo::cmd_delete(&ctx, &gun, remote),
     }
 }
 
@@ -361,4 +442,29 @@ fn home_dir() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_the_message_does_not_say_are_listed_once() {
+        let keyid = vouch::tuf::KeyId::parse(&"0".repeat(64)).unwrap();
+        let err = CliError::from(vouch::tuf::TufError::Signing {
+            keyid,
+            source: vouch::crypto::CryptoError::SigningFailed("the token was removed".into()),
+        });
+        assert!(!err.message().contains("token"), "{}", err.message());
+        assert_eq!(
+            err.causes(),
+            ["signing failed: the token was removed".to_owned()]
+        );
+        // A source the message already quotes is not repeated.
+        let quoted = CliError::from(vouch::tuf::TufError::Key {
+            keyid: vouch::tuf::KeyId::parse(&"1".repeat(64)).unwrap(),
+            source: vouch::crypto::CryptoError::InvalidKey("bad point".into()),
+        });
+        assert!(quoted.causes().is_empty(), "{:?}", quoted.causes());
+    }
 }

@@ -12,100 +12,15 @@ use vouch::trust::state::{LoadPolicy, RepoState};
 use vouch::trust::view;
 use vouch::trust::{Change, LocalRepo};
 
-use super::args::{Command, KeyFormatArg};
+use super::args::KeyFormatArg;
 use super::output::{print_json, Table};
-use super::sign::{cmd_sign, cmd_sign_check, cmd_sign_file, cmd_unsign, cmd_unsign_missing};
 use super::{usage, CliResult, Context};
-
-pub fn run(ctx: &Context, cmd: Command) -> CliResult {
-    match cmd {
-        Command::Init {
-            gun,
-            root_key,
-            server_managed_snapshot,
-            key_format,
-        } => cmd_init(
-            ctx,
-            &gun,
-            root_key.as_deref(),
-            server_managed_snapshot,
-            key_format,
-        ),
-        Command::Sign {
-            refs,
-            from_file,
-            role,
-            check: true,
-            ..
-        } => cmd_sign_check(ctx, &refs, from_file.as_deref(), &role),
-        Command::Sign {
-            refs,
-            digest,
-            size,
-            no_registry_check,
-            from_file,
-            stage,
-            role,
-            check: false,
-        } => cmd_sign(
-            ctx,
-            &refs,
-            digest.as_deref(),
-            size,
-            no_registry_check,
-            from_file.as_deref(),
-            stage,
-            &role,
-        ),
-        Command::SignFile {
-            gun,
-            name,
-            file,
-            from_dir,
-            stage,
-        } => cmd_sign_file(
-            ctx,
-            &gun,
-            name.as_deref(),
-            file.as_deref(),
-            from_dir.as_deref(),
-            stage,
-        ),
-        Command::Unsign {
-            args,
-            stage,
-            missing_in_registry: true,
-            dry_run,
-        } => cmd_unsign_missing(ctx, &args, stage, dry_run),
-        Command::Unsign { args, stage, .. } => cmd_unsign(ctx, &args, stage),
-        Command::Status { gun } => cmd_status(ctx, &gun),
-        Command::Publish { gun } => cmd_publish(ctx, &gun),
-        Command::Reset { gun, all, number } => cmd_reset(ctx, &gun, all, &number),
-        Command::List {
-            gun,
-            check_registry,
-        } => cmd_list(ctx, &gun, check_registry),
-        Command::Delete { gun, remote } => cmd_delete(ctx, &gun, remote),
-        Command::Key(_)
-        | Command::Verify { .. }
-        | Command::VerifyFile { .. }
-        | Command::Inspect { .. }
-        | Command::PinManifests { .. }
-        | Command::Trust(_)
-        | Command::Delegation(_)
-        | Command::Signer(_)
-        | Command::Witness { .. }
-        | Command::Expiry { .. }
-        | Command::Renew { .. }
-        | Command::Root(_) => unreachable!("dispatched in cli::run"),
-    }
-}
 
 pub(crate) fn parse_gun(s: &str) -> CliResult<Gun> {
     Ok(Gun::parse(s)?)
 }
 
-fn cmd_init(
+pub(super) fn cmd_init(
     ctx: &Context,
     gun: &str,
     root_key: Option<&str>,
@@ -367,7 +282,7 @@ fn do_publish(
     Ok(report)
 }
 
-fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
+pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
@@ -451,7 +366,7 @@ fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
     }
 }
 
-fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
+pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
@@ -473,7 +388,7 @@ fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
 
 /// `reset`: drop staged changes by number (as `status` numbers them) or all of them,
 /// unreadable ones included: this is the way out of a changelist nothing else can read.
-fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
+pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
     let gun = parse_gun(gun)?;
     if !all && numbers.is_empty() {
         return Err(usage(
@@ -517,7 +432,7 @@ pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<R
     Ok(state)
 }
 
-fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
+pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
     use super::registry::{served_tags, Served};
     let gun = parse_gun(gun)?;
     let remote = ctx.remote(Some(&gun), Access::Pull)?;
@@ -589,7 +504,7 @@ fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
     .into())
 }
 
-fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
+pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
     let gun = parse_gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     if remote_too {

@@ -202,9 +202,9 @@ fn key_status(k: &vouch::trust::preflight::KeyCheck) -> (&'static str, String) {
     match &k.status {
         KeyStatus::Ready => ("ready", "opens".into()),
         KeyStatus::Absent => ("absent", "not in this key store".into()),
-        KeyStatus::Fails { reason, hint } => (
+        KeyStatus::Fails { reason, error } => (
             "fails",
-            match hint {
+            match vouch::advice::keystore(error) {
                 Some(h) => format!("{reason}; {h}"),
                 None => reason.clone(),
             },

@@ -1,6 +1,7 @@
 //! Reading commands for deployments: verify, verify-file, inspect, trust pin.
 
 use std::path::{Path, PathBuf};
+use vouch::crypto::CanonicalKeyId as _;
 
 use serde_json::json;
 use vouch::clock::SystemClock;
@@ -9,7 +10,7 @@ use vouch::remote::{Access, Gun};
 use vouch::trust::pin::{Pin, TrustLock};
 use vouch::trust::state::{LoadPolicy, RepoState, Source};
 use vouch::trust::verdict::{self, Query, TrustedTarget};
-use vouch::trust::{LocalRepo, TrustError};
+use vouch::trust::LocalRepo;
 
 use super::args::{TrustArgs, TrustCommand};
 use super::output::{print_json, Table};
@@ -40,17 +41,17 @@ pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<Repo
 /// Say on stderr what the user must know about how a state was trusted: trust on first
 /// use (loudly), a pin that is behind, skipped delegations.
 pub fn announce(ctx: &Context, state: &RepoState, remote: Option<&dyn vouch::remote::Remote>) {
-    let gun = &state.gun;
-    if state.first_use {
+    let gun = &state.gun();
+    if state.first_use() {
         ctx.warn(format!(
             "TRUST ON FIRST USE: nothing pinned or anchored for {gun}; trusting root version {} with root keys {}{}, as --tofu allows. \
              Pin it (`vouch trust pin {gun} --from-cache`) and use --trust-lock from now on.",
-            state.root.role().version,
-            Pin::from_root(state.root.role()).map(|p| p.root_keys.join(", ")).unwrap_or_default(),
+            state.root().role().version,
+            Pin::from_root(state.root().role()).map(|p| p.root_keys.join(", ")).unwrap_or_default(),
             remote.map(|r| format!(" as served by {}", r.describe())).unwrap_or_default(),
         ));
     }
-    for w in &state.warnings {
+    for w in state.warnings() {
         ctx.warn(w);
     }
 }
@@ -87,15 +88,7 @@ pub fn verify(
     if let Some(d) = r.digest.as_deref() {
         want.push(("the reference's digest", d));
     }
-    let target = verdict::lookup(&state, Query::Tag(&tag), &want).map_err(|e| {
-        let not_found = matches!(e, TrustError::NoSuchTarget { .. });
-        let err = super::CliError::from(e);
-        if not_found {
-            err.with_context("targets: tag not signed by targets or targets/releases")
-        } else {
-            err
-        }
-    })?;
+    let target = verdict::lookup(&state, Query::Tag(&tag), &want)?;
     if check_registry {
         super::registry::check_tag(ctx, &r, &tag, &target.digest)?;
     }
@@ -163,7 +156,7 @@ pub fn verify_file(
 pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
     let gun = Gun::parse(gun)?;
     let state = load_state(ctx, &gun, trust)?;
-    let root = state.root.role();
+    let root = state.root().role();
     let mut roles = Vec::new();
     for name in ["root", "targets", "snapshot", "timestamp"] {
         let Some(rk) = root.roles.get(name) else {
@@ -172,7 +165,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
         let (version, expires) = match name {
             "root" => (Some(root.version), Some(root.expires.as_str().to_owned())),
             "targets" => state
-                .targets
+                .targets()
                 .get("targets")
                 .map(|t| {
                     (
@@ -182,8 +175,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 })
                 .unwrap_or((None, None)),
             "snapshot" => state
-                .snapshot
-                .as_ref()
+                .snapshot()
                 .map(|t| {
                     (
                         Some(t.role().version),
@@ -192,8 +184,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 })
                 .unwrap_or((None, None)),
             _ => state
-                .timestamp
-                .as_ref()
+                .timestamp()
                 .map(|t| {
                     (
                         Some(t.role().version),
@@ -214,9 +205,9 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
         roles.push(json!({"role": name, "version": version, "expires": expires, "threshold": rk.threshold, "keys": keys}));
     }
     let mut delegations = Vec::new();
-    for (parent, t) in &state.targets {
+    for (parent, t) in state.targets() {
         for d in &t.role().delegations.roles {
-            let loaded = state.targets.get(&d.name);
+            let loaded = state.targets().get(&d.name);
             let keys: Vec<serde_json::Value> = d
                 .keyids
                 .iter()
@@ -230,15 +221,15 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 "version": loaded.map(|l| l.role().version), "expires": loaded.map(|l| l.role().expires.as_str().to_owned()),
                 "targets": loaded.map(|l| l.role().targets.len()),
                 // Listed in the snapshot but not loaded: it did not verify (see the warnings).
-                "published": loaded.is_some() || state.snapshot.as_ref().is_some_and(|s| s.role().meta.contains_key(&d.name)),
+                "published": loaded.is_some() || state.snapshot().is_some_and(|s| s.role().meta.contains_key(&d.name)),
                 "verified": loaded.is_some()}));
         }
     }
     if ctx.json() {
         print_json(
             &json!({"gun": gun.as_str(), "roles": roles, "delegations": delegations,
-            "targets": state.targets.get("targets").map(|t| t.role().targets.len()),
-            "source": match state.source { Source::Remote => "remote", Source::Cache => "cache" }}),
+            "targets": state.targets().get("targets").map(|t| t.role().targets.len()),
+            "source": match state.source() { Source::Remote => "remote", Source::Cache => "cache" }}),
         );
         return Ok(());
     }
@@ -373,12 +364,12 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                     let state = RepoState::from_cache(&local, policy)?.ok_or_else(|| {
                         usage(format!("no cached root for {gun} in {}; run `vouch trust pin {gun}` (reads the remote), or pin explicit --root-key-id", ctx.trust_dir.display()))
                     })?;
-                    if state.anchored_by == vouch::trust::anchor::AnchoredBy::Tofu {
+                    if state.anchored_by() == vouch::trust::anchor::AnchoredBy::Tofu {
                         ctx.warn(format!(
                             "the cached root of {gun} was trusted on first use, not checked against anything; pinning it makes it the anchor of every verify with this trust lock. Check these key IDs with the repository's owners"
                         ));
                     }
-                    Pin::from_root(state.root.role())?
+                    Pin::from_root(state.root().role())?
                 } else {
                     // Pinning is the consent to trust what the remote serves, when nothing
                     // anchors it yet.
@@ -390,18 +381,18 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                     };
                     let remote = ctx.remote(Some(&gun), Access::Pull)?;
                     let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
-                    if state.first_use
-                        || state.anchored_by == vouch::trust::anchor::AnchoredBy::Tofu
+                    if state.first_use()
+                        || state.anchored_by() == vouch::trust::anchor::AnchoredBy::Tofu
                     {
                         ctx.warn(format!(
                             "pinning the root keys {} serves for {gun} now; check these key IDs with the repository's owners",
                             remote.describe()
                         ));
                     }
-                    for w in &state.warnings {
+                    for w in state.warnings() {
                         ctx.warn(w);
                     }
-                    Pin::from_root(state.root.role())?
+                    Pin::from_root(state.root().role())?
                 }
             };
             let mut lock = TrustLock::load_or_default(&path)?;

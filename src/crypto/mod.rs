@@ -4,7 +4,9 @@ pub mod private;
 pub mod verify;
 pub mod x509;
 
-use crate::error::ExitCode;
+pub use x509::CanonicalKeyId;
+
+use crate::exit::ExitCode;
 
 /// Errors from key material and signature operations.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +53,6 @@ impl CryptoError {
             | CryptoError::CertificateRejected { .. }
             | CryptoError::CertificateExpired { .. } => ExitCode::NotTrusted,
         }
-    }
-    pub fn hint(&self) -> Option<String> {
-        None
     }
 }
 

@@ -3,9 +3,7 @@
 use std::path::PathBuf;
 
 use crate::crypto::CryptoError;
-use crate::error::ExitCode;
-
-use super::passphrase::env_vars_for;
+use crate::exit::ExitCode;
 
 /// Errors from the key store and its passphrase sources.
 #[derive(Debug, thiserror::Error)]
@@ -129,56 +127,5 @@ impl KeystoreError {
             | UnsupportedAlgorithm { .. } => ExitCode::Usage,
             Backup(e) => e.exit_code(),
         }
-    }
-
-    /// What the user should do next.
-    pub fn hint(&self) -> Option<String> {
-        use KeystoreError::*;
-        Some(match self {
-            NotFound { .. } => {
-                "run `vouch key list` to see the keys in this trust directory, or pass --trust-dir".into()
-            }
-            Ambiguous { .. } => "give more characters of the key ID".into(),
-            WrongPassphrase { role, .. } => format!(
-                "check the passphrase; for {role} keys it is read from {}",
-                env_vars_for(role).join(", ")
-            ),
-            TooManyAttempts { .. } => "try again; if the passphrase is lost, the key cannot be recovered".into(),
-            PassphraseRequired { role, .. } => format!(
-                "set {} (or use a passphrase file, or run in a terminal to be prompted)",
-                env_vars_for(role).join(" or ")
-            ),
-            EmptyPassphrase { .. } => {
-                "choose a non-empty passphrase (vouch does not store keys unencrypted from the command line)".into()
-            }
-            PassphraseInput { .. } => "use an environment variable or a passphrase file".into(),
-            InsecurePassphraseFile { path, .. } => format!("run `chmod 600 {}`", path.display()),
-            Corrupt { .. } => "restore the key file from a backup, or remove it with `vouch key remove`".into(),
-            Unsupported { .. } => {
-                "vouch reads ECDSA P-256, Ed25519 and RSA keys in PKCS#8 (PBES2), SEC1, PKCS#1 or notary's formats".into()
-            }
-            TooCostly { .. } => {
-                "no key file vouch, notary or OpenSSL writes by default costs that much: treat the file as hostile; if it is genuine, decrypt it with `openssl pkcs8 -in FILE -out PLAIN.pem` and `vouch key import PLAIN.pem` (which re-encrypts it with vouch's parameters)".into()
-            }
-            IdMismatch { .. } => {
-                "the file was renamed or edited: import the key again with `vouch key import`".into()
-            }
-            AlreadyExists { .. } => "the key is already in the key store (`vouch key list`); remove it first with `vouch key remove ID` if you mean to replace it".into(),
-            Io { path, source, .. } => crate::error::io_hint(path, source.kind()),
-            InvalidRole { .. } => {
-                "use root, targets, snapshot, timestamp, targets/<name> (lowercase) or a signer name".into()
-            }
-            InvalidGun { .. } => "use the repository name, e.g. registry.example.com/team/app".into(),
-            GunRequired { .. } => "pass the repository (GUN) the key belongs to".into(),
-            GunNotAllowed { .. } => "drop the GUN: root and delegation keys are shared across repositories".into(),
-            RoleRequired { .. } => "pass the role the key is for (e.g. --role targets/releases)".into(),
-            NoKeys { .. } => "the input must contain a PEM private key block".into(),
-            BadInput { .. } => return None,
-            UnsupportedAlgorithm { .. } => "use ecdsa (the default) or ed25519".into(),
-            Crypto { source, .. } => return source.hint(),
-            Backup(e) => return e.hint(),
-            Session(super::session::SessionError::BadName(_)) => "set VOUCH_SESSION to a plain name, or unset it for the default session".into(),
-            Session(super::session::SessionError::Unavailable(_)) => "vouch works without a session: it asks for (or reads) each key's passphrase per command".into(),
-        })
     }
 }

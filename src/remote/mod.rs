@@ -34,7 +34,7 @@ pub use http::{Timeouts, TlsOptions};
 pub use notary::NotaryServer;
 pub use static_repo::StaticRepo;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 use crate::tuf::PublicKey;
 
 /// Size limits of notary's client (protocol §1.7).
@@ -350,7 +350,7 @@ pub enum RemoteError {
 }
 
 /// Whether `what` (as in [`RemoteError::TooLarge`]: `GUN FILE`) names a root file.
-fn is_root_file(what: &str) -> bool {
+pub fn is_root_file(what: &str) -> bool {
     let file = what.rsplit(' ').next().unwrap_or(what);
     file == "root.json"
         || file
@@ -390,64 +390,6 @@ impl RemoteError {
             | RemoteError::TlsSetup { .. } => ExitCode::Usage,
             _ => ExitCode::Remote,
         }
-    }
-
-    /// What to do next.
-    pub fn hint(&self) -> Option<String> {
-        Some(match self {
-            RemoteError::InvalidUrl { .. } => {
-                "give --server as https://HOST[:PORT] (notary server), file:///DIR or static+https://HOST/PATH (static repository)".into()
-            }
-            RemoteError::TlsSetup { .. } => {
-                "check the files given with --tls-ca-cert / --tls-client-cert / --tls-client-key (PEM; both client files or neither)".into()
-            }
-            RemoteError::Unavailable { url, .. } => {
-                format!("is the server running and reachable at {url}? check --server (or remote_server.url in the config file)")
-            }
-            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry".into(),
-            RemoteError::Tls { cause, .. }
-                if cause.contains("InvalidContentType") || cause.contains("corrupt message") =>
-            {
-                "the server does not speak TLS on that port: check the scheme (http:// or https://) and port in --server".into()
-            }
-            RemoteError::Tls { .. } => {
-                "pass --tls-ca-cert FILE with the CA that signed the server's certificate, or put it in ~/.docker/tls/HOST:PORT/ca.crt as for docker trust (and check the host name in --server matches it)".into()
-            }
-            RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("as a container registry") => {
-                "give --server the registry's notary server, which is a separate service (Docker Hub: https://notary.docker.io; Harbor: port 4443 of the same host)".into()
-            }
-            RemoteError::NotNotaryServer { excerpt, .. } if excerpt.contains("HTTPS server") => {
-                "the server speaks HTTPS on that port: use https:// in --server".into()
-            }
-            RemoteError::NotNotaryServer { .. } => {
-                "check --server (scheme, host, port and path prefix); to read a static repository served by a web server use static+https://HOST/PATH".into()
-            }
-            RemoteError::Server { .. } => "the server failed; retry later or check its logs".into(),
-            RemoteError::Rejected { code, .. } if code == "VERSION" => {
-                "the remote already has this version (or a newer one): someone else published; refresh and publish again".into()
-            }
-            RemoteError::Rejected { code, .. } if code == "INVALID_UPDATE" => {
-                "the server's validation failed for the metadata sent; see the detail above".into()
-            }
-            RemoteError::Rejected { code, .. } if code == "INVALID_GUN" => {
-                "the server only accepts GUNs with certain prefixes (repositories.gun_prefixes in its config)".into()
-            }
-            RemoteError::Unauthorized { .. } | RemoteError::TokenRefused { .. } => {
-                "set VOUCH_USERNAME and VOUCH_PASSWORD (or notary's NOTARY_AUTH=base64(user:password)), or run `docker login HOST`".into()
-            }
-            RemoteError::TooLarge { what, .. } if is_root_file(what) => format!(
-                "a root.json is a few KiB; if this repository's really is that large, raise the cap with {} or max_root_size in the config file (bytes, or with K/M/G)",
-                limits::MAX_ROOT_SIZE_ENV
-            ),
-            RemoteError::TooLarge { .. } => {
-                "the remote sent more data than allowed for this file; it is misbehaving or malicious".into()
-            }
-            RemoteError::Io { path, source, .. } => crate::error::io_hint(path, source.kind()),
-            RemoteError::NotSupported { .. } => {
-                "static repositories hold no server keys and static+http(s) repositories are read-only; publish to file:///DIR".into()
-            }
-            _ => return None,
-        })
     }
 
     /// The notary errcode of a rejection or server error, if there was one.
@@ -515,14 +457,13 @@ mod tests {
     }
 
     #[test]
-    fn exit_codes_and_hints() {
+    fn exit_codes() {
         let e = RemoteError::Unavailable {
             remote: "notary server http://x".into(),
             url: "http://x/v2/".into(),
             cause: "refused".into(),
         };
         assert_eq!(e.exit_code(), ExitCode::Remote);
-        assert!(e.hint().unwrap().contains("--server"));
         let e = RemoteError::Rejected {
             remote: "r".into(),
             what: "upload".into(),
@@ -537,6 +478,6 @@ mod tests {
             url: "https://x".into(),
             cause: "UnknownIssuer".into(),
         };
-        assert!(e.hint().unwrap().contains("--tls-ca-cert"));
+        assert_eq!(e.exit_code(), ExitCode::Remote);
     }
 }

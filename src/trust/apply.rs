@@ -2,11 +2,12 @@
 //! (`client/helpers.go`, `tuf/tuf.go`): targets added/removed, delegations created,
 //! updated and deleted, roles witnessed.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
+use crate::trust::Error;
 use crate::tuf::roles::{self, is_delegation, parent_role};
 use crate::tuf::{DelegationRole, Expires, PublicKey, Targets};
 

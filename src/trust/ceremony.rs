@@ -9,6 +9,7 @@
 //! from the request. `apply` checks that the repository is still at the root the request
 //! was made against.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 
 use base64::Engine as _;
@@ -16,8 +17,9 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::error::{Error, ExitCode};
+use crate::exit::ExitCode;
 use crate::keystore::{KeyStore, PassphraseSource};
+use crate::trust::Error;
 use crate::tuf::{
     cjson, encode_envelope, keys, BaseRole, Expires, PublicKey, RoleKeys, Root, Signature, Verified,
 };
@@ -58,24 +60,6 @@ impl CeremonyError {
             CeremonyError::NotARequest(_)
             | CeremonyError::Format { .. }
             | CeremonyError::Stale { .. } => ExitCode::Usage,
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            CeremonyError::NotARequest(_) => {
-                Some("give the file `vouch root plan GUN -o FILE` wrote".into())
-            }
-            CeremonyError::Format { .. } => Some(
-                "make a new request with `vouch root plan GUN -o FILE` and sign that one".into(),
-            ),
-            CeremonyError::Tampered { gun, .. } => Some(format!(
-                "the file was changed after `vouch root plan` wrote it; do not sign or apply it. \
-                 Make a new request with `vouch root plan {gun} -o FILE` and carry it to the root key again"
-            )),
-            CeremonyError::Stale { gun, .. } => Some(format!(
-                "make a new request with `vouch root plan {gun} -o FILE`, sign it and apply that one"
-            )),
         }
     }
 }
@@ -221,11 +205,12 @@ impl RootRequest {
         }
         let unverified = crate::tuf::Signed::<Root>::from_bytes(&bytes)
             .map_err(|e| self.tampered(format!("the current root does not parse: {e}")))?;
-        let role = super::state::root_role(gun, unverified.signed(), now, false).map_err(|e| {
-            self.tampered(format!(
-                "the current root's keys are not root certificates for {gun}: {e}"
-            ))
-        })?;
+        let role =
+            super::state::root_role(gun, unverified.untrusted(), now, false).map_err(|e| {
+                self.tampered(format!(
+                    "the current root's keys are not root certificates for {gun}: {e}"
+                ))
+            })?;
         let current =
             super::state::verify_role::<Root>(gun, "root", &bytes, &role).map_err(|e| {
                 self.tampered(format!(
@@ -686,7 +671,6 @@ mod tests {
         let e = RootRequest::parse(br#"{"vouch_root_request": 1, "gun": "a"}"#).unwrap_err();
         assert!(matches!(e, CeremonyError::Format { found: 1 }), "{e}");
         assert_eq!(e.exit_code(), ExitCode::Usage);
-        assert!(e.hint().unwrap().contains("vouch root plan"));
         let e = RootRequest::parse(b"[]").unwrap_err();
         assert!(matches!(e, CeremonyError::NotARequest(_)), "{e}");
     }

@@ -3,13 +3,14 @@
 //! targets and snapshot signed locally and published in one upload (root 1, targets 2,
 //! snapshot 2).
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use crate::crypto::private::Algorithm;
 use crate::crypto::x509;
-use crate::error::Error;
 use crate::keystore::KeyFormat;
 use crate::remote::{limits, Gun};
+use crate::trust::Error;
 use crate::tuf::{keys, Expires, FileMeta, KeyId, PublicKey, RoleKeys, Root, Snapshot, Targets};
 
 use super::local::LocalRepo;

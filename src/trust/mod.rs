@@ -8,6 +8,8 @@ pub mod anchor;
 pub mod apply;
 pub mod ceremony;
 pub mod changelist;
+mod error;
+pub mod images;
 pub mod init;
 pub mod local;
 pub mod pin;
@@ -18,9 +20,10 @@ pub mod state;
 pub mod verdict;
 pub mod view;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 pub use changelist::{Change, Changelist};
+pub use error::Error;
 pub use local::LocalRepo;
 pub use state::RepoState;
 
@@ -75,6 +78,9 @@ pub enum TrustError {
     Conflict { gun: String, reason: String },
     #[error("nothing cached for {gun} (--offline reads only the local cache)")]
     NotCached { gun: String },
+    /// A Docker tag that neither `targets` nor `targets/releases` signs (docker's rule).
+    #[error("tag {tag:?} of {gun} is not signed by targets or targets/releases")]
+    UnsignedTag { gun: String, tag: String },
     #[error("no target {name:?} in {gun}")]
     NoSuchTarget { gun: String, name: String },
     #[error("no trusted root for {gun}: {}", if *unrecorded_cache {
@@ -137,6 +143,7 @@ impl TrustError {
             | TrustError::DigestMismatch { .. }
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
+            | TrustError::UnsignedTag { .. }
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. } => ExitCode::NotTrusted,
@@ -155,70 +162,6 @@ impl TrustError {
             TrustError::LocalState { io: None, .. } => ExitCode::Usage,
             TrustError::Conflict { .. } => ExitCode::Remote,
             TrustError::Ceremony(e) => e.exit_code(),
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            TrustError::NoTrustData { gun, .. } | TrustError::NotInitialized { gun, .. } => Some(format!(
-                "check the repository name and --server; to create it run `vouch init {gun}`"
-            )),
-            TrustError::NotReadyToSign { .. } => Some(
-                "import missing keys with `vouch key import FILE` (or point --trust-dir at the trust dir that holds them) and give the passphrases named above; then run the check again".into(),
-            ),
-            TrustError::MissingKey { .. } => Some(
-                "import the key with `vouch key import FILE` (or point --trust-dir at the trust dir that holds it); `vouch key list` shows what is there".into(),
-            ),
-            TrustError::AlreadyExists { gun, .. } => Some(format!(
-                "use `vouch sign`/`vouch publish` to add to it, or `vouch delete {gun} --remote` to start over"
-            )),
-            TrustError::Conflict { gun, .. } => Some(format!(
-                "your staged changes are kept; run `vouch publish {gun}` again"
-            )),
-            TrustError::Verification { .. } => Some(
-                "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
-            ),
-            TrustError::NoSuchTarget { gun, .. } => Some(format!("`vouch list {gun}` shows the signed targets")),
-            TrustError::RootNeedsResigning { gun, .. } => Some(format!(
-                "re-sign the root where its key is: `vouch root plan {gun} -o req.json` here, `vouch root sign req.json` with the root key, then `vouch root apply req.json`"
-            )),
-            TrustError::ExpiringSoon { .. } => Some(
-                "re-sign them with `vouch renew GUN [ROLE…]` where their keys are (root: `vouch root plan`/`sign`/`apply` for an offline root key)".into(),
-            ),
-            TrustError::NoAnchor { gun, tofu_disabled: true, .. } => Some(format!(
-                "trust_pinning.disable_tofu is set: pin the repository's root keys in trust_pinning.certs, or in a trust lock (`vouch trust pin {gun} --root-key-id ID`, then `--trust-lock FILE`)"
-            )),
-            TrustError::NoAnchor { gun, unrecorded_cache: true, .. } => Some(format!(
-                "check the cached root's keys with the repository's owners (`vouch inspect {gun} --offline --tofu`), then pin them (`vouch trust pin {gun} --from-cache`, then `--trust-lock FILE`) or accept the cache once with --tofu"
-            )),
-            TrustError::NoAnchor { gun, .. } => Some(format!(
-                "pin the repository's root keys (`vouch trust pin {gun} --root-key-id ID`, then `--trust-lock FILE`), or accept trust on first use explicitly with --tofu"
-            )),
-            TrustError::PinMismatch { gun, .. } => Some(format!(
-                "the repository was re-created or its root keys replaced without a signed rotation; do not deploy. If the change is legitimate, review it (`vouch inspect {gun}`) and re-pin with `vouch trust pin {gun}`"
-            )),
-            TrustError::NotCached { gun } => Some(format!(
-                "run the same command online once (without --offline) to fill the cache for {gun}"
-            )),
-            TrustError::Expired { gun, role, .. } => Some(match role.as_str() {
-                "timestamp" => format!(
-                    "the timestamp is re-signed by whoever holds its key (the notary server, or `vouch renew {gun} timestamp` for a static repository); if it is the server's, check its clock and timestamp signer. Do not deploy until it is re-signed"
-                ),
-                _ => format!(
-                    "the publisher must re-sign it where its key is: `vouch renew {gun} {role}` (root: `vouch root plan`/`sign`/`apply` for an offline root key). Do not deploy until it is re-signed"
-                ),
-            }),
-            TrustError::DigestMismatch { gun, name, .. } => Some(format!(
-                "what you have is not what was signed as {name}: check the tag or file you meant, and `vouch list {gun}` for what is signed"
-            )),
-            TrustError::UnreadableChange { gun, number, .. } => Some(format!(
-                "drop it with `vouch reset {gun} -n {number}` (or every staged change with `vouch reset {gun} --all`), then run the command again"
-            )),
-            TrustError::LocalState { path, io: Some(kind), .. } => {
-                Some(crate::error::io_hint(path, *kind))
-            }
-            TrustError::Ceremony(e) => e.hint(),
-            _ => None,
         }
     }
 }

@@ -22,6 +22,7 @@
 //! This module only reads and writes pins; how a pin anchors trust in a root is decided in
 //! [`super::anchor`], with every other rule for trusting a root.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 use std::path::Path;
 

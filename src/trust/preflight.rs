@@ -4,33 +4,34 @@
 //! registry. The roles come from the local cache when it holds the repository (no network
 //! at all), else from the remote, read and verified as for a publish; nothing is written.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use super::changelist::{Change, TYPE_DELEGATION, TYPE_TARGET, TYPE_WITNESS};
 use super::publish::{holds_any_key, load_signers, signing_role, Env};
 use super::state::LoadPolicy;
 use super::{LocalRepo, RepoState, TrustError};
-use crate::error::Error;
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 
 /// One key of a role.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct KeyCheck {
     /// The key's canonical ID (its file name in the key store).
     pub key_id: String,
     pub status: KeyStatus,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum KeyStatus {
     /// In the key store, and it opened.
     Ready,
     /// Not in this key store.
     Absent,
-    /// In the key store, but it did not open: why, and what to do.
+    /// In the key store, but it did not open: why (the error, for the advice).
     Fails {
         reason: String,
-        hint: Option<String>,
+        error: std::sync::Arc<crate::keystore::KeystoreError>,
     },
 }
 
@@ -48,7 +49,7 @@ impl RoleCheck {
         let n = self
             .keys
             .iter()
-            .filter(|k| k.status == KeyStatus::Ready)
+            .filter(|k| matches!(k.status, KeyStatus::Ready))
             .count();
         n as i64 >= self.threshold.max(1)
     }
@@ -201,7 +202,7 @@ fn check_key(env: &Env<'_>, id: &crate::tuf::KeyId) -> KeyStatus {
         Err(e) => {
             return KeyStatus::Fails {
                 reason: e.to_string(),
-                hint: e.hint(),
+                error: std::sync::Arc::new(e),
             }
         }
     }
@@ -209,7 +210,7 @@ fn check_key(env: &Env<'_>, id: &crate::tuf::KeyId) -> KeyStatus {
         Ok(_) => KeyStatus::Ready,
         Err(e) => KeyStatus::Fails {
             reason: e.to_string(),
-            hint: e.hint(),
+            error: std::sync::Arc::new(e),
         },
     }
 }

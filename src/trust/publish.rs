@@ -1,15 +1,16 @@
 //! Publishing: apply staged changes to the current verified state, re-sign what notary
 //! would re-sign, upload everything in one request (protocol §9.2).
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use crate::clock::Clock;
 use crate::crypto::private::PrivateKey;
 use crate::crypto::SignatureProvider;
-use crate::error::Error;
 use crate::keystore::{KeyStore, PassphraseSource};
 use crate::remote::{Remote, RemoteError};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{
     sign_role, Expires, FileMeta, KeyId, Metadata, Root, Signed, Snapshot, Targets, Timestamp,
@@ -475,7 +476,7 @@ fn attempt(
         parts.push(("root".into(), root_bytes.clone()));
         report.uploaded.insert(
             "root".into(),
-            Signed::<Root>::from_bytes(&root_bytes)?.signed().version,
+            Signed::<Root>::from_bytes(&root_bytes)?.untrusted().version,
         );
     }
 
@@ -788,7 +789,7 @@ fn fetch_unverified(
     crate::tuf::check_hashes(role, &bytes, meta).map_err(|e| super::verification(g, role, e))?;
     let signed =
         Signed::<Targets>::from_bytes(&bytes).map_err(|e| super::verification(g, role, e))?;
-    Ok(signed.signed().clone())
+    Ok(signed.untrusted().clone())
 }
 
 /// The keys that must sign targets role `name`: root's targets role, or the delegation

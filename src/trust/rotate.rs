@@ -2,13 +2,14 @@
 //! timestamp key) signed by the old root keys *and* the new ones, so every client holding
 //! the old root accepts it.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeSet;
 
 use crate::crypto::private::pkcs8::Pkcs8Flavor;
 use crate::crypto::private::{Algorithm, PrivateKey};
 use crate::crypto::x509;
-use crate::error::Error;
 use crate::keystore::KeyFormat;
+use crate::trust::Error;
 use crate::tuf::{keys, Expires, KeyId, PublicKey, RoleKeys, Root};
 
 use super::local::LocalRepo;

@@ -8,8 +8,8 @@
 
 use std::io::Read;
 
-use crate::error::Error;
 use crate::remote::Remote;
+use crate::trust::Error;
 use crate::tuf::{FileMeta, KeyId};
 
 use super::anchor::AnchoredBy;
@@ -93,21 +93,64 @@ pub fn load(
     }
 }
 
-/// Look `query` up in a verified state. With `want`, the signed sha256 must also be that
-/// digest (`(what it is, "sha256:HEX")`, e.g. `("--digest", …)`).
+/// Look `query` up in a verified state, now. See [`lookup_at`].
 pub fn lookup(
     state: &RepoState,
     query: Query<'_>,
     want: &[(&str, &str)],
 ) -> Result<TrustedTarget, TrustError> {
+    lookup_at(state, query, want, &crate::clock::SystemClock)
+}
+
+/// Look `query` up in a verified state, at the clock's time. With `want`, the signed
+/// sha256 must also be that digest (`(what it is, "sha256:HEX")`, e.g. `("--digest", …)`).
+///
+/// Only a state loaded with expiry checks gives a verdict, and expiry is checked again
+/// here (a state kept for a while, by a long-running caller, may have expired since it
+/// was loaded): every role the state holds must be unexpired at the clock's time.
+pub fn lookup_at(
+    state: &RepoState,
+    query: Query<'_>,
+    want: &[(&str, &str)],
+    clock: &dyn crate::clock::Clock,
+) -> Result<TrustedTarget, TrustError> {
     let gun = state.gun.as_str();
+    if !state.expiry_checked {
+        return Err(TrustError::BadInput(format!(
+            "the state of {gun} was loaded without expiry checks (for publishing) and gives no verdict"
+        )));
+    }
+    let now = clock.now();
+    let mut expiries = vec![("root", state.root.role().expires.clone())];
+    for (name, t) in &state.targets {
+        expiries.push((name.as_str(), t.role().expires.clone()));
+    }
+    if let Some(s) = &state.snapshot {
+        expiries.push(("snapshot", s.role().expires.clone()));
+    }
+    if let Some(t) = &state.timestamp {
+        expiries.push(("timestamp", t.role().expires.clone()));
+    }
+    if let Some((role, exp)) = expiries.iter().find(|(_, e)| e.is_expired_at(now)) {
+        return Err(TrustError::Expired {
+            gun: gun.to_owned(),
+            role: (*role).to_owned(),
+            expires: exp.to_string(),
+        });
+    }
     let entry = match query {
         Query::Tag(t) => view::docker_lookup(state, t),
         Query::Name(n) => view::lookup(state, n),
     }
-    .ok_or_else(|| TrustError::NoSuchTarget {
-        gun: gun.to_owned(),
-        name: query.name().to_owned(),
+    .ok_or_else(|| match query {
+        Query::Tag(tag) => TrustError::UnsignedTag {
+            gun: gun.to_owned(),
+            tag: tag.to_owned(),
+        },
+        Query::Name(name) => TrustError::NoSuchTarget {
+            gun: gun.to_owned(),
+            name: name.to_owned(),
+        },
     })?;
     let hex = entry.sha256_hex().ok_or_else(|| TrustError::Verification {
         gun: gun.to_owned(),

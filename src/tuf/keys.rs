@@ -106,24 +106,6 @@ impl PublicKey {
             .expect("a key object always canonicalizes");
         KeyId::from_digest(&Sha256::digest(&bytes))
     }
-
-    /// The canonical key ID (protocol §5.2, notary's `CanonicalKeyID`): for
-    /// `ecdsa-x509`/`rsa-x509` keys, the ID of the `ecdsa`/`rsa` key made of the first
-    /// certificate's public key (DER SPKI); for every other type, [`key_id`](Self::key_id).
-    /// Private key files are named by this ID.
-    pub fn canonical_key_id(&self) -> Result<KeyId, TufError> {
-        let plain_type = match self.keytype.as_str() {
-            ECDSA_X509 => ECDSA,
-            RSA_X509 => RSA,
-            _ => return Ok(self.key_id()),
-        };
-        let cert =
-            crate::crypto::x509::key_certificate(&self.public).map_err(|source| TufError::Key {
-                keyid: self.key_id(),
-                source,
-            })?;
-        Ok(PublicKey::new(plain_type, cert.spki_der).key_id())
-    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,6 +151,7 @@ impl<'de> Deserialize<'de> for PublicKey {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::crypto::CanonicalKeyId as _;
 
     /// `baseECDSAx509Key` of notary's `tuf/signed/verifiers_test.go` (cert CN/O
     /// `docker.com/notary`).

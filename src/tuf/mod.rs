@@ -30,7 +30,7 @@ pub use targets::{DelegationRole, Delegations, Targets};
 pub use verify::{check_expiry, verify, verify_signatures, verify_with_roles, Verified};
 
 use crate::crypto::CryptoError;
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 
 /// Errors about metadata and keys as data.
 #[derive(Debug, thiserror::Error)]
@@ -115,36 +115,6 @@ impl TufError {
             | TufError::MissingHashes { .. } => ExitCode::NotTrusted,
             TufError::NoSigners(_) => ExitCode::Keystore,
             TufError::Signing { source, .. } | TufError::Key { source, .. } => source.exit_code(),
-        }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        match self {
-            TufError::Expired { role, .. } => Some(format!(
-                "the publisher must re-sign {role} (a timestamp is re-signed by the server on read)"
-            )),
-            TufError::ThresholdNotMet {
-                role, threshold, ..
-            } => Some(format!(
-                "{role} needs signatures from {threshold} distinct key(s) listed for it; \
-                 check that the signing keys are the ones the parent role lists"
-            )),
-            TufError::LowVersion { .. } => Some(
-                "the server offered older metadata than already trusted (possible rollback)"
-                    .to_owned(),
-            ),
-            TufError::InvalidKeyId(_)
-            | TufError::Malformed(_)
-            | TufError::InvalidRoleName { .. }
-            | TufError::InvalidMetadata { .. }
-            | TufError::WrongType { .. }
-            | TufError::NoSignatures { .. }
-            | TufError::KeyIdMismatch { .. }
-            | TufError::HashMismatch { .. }
-            | TufError::MissingHashes { .. }
-            | TufError::NoSigners(_)
-            | TufError::Signing { .. }
-            | TufError::Key { .. } => None,
         }
     }
 }

@@ -204,8 +204,9 @@ impl<T: Metadata> Signed<T> {
 }
 
 impl<T> Signed<T> {
-    /// The typed role object (not yet verified).
-    pub fn signed(&self) -> &T {
+    /// The typed role object, NOT verified: nothing here is to be trusted until
+    /// [`crate::tuf::verify()`] turned the envelope into a `Verified` document.
+    pub fn untrusted(&self) -> &T {
         &self.signed
     }
 

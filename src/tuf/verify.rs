@@ -198,7 +198,7 @@ pub fn verify_with_roles<T: Metadata>(
         reason: "no key set was given to verify against".to_owned(),
     })?;
     let role_name = first.name.clone();
-    let found = signed.signed().type_field();
+    let found = signed.untrusted().type_field();
     if found != T::TYPE {
         return Err(TufError::WrongType {
             role: role_name,
@@ -212,7 +212,7 @@ pub fn verify_with_roles<T: Metadata>(
     for role in roles {
         signed_by.extend(count_signatures(&signed, &msg, role, &mut checked)?);
     }
-    signed.signed().validate(&role_name)?;
+    signed.untrusted().validate(&role_name)?;
     let (role, signatures, bytes) = signed.into_parts();
     Ok(Verified {
         role_name,

@@ -1,5 +1,6 @@
 //! Tests of signing, parsing and the threshold check with keys made in the test.
 
+use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeMap;
 
 use p256::ecdsa::signature::Signer as _;
@@ -105,7 +106,7 @@ fn sign_role_writes_notary_file_format() {
     assert!(text.ends_with("\"}]}"));
 
     let parsed: Signed<Targets> = Signed::from_bytes(text.as_bytes()).unwrap();
-    assert_eq!(parsed.signed(), &targets());
+    assert_eq!(parsed.untrusted(), &targets());
     assert_eq!(parsed.signatures()[0].sig.len(), 64);
     // What was signed is the raw (unescaped) canonical form.
     let canonical = parsed.canonical_signed().unwrap();
@@ -445,7 +446,7 @@ fn signatures_cover_the_parsed_value_not_our_re_serialization() {
     });
     let bytes = sign_role(&doc, &[(ka.key_id(), &a as &dyn SignatureProvider)]).unwrap();
     let signed: Signed<Targets> = Signed::from_bytes(&bytes).unwrap();
-    let typed = crate::tuf::cjson::to_canonical_from(signed.signed()).unwrap();
+    let typed = crate::tuf::cjson::to_canonical_from(signed.untrusted()).unwrap();
     assert_ne!(
         typed,
         signed.canonical_signed().unwrap(),
@@ -524,7 +525,7 @@ fn files_with_too_many_signatures_are_refused_when_parsed() {
             .contains(&format!("more than {MAX_SIGNATURES} signatures")),
         "{err}"
     );
-    assert_eq!(err.exit_code(), crate::error::ExitCode::NotTrusted);
+    assert_eq!(err.exit_code(), crate::exit::ExitCode::NotTrusted);
     // `null` and a missing list are still no signatures (as in Go).
     for body in [
         format!(

@@ -295,6 +295,28 @@ pub fn key_certificate(pem_text: &[u8]) -> Result<CertInfo, CryptoError> {
     parse_certificate_der(block.contents())
 }
 
+/// The canonical key ID (protocol §5.2, notary's `CanonicalKeyID`): for
+/// `ecdsa-x509`/`rsa-x509` keys, the ID of the `ecdsa`/`rsa` key made of the certificate's
+/// public key (DER SPKI, read by [`key_certificate`], the one parser of certificate keys);
+/// for every other type, the key's own ID. Private key files are named by this ID, and
+/// pins compare it.
+pub trait CanonicalKeyId {
+    fn canonical_key_id(&self) -> Result<keys::KeyId, CryptoError>;
+}
+
+impl CanonicalKeyId for PublicKey {
+    fn canonical_key_id(&self) -> Result<keys::KeyId, CryptoError> {
+        let plain_type = match self.keytype.as_str() {
+            keys::ECDSA_X509 => keys::ECDSA,
+            keys::RSA_X509 => keys::RSA,
+            _ => return Ok(self.key_id()),
+        };
+        let cert = key_certificate(&self.public)
+            .map_err(|e| cert_err(format!("key {}: {e}", self.key_id())))?;
+        Ok(PublicKey::new(plain_type, cert.spki_der).key_id())
+    }
+}
+
 /// Whether a certificate CN names this GUN: equal, or a `prefix*` wildcard that
 /// prefix-matches it (notary's `MatchCNToGun`).
 pub fn cn_matches_gun(cn: &str, gun: &str) -> bool {

@@ -1,6 +1,7 @@
 //! The archive: the plaintext inside a backup (key files and the root.json they need).
 
 use super::*;
+use crate::crypto::CanonicalKeyId as _;
 
 /// One key in an archive: the key file exactly as it was on disk.
 pub struct ArchivedKey {
@@ -248,7 +249,7 @@ pub(super) fn check_version(v: &serde_json::Value, what: &str) -> Result<()> {
 pub(super) fn root_key_ids(root_json: &[u8]) -> std::result::Result<BTreeSet<KeyId>, String> {
     let signed = crate::tuf::Signed::<crate::tuf::root::Root>::from_bytes(root_json)
         .map_err(|e| e.to_string())?;
-    let root = signed.signed();
+    let root = signed.untrusted();
     let mut out = BTreeSet::new();
     for id in root
         .roles
@@ -269,7 +270,7 @@ pub(super) fn root_key_ids(root_json: &[u8]) -> std::result::Result<BTreeSet<Key
 pub(super) fn delegation_key_ids(targets_json: &[u8]) -> BTreeSet<KeyId> {
     crate::tuf::Signed::<crate::tuf::targets::Targets>::from_bytes(targets_json)
         .map(|s| {
-            s.signed()
+            s.untrusted()
                 .delegations
                 .keys
                 .values()

@@ -37,7 +37,7 @@ use super::role::validate_gun;
 use super::shamir::{self, ShamirError};
 use super::store::KeyStore;
 use super::{format, KeyInfo, KeystoreError, Skipped};
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 use crate::tuf::{KeyId, PublicKey};
 
 type Result<T> = std::result::Result<T, KeystoreError>;
@@ -146,38 +146,6 @@ impl BackupError {
             | SharesDoNotCombine { .. }
             | Split(_) => ExitCode::Usage,
         }
-    }
-
-    pub fn hint(&self) -> Option<String> {
-        use BackupError::*;
-        Some(match self {
-            WrongPassphrase { .. } => format!(
-                "the backup passphrase is the one chosen for `vouch key backup` (prompt, {PASSPHRASE_ENV} or --passphrase-file), not a key's passphrase"
-            ),
-            PassphraseRequired => format!(
-                "set {PASSPHRASE_ENV}, pass --passphrase-file FILE, or run in a terminal to be prompted"
-            ),
-            BadPassphrase { .. } => return None,
-            Corrupt { .. } => "the file is damaged or not a vouch key backup; use another copy".into(),
-            TooCostly { .. } => "vouch never writes such a backup: the file was altered (possibly to tie up the machine restoring it); use another copy".into(),
-            TooNew { .. } => "restore with the vouch version that made the backup, or a newer one".into(),
-            Share { line: Some(_), .. } => {
-                "compare the line with the original share (a checksum ends every line) and retype it".into()
-            }
-            Share { .. } => "use another copy of this share, or another share".into(),
-            NotEnoughShares { need, .. } => {
-                format!("bring at least {need} different shares of this backup together")
-            }
-            Mismatch { .. } => "give shares of one backup only; the odd one out may have been altered".into(),
-            SharesDoNotCombine { .. } => {
-                "try other combinations of shares: with more shares than needed, `vouch key backup verify` names the bad one".into()
-            }
-            Conflict { .. } => {
-                "the existing file may hold another key, or the same key under another passphrase: move it away and restore again, or restore into an empty --trust-dir and compare".into()
-            }
-            NothingSelected { .. } => "run `vouch key list` to see the keys and their roles and GUNs".into(),
-            Split(_) => "use --shares K-of-N with 2 ≤ K ≤ N ≤ 255".into(),
-        })
     }
 }
 

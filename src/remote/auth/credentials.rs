@@ -20,7 +20,7 @@ impl fmt::Debug for Credentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Credentials")
             .field("username", &self.username)
-            .field("password", &crate::error::Redacted)
+            .field("password", &crate::exit::Redacted)
             .field("source", &self.source)
             .field("identity_token", &self.identity_token)
             .finish()
@@ -84,11 +84,11 @@ impl fmt::Debug for CredentialLookup {
             .field("vouch_username", &self.vouch_username)
             .field(
                 "vouch_password",
-                &self.vouch_password.as_ref().map(|_| crate::error::Redacted),
+                &self.vouch_password.as_ref().map(|_| crate::exit::Redacted),
             )
             .field(
                 "notary_auth",
-                &self.notary_auth.as_ref().map(|_| crate::error::Redacted),
+                &self.notary_auth.as_ref().map(|_| crate::exit::Redacted),
             )
             .field("docker_config", &self.docker_config)
             .finish()

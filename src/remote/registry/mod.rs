@@ -33,7 +33,7 @@ use reqwest::{Method, Url};
 use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::ExitCode;
+use crate::exit::ExitCode;
 use crate::reference::{DOCKER_HUB, DOCKER_HUB_API, DOCKER_HUB_LEGACY};
 use crate::remote::auth::{
     basic_authorization, pick_challenge, Challenge, CredentialSearch, TokenSource,

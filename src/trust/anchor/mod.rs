@@ -18,7 +18,7 @@
 //!    consent once.
 //!
 //! From there, newer roots are followed one version at a time, each signed by a threshold
-//! of the previous root's keys and of its own ([`roots::update_root`]). Offline, the same
+//! of the previous root's keys and of its own (`roots::update_root`). Offline, the same
 //! rules apply to the cache alone.
 
 pub mod pins;
@@ -26,8 +26,8 @@ pub mod roots;
 
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::remote::{Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::{Root, Signed, Verified};
 
 use super::local::{AnchorRecord, LocalRepo};
@@ -335,7 +335,7 @@ pub(crate) fn offline_root(
                     "the cached root (version {}) is not signed by a pinned key, nor reached from one by signed rotations kept in the cache; \
                      go online (without --offline) to follow the repository's rotations",
                     Signed::<Root>::from_bytes(cached)
-                        .map(|s| s.signed().version.to_string())
+                        .map(|s| s.untrusted().version.to_string())
                         .unwrap_or_else(|_| "?".into())
                 ),
             }

@@ -3,10 +3,11 @@
 //! reachable by signed rotations from a root that is. A CA pin (notary's
 //! `trust_pinning.ca`) counts the root certificates issued by the pinned CAs instead.
 
+use crate::crypto::CanonicalKeyId as _;
 use time::OffsetDateTime;
 
-use crate::error::Error;
 use crate::remote::{limits, Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{verify_with_roles, Root, Signed, Verified};
 
@@ -27,7 +28,7 @@ pub(crate) fn verify_pinned(
         gun: gun.into(),
         reason: e.to_string(),
     })?;
-    let full = root_role(gun, signed.signed(), now, check_cert_expiry)?;
+    let full = root_role(gun, signed.untrusted(), now, check_cert_expiry)?;
     if let Some(ca) = &pin.ca {
         return verify_ca_pinned(gun, ca, signed, &full, now);
     }
@@ -43,7 +44,7 @@ pub(crate) fn verify_pinned(
             gun: gun.into(),
             reason: format!(
                 "root version {} is signed for root keys [{}], none of which is pinned [{}]",
-                signed.signed().version,
+                signed.untrusted().version,
                 present.join(", "),
                 pin.root_keys.join(", ")
             ),
@@ -81,7 +82,7 @@ fn verify_ca_pinned(
             gun: gun.into(),
             reason: format!(
                 "no root certificate of root version {} chains to a CA in {} ({})",
-                signed.signed().version,
+                signed.untrusted().version,
                 ca.path,
                 refused.join("; ")
             ),
@@ -122,7 +123,7 @@ pub fn anchor(
     let g = gun.as_str();
     let current_version = Signed::<Root>::from_bytes(current)
         .map_err(|e| super::super::verification(g, "root", e))?
-        .signed()
+        .untrusted()
         .version;
     if current_version < pin.root_version {
         return Err(TrustError::PinMismatch {

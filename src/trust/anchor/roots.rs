@@ -4,8 +4,8 @@
 use time::OffsetDateTime;
 
 use crate::crypto::x509;
-use crate::error::Error;
 use crate::remote::{Gun, Remote};
+use crate::trust::Error;
 use crate::tuf::roles::BaseRole;
 use crate::tuf::{verify, verify_with_roles, Root, Signed, Verified};
 
@@ -62,7 +62,7 @@ pub fn trust_cached_root(
 ) -> Result<Verified<Root>, TrustError> {
     let signed = Signed::<Root>::from_bytes(bytes)
         .map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))?;
-    let role = root_role(gun, signed.signed(), now, false)?;
+    let role = root_role(gun, signed.untrusted(), now, false)?;
     verify(signed, &role).map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))
 }
 
@@ -73,7 +73,7 @@ pub fn trust_new_root(
     now: OffsetDateTime,
 ) -> Result<Verified<Root>, TrustError> {
     let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| verification(gun, "root", e))?;
-    let role = root_role(gun, signed.signed(), now, true)?;
+    let role = root_role(gun, signed.untrusted(), now, true)?;
     verify(signed, &role).map_err(|e| verification(gun, "root", e))
 }
 
@@ -91,7 +91,7 @@ pub(crate) fn update_root(
     let mut trusted = trusted;
     let current =
         Signed::<Root>::from_bytes(&current_bytes).map_err(|e| verification(g, "root", e))?;
-    let target_version = current.signed().version;
+    let target_version = current.untrusted().version;
     let have = trusted.role().version;
     if target_version < have {
         return Err(verification(
@@ -160,18 +160,18 @@ pub fn rotate_root(
     check_cert_expiry: bool,
 ) -> Result<Verified<Root>, TrustError> {
     let signed = Signed::<Root>::from_bytes(bytes).map_err(|e| verification(gun, "root", e))?;
-    if signed.signed().version != expect_version {
+    if signed.untrusted().version != expect_version {
         return Err(verification(
             gun,
             "root",
             format!(
                 "expected root version {expect_version}, got {}",
-                signed.signed().version
+                signed.untrusted().version
             ),
         ));
     }
     let old_role = root_role(gun, previous.role(), now, false)?;
-    let new_role = root_role(gun, signed.signed(), now, check_cert_expiry)?;
+    let new_role = root_role(gun, signed.untrusted(), now, check_cert_expiry)?;
     verify_with_roles(signed, &[&old_role, &new_role])
         .map_err(|e| verification(gun, "root", format!("root version {expect_version}: {e}")))
 }

@@ -10,8 +10,8 @@
 use std::collections::BTreeMap;
 
 use crate::clock::Clock;
-use crate::error::Error;
 use crate::remote::{limits, Gun, Remote, RemoteError};
+use crate::trust::Error;
 use crate::tuf::roles::{self, BaseRole};
 use crate::tuf::{
     check_hashes, verify, Metadata, Root, Signed, Snapshot, Targets, Timestamp, TufError, Verified,
@@ -60,24 +60,65 @@ pub enum Source {
     Cache,
 }
 
+/// A repository's verified state. Only this module builds one (every field is set by
+/// verification); outside the library it is read through its accessors.
 pub struct RepoState {
-    pub gun: Gun,
-    pub root: Verified<Root>,
+    pub(crate) gun: Gun,
+    pub(crate) root: Verified<Root>,
     /// `targets` and every delegation that loaded and verified, by role name.
-    pub targets: BTreeMap<String, Verified<Targets>>,
-    pub snapshot: Option<Verified<Snapshot>>,
-    pub timestamp: Option<Verified<Timestamp>>,
-    pub source: Source,
+    pub(crate) targets: BTreeMap<String, Verified<Targets>>,
+    pub(crate) snapshot: Option<Verified<Snapshot>>,
+    pub(crate) timestamp: Option<Verified<Timestamp>>,
+    pub(crate) source: Source,
     /// Delegations that were skipped, a pin that is behind, and why.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
     /// How the root came to be trusted.
-    pub anchored_by: AnchoredBy,
+    pub(crate) anchored_by: AnchoredBy,
     /// The root was trusted on first use just now (with consent: nothing cached or pinned).
-    pub first_use: bool,
+    pub(crate) first_use: bool,
     /// Roles whose bytes differ from the local cache (downloaded just now).
-    pub fresh: std::collections::BTreeSet<String>,
+    pub(crate) fresh: std::collections::BTreeSet<String>,
     /// Root versions verified on the way to the current one (for the local history).
-    pub walked_roots: Vec<Vec<u8>>,
+    pub(crate) walked_roots: Vec<Vec<u8>>,
+    /// Loaded with expiry checks ([`LoadPolicy::check_expiry`]): only such a state gives
+    /// a verdict ([`super::verdict::lookup`]), which checks expiry again at its own time.
+    pub(crate) expiry_checked: bool,
+}
+
+impl RepoState {
+    pub fn gun(&self) -> &Gun {
+        &self.gun
+    }
+    /// The trusted root.
+    pub fn root(&self) -> &Verified<Root> {
+        &self.root
+    }
+    /// `targets` and every delegation that verified, by role name.
+    pub fn targets(&self) -> &BTreeMap<String, Verified<Targets>> {
+        &self.targets
+    }
+    pub fn snapshot(&self) -> Option<&Verified<Snapshot>> {
+        self.snapshot.as_ref()
+    }
+    pub fn timestamp(&self) -> Option<&Verified<Timestamp>> {
+        self.timestamp.as_ref()
+    }
+    /// Read from the remote, or from the local cache alone.
+    pub fn source(&self) -> Source {
+        self.source
+    }
+    /// Delegations that were skipped, a pin that is behind, and why.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+    /// How the root came to be trusted.
+    pub fn anchored_by(&self) -> AnchoredBy {
+        self.anchored_by
+    }
+    /// The root was trusted on first use just now (with consent).
+    pub fn first_use(&self) -> bool {
+        self.first_use
+    }
 }
 
 /// How strictly to load, and how trust in the root is anchored.
@@ -308,6 +349,7 @@ impl RepoState {
             first_use: false,
             fresh: std::collections::BTreeSet::new(),
             walked_roots: Vec::new(),
+            expiry_checked: policy.check_expiry,
         };
         let targets_meta = snapshot
             .role()
@@ -475,6 +517,7 @@ impl RepoState {
             first_use: false,
             fresh: std::collections::BTreeSet::new(),
             walked_roots: Vec::new(),
+            expiry_checked: policy.check_expiry,
         };
         if let Some(snap) = &snapshot {
             let snap_role = snap.role().clone();

@@ -359,12 +359,13 @@ fn write_rewrites_files_in_place_keeping_permissions_then_check_passes() {
         .iter()
         .map(|(n, _)| std::fs::read_to_string(s.path(n)).unwrap())
         .collect();
-    // Not pinned yet: --check fails, naming each image.
+    // Not pinned yet: --check fails, naming each image (kubectl decides its line).
+    let deploy_line = olds[1].lines().position(|l| l.contains("image:")).unwrap() + 1;
     let o = fails(s.cmd(), &["--check", dir], 1);
     assert!(o.stderr.contains("not pinned to a digest"), "{}", o.stderr);
     assert!(
         o.stderr
-            .contains(&format!("{dir}/deploy.yaml:21: {}:1.0", s.web)),
+            .contains(&format!("{dir}/deploy.yaml:{deploy_line}: {}:1.0", s.web)),
         "{}",
         o.stderr
     );

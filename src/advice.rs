@@ -8,6 +8,7 @@ use crate::crypto::CryptoError;
 use crate::keystore::backup::{BackupError, PASSPHRASE_ENV};
 use crate::keystore::passphrase::env_vars_for;
 use crate::keystore::KeystoreError;
+use crate::manifests::ManifestError;
 use crate::remote::registry::{RegistryError, Transport, MAX_MANIFEST_SIZE};
 use crate::remote::{is_root_file, limits, RemoteError};
 use crate::trust::ceremony::CeremonyError;
@@ -355,7 +356,22 @@ pub fn error(e: &Error) -> Option<String> {
         Error::Remote(e) => remote(e),
         Error::Trust(e) => trust(e),
         Error::Registry(e) => registry(e),
+        Error::Manifest(e) => manifests(e),
         Error::Usage(_) => None,
+    }
+}
+
+pub fn manifests(e: &ManifestError) -> Option<String> {
+    match e {
+        ManifestError::Unsupported { .. } => Some(
+            "write the image as a plain or quoted string on one line, directly in the container"
+                .into(),
+        ),
+        ManifestError::NotPinned { .. } => Some(
+            "pin signed images with `vouch pin-manifests --write PATH…`; sign the others first"
+                .into(),
+        ),
+        _ => None,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod error;
 pub mod exit;
 pub mod keystore;
+pub mod manifests;
 pub mod reference;
 pub mod remote;
 pub mod trust;

@@ -238,6 +238,22 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
         #[arg(long)]
         check_registry: bool,
     },
+    /// Pin the images of Kubernetes manifests to their signed digests: print them with each
+    /// image as IMAGE:TAG@sha256:… (the tag kept for readers, the digest decides), rewrite
+    /// them in place (--write), or check them (--check). Any unsigned image: exit 1.
+    PinManifests {
+        /// Manifest files, directories (every *.yaml/*.yml below, sorted) or - for stdin.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Rewrite the files in place (atomically, keeping their permissions).
+        #[arg(long, conflicts_with = "check")]
+        write: bool,
+        /// Change nothing; exit 1 naming each image that is not pinned to a signed digest.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
     /// Verify a downloaded file against the hashes and length signed for target NAME.
     VerifyFile {
         gun: String,

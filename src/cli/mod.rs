@@ -8,6 +8,7 @@ mod config_cmd;
 mod doctor;
 mod key;
 mod lifecycle;
+mod manifests;
 mod output;
 mod progress;
 mod prompt;
@@ -278,6 +279,12 @@ pub fn run(cli: Cli) -> CliResult {
             trust,
         } => verify::verify_file(&ctx, &gun, &name, &file, &trust),
         Command::Inspect { gun, trust } => verify::inspect(&ctx, &gun, &trust),
+        Command::PinManifests {
+            paths,
+            write,
+            check,
+            trust,
+        } => manifests::pin_manifests(&ctx, &paths, manifests::Mode::new(write, check), &trust),
         Command::Trust(cmd) => verify::trust(&ctx, cmd),
         Command::Delegation(cmd) => lifecycle::delegation(&ctx, cmd),
         Command::Signer(cmd) => lifecycle::signer(&ctx, cmd),

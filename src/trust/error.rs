@@ -17,6 +17,8 @@ pub enum Error {
     Trust(#[from] super::TrustError),
     #[error(transparent)]
     Registry(#[from] crate::remote::registry::RegistryError),
+    #[error(transparent)]
+    Manifest(#[from] crate::manifests::ManifestError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -31,6 +33,7 @@ impl Error {
             Error::Remote(e) => e.exit_code(),
             Error::Trust(e) => e.exit_code(),
             Error::Registry(e) => e.exit_code(),
+            Error::Manifest(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }

@@ -10,6 +10,7 @@ pub mod ceremony;
 pub mod changelist;
 pub mod doctor;
 mod error;
+pub mod images;
 pub mod init;
 pub mod local;
 pub mod pin;

@@ -110,12 +110,13 @@ impl StaticRepo {
         let max_len = limits::clamp(role, max_len, self.root_cap);
         let what = format!("{gun} {file}");
         match &self.kind {
-            Kind::Dir(dir) => read_file_capped(
-                &Self::tuf_dir(dir, gun).join(file),
-                max_len,
-                &self.describe(),
-                &what,
-            ),
+            Kind::Dir(dir) => {
+                let tuf = Self::tuf_dir(dir, gun);
+                // A publish cut short after it committed: finish it before reading. A
+                // directory this process may not write is read as it is.
+                let _ = finish_switch(&dir.join(gun.as_str()).join("_trust"), &tuf);
+                read_file_capped(&tuf.join(file), max_len, &self.describe(), &what)
+            }
             Kind::Http(h) => {
                 let HttpRepo {
                     base,
@@ -329,6 +330,68 @@ fn link_atomic(target: &Path, path: &Path) -> std::io::Result<()> {
     })
 }
 
+/// The journal of a publish's switch of current names (`[[current, copy], …]`).
+const SWITCH_JOURNAL: &str = ".vouch-switch.json";
+
+/// Point each current name at its copy (a hard link where the file system allows: no new
+/// data to write, so a full disk cannot stop the switch halfway), sync, then remove the
+/// journal. Repeating it is harmless.
+fn switch_current_names(tuf: &Path, journal: &[(String, String)]) -> std::io::Result<()> {
+    let mut dirs = BTreeSet::new();
+    for (current, copy) in journal {
+        let (current, copy) = (tuf.join(current), tuf.join(copy));
+        if !copy.is_file() {
+            continue;
+        }
+        if link_atomic(&copy, &current).is_err() {
+            let bytes = std::fs::read(&copy)?;
+            write_atomic(&current, &bytes)?;
+        }
+        dirs.insert(current.parent().expect("has parent").to_path_buf());
+    }
+    for d in &dirs {
+        fsync_dir(d)?;
+    }
+    std::fs::remove_file(tuf.join(SWITCH_JOURNAL))?;
+    fsync_dir(tuf)
+}
+
+/// Finish a switch of current names that a publish committed (its journal is on disk)
+/// but did not complete, under the repository's lock. Only names within `tuf` that the
+/// journal lists, pointing at copies that exist, are switched.
+fn finish_switch(gun_dir: &Path, tuf: &Path) -> std::io::Result<()> {
+    let journal_path = tuf.join(SWITCH_JOURNAL);
+    if !journal_path.is_file() {
+        return Ok(());
+    }
+    let _lock = crate::keystore::fsio::lock_file_with_mode(&gun_dir.join(".lock"), 0o666)?;
+    finish_switch_locked(tuf)
+}
+
+/// [`finish_switch`] for a caller that holds the lock.
+fn finish_switch_locked(tuf: &Path) -> std::io::Result<()> {
+    let journal_path = tuf.join(SWITCH_JOURNAL);
+    let Ok(text) = std::fs::read(&journal_path) else {
+        return Ok(()); // finished by another process meanwhile
+    };
+    let journal: Vec<(String, String)> = match serde_json::from_slice(&text) {
+        Ok(j) => j,
+        // Not a journal a publish wrote (it is written whole, atomically): ignore it.
+        Err(_) => return Ok(()),
+    };
+    let safe = |name: &str| {
+        !name.is_empty()
+            && !name.starts_with('/')
+            && name
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..")
+    };
+    if journal.iter().all(|(c, k)| safe(c) && safe(k)) {
+        switch_current_names(tuf, &journal)?;
+    }
+    Ok(())
+}
+
 fn fsync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -436,6 +499,9 @@ impl Remote for StaticRepo {
         let lock_path = gun_dir.join(".lock");
         let lock = crate::keystore::fsio::lock_file_with_mode(&lock_path, 0o666)
             .map_err(self.io("locking", &lock_path))?;
+        // A publish before this one was cut short after it committed: finish it first, so
+        // that versions are compared with what readers see.
+        finish_switch_locked(&tuf).map_err(self.io("finishing the last publish in", &tuf))?;
 
         // Like the server: every uploaded version must be newer than the stored one.
         for (role, _, version) in &checked {
@@ -476,20 +542,22 @@ impl Remote for StaticRepo {
         }
         // The copies must be durable before any current name points at them.
         sync(&dirs)?;
-        // Current names are links to those copies where the file system allows: no new
-        // data to write, so a disk that filled up during the copies cannot stop halfway
-        // through switching the current names.
-        let mut dirs = BTreeSet::new();
-        for (role, bytes, _) in &checked {
-            let sum = hex::encode(Sha256::digest(bytes));
-            let current = tuf.join(format!("{role}.json"));
-            if link_atomic(&tuf.join(format!("{role}.{sum}.json")), &current).is_err() {
-                write(current, bytes, &mut dirs)?;
-            } else {
-                dirs.insert(current.parent().expect("has parent").to_path_buf());
-            }
-        }
-        sync(&dirs)?;
+        // The switch of the current names is journaled first: from the moment the journal
+        // is on disk the upload is committed, and a switch cut short (a kill, a crash) is
+        // finished by the next reader or writer of this directory (`finish_switch`), so
+        // that the current names never stay half old and half new.
+        let journal: Vec<(String, String)> = checked
+            .iter()
+            .map(|(role, bytes, _)| {
+                let sum = hex::encode(Sha256::digest(bytes));
+                (format!("{role}.json"), format!("{role}.{sum}.json"))
+            })
+            .collect();
+        let journal_path = tuf.join(SWITCH_JOURNAL);
+        let text = serde_json::to_vec(&journal).expect("a list of names serializes");
+        write_atomic(&journal_path, &text).map_err(self.io("writing", &journal_path))?;
+        fsync_dir(&tuf).map_err(self.io("syncing", &tuf))?;
+        switch_current_names(&tuf, &journal).map_err(self.io("switching", &tuf))?;
         drop(lock);
         Ok(())
     }

@@ -100,6 +100,9 @@ impl LocalRepo {
         ensure_dir(&self.lock_dir)?;
         let path = self.lock_dir.join("@lock");
         let file = fsio::lock_file(&path).map_err(|e| local_err("cannot lock", &path, e))?;
+        // No writer is at work now: temp files of a cache set that a stopped writer never
+        // committed are tidied (best effort: they are never read either way).
+        let _ = self.remove_stale_set_temps();
         Ok(RepoLock { _file: file })
     }
 

@@ -1,5 +1,6 @@
 //! Property tests over the parsers that read untrusted input: canonical JSON, metadata
-//! envelopes, key files, backups and shares, the config file. Whatever the input —
+//! envelopes, key files, backups and shares, the config file, root-key certificates, trust
+//! locks and notary's trust_pinning. Whatever the input —
 //! arbitrary bytes, or a valid file with bytes flipped, removed, inserted or repeated —
 //! parsing returns a value or an error that says something, and never panics.
 //!
@@ -477,6 +478,94 @@ proptest! {
                             prop_assert!(r.max_root_size > 0);
                         }
                         Err(e) => says_something(&e),
+                    }
+                }
+            }
+            Err(e) => says_something(&e),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Root keys and certificates, trust locks, notary's trust_pinning
+// ---------------------------------------------------------------------------------------
+
+/// A root certificate for a GUN, as vouch and notary write them (one PEM block).
+fn root_cert_pem() -> &'static [u8] {
+    static PEM: OnceLock<Vec<u8>> = OnceLock::new();
+    PEM.get_or_init(|| {
+        let key =
+            vouch::crypto::private::PrivateKey::generate(vouch::crypto::private::Algorithm::Ecdsa)
+                .unwrap();
+        vouch::crypto::x509::root_certificate(
+            key.ecdsa_signing_key().unwrap(),
+            "example.com/app",
+            time::OffsetDateTime::now_utc(),
+        )
+        .unwrap()
+        .into_bytes()
+    })
+}
+
+const TRUST_LOCK: &[u8] = br#"{
+  "vouch_trust_lock": 1,
+  "repositories": {
+    "example.com/app": {
+      "root_keys": ["9c1f0000000000000000000000000000000000000000000000000000000000aa"],
+      "root_version": 2
+    }
+  }
+}
+"#;
+
+const TRUST_PINNING: &[u8] = br#"{"trust_pinning": {"certs": {"example.com/app": ["aa"], "example.com/*": ["bb"]}, "ca": {"example.com/": "/nonexistent/ca.pem"}, "disable_tofu": true}}"#;
+
+proptest! {
+    #![proptest_config(config(512))]
+
+    /// Every reader of a root key's certificate goes through one parser; whatever the PEM
+    /// text, it yields the certificate or says why not, and the key ID a pin compares and
+    /// the key that verifies signatures agree.
+    #[test]
+    fn mutated_root_key_certificates(bytes in mutated(root_cert_pem())) {
+        use vouch::crypto::CanonicalKeyId as _;
+        match vouch::crypto::x509::key_certificate(&bytes) {
+            Ok(cert) => {
+                let key = vouch::tuf::PublicKey::new(vouch::tuf::keys::ECDSA_X509, bytes.clone());
+                let id = key.canonical_key_id().unwrap();
+                let plain = vouch::tuf::PublicKey::new(vouch::tuf::keys::ECDSA, cert.spki_der.clone());
+                prop_assert_eq!(id, plain.key_id());
+                let now = time::OffsetDateTime::now_utc();
+                if let Err(e) = vouch::crypto::x509::validate_root_cert(&bytes, "example.com/app", now, true) {
+                    says_something(&e);
+                }
+            }
+            Err(e) => says_something(&e),
+        }
+    }
+
+    #[test]
+    fn mutated_trust_locks(bytes in mutated(TRUST_LOCK)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vouch-trust.json");
+        std::fs::write(&path, &bytes).unwrap();
+        match vouch::trust::pin::TrustLock::load(&path) {
+            Ok(lock) => {
+                for pin in lock.repositories.values() {
+                    prop_assert!(!pin.root_keys.is_empty());
+                }
+            }
+            Err(e) => says_something(&e),
+        }
+    }
+
+    #[test]
+    fn mutated_notary_trust_pinning(bytes in mutated(TRUST_PINNING)) {
+        match vouch::trust::pin::NotaryTrustPinning::from_config_json(&bytes) {
+            Ok(tp) => {
+                for gun in ["example.com/app", "example.com/other", "other.org/x"] {
+                    if let Err(e) = tp.pin_for(gun) {
+                        says_something(&e);
                     }
                 }
             }

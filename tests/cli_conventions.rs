@@ -444,7 +444,11 @@ fn error_object(stdout: &str, exit_code: i32) -> Value {
         .unwrap_or_else(|| panic!("no error object: {v}"));
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort();
-    assert_eq!(keys, ["causes", "exit_code", "hint", "kind", "message"], "{v}");
+    assert_eq!(
+        keys,
+        ["causes", "exit_code", "hint", "kind", "message"],
+        "{v}"
+    );
     assert!(e["causes"].is_array(), "{v}");
     assert_eq!(e["exit_code"], exit_code, "{v}");
     let kind = e["kind"].as_str().unwrap();

@@ -1043,3 +1043,51 @@ fn list_check_registry_names_tags_that_moved_or_are_gone_and_unsign_removes_the_
     let o = ok(v(t), &["unsign", &gun, "--missing-in-registry"]);
     assert!(o.stderr.contains("nothing to remove"), "{}", o.stderr);
 }
+
+/// A signed file (`sign-file`) is not an image tag, whatever its name looks like:
+/// `list --check-registry` does not ask the registry for it and says it is a file, and
+/// `unsign --missing-in-registry` never removes it.
+#[test]
+fn registry_checks_tell_signed_files_from_image_tags() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    oci.add_image("a", "image a", "amd64");
+    reg.push_oci(&oci, "a", "team/app:v1");
+    let gun = reg.image("team/app");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    ok(v(t), &["sign", &format!("{gun}:v1")]);
+    // A file whose name is also a valid tag.
+    let notes = work.path().join("NOTES.txt");
+    std::fs::write(&notes, b"release notes\n").unwrap();
+    ok(
+        v(t),
+        &["sign-file", &gun, "NOTES.txt", notes.to_str().unwrap()],
+    );
+
+    let o = ok(
+        v(t),
+        &["--output", "json", "list", &gun, "--check-registry"],
+    );
+    let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let status = |name: &str| {
+        j.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .map(|e| e["registry"].clone())
+            .unwrap()
+    };
+    assert_eq!(status("v1"), serde_json::json!({"status": "ok"}));
+    assert_eq!(status("NOTES.txt"), serde_json::json!({"status": "file"}));
+    let o = ok(
+        v(t),
+        &["unsign", &gun, "--missing-in-registry", "--dry-run"],
+    );
+    assert!(o.stdout.trim().is_empty(), "would remove: {}", o.stdout);
+    let o = ok(v(t), &["unsign", &gun, "--missing-in-registry"]);
+    assert!(o.stderr.contains("nothing to remove"), "{}", o.stderr);
+    let listed = ok(v(t), &["list", &gun]).stdout;
+    assert!(listed.contains("NOTES.txt"), "{listed}");
+}

@@ -210,8 +210,12 @@ pub enum Served {
     Moved(String),
     /// No manifest for the tag.
     Missing,
-    /// The target is not an image tag (a file target, or no sha256 signed).
+    /// The target is not an image tag (a name outside Docker's tag grammar, or no sha256
+    /// signed).
     NotATag,
+    /// A file target (`sign-file`, `notary add`: signed with sha512 besides sha256, which
+    /// image tags never are): the registry is not asked, and registry sync never removes it.
+    File,
 }
 
 impl Served {
@@ -221,6 +225,7 @@ impl Served {
             Served::Moved(d) => format!("moved: {d}"),
             Served::Missing => "missing".into(),
             Served::NotATag => "-".into(),
+            Served::File => "file".into(),
         }
     }
 
@@ -230,6 +235,7 @@ impl Served {
             Served::Moved(d) => serde_json::json!({"status": "moved", "served": d}),
             Served::Missing => serde_json::json!({"status": "missing"}),
             Served::NotATag => serde_json::json!({"status": "not-a-tag"}),
+            Served::File => serde_json::json!({"status": "file"}),
         }
     }
 }
@@ -245,6 +251,13 @@ pub fn served_tags(
     let reg = open(ctx, &r.registry)?;
     let mut out = Vec::with_capacity(targets.len());
     for t in targets {
+        // Image tags are signed by their manifest's sha256 alone (docker trust, `vouch
+        // sign`, `notary addhash --sha256`); files carry sha512 as well. A target that
+        // carries it is a file, whatever its name looks like: never taken for a tag.
+        if t.meta.hashes.get("sha512").is_some() {
+            out.push(Served::File);
+            continue;
+        }
         let Some(signed) = t.sha256_hex().filter(|_| is_valid_tag(&t.name)) else {
             out.push(Served::NotATag);
             continue;

@@ -1848,3 +1848,22 @@ fn each_refusal_says_exactly_what_failed_and_what_to_do() {
         r.stderr
     );
 }
+
+#[test]
+fn offline_a_corrupt_cache_file_is_named_by_its_path() {
+    let fx = fixture();
+    let scene = Scene::trusting(&fx.repo);
+    let path = scene.cache_dir().join("metadata/targets.json");
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.truncate(bytes.len() / 2);
+    std::fs::write(&path, &bytes).unwrap();
+    let r = scene.verify("v1", &["--offline"]);
+    assert_eq!(r.code, Some(1), "{}", r.stderr);
+    assert!(r.stdout.is_empty(), "{}", r.stdout);
+    assert!(
+        r.stderr
+            .contains(&format!("cached file {}", path.display())),
+        "the corrupt cache file is not named: {}",
+        r.stderr
+    );
+}

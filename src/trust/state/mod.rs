@@ -431,6 +431,27 @@ impl RepoState {
         local: &LocalRepo,
         policy: LoadPolicy<'_>,
     ) -> Result<Option<RepoState>, Error> {
+        // A cached file that does not verify is named by its path: it is a local file
+        // the user can look at (or drop), not something a server sent.
+        Self::from_cache_files(local, policy).map_err(|e| match e {
+            Error::Trust(TrustError::Verification { gun, role, reason }) => {
+                let path = local.cached_path(&role);
+                let shown = path.display().to_string();
+                let reason = if reason.contains(&shown) {
+                    reason
+                } else {
+                    format!("cached file {shown}: {reason}")
+                };
+                Error::Trust(TrustError::Verification { gun, role, reason })
+            }
+            other => other,
+        })
+    }
+
+    fn from_cache_files(
+        local: &LocalRepo,
+        policy: LoadPolicy<'_>,
+    ) -> Result<Option<RepoState>, Error> {
         let gun = local.gun().clone();
         let g = gun.as_str();
         let Some(root_bytes) = local.read_cached("root")? else {

@@ -397,9 +397,11 @@ quiet v --trust-dir "$W/pin" list "$LG"
 quiet v --trust-dir "$W/pin" trust pin "$V1" --from-cache --trust-lock "$LOCK"
 quiet v --trust-dir "$W/pin" trust pin "$LG" --from-cache --trust-lock "$LOCK"
 for ((i = 1; i <= VRUNS; i++)); do
-  quiet v --trust-dir "$W/ver1-v-$i" list "$V1"
+  # Warm = the cache was filled under the lock, as a deploy job's own earlier verify
+  # does (the first pinned read of a cache trusted on first use records it as pinned).
+  quiet v --trust-dir "$W/ver1-v-$i" list "$V1" --trust-lock "$LOCK"
   quiet n -d "$W/ver1-n-$i" list "$V1"
-  quiet v --trust-dir "$W/verk-v-$i" list "$LG"
+  quiet v --trust-dir "$W/verk-v-$i" list "$LG" --trust-lock "$LOCK"
   quiet n -d "$W/verk-n-$i" list "$LG"
 done
 # Both tools must answer with the signed digest before anything is timed.
@@ -465,6 +467,7 @@ if [ "$BIG_TAGS" -gt 0 ]; then
   got=$(v --trust-dir "$W/big-warm" verify --tofu "$BG:$BT" 2>>"$LOG") || true
   [ "$got" = "$wantb" ] || die "vouch verify $BG:$BT printed '$got', expected '$wantb'"
   quiet v --trust-dir "$W/big-warm" trust pin "$BG" --from-cache --trust-lock "$LOCK"
+  quiet v --trust-dir "$W/big-warm" verify "$BG:$BT" --trust-lock "$LOCK"
   for ((i = 1; i <= BIG_RUNS; i++)); do cp -a "$W/big-warm" "$W/big-v-$i"; done
   measure big-v "$BIG_RUNS" "$QV -s $S --trust-dir $QW/big-v-{n} verify $BG:$BT --trust-lock $QL"
   bvw=$(median big-v 1) bvc=$(median big-v 2) bvk="" bnw="" bnk=""

@@ -227,21 +227,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             let env = session.env();
             let local = &session.local;
             // The repository must still be at the root the request was made against.
-            let state = RepoState::fetch(
-                session.remote.as_ref(),
-                local,
-                LoadPolicy {
-                    clock: &SystemClock,
-                    check_expiry: false,
-                    trust: &session.trust,
-                },
-            )?
-            .ok_or_else(|| {
-                super::CliError::from(TrustError::NoTrustData {
-                    gun: gun.to_string(),
-                    remote: session.remote.describe(),
-                })
-            })?;
+            let state = session.fetch_state()?;
             if req.check_against(state.root())? == ApplyState::AlreadyApplied {
                 ctx.note(format!(
                     "Root version {} of {gun} is already this request's root (applied before); nothing to do.",
@@ -488,7 +474,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
 pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
     let gun = parse_gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
-    let (keys, remote) = (&session.keys, &session.remote);
+    let keys = &session.keys;
     let env = session.env();
     let local = &session.local;
     let mut opts = PublishOptions {
@@ -498,21 +484,7 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
     };
     let roles: Vec<String> = if roles.is_empty() {
         // Every role whose key is here.
-        let state = RepoState::fetch(
-            remote.as_ref(),
-            local,
-            LoadPolicy {
-                clock: &SystemClock,
-                check_expiry: false,
-                trust: &session.trust,
-            },
-        )?
-        .ok_or_else(|| {
-            super::CliError::from(TrustError::NoTrustData {
-                gun: gun.to_string(),
-                remote: remote.describe(),
-            })
-        })?;
+        let state = session.fetch_state()?;
         let here = |ks: Vec<vouch::tuf::PublicKey>| {
             ks.iter()
                 .any(|k| k.canonical_key_id().is_ok_and(|id| keys.info(&id).is_ok()))

@@ -379,6 +379,24 @@ pub struct Session {
 }
 
 impl Session {
+    /// The repository's verified state as a publish reads it (expiry not checked: the
+    /// publish re-signs), anchored as the session's trust policy says.
+    pub fn fetch_state(&self) -> CliResult<vouch::trust::RepoState> {
+        let policy = vouch::trust::state::LoadPolicy {
+            clock: &vouch::clock::SystemClock,
+            check_expiry: false,
+            trust: &self.trust,
+        };
+        vouch::trust::RepoState::fetch(self.remote.as_ref(), &self.local, policy)?.ok_or_else(
+            || {
+                CliError::from(vouch::trust::TrustError::NoTrustData {
+                    gun: self.local.gun().to_string(),
+                    remote: self.remote.describe(),
+                })
+            },
+        )
+    }
+
     pub fn env(&self) -> vouch::trust::publish::Env<'_> {
         vouch::trust::publish::Env {
             keys: &self.keys,

@@ -232,25 +232,11 @@ pub(crate) fn remove_stale_temps(root: &Path) -> usize {
 
 /// The temp files [`remove_stale_temps`] removes, without removing them.
 pub(crate) fn stale_temps(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![(root.to_path_buf(), 0u32)];
-    while let Some((dir, depth)) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let Ok(ft) = entry.file_type() else { continue };
-            let path = entry.path();
-            if ft.is_dir() && depth < 32 {
-                stack.push((path, depth + 1));
-                continue;
-            }
-            if !ft.is_file() {
-                continue;
-            }
-            let name = entry.file_name();
-            let Some(owner) = temp_owner(&name.to_string_lossy()) else {
-                continue;
+    let mut out: Vec<PathBuf> = files_under(root)
+        .into_iter()
+        .filter(|entry| {
+            let Some(owner) = temp_owner(&entry.file_name().to_string_lossy()) else {
+                return false;
             };
             // A writer renames its temp file within moments: one this old is abandoned
             // whoever wrote it (a pid may have been reused).
@@ -262,12 +248,32 @@ pub(crate) fn stale_temps(root: &Path) -> Vec<PathBuf> {
                 .is_some_and(|age| age > STALE_TEMP_AGE);
             let writer_gone =
                 owner.is_some_and(|pid| pid != std::process::id() && !process_alive(pid));
-            if old || writer_gone {
-                out.push(path);
+            old || writer_gone
+        })
+        .map(|entry| entry.path())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every regular file under `root`, at most 32 directories deep; best effort: a directory
+/// that cannot be read is skipped.
+pub(crate) fn files_under(root: &Path) -> Vec<fs::DirEntry> {
+    let mut out = Vec::new();
+    let mut stack = vec![(root.to_path_buf(), 0u32)];
+    while let Some((dir, depth)) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let Ok(ft) = entry.file_type() else { continue };
+            if ft.is_dir() && depth < 32 {
+                stack.push((entry.path(), depth + 1));
+            } else if ft.is_file() {
+                out.push(entry);
             }
         }
     }
-    out.sort();
     out
 }
 

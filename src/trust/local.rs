@@ -249,15 +249,7 @@ impl LocalRepo {
                     .map_err(|e| local_err("cannot write cache file", &path, e))?;
                 renames.push((tmp, path));
             }
-            let mut dirs: Vec<&Path> = renames
-                .iter()
-                .map(|(_, p)| p.parent().expect("has a parent"))
-                .collect();
-            dirs.sort();
-            dirs.dedup();
-            for d in &dirs {
-                sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
-            }
+            sync_parents(&renames)?;
             let journal = PendingSet {
                 renames: renames
                     .iter()
@@ -292,15 +284,7 @@ impl LocalRepo {
 
     /// Sync the directories of a set's renames, then remove its list.
     fn finish_journal(&self, renames: &[(PathBuf, PathBuf)]) -> Result<(), TrustError> {
-        let mut dirs: Vec<&Path> = renames
-            .iter()
-            .map(|(_, p)| p.parent().expect("has a parent"))
-            .collect();
-        dirs.sort();
-        dirs.dedup();
-        for d in &dirs {
-            sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
-        }
+        sync_parents(renames)?;
         let jpath = self.metadata_dir().join(PENDING_SET);
         match fs::remove_file(&jpath) {
             Ok(()) => Ok(()),
@@ -373,25 +357,12 @@ impl LocalRepo {
                         .collect()
                 })
                 .unwrap_or_default();
-        let mut out = Vec::new();
-        let mut stack = vec![(meta_dir.clone(), 0u32)];
-        while let Some((dir, depth)) = stack.pop() {
-            let Ok(entries) = fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(ft) = entry.file_type() else { continue };
-                let path = entry.path();
-                if ft.is_dir() && depth < 32 {
-                    stack.push((path, depth + 1));
-                } else if ft.is_file()
-                    && is_set_temp(&entry.file_name().to_string_lossy())
-                    && !listed.contains(&path)
-                {
-                    out.push(path);
-                }
-            }
-        }
+        let mut out: Vec<PathBuf> = fsio::files_under(&meta_dir)
+            .into_iter()
+            .filter(|entry| is_set_temp(&entry.file_name().to_string_lossy()))
+            .map(|entry| entry.path())
+            .filter(|path| !listed.contains(path))
+            .collect();
         out.sort();
         out
     }
@@ -544,6 +515,21 @@ fn write_temp(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+/// Sync, once each, the directories the final names of `renames` live in (their temp
+/// files live beside them).
+fn sync_parents(renames: &[(PathBuf, PathBuf)]) -> Result<(), TrustError> {
+    let mut dirs: Vec<&Path> = renames
+        .iter()
+        .map(|(_, p)| p.parent().expect("has a parent"))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in &dirs {
+        sync_dir(d).map_err(|e| local_err("cannot sync", d, e))?;
+    }
+    Ok(())
 }
 
 pub(crate) fn ensure_dir(dir: &Path) -> Result<(), TrustError> {

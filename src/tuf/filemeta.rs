@@ -256,30 +256,11 @@ impl FileMeta {
     /// by [`Self::from_reader`]): every sha256/sha512 `expected` lists must be in `self`
     /// and equal; at least one of the two must be listed.
     pub fn check_matches(&self, name: &str, expected: &FileMeta) -> Result<(), TufError> {
-        let mut checked = 0;
-        for (alg, want) in &expected.hashes {
-            if alg != SHA256 && alg != SHA512 {
-                continue;
-            }
-            let Some(actual) = self.hashes.get(alg) else {
-                continue;
-            };
-            if actual != want {
-                return Err(TufError::HashMismatch {
-                    name: name.to_owned(),
-                    algorithm: alg.clone(),
-                    expected: hex::encode(want),
-                    actual: hex::encode(actual),
-                });
-            }
-            checked += 1;
-        }
-        if checked == 0 {
-            return Err(TufError::MissingHashes {
-                name: name.to_owned(),
-            });
-        }
-        Ok(())
+        compare_listed(name, &expected.hashes, |alg| {
+            matches!(alg, SHA256 | SHA512)
+                .then(|| self.hashes.get(alg).cloned())
+                .flatten()
+        })
     }
 
     /// The sha256 digest, if listed.
@@ -301,17 +282,27 @@ fn digest(alg: &str, bytes: &[u8]) -> Option<Vec<u8>> {
 /// compared (it is a download cap; the hashes catch any difference). `name` says what
 /// is being checked, for the error message.
 pub fn check_hashes(name: &str, bytes: &[u8], meta: &FileMeta) -> Result<(), TufError> {
+    compare_listed(name, &meta.hashes, |alg| digest(alg, bytes))
+}
+
+/// Every hash `expected` lists for which `actual` has a value must equal it; at least one
+/// must have been compared.
+fn compare_listed(
+    name: &str,
+    expected: &Hashes,
+    mut actual: impl FnMut(&str) -> Option<Vec<u8>>,
+) -> Result<(), TufError> {
     let mut checked = 0;
-    for (alg, expected) in &meta.hashes {
-        let Some(actual) = digest(alg, bytes) else {
+    for (alg, want) in expected {
+        let Some(got) = actual(alg) else {
             continue;
         };
-        if actual != *expected {
+        if got != *want {
             return Err(TufError::HashMismatch {
                 name: name.to_owned(),
                 algorithm: alg.clone(),
-                expected: hex::encode(expected),
-                actual: hex::encode(actual),
+                expected: hex::encode(want),
+                actual: hex::encode(got),
             });
         }
         checked += 1;

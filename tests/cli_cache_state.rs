@@ -9,6 +9,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
+use support::smallfs::SmallFs;
 use support::{fails, list_rows, ok, run, vouch, Notary, NotaryServer};
 
 const GUN: &str = "example.com/team/cache";
@@ -226,64 +227,6 @@ fn init_of_a_gun_published_by_someone_else_is_refused() {
     assert!(out.stderr.contains("already exists"), "{}", out.stderr);
     // The owner running init again is told nothing is wrong.
     ok(vouch_at(&tmp.path().join("alice"), &url), &["init", GUN]);
-}
-
-/// A small tmpfs mounted for one test and unmounted when dropped (as in cli_local_fs).
-struct SmallFs {
-    dir: std::path::PathBuf,
-    _tmp: tempfile::TempDir,
-}
-
-impl SmallFs {
-    /// `None` (and a note on stderr) where this user may not mount file systems.
-    fn mount(size_kib: u32) -> Option<SmallFs> {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path().join("fs");
-        std::fs::create_dir(&dir).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o"])
-            .arg(format!("size={size_kib}k,mode=0755"))
-            .arg("tmpfs")
-            .arg(&dir)
-            .output()
-            .expect("run mount");
-        if !out.status.success() {
-            let why = String::from_utf8_lossy(&out.stderr);
-            eprintln!("SKIPPED: cannot mount a tmpfs (needs root with CAP_SYS_ADMIN): {why}");
-            return None;
-        }
-        Some(SmallFs { dir, _tmp: tmp })
-    }
-
-    fn path(&self, name: &str) -> std::path::PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Fill the file system to the last byte.
-    fn fill(&self) {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(self.path(".fill")).unwrap();
-        let chunk = vec![0u8; 4096];
-        loop {
-            match f.write(&chunk) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::StorageFull => break,
-                Err(e) => panic!("filling the test file system: {e}"),
-            }
-        }
-        assert!(std::fs::write(self.path(".probe"), b"x").is_err());
-    }
-
-    fn free(&self) {
-        std::fs::remove_file(self.path(".fill")).unwrap();
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
-    }
 }
 
 #[test]

@@ -9,40 +9,10 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use support::pty::Pty;
 use support::{ok, vouch};
 
 const GUN: &str = "example.com/team/progress";
-
-/// A pseudo-terminal: the master side to read, the slave side for the child's stderr.
-struct Pty {
-    master: std::fs::File,
-    slave: std::os::fd::OwnedFd,
-}
-
-impl Pty {
-    fn open() -> Pty {
-        use std::os::fd::FromRawFd;
-        let (mut master, mut slave) = (0, 0);
-        // SAFETY: openpty writes two new file descriptors; the name and settings are unused.
-        let r = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both descriptors were just opened and are owned here.
-        unsafe {
-            Pty {
-                master: std::fs::File::from_raw_fd(master),
-                slave: std::os::fd::OwnedFd::from_raw_fd(slave),
-            }
-        }
-    }
-}
 
 /// `vouch` with the test passphrases, as `support::vouch` sets them up.
 fn vouch_std(td: &Path) -> Command {

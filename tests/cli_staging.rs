@@ -12,6 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use support::pty::Pty;
 use support::{fails, ok, Notary, NotaryServer, PASSPHRASE_VARS};
 
 fn digest(seed: &str) -> String {
@@ -285,38 +286,6 @@ fn the_batch_of_a_sign_killed_mid_publish_is_kept_and_handed_to_notary() {
         .map(|r| r.0)
         .collect();
     assert_eq!(names, vec!["a", "b"]);
-}
-
-/// A pseudo-terminal: the master side, and the slave side as the child's stdio and
-/// controlling terminal.
-struct Pty {
-    master: std::fs::File,
-    slave: std::os::fd::OwnedFd,
-}
-
-impl Pty {
-    fn open() -> Pty {
-        use std::os::fd::FromRawFd;
-        let (mut master, mut slave) = (0, 0);
-        // SAFETY: openpty writes two new file descriptors; the name and settings are unused.
-        let r = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both descriptors were just opened and are owned here.
-        unsafe {
-            Pty {
-                master: std::fs::File::from_raw_fd(master),
-                slave: std::os::fd::OwnedFd::from_raw_fd(slave),
-            }
-        }
-    }
 }
 
 #[test]

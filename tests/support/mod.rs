@@ -6,7 +6,9 @@
 #![allow(dead_code)]
 
 pub mod httpd;
+pub mod pty;
 pub mod registry;
+pub mod smallfs;
 pub mod tls;
 pub mod token;
 

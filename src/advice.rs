@@ -12,6 +12,7 @@ use crate::manifests::ManifestError;
 use crate::remote::registry::{RegistryError, Transport, MAX_MANIFEST_SIZE};
 use crate::remote::{is_root_file, limits, RemoteError};
 use crate::trust::ceremony::CeremonyError;
+use crate::trust::doctor::Remedy;
 use crate::trust::TrustError;
 use crate::tuf::TufError;
 use crate::Error;
@@ -334,6 +335,23 @@ pub fn trust(e: &TrustError) -> Option<String> {
             TrustError::UnreadableChange { gun, number, .. } => Some(format!(
                 "drop it with `vouch reset {gun} -n {number}` (or every staged change with `vouch reset {gun} --all`), then run the command again"
             )),
+            TrustError::UnusableChange { gun, number, cause, .. } => Some(match trust(cause) {
+                Some(fix) => format!("{fix}; or drop the change with `vouch reset {gun} -n {number}`"),
+                None => format!("drop the change with `vouch reset {gun} -n {number}`, then run the command again"),
+            }),
+            TrustError::NoSuchRole { gun, role } => Some(format!(
+                "add it first: `vouch delegation add {gun} {role} --key …` (or `vouch signer add` for a signer role)"
+            )),
+            TrustError::BelowThreshold { gun, role } => Some(format!(
+                "add a key to it first: `vouch delegation add {gun} {role} --key …`"
+            )),
+            TrustError::VersionExhausted { gun, role, .. } => Some(format!(
+                "rotate the {role} key, then re-create the repository (`vouch delete {gun} --remote`, `vouch init {gun}`) so clients start from version 1"
+            )),
+            TrustError::NoTrustLock { path } => Some(format!(
+                "create it with `vouch trust pin GUN --trust-lock {}` (once per repository)",
+                path.display()
+            )),
             TrustError::LocalState { path, io: Some(kind), .. } => {
                 Some(crate::exit::io_hint(path, *kind))
             }
@@ -358,6 +376,26 @@ pub fn error(e: &Error) -> Option<String> {
         Error::Registry(e) => registry(e),
         Error::Manifest(e) => manifests(e),
         Error::Usage(_) => None,
+    }
+}
+
+/// The way out of a `vouch doctor` finding that `--fix` leaves alone.
+pub fn remedy(r: &Remedy) -> String {
+    match r {
+        Remedy::ImportAgain { stored_as } => format!(
+            "move the file out of the trust dir and import it again with `vouch key import FILE` (it is stored as {stored_as})"
+        ),
+        Remedy::RestoreFromBackup => "move it out of the trust dir; restore the key from a backup (`vouch key restore`) if it is needed".into(),
+        Remedy::ReviewRepository { gun } => format!(
+            "do not deploy from it; look at the repository with `vouch inspect {gun}`, and if the cache alone is bad, drop it with `vouch delete {gun}` after publishing or resetting staged changes"
+        ),
+        Remedy::Anchor { gun } => format!(
+            "not anchored: run `vouch trust pin {gun}` or accept with --tofu"
+        ),
+        Remedy::DropChange { gun, number } => format!(
+            "look at it, then drop it with `vouch reset {gun} -n {number}` (staged work is never dropped by --fix)"
+        ),
+        Remedy::RemoveKey { id } => format!("back up then remove with `vouch key remove {id}`"),
     }
 }
 

@@ -593,6 +593,58 @@ fn an_unreadable_staged_change_is_named_and_reset_clears_it() {
     );
 }
 
+/// A staged change that reads well but names a role the repository does not have (as the
+/// real `notary add --roles` stages without checking): the error says what is wrong, the
+/// hint names both ways out, and nothing is published or dropped.
+#[test]
+fn a_staged_change_for_a_missing_role_is_refused_with_both_ways_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let gun = "example.com/staging/norole";
+    ok(vouch(&trust, None), &["init", gun]);
+    let change = format!(
+        r#"{{"action":"create","role":"targets/nope","type":"target","path":"v1","data":"{}"}}"#,
+        b64(format!(
+            r#"{{"length":10,"hashes":{{"sha256":"{}"}}}}"#,
+            b64(&hex::decode(digest("v1")).unwrap())
+        )
+        .as_bytes())
+    );
+    let cl = changelist_dir(&trust, gun);
+    std::fs::create_dir_all(&cl).unwrap();
+    std::fs::write(
+        cl.join("01796043473550426939_94f6ac6a-0db8-46ba-83c5-84b79cc4ec6c.change"),
+        change,
+    )
+    .unwrap();
+    let before = changelist_files(&trust, gun);
+
+    let out = fails(vouch(&trust, None), &["publish", gun], 2);
+    let error: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("vouch: error:"))
+        .collect();
+    assert_eq!(error.len(), 1, "{}", out.stderr);
+    assert_contains(error[0], "staged change #0");
+    assert_contains(error[0], "role targets/nope does not exist");
+    assert!(
+        !error[0].contains("`vouch "),
+        "the error says what failed; the command to run is the hint's: {}",
+        out.stderr
+    );
+    let hint = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("vouch: hint:"))
+        .unwrap_or_else(|| panic!("no hint in:\n{}", out.stderr));
+    assert_contains(hint, &format!("vouch delegation add {gun} targets/nope"));
+    assert_contains(hint, &format!("vouch reset {gun} -n 0"));
+    assert_eq!(changelist_files(&trust, gun), before);
+    let out = ok(vouch(&trust, None), &["--tofu", "list", gun]);
+    assert!(!out.stdout.contains("v1"), "{}", out.stdout);
+}
+
 // ---------------------------------------------------------------------------------------
 // 5. Corrupt key files
 

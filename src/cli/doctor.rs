@@ -42,6 +42,14 @@ pub fn run(ctx: &Context, gun: Option<&str>, fix: bool) -> CliResult {
     Ok(())
 }
 
+/// What to do about a finding: the library's words, or the command that does it.
+fn to_do(f: &Finding) -> String {
+    f.remedy
+        .as_ref()
+        .map(vouch::advice::remedy)
+        .unwrap_or_else(|| f.fix.clone())
+}
+
 fn finding_json(f: &Finding) -> serde_json::Value {
     json!({
         "kind": f.kind.as_str(),
@@ -49,7 +57,7 @@ fn finding_json(f: &Finding) -> serde_json::Value {
         "path": f.path,
         "gun": f.gun,
         "detail": f.detail,
-        "fix": f.fix,
+        "fix": to_do(f),
         "fixable": f.fixable,
         "fixed": f.fixed,
     })
@@ -68,7 +76,7 @@ fn print_text(ctx: &Context, report: &doctor::Report, fix: bool) {
             (true, true, true) => format!("fixed: {}", f.fix),
             (true, true, false) => format!("not fixed: {}", f.fix),
             (true, false, _) => format!("--fix would: {}", f.fix),
-            (false, _, _) => format!("to do: {}", f.fix),
+            (false, _, _) => format!("to do: {}", to_do(f)),
         };
         out.push_str(&format!("    {action}\n"));
     }

@@ -117,7 +117,7 @@ fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
             "gun": p.gun, "role": p.role.name(), "done": done,
             "before": roles(&p.before), "after": roles(&p.after),
             "root_signers": p.root_signers, "missing_signers": p.missing_signers,
-            "new_key": p.new_key, "notes": p.notes,
+            "new_key": p.new_key, "notes": p.notes.iter().cloned().chain(how_to_sign(p)).collect::<Vec<_>>(),
         }));
         return;
     }
@@ -166,6 +166,9 @@ fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
     }
     for n in &p.notes {
         println!("- {n}");
+    }
+    if let Some(how) = how_to_sign(p) {
+        println!("- {how}");
     }
     if done && p.role == RotateRole::Root {
         println!(
@@ -455,4 +458,18 @@ pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> C
     stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
     ctx.note(format!("Witnessed {} in {gun}", roles.join(", ")));
     Ok(())
+}
+
+/// When the current root keys are not here: how the rotation can be signed where they are.
+fn how_to_sign(p: &RotationPlan) -> Option<String> {
+    if p.missing_signers.is_empty() {
+        return None;
+    }
+    Some(match p.role {
+        RotateRole::Root => format!(
+            "for an offline root key, make the new key where it is and run `vouch root plan {} --new-root-cert CERT`, `vouch root sign`, `vouch root apply`",
+            p.gun
+        ),
+        _ => "bring a root key here for the rotation (e.g. `vouch key restore` from its backup) and remove it again afterwards".into(),
+    })
 }

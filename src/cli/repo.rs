@@ -62,9 +62,7 @@ pub(super) fn cmd_init(
             "versions": r.publish.uploaded,
         }));
     } else {
-        for w in &r.publish.warnings {
-            ctx.warn(w);
-        }
+        publish_warnings(ctx, &gun, &r.publish);
         if r.resumed && r.publish.uploaded.is_empty() {
             ctx.note(format!(
                 "{gun} is already initialized with a root key you hold; the local cache is up to date."
@@ -267,9 +265,7 @@ fn do_publish(
     let report = publish(&session.env(), local).map_err(|e| {
         super::CliError::from(e).with_context(format!("publishing {gun} (staged changes are kept)"))
     })?;
-    for w in &report.warnings {
-        ctx.warn(w);
-    }
+    publish_warnings(ctx, gun, &report);
     if report.uploaded.is_empty() {
         ctx.note(format!("Nothing to publish for {gun}."));
     } else {
@@ -524,4 +520,16 @@ pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResul
         ctx.note(format!("No local trust data for {gun}"));
     }
     Ok(())
+}
+
+/// A publish's warnings, and what to do about the ones that leave work behind.
+fn publish_warnings(ctx: &Context, gun: &Gun, report: &PublishReport) {
+    for w in &report.warnings {
+        ctx.warn(w);
+    }
+    if report.changes_left.is_some() {
+        ctx.warn(format!(
+            "the published changes are still staged: drop them with `vouch reset {gun} --all`"
+        ));
+    }
 }

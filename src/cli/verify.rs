@@ -54,6 +54,12 @@ pub fn announce(ctx: &Context, state: &RepoState, remote: Option<&dyn vouch::rem
     for w in state.warnings() {
         ctx.warn(w);
     }
+    if state.pin_behind() {
+        let gun = state.gun();
+        ctx.warn(format!(
+            "review the new root (`vouch inspect {gun}`) and update the pin: `vouch trust pin {gun} --from-cache`"
+        ));
+    }
 }
 
 fn role_summary(target: &TrustedTarget) -> serde_json::Value {

@@ -111,10 +111,11 @@ impl Working {
                     match entry {
                         Some(d) if d.keyids.len() as i64 >= d.threshold => {}
                         Some(_) => {
-                            return Err(bad(format!(
-                                "cannot witness {role}: it has fewer keys than its threshold; \
-                                 add one first (`vouch delegation add {gun} {role} --key …`)"
-                            )))
+                            return Err(TrustError::BelowThreshold {
+                                gun: gun.to_owned(),
+                                role: role.to_owned(),
+                            }
+                            .into())
                         }
                         None => {
                             return Err(bad(format!(
@@ -128,7 +129,7 @@ impl Working {
                 Ok(())
             }
             other => Err(bad(format!(
-                "staged change of type {other:?} on {} is not supported; drop it with `vouch reset {gun}`",
+                "a change of type {other:?} (on {}) is not one vouch applies",
                 c.role
             ))),
         }
@@ -142,9 +143,11 @@ impl Working {
                 .and_then(|p| self.roles.get(p))
                 .is_some_and(|p| p.delegation(role).is_some());
             if role == "targets" || !delegated {
-                return Err(bad(format!(
-                    "role {role} does not exist in {gun} (add it with `vouch delegation add {gun} {role} …` or `vouch signer add`)"
-                )));
+                return Err(TrustError::NoSuchRole {
+                    gun: gun.to_owned(),
+                    role: role.to_owned(),
+                }
+                .into());
             }
             self.roles
                 .insert(role.to_owned(), Targets::new(0, self.new_expires.clone()));

@@ -118,7 +118,7 @@ pub fn plan(
     root.expires = Expires::new(clock.now() + expires_in)?;
     if let Some(cert) = new_root_cert {
         if cert.keytype != keys::ECDSA_X509 && cert.keytype != keys::RSA_X509 {
-            return Err(TrustError::BadInput("the new root key must be given as a certificate (`vouch key public KEYID --gun GUN`)".into()).into());
+            return Err(TrustError::BadInput("the new root key must be given as a certificate (an ecdsa-x509 or rsa-x509 public key, as notary lists root keys)".into()).into());
         }
         crate::crypto::x509::validate_root_cert(&cert.public, gun, clock.now(), true)?;
         let id = cert.key_id().to_string();

@@ -92,12 +92,32 @@ pub struct Finding {
     pub gun: Option<String>,
     /// What is wrong.
     pub detail: String,
-    /// What `--fix` does about it, or what to run (when `fixable` is false).
+    /// What `--fix` does about it, or what to do (when `fixable` is false).
     pub fix: String,
+    /// For what `--fix` leaves alone: the way out, as a value (the command line names the
+    /// command that does it).
+    pub remedy: Option<Remedy>,
     /// `--fix` repairs it.
     pub fixable: bool,
     /// It was repaired (only with `fix`).
     pub fixed: bool,
+}
+
+/// What to do about a finding that `--fix` does not repair.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remedy {
+    /// Import the key file again (it is stored under its own key ID).
+    ImportAgain { stored_as: String },
+    /// Restore the key from a backup, if it is needed.
+    RestoreFromBackup,
+    /// Look at the repository; drop the cache if it alone is bad.
+    ReviewRepository { gun: String },
+    /// Pin the repository's root keys, or accept the cache with consent.
+    Anchor { gun: String },
+    /// Drop one staged change.
+    DropChange { gun: String, number: usize },
+    /// Back up, then remove a key.
+    RemoveKey { id: String },
 }
 
 /// What to examine and whether to repair.
@@ -155,6 +175,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     gun: None,
                     detail: format!("directory mode {mode:04o}: others may read it (0700 wanted)"),
                     fix: "set its mode to 0700".into(),
+                    remedy: None,
                     fixable: true,
                     fixed: false,
                 });
@@ -185,8 +206,11 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                                 info.id
                             ),
                             fix: format!(
-                                "move the file out of the trust dir and import it again with `vouch key import FILE` (it is stored as {actual}.key)"
+                                "move the file out of the trust dir and import it again (it is stored as {actual}.key)"
                             ),
+                            remedy: Some(Remedy::ImportAgain {
+                                stored_as: format!("{actual}.key"),
+                            }),
                             fixable: false,
                             fixed: false,
                         });
@@ -202,6 +226,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                                 "key file mode {mode:04o}: others may read it (0600 wanted)"
                             ),
                             fix: "set its mode to 0600".into(),
+                            remedy: None,
                             fixable: true,
                             fixed: false,
                         });
@@ -217,7 +242,8 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                         path: path.clone(),
                         gun: None,
                         detail: e.to_string(),
-                        fix: "move it out of the trust dir; restore the key from a backup (`vouch key restore`) if it is needed".into(),
+                        fix: "move it out of the trust dir; restore the key from a backup if it is needed".into(),
+                        remedy: Some(Remedy::RestoreFromBackup),
                         fixable: false,
                         fixed: false,
                     });
@@ -232,6 +258,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     gun: None,
                     detail: "temp copy of a key file left by a command that was stopped before it renamed it into place".into(),
                     fix: "remove it (the key file itself is whole)".into(),
+                    remedy: None,
                     fixable: true,
                     fixed: false,
                 });
@@ -258,6 +285,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                 }
             ),
             fix: "nothing: it is released when that command ends".into(),
+            remedy: None,
             fixable: false,
             fixed: false,
         });
@@ -291,6 +319,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     gun: g.clone(),
                     detail: "a cache update was committed but its files were not all renamed into place (the next command reading the cache finishes it)".into(),
                     fix: "finish it now".into(),
+                    remedy: None,
                     fixable: true,
                     fixed: false,
                 });
@@ -303,6 +332,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     detail: "temp file of a cache update that was stopped before it was committed"
                         .into(),
                     fix: "remove it (the cache is as before that update)".into(),
+                    remedy: None,
                     fixable: true,
                     fixed: false,
                 });
@@ -325,6 +355,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                         "tidy it as the next staging command would (complete changes stay staged)"
                             .into()
                     },
+                    remedy: None,
                     fixable: true,
                     fixed: false,
                 });
@@ -361,9 +392,8 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                         path,
                         gun: g.clone(),
                         detail: e.to_string(),
-                        fix: format!(
-                            "do not deploy from it; look at the repository with `vouch inspect {gun}`, and if the cache alone is bad, drop it with `vouch delete {gun}` after publishing or resetting staged changes"
-                        ),
+                        fix: "do not deploy from it; look at the repository, and if the cache alone is bad, drop it after publishing or resetting staged changes".into(),
+                        remedy: Some(Remedy::ReviewRepository { gun: gun.to_string() }),
                         fixable: false,
                         fixed: false,
                     });
@@ -375,9 +405,8 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     path: local.metadata_dir(),
                     gun: g.clone(),
                     detail: "no record of how the cached root was anchored (written by notary, docker trust or an older vouch)".into(),
-                    fix: format!(
-                        "not anchored: run `vouch trust pin {gun}` or accept with --tofu"
-                    ),
+                    fix: "not anchored: pin its root keys, or accept it with --tofu".into(),
+                    remedy: Some(Remedy::Anchor { gun: gun.to_string() }),
                     fixable: false,
                     fixed: false,
                 });
@@ -402,9 +431,12 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                         path: entry.file,
                         gun: g.clone(),
                         detail: format!("staged change #{number} cannot be read: {reason}"),
-                        fix: format!(
-                            "look at it, then drop it with `vouch reset {gun} -n {number}` (staged work is never dropped by --fix)"
-                        ),
+                        fix: "look at it, then drop it (staged work is never dropped by --fix)"
+                            .into(),
+                        remedy: Some(Remedy::DropChange {
+                            gun: gun.to_string(),
+                            number,
+                        }),
                         fixable: false,
                         fixed: false,
                     });
@@ -437,7 +469,10 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     &info.role
                 }
             ),
-            fix: format!("back up then remove with `vouch key remove {}`", info.id),
+            fix: "back up the key, then remove it".into(),
+            remedy: Some(Remedy::RemoveKey {
+                id: info.id.to_string(),
+            }),
             fixable: false,
             fixed: false,
         });

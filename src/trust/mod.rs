@@ -140,6 +140,30 @@ pub enum TrustError {
         path: std::path::PathBuf,
         reason: String,
     },
+    /// A staged change that reads well but cannot be applied to the repository as it is.
+    #[error("staged change #{number} of {gun} ({change}) cannot be applied: {cause}")]
+    UnusableChange {
+        gun: String,
+        number: usize,
+        change: String,
+        cause: Box<TrustError>,
+    },
+    #[error("role {role} does not exist in {gun}")]
+    NoSuchRole { gun: String, role: String },
+    #[error("cannot witness {role} of {gun}: it lists fewer keys than its threshold")]
+    BelowThreshold { gun: String, role: String },
+    /// Metadata whose version cannot be followed by a newer one (see [`next_version`]).
+    #[error(
+        "{role} of {gun} is at version {version}, at or past the largest version notary metadata carries exactly (2^53), \
+         so no newer {role} can be published; its versions were inflated (a stolen {role} key, or a broken client)"
+    )]
+    VersionExhausted {
+        gun: String,
+        role: String,
+        version: i64,
+    },
+    #[error("trust lock file {} does not exist", path.display())]
+    NoTrustLock { path: std::path::PathBuf },
 }
 
 impl TrustError {
@@ -162,9 +186,14 @@ impl TrustError {
             // Publishing (or signing into) a repository nobody created is a wrong name or a
             // missing `vouch init`, not a trust verdict.
             TrustError::BadInput(_)
+            | TrustError::NoSuchRole { .. }
+            | TrustError::BelowThreshold { .. }
+            | TrustError::VersionExhausted { .. }
+            | TrustError::NoTrustLock { .. }
             | TrustError::AlreadyExists { .. }
             | TrustError::NotInitialized { .. } => ExitCode::Usage,
             TrustError::UnreadableChange { .. } => ExitCode::Keystore,
+            TrustError::UnusableChange { cause, .. } => cause.exit_code(),
             // The trust dir could not be read or written: a local-storage problem, as for
             // key files.
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
@@ -184,12 +213,11 @@ pub(crate) const MAX_VERSION: i64 = 1 << 53;
 /// anything notary-server or a client would take as newer: refused with the way out.
 pub(crate) fn next_version(gun: &str, role: &str, version: i64) -> Result<i64, TrustError> {
     if version >= MAX_VERSION {
-        return Err(TrustError::BadInput(format!(
-            "{role} of {gun} is at version {version}, at or past the largest version notary metadata carries exactly (2^53), \
-             so no newer {role} can be published; its versions were inflated (a stolen {role} key, or a broken client). \
-             Rotate the {role} key, then re-create the repository (`vouch delete {gun} --remote`, `vouch init {gun}`) \
-             so clients start from version 1"
-        )));
+        return Err(TrustError::VersionExhausted {
+            gun: gun.to_owned(),
+            role: role.to_owned(),
+            version,
+        });
     }
     Ok(version + 1)
 }
@@ -234,7 +262,12 @@ mod tests {
                 msg.contains(&format!("timestamp of example.com/a is at version {v}")),
                 "{msg}"
             );
-            assert!(msg.contains("vouch delete example.com/a --remote"), "{msg}");
+            assert!(!msg.contains("vouch "), "the layer names no command: {msg}");
+            let hint = crate::advice::trust(&e).expect("a way out");
+            assert!(
+                hint.contains("vouch delete example.com/a --remote"),
+                "{hint}"
+            );
         }
     }
 }

@@ -137,8 +137,8 @@ impl Default for TrustLock {
 
 impl TrustLock {
     pub fn load(path: &Path) -> Result<TrustLock, TrustError> {
-        let bytes = read_capped(path, 4 << 20)?.ok_or_else(|| {
-            TrustError::BadInput(format!("trust lock file {} does not exist; create it with `vouch trust pin GUN --trust-lock {}`", path.display(), path.display()))
+        let bytes = read_capped(path, 4 << 20)?.ok_or_else(|| TrustError::NoTrustLock {
+            path: path.to_owned(),
         })?;
         let lock: TrustLock = serde_json::from_slice(&bytes).map_err(|e| {
             TrustError::BadInput(format!(

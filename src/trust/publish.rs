@@ -47,6 +47,9 @@ pub struct PublishReport {
     /// The upload succeeded but the local cache could not be updated (why); the next
     /// command that reads the repository refreshes it. Also among `warnings`.
     pub cache_error: Option<String>,
+    /// The upload succeeded but the staged changes it applied could not be removed (why):
+    /// they are still staged. Also among `warnings`.
+    pub changes_left: Option<String>,
 }
 
 /// How often a publish that lost a race (the remote moved on) is rebased and retried.
@@ -130,9 +133,10 @@ pub(crate) fn publish_locked_with(
                 let files: Vec<PathBuf> = staged.iter().map(|s| s.file.clone()).collect();
                 if let Err(e) = changelist.remove(&files) {
                     report.warnings.push(format!(
-                        "published {gun} ({}); the staged changes it applied could not be removed: {e}; drop them with `vouch reset {gun} --all`",
+                        "published {gun} ({}); the staged changes it applied could not be removed: {e}",
                         describe_versions(&report)
                     ));
+                    report.changes_left = Some(e.to_string());
                 }
                 if let Err(e) = update_cache(local, &cache) {
                     report.cache_error = Some(e.to_string());
@@ -709,10 +713,16 @@ fn apply_all<'c>(
 ) -> Result<(), Error> {
     for (i, c) in changes.enumerate() {
         work.apply(gun, c).map_err(|e| match e {
-            Error::Trust(TrustError::BadInput(msg)) => TrustError::BadInput(format!(
-                "staged change #{i} ({} {} {:?} in {}): {msg}; drop it with `vouch reset {gun} -n {i}`",
-                c.action, c.kind, c.path, c.role
-            ))
+            Error::Trust(
+                cause @ (TrustError::BadInput(_)
+                | TrustError::NoSuchRole { .. }
+                | TrustError::BelowThreshold { .. }),
+            ) => TrustError::UnusableChange {
+                gun: gun.to_owned(),
+                number: i,
+                change: format!("{} {} {:?} in {}", c.action, c.kind, c.path, c.role),
+                cause: Box::new(cause),
+            }
             .into(),
             other => other,
         })?;

@@ -282,15 +282,8 @@ fn describe(
         RotateRole::Timestamp => notes.push("the timestamp is re-signed with the new key".into()),
     }
     if !missing.is_empty() {
-        let how = match opts.role {
-            RotateRole::Root => format!(
-                "for an offline root key, make the new key where it is and run `vouch root plan {} --new-root-cert CERT`, `vouch root sign`, `vouch root apply`",
-                state.gun
-            ),
-            _ => "bring a root key here for the rotation (e.g. restore it from its backup) and remove it again afterwards".to_owned(),
-        };
         notes.push(format!(
-            "the current root keys {} are not in this key store: the rotation cannot be signed here; {how}",
+            "the current root keys {} are not in this key store: the rotation cannot be signed here",
             missing.join(", ")
         ));
     }

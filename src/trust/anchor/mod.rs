@@ -227,6 +227,8 @@ pub(crate) struct Followed {
     pub walked: Vec<Vec<u8>>,
     pub first_use: bool,
     pub warnings: Vec<String>,
+    /// The pin is behind the repository's root (signed rotations since); among `warnings`.
+    pub pin_behind: bool,
 }
 
 /// From `start` to the remote's current root (`current`).
@@ -241,6 +243,7 @@ pub(crate) fn follow(
 ) -> Result<Followed, Error> {
     let g = gun.as_str();
     let mut warnings = Vec::new();
+    let mut pin_behind = false;
     let (root, by, walked, first_use) = match start {
         Start::Trusted { root, by } => {
             let (root, walked) = match update_root(remote, gun, root, current, now) {
@@ -298,12 +301,13 @@ pub(crate) fn follow(
         {
             warnings.push(format!(
                 "{} pins root keys [{}] at root version {}; the repository's root is version {} and, after signed rotations, is signed by other keys. \
-                 Review it (`vouch inspect {g}`) and update the pin: `vouch trust pin {g} --from-cache`",
+                 Review it and update the pin.",
                 policy.pin_origin,
                 pin.root_keys.join(", "),
                 pin.root_version,
                 root.role().version
             ));
+            pin_behind = true;
         }
     }
     Ok(Followed {
@@ -312,6 +316,7 @@ pub(crate) fn follow(
         walked,
         first_use,
         warnings,
+        pin_behind,
     })
 }
 

@@ -72,6 +72,8 @@ pub struct RepoState {
     pub(crate) source: Source,
     /// Delegations that were skipped, a pin that is behind, and why.
     pub(crate) warnings: Vec<String>,
+    /// The pin this state was anchored by is behind its root (see [`RepoState::pin_behind`]).
+    pub(crate) pin_behind: bool,
     /// How the root came to be trusted.
     pub(crate) anchored_by: AnchoredBy,
     /// The root was trusted on first use just now (with consent: nothing cached or pinned).
@@ -110,6 +112,11 @@ impl RepoState {
     /// Delegations that were skipped, a pin that is behind, and why.
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+    /// The pin is behind the repository's root: signed rotations moved it to keys the pin
+    /// does not list (trusted along the chain; the pin wants updating after a review).
+    pub fn pin_behind(&self) -> bool {
+        self.pin_behind
     }
     /// How the root came to be trusted.
     pub fn anchored_by(&self) -> AnchoredBy {
@@ -222,6 +229,7 @@ impl RepoState {
         state.first_use = followed.first_use || unrecorded_first_use;
         state.walked_roots = followed.walked;
         state.warnings.splice(0..0, followed.warnings);
+        state.pin_behind = followed.pin_behind;
         Ok(Some(state))
     }
 
@@ -345,6 +353,7 @@ impl RepoState {
             timestamp: None,
             source: Source::Remote,
             warnings: Vec::new(),
+            pin_behind: false,
             anchored_by: AnchoredBy::Tofu,
             first_use: false,
             fresh: std::collections::BTreeSet::new(),
@@ -534,6 +543,7 @@ impl RepoState {
             timestamp,
             source: Source::Cache,
             warnings: Vec::new(),
+            pin_behind: false,
             anchored_by,
             first_use: false,
             fresh: std::collections::BTreeSet::new(),

@@ -348,6 +348,14 @@ pub fn trust(e: &TrustError) -> Option<String> {
             TrustError::VersionExhausted { gun, role, .. } => Some(format!(
                 "rotate the {role} key, then re-create the repository (`vouch delete {gun} --remote`, `vouch init {gun}`) so clients start from version 1"
             )),
+            TrustError::ServerLostData { gun, .. } => Some(format!(
+                "if the server's data is gone, publish this verified copy to it again: `vouch publish {gun} --recover` \
+                 (signs a new root that lists the server's new keys, with the root key; staged changes stay staged). \
+                 If you meant another server, check --server"
+            )),
+            TrustError::NothingToRecover { gun, .. } => Some(format!(
+                "publish staged changes with `vouch publish {gun}`; --recover is only for a server that lost the repository"
+            )),
             TrustError::NoTrustLock { path } => Some(format!(
                 "create it with `vouch trust pin GUN --trust-lock {}` (once per repository)",
                 path.display()

@@ -9,6 +9,7 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     forbid_core_dumps();
+    quiet_broken_pipe();
     let args = match cli::args::Cli::try_parse() {
         Ok(args) => args,
         Err(e) => return parse_error(e),
@@ -40,6 +41,18 @@ fn parse_error(e: clap::Error) -> ExitCode {
     let report = cli::Report::from_clap(&e);
     report.print(json);
     ExitCode::from(report.exit_code as u8)
+}
+
+/// `vouch list … | head`: when the reader goes away, stop as Unix tools do (killed by
+/// SIGPIPE, nothing printed), not with a panic about a broken pipe. The Rust runtime
+/// ignores SIGPIPE by default; this puts the default back. Network sockets are not
+/// affected: reqwest sends with MSG_NOSIGNAL.
+fn quiet_broken_pipe() {
+    #[cfg(unix)]
+    // SAFETY: resets one signal's disposition to its default; touches no memory of ours.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 /// Before anything is read: no core file (which would hold decrypted keys and

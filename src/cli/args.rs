@@ -200,7 +200,14 @@ pub enum Command {
         fix: bool,
     },
     /// Publish staged changes.
-    Publish { gun: String },
+    Publish {
+        gun: String,
+        /// The server lost this repository (a new database): publish this trust dir's
+        /// verified copy to it again, with a new root listing the server's new keys
+        /// (needs the root key). Staged changes stay staged.
+        #[arg(long)]
+        recover: bool,
+    },
     /// Drop staged changes.
     Reset {
         gun: String,

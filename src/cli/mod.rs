@@ -27,6 +27,8 @@ use args::{Cli, Command, GlobalOpts};
 pub struct CliError {
     inner: Box<Error>,
     context: Option<String>,
+    /// Replaces the library error's advice where the command knows better.
+    hint: Option<Option<String>>,
 }
 
 impl CliError {
@@ -37,7 +39,13 @@ impl CliError {
         }
     }
     pub fn hint(&self) -> Option<String> {
-        vouch::advice::hint(&self.inner)
+        match &self.hint {
+            Some(h) => h.clone(),
+            None => vouch::advice::hint(&self.inner),
+        }
+    }
+    pub fn error(&self) -> &Error {
+        &self.inner
     }
     /// The causes under the error, outermost first, that its message does not already
     /// say (a typed error often quotes its source in its own message).
@@ -232,6 +240,10 @@ impl CliError {
         self.context = Some(context.into());
         self
     }
+    pub fn with_hint(mut self, hint: Option<String>) -> Self {
+        self.hint = Some(hint);
+        self
+    }
 }
 
 impl<E: Into<Error>> From<E> for CliError {
@@ -239,6 +251,7 @@ impl<E: Into<Error>> From<E> for CliError {
         CliError {
             inner: Box::new(e.into()),
             context: None,
+            hint: None,
         }
     }
 }
@@ -247,6 +260,7 @@ pub fn usage(msg: impl Into<String>) -> CliError {
     CliError {
         inner: Box::new(Error::Usage(msg.into())),
         context: None,
+        hint: None,
     }
 }
 
@@ -356,7 +370,10 @@ pub fn run(cli: Cli) -> CliResult {
         } => sign::cmd_unsign_missing(&ctx, &args, stage, dry_run),
         Command::Unsign { args, stage, .. } => sign::cmd_unsign(&ctx, &args, stage),
         Command::Status { gun } => repo::cmd_status(&ctx, &gun),
-        Command::Publish { gun } => repo::cmd_publish(&ctx, &gun),
+        Command::Publish { gun, recover } => match recover {
+            false => repo::cmd_publish(&ctx, &gun),
+            true => repo::cmd_recover(&ctx, &gun),
+        },
         Command::Reset { gun, all, number } => repo::cmd_reset(&ctx, &gun, all, &number),
         Command::List {
             gun,

@@ -176,6 +176,19 @@ pub(crate) fn stage_and_maybe_publish(
         Err(e) => {
             let _lock = local.lock()?;
             changelist.remove(&[batch])?;
+            // A change of this very command that cannot apply is dropped already: the way
+            // out is the cause's, not `reset`.
+            let e = match e.error() {
+                vouch::Error::Trust(vouch::trust::TrustError::UnusableChange {
+                    number,
+                    cause,
+                    ..
+                }) if *number >= staged.len() => {
+                    let hint = vouch::advice::trust(cause);
+                    e.with_hint(hint)
+                }
+                _ => e,
+            };
             Err(e.with_context(format!(
                 "publishing {gun} failed; nothing of this command was staged"
             )))
@@ -377,6 +390,53 @@ pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
     if ctx.json() {
         print_json(
             &json!({"gun": gun.as_str(), "applied_changes": report.applied_changes, "versions": report.uploaded}),
+        );
+    }
+    Ok(())
+}
+
+/// `publish --recover`: the server lost the repository; publish the verified local copy
+/// to it again.
+pub(super) fn cmd_recover(ctx: &Context, gun: &str) -> CliResult {
+    let gun = parse_gun(gun)?;
+    let session = ctx.session(&gun, Access::PushPull)?;
+    let local = &session.local;
+    let r = vouch::trust::rotate::recover_server(&session.env(), local).map_err(|e| {
+        super::CliError::from(e)
+            .with_context(format!("recovering {gun} on {}", session.remote.describe()))
+    })?;
+    if ctx.json() {
+        print_json(&json!({
+            "gun": gun.as_str(),
+            "remote": session.remote.describe(),
+            "recovered": true,
+            "root_version_before": r.root_versions.0,
+            "root_version": r.root_versions.1,
+            "new_server_keys": r.new_server_keys.iter().map(|(role, id)| json!({"role": role, "key_id": id})).collect::<Vec<_>>(),
+            "versions": r.publish.uploaded,
+            "staged_kept": r.staged_kept,
+        }));
+        return Ok(());
+    }
+    publish_warnings(ctx, &gun, &r.publish);
+    println!(
+        "Recovered {gun} on {} from this trust dir ({})",
+        session.remote.describe(),
+        versions(&r.publish)
+    );
+    for (role, id) in &r.new_server_keys {
+        println!("- the server holds a new {role} key: {id}");
+    }
+    if r.root_versions.1 != r.root_versions.0 {
+        println!(
+            "- root version {} lists them; it is signed by the current root keys, so clients holding version {} follow",
+            r.root_versions.1, r.root_versions.0
+        );
+    }
+    if r.staged_kept > 0 {
+        println!(
+            "- {} staged change(s) kept: publish them with `vouch publish {gun}`",
+            r.staged_kept
         );
     }
     Ok(())

@@ -164,6 +164,22 @@ pub enum TrustError {
     },
     #[error("trust lock file {} does not exist", path.display())]
     NoTrustLock { path: std::path::PathBuf },
+    /// The remote has no data for a repository this trust dir holds a verified, published
+    /// copy of.
+    #[error(
+        "{remote} has no trust data for {gun}, which this trust dir holds as published \
+         (root version {root_version}, targets version {targets_version}): \
+         the server has lost this repository (a new database, or a restore from before it was created), \
+         or it is not the server the repository was published to"
+    )]
+    ServerLostData {
+        gun: String,
+        remote: String,
+        root_version: i64,
+        targets_version: i64,
+    },
+    #[error("{remote} has trust data for {gun}: there is nothing to recover")]
+    NothingToRecover { gun: String, remote: String },
 }
 
 impl TrustError {
@@ -198,7 +214,8 @@ impl TrustError {
             // key files.
             TrustError::LocalState { io: Some(_), .. } => ExitCode::Keystore,
             TrustError::LocalState { io: None, .. } => ExitCode::Usage,
-            TrustError::Conflict { .. } => ExitCode::Remote,
+            TrustError::Conflict { .. } | TrustError::ServerLostData { .. } => ExitCode::Remote,
+            TrustError::NothingToRecover { .. } => ExitCode::Usage,
             TrustError::Ceremony(e) => e.exit_code(),
         }
     }

@@ -86,6 +86,10 @@ pub struct PublishOptions {
     /// (`init`). If somebody else created it meanwhile, the upload is refused and the
     /// next attempt fetches as usual.
     pub remote_known_empty: bool,
+    /// The remote lost the repository (checked by the caller under the repository lock):
+    /// publish the verified cached copy to it again, with `root` (the cached root listing
+    /// the server's new keys); every targets role goes up as cached, unchanged.
+    pub recover: bool,
 }
 
 /// Publish the staged changes of `local` (and, on the first publish, the locally
@@ -306,6 +310,13 @@ fn attempt(
             .and_then(|f| f.get(role))
             .map_or(v, |&stored| stored.max(v))
     };
+    if opts.recover && fetched.is_some() {
+        return Err(TrustError::NothingToRecover {
+            gun,
+            remote: env.remote.describe(),
+        }
+        .into());
+    }
     let (state, first) = match fetched {
         Some(s) => (s, false),
         None => match RepoState::from_cache(local, policy)? {
@@ -319,6 +330,9 @@ fn attempt(
             }
         },
     };
+    if first && !opts.recover && floors.is_none() {
+        check_not_lost(env, &state)?;
+    }
     let now = env.clock.now();
     let mut report = PublishReport {
         first,
@@ -369,7 +383,7 @@ fn attempt(
     }
     report.warnings.append(&mut work.warnings);
     report.applied_changes = staged.len();
-    if first {
+    if first && !opts.recover {
         work.dirty.insert("targets".into());
     }
     let Working {
@@ -397,7 +411,7 @@ fn attempt(
         (None, false) => None,
     };
     if let Some(update) = update {
-        if first {
+        if first && !opts.recover {
             return Err(TrustError::BadInput(format!(
                 "{gun} is not published yet; publish it before changing its root"
             ))
@@ -497,6 +511,16 @@ fn attempt(
         report.uploaded.insert(name.clone(), t.version);
         new_bytes.insert(name.clone(), bytes.clone());
         parts.push((name.clone(), bytes));
+    }
+    // A first publish uploads every targets role of the local repository; the ones not
+    // re-signed (delegations; all of them when recovering) go up as cached.
+    if first {
+        for (name, v) in &state.targets {
+            if !new_bytes.contains_key(name) && roles.contains_key(name) {
+                report.uploaded.insert(name.clone(), v.role().version);
+                parts.push((name.clone(), v.bytes().to_vec()));
+            }
+        }
     }
 
     // Snapshot: signed here when we hold its key (always for static repositories).
@@ -626,6 +650,28 @@ fn attempt(
         cache.push(("timestamp".into(), b));
     }
     Ok((report, cache))
+}
+
+/// Before a first publish: the remote has nothing, but the cache holds a timestamp, which
+/// only a publish brings. The repository was published before and the remote has lost it
+/// (a new database, a folder restored from before it was made), or this is not the
+/// remote it was published to. Publishing the cache as a new repository would be refused
+/// by a server (its keys went with its data) and would reset what readers hold.
+fn check_not_lost(env: &Env<'_>, state: &RepoState) -> Result<(), Error> {
+    if state.timestamp.is_none() {
+        return Ok(());
+    }
+    Err(TrustError::ServerLostData {
+        gun: state.gun.to_string(),
+        remote: env.remote.describe(),
+        root_version: state.root.role().version,
+        targets_version: state
+            .targets
+            .get("targets")
+            .map(|t| t.role().version)
+            .unwrap_or(0),
+    }
+    .into())
 }
 
 /// A first publish (of the repository `init` prepared locally) that stopped part way:

@@ -164,6 +164,108 @@ pub fn rotate(
     Ok(RotateReport { plan, publish })
 }
 
+/// What [`recover_server`] published.
+pub struct RecoverReport {
+    /// Root version of the verified copy, and of the root published now.
+    pub root_versions: (i64, i64),
+    /// Roles whose keys the server made anew (timestamp; snapshot when it held it), with
+    /// the new key IDs.
+    pub new_server_keys: Vec<(String, String)>,
+    /// Staged changes left staged (published by the next `publish`).
+    pub staged_kept: usize,
+    pub publish: PublishReport,
+}
+
+/// A server that lost the repository (see [`TrustError::ServerLostData`]): publish the
+/// verified cached copy to it again. The server makes new keys for the roles it signs;
+/// a new root (version + 1, signed by the current root keys, so every client follows)
+/// lists them, and every targets role goes up as it is. Staged changes stay staged.
+pub fn recover_server(env: &Env<'_>, local: &LocalRepo) -> Result<RecoverReport, Error> {
+    let _lock = local.lock()?;
+    let gun = local.gun();
+    let remote = env.remote.describe();
+    if env
+        .remote
+        .get_current(gun, "root", crate::remote::limits::MAX_DOWNLOAD_SIZE)?
+        .is_some()
+    {
+        return Err(TrustError::NothingToRecover {
+            gun: gun.to_string(),
+            remote,
+        }
+        .into());
+    }
+    let policy = LoadPolicy {
+        clock: env.clock,
+        check_expiry: false,
+        trust: env.trust,
+    };
+    let state =
+        RepoState::from_cache(local, policy)?.ok_or_else(|| TrustError::NotInitialized {
+            gun: gun.to_string(),
+            remote: remote.clone(),
+        })?;
+    let before = state.root.role().clone();
+    let mut root = before.clone();
+    let mut new_server_keys = Vec::new();
+    if env.remote.signs_timestamp() {
+        let mut roles = vec!["timestamp"];
+        // A snapshot key the server held is gone with its data; one held here stays.
+        if !super::publish::holds_any_key(env, &before.base_role("snapshot")?)? {
+            roles.push("snapshot");
+        }
+        for role in roles {
+            let key = env.remote.rotate_server_key(gun, role)?;
+            let id = key.key_id().to_string();
+            root.keys.insert(id.clone(), key);
+            root.roles
+                .insert(role.to_owned(), RoleKeys::new(vec![id.clone()], 1));
+            new_server_keys.push((role.to_owned(), id));
+        }
+        let used: BTreeSet<String> = root
+            .roles
+            .values()
+            .flat_map(|r| r.keyids.iter().cloned())
+            .collect();
+        let old_root_ids: BTreeSet<String> = before
+            .roles
+            .get("root")
+            .map(|r| r.keyids.iter().cloned().collect())
+            .unwrap_or_default();
+        root.keys
+            .retain(|id, _| used.contains(id) || old_root_ids.contains(id));
+    }
+    let root_update = if new_server_keys.is_empty() {
+        None
+    } else {
+        root.version = super::next_version(gun.as_str(), "root", root.version)?;
+        root.expires = Expires::new(env.clock.now() + expiry::ROOT)?;
+        Some(RootUpdate::Replace {
+            root: root.clone(),
+            extra: Vec::new(),
+        })
+    };
+    let staged_kept = super::changelist::Changelist::for_repo(local).list()?.len();
+    let publish = super::publish::publish_locked_with(
+        env,
+        local,
+        &PublishOptions {
+            root: root_update,
+            force_snapshot: true,
+            exclude_staged: true,
+            remote_known_empty: true,
+            recover: true,
+            ..Default::default()
+        },
+    )?;
+    Ok(RecoverReport {
+        root_versions: (before.version, root.version),
+        new_server_keys,
+        staged_kept,
+        publish,
+    })
+}
+
 fn current(env: &Env<'_>, local: &LocalRepo) -> Result<RepoState, Error> {
     let policy = LoadPolicy {
         clock: env.clock,

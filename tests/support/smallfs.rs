@@ -59,6 +59,19 @@ impl SmallFs {
         );
     }
 
+    /// Fill the file system, then give back `pages` pages (4 KiB each): the next writes
+    /// find exactly that much room.
+    pub fn leave_free(&self, pages: u64) {
+        self.fill();
+        let _ = std::fs::remove_file(self.path(".probe"));
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(self.path(".fill"))
+            .unwrap();
+        let len = f.metadata().unwrap().len();
+        f.set_len(len.saturating_sub(pages * 4096)).unwrap();
+    }
+
     pub fn free(&self) {
         std::fs::remove_file(self.path(".fill")).unwrap();
     }

@@ -995,7 +995,7 @@ fn server_down_keeps_the_staged_change_and_a_later_publish_publishes_it_once() {
 }
 
 #[test]
-fn rejected_upload_exits_3_shows_the_servers_error_and_keeps_staged_changes() {
+fn another_server_than_the_one_published_to_exits_3_and_keeps_staged_changes() {
     let open = NotaryServer::start();
     let strict = NotaryServer::start_with(&ServerConfig {
         gun_prefixes: vec!["allowed.example/".into()],
@@ -1019,14 +1019,27 @@ fn rejected_upload_exits_3_shows_the_servers_error_and_keeps_staged_changes() {
         &["sign", &tag_pair(gun, "v2", 20)],
         3,
     );
-    assert_contains(&out.stderr, "INVALID_GUN");
-    assert_contains(&out.stderr, "allowed.example/");
+    // It has never seen the repository this trust dir holds as published: said before
+    // anything is uploaded, and the changes stay staged.
+    assert_contains(
+        &out.stderr,
+        "has no trust data for example.com/rejected, which this trust dir holds as published",
+    );
     assert_contains(&out.stderr, "staged changes are kept");
     let paths: Vec<Value> = staged(&trust, gun)
         .iter()
         .map(|c| c["path"].clone())
         .collect();
     assert_eq!(paths, vec!["v1", "v2"]);
+    // Told to take the repository anyway, it refuses (it keeps no keys for a GUN outside
+    // its prefixes), and nothing changes.
+    let out = fails(
+        vouch(&trust, Some(&strict.url)),
+        &["publish", gun, "--recover"],
+        3,
+    );
+    assert_contains(&out.stderr, "has no timestamp key for example.com/rejected");
+    assert_eq!(staged(&trust, gun).len(), 2);
     assert!(server_meta(&strict, gun, "root").is_none());
 
     ok(vouch(&trust, Some(&open.url)), &["publish", gun]);

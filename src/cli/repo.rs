@@ -122,8 +122,11 @@ pub(crate) fn stage_and_maybe_publish(
             // same, with a warning now rather than a surprise at publish time.
             // Only advice: a cache that cannot be read does not stop staging.
             if let Ok(Some(why)) = check_applies_to_cache(&local, &SystemClock, changes) {
+                let fix = vouch::advice::trust(&why)
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
                 ctx.warn(format!(
-                    "by {gun}'s cached metadata (from its last fetch) a publish would fail: {why}. Staged anyway, in case the repository changed since"
+                    "by {gun}'s cached metadata (from its last fetch) a publish would fail: {why}{fix}. Staged anyway, in case the repository changed since"
                 ));
             }
             changelist.add(changes)?;

@@ -785,7 +785,7 @@ pub fn check_applies_to_cache(
     local: &LocalRepo,
     clock: &dyn Clock,
     changes: &[Change],
-) -> Result<Option<String>, Error> {
+) -> Result<Option<TrustError>, Error> {
     // Targets added to or removed from the top-level targets role always apply: no need
     // to load (and verify) what may be a large cached repository for them.
     if changes
@@ -813,7 +813,7 @@ pub fn check_applies_to_cache(
     let mut work = working(&state, BTreeMap::new(), clock.now())?;
     match apply_all(&mut work, local.gun().as_str(), all.into_iter()) {
         Ok(()) => Ok(None),
-        Err(Error::Trust(TrustError::BadInput(msg))) => Ok(Some(msg)),
+        Err(Error::Trust(e @ TrustError::UnusableChange { .. })) => Ok(Some(e)),
         Err(e) => Err(e),
     }
 }

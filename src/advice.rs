@@ -356,6 +356,10 @@ pub fn trust(e: &TrustError) -> Option<String> {
             TrustError::NothingToRecover { gun, .. } => Some(format!(
                 "publish staged changes with `vouch publish {gun}`; --recover is only for a server that lost the repository"
             )),
+            TrustError::CorruptRecord { gun, path, .. } => Some(format!(
+                "`vouch doctor --fix` removes it (or remove {} by hand); then anchor the cache again: check its root keys (`vouch inspect {gun} --offline --tofu`) and pin them (`vouch trust pin {gun} --from-cache`), or accept it once with --tofu",
+                path.display()
+            )),
             TrustError::NoTrustLock { path } => Some(format!(
                 "create it with `vouch trust pin GUN --trust-lock {}` (once per repository)",
                 path.display()

@@ -356,7 +356,11 @@ pub(crate) fn walk_key_files(root: &Path) -> Result<Vec<PathBuf>, KeystoreError>
                 continue;
             }
             let Ok(ft) = entry.file_type() else { continue };
-            if ft.is_dir() && depth < 32 {
+            if ft.is_dir() && name.ends_with(".key") {
+                // Something made a directory where a key file belongs: listed, so that
+                // reading it fails and names it, rather than the key seeming absent.
+                out.push(path);
+            } else if ft.is_dir() && depth < 32 {
                 stack.push((path, depth + 1));
             } else if ft.is_file() && name.ends_with(".key") {
                 out.push(path);

@@ -62,6 +62,21 @@ impl Change {
         }
     }
 
+    /// What a change must hold to be applied, checked when it is read (so that `status`
+    /// and `doctor` name a change that could never publish): a target to create carries
+    /// its length and a sha256 or sha512 checksum.
+    fn check(&self) -> Result<(), String> {
+        if self.kind == TYPE_TARGET && self.action == "create" {
+            let meta = self.target_meta().map_err(|e| e.to_string())?;
+            crate::tuf::filemeta::check_valid_hash_structures(&meta.hashes)
+                .map_err(|e| format!("target {:?}: {e}", self.path))?;
+            if meta.length < 0 {
+                return Err(format!("target {:?}: negative length", self.path));
+            }
+        }
+        Ok(())
+    }
+
     /// The target metadata of a target change.
     pub fn target_meta(&self) -> Result<FileMeta, TrustError> {
         let data = self.data.as_deref().ok_or_else(|| {
@@ -547,13 +562,17 @@ fn read_entry(file: &Path, is_batch: bool) -> Result<Vec<Change>, String> {
             other => other.to_string(),
         })?
         .unwrap_or_default();
-    if is_batch {
-        serde_json::from_slice(&bytes).map_err(|e| format!("not a vouch batch: {e}"))
+    let changes: Vec<Change> = if is_batch {
+        serde_json::from_slice(&bytes).map_err(|e| format!("not a vouch batch: {e}"))?
     } else {
         serde_json::from_slice(&bytes)
             .map(|c| vec![c])
-            .map_err(|e| format!("not a notary change: {e}"))
+            .map_err(|e| format!("not a notary change: {e}"))?
+    };
+    for c in &changes {
+        c.check()?;
     }
+    Ok(changes)
 }
 
 /// When a change was staged: the Unix-nanosecond prefix of its name, else its mtime.

@@ -49,6 +49,8 @@ pub enum Kind {
     CacheInvalid,
     /// A cached repository with no record of how its root was anchored.
     NotAnchored,
+    /// An anchor record or root history file that cannot be read.
+    CorruptRecord,
     /// A staged change that cannot be read.
     UnreadableChange,
     /// A key that no role of any cached repository lists.
@@ -70,6 +72,7 @@ impl Kind {
             Kind::StagingLeftover => "staging-leftover",
             Kind::CacheInvalid => "cache-invalid",
             Kind::NotAnchored => "not-anchored",
+            Kind::CorruptRecord => "corrupt-record",
             Kind::UnreadableChange => "unreadable-change",
             Kind::OrphanKey => "orphan-key",
             Kind::LockHeld => "lock-held",
@@ -379,6 +382,8 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
             };
             match RepoState::from_cache(&local, policy) {
                 Ok(_) => {}
+                // Reported as its own finding below.
+                Err(crate::Error::Trust(TrustError::CorruptRecord { .. })) => {}
                 Err(e) => {
                     let path = match &e {
                         crate::Error::Trust(TrustError::Verification { role, .. }) => {
@@ -399,7 +404,48 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     });
                 }
             }
-            if local.anchor_record()?.is_none() {
+            let record = match local.anchor_record() {
+                Ok(r) => r.is_some(),
+                Err(TrustError::CorruptRecord { path, reason, .. }) => {
+                    let fixed = opts.fix && local.remove_anchor_record().is_ok();
+                    report.findings.push(Finding {
+                        kind: Kind::CorruptRecord,
+                        path,
+                        gun: g.clone(),
+                        detail: format!("the anchor record is corrupt: {reason}"),
+                        fix: "remove it: the cache is then anchored by nothing until it is pinned or accepted again".into(),
+                        remedy: None,
+                        fixable: true,
+                        fixed,
+                    });
+                    true
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let now = opts.clock.now();
+            let bad_history = local.history_files().into_iter().filter(|(v, path)| {
+                // A root of the version its name says, signed by its own root keys.
+                let whole = local.read_history_file(path).and_then(|b| {
+                    super::anchor::roots::trust_cached_root(gun.as_str(), &b, now).ok()
+                });
+                whole.is_none_or(|r| r.role().version != *v)
+            });
+            for (_, path) in bad_history {
+                let fixed = opts.fix && std::fs::remove_file(&path).is_ok();
+                report.findings.push(Finding {
+                    kind: Kind::CorruptRecord,
+                    path,
+                    gun: g.clone(),
+                    detail: "a root history file that is not the root version its name says".into(),
+                    fix:
+                        "remove it (the history is filled again from the server as roots are read)"
+                            .into(),
+                    remedy: None,
+                    fixable: true,
+                    fixed,
+                });
+            }
+            if !record {
                 report.findings.push(Finding {
                     kind: Kind::NotAnchored,
                     path: local.metadata_dir(),

@@ -175,10 +175,85 @@ impl LocalRepo {
     }
 
     /// How the cached root was anchored, as recorded (`None`: no record, e.g. a cache
-    /// that notary or an older vouch wrote). An unreadable record counts as none.
+    /// that notary or an older vouch wrote). A record that cannot be read is an error
+    /// naming the file, never taken for another anchoring.
     pub fn anchor_record(&self) -> Result<Option<AnchorRecord>, TrustError> {
-        let path = self.vouch_dir().join("anchor.json");
-        Ok(read_capped(&path, 64 << 10)?.and_then(|b| serde_json::from_slice(&b).ok()))
+        let path = self.anchor_record_path();
+        match read_capped(&path, 64 << 10)? {
+            None => Ok(None),
+            Some(b) => {
+                let corrupt = |reason: String| TrustError::CorruptRecord {
+                    gun: self.gun.to_string(),
+                    path: path.clone(),
+                    reason,
+                };
+                let r: AnchorRecord =
+                    serde_json::from_slice(&b).map_err(|e| corrupt(e.to_string()))?;
+                if crate::trust::anchor::AnchoredBy::parse(&r.anchored_by).is_none() {
+                    return Err(corrupt(format!(
+                        "anchored_by {:?} is not init, pin, tofu or backup",
+                        r.anchored_by
+                    )));
+                }
+                if r.root_version < 1 {
+                    return Err(corrupt(format!(
+                        "root_version {} is not a root version",
+                        r.root_version
+                    )));
+                }
+                if time::OffsetDateTime::parse(
+                    &r.at,
+                    &time::format_description::well_known::Rfc3339,
+                )
+                .is_err()
+                {
+                    return Err(corrupt(format!("at {:?} is not an RFC 3339 time", r.at)));
+                }
+                Ok(Some(r))
+            }
+        }
+    }
+
+    /// Where the anchor record lives (`tuf/<gun>/@vouch/anchor.json`).
+    pub fn anchor_record_path(&self) -> PathBuf {
+        self.vouch_dir().join("anchor.json")
+    }
+
+    /// Remove a corrupt anchor record: the cache is then unanchored (a reader needs a pin
+    /// or consent again), which is where a record that cannot be read leaves it anyway.
+    pub fn remove_anchor_record(&self) -> Result<(), TrustError> {
+        let path = self.anchor_record_path();
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(local_err("cannot remove", &path, e)),
+        }
+    }
+
+    /// The root history's files, with the version each one's name says.
+    pub fn history_files(&self) -> Vec<(i64, PathBuf)> {
+        let Ok(entries) = fs::read_dir(self.history_dir()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, PathBuf)> = entries
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let v = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .and_then(|n| n.parse::<i64>().ok())?;
+                Some((v, path))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Read one file of the root history.
+    pub fn read_history_file(&self, path: &Path) -> Option<Vec<u8>> {
+        read_capped(path, MAX_ROOT).ok().flatten()
     }
 
     /// Record how the cached root was anchored.

@@ -178,6 +178,13 @@ pub enum TrustError {
         root_version: i64,
         targets_version: i64,
     },
+    /// The record of how a cached root was anchored cannot be read.
+    #[error("the record of how the cached root of {gun} was anchored ({}) is corrupt: {reason}", path.display())]
+    CorruptRecord {
+        gun: String,
+        path: std::path::PathBuf,
+        reason: String,
+    },
     #[error("{remote} has trust data for {gun}: there is nothing to recover")]
     NothingToRecover { gun: String, remote: String },
 }
@@ -208,7 +215,9 @@ impl TrustError {
             | TrustError::NoTrustLock { .. }
             | TrustError::AlreadyExists { .. }
             | TrustError::NotInitialized { .. } => ExitCode::Usage,
-            TrustError::UnreadableChange { .. } => ExitCode::Keystore,
+            TrustError::UnreadableChange { .. } | TrustError::CorruptRecord { .. } => {
+                ExitCode::Keystore
+            }
             TrustError::UnusableChange { cause, .. } => cause.exit_code(),
             // The trust dir could not be read or written: a local-storage problem, as for
             // key files.

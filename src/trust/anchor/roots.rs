@@ -62,7 +62,12 @@ pub fn trust_cached_root(
 ) -> Result<Verified<Root>, TrustError> {
     let signed = Signed::<Root>::from_bytes(bytes)
         .map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))?;
-    let role = root_role(gun, signed.untrusted(), now, false)?;
+    let role = root_role(gun, signed.untrusted(), now, false).map_err(|e| match e {
+        TrustError::Verification { reason, .. } => {
+            verification(gun, "root", format!("cached root.json: {reason}"))
+        }
+        other => other,
+    })?;
     verify(signed, &role).map_err(|e| verification(gun, "root", format!("cached root.json: {e}")))
 }
 

@@ -420,7 +420,7 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     });
                     true
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             };
             let now = opts.clock.now();
             let bad_history = local.history_files().into_iter().filter(|(v, path)| {

@@ -161,6 +161,26 @@ proptest! {
         let _ = canonicalize_raw(&s);
     }
 
+    /// Objects whose members come in any order, with repeated keys (the later one
+    /// wins, as in Go's decoding), nested: canonicalized from the text as from the value
+    /// the text parses to.
+    #[test]
+    fn cjson_unordered_and_repeated_keys(
+        members in prop::collection::vec(("[a-d]{0,2}", json_value()), 0..8),
+        inner in prop::collection::vec(("[a-c]{1}", json_value()), 0..5),
+    ) {
+        let object = |m: &[(String, serde_json::Value)]| {
+            let body: Vec<String> = m
+                .iter()
+                .map(|(k, v)| format!("{}:{}", serde_json::to_string(k).unwrap(), serde_json::to_string(v).unwrap()))
+                .collect();
+            format!("{{{}}}", body.join(","))
+        };
+        let text = format!("{{\"outer\":{},\"inner\":[{}]}}", object(&members), object(&inner));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        prop_assert_eq!(canonicalize_raw(&text).unwrap(), to_canonical(&value).unwrap());
+    }
+
     /// A value written canonically from the value and from its text gives the same
     /// bytes, and canonicalizing canonical bytes changes nothing.
     #[test]

@@ -23,8 +23,8 @@ pub fn to_canonical_from<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TufError
 }
 
 /// Canonicalize JSON text as Go's verifier does (protocol §4.2): decode it, re-emit it
-/// with the §4.1 rules. Works on the text directly (objects are buffered one level at a
-/// time, values stay borrowed), so large documents need no full in-memory tree.
+/// with the §4.1 rules. One pass of the parser over the text, writing as it reads, so
+/// large documents need no in-memory tree.
 pub fn canonicalize_raw(text: &str) -> Result<Vec<u8>, TufError> {
     // Each level re-reads the text of the one inside it: refuse deep nesting in one pass
     // first, so that the work stays linear in the input.
@@ -69,58 +69,182 @@ fn nesting_exceeds(text: &[u8], max: usize) -> bool {
 
 const MAX_DEPTH: usize = 128;
 
-fn write_raw(text: &str, out: &mut Vec<u8>, depth: usize) -> Result<(), TufError> {
-    use serde_json::value::RawValue;
+/// One pass of serde_json's parser over the text, writing canonical output as it goes.
+/// Members of an object are written in document order, each with its leading comma;
+/// when the object ends, they are put in key order (later duplicates replacing earlier
+/// ones, as Go's map decoding does) only if the document did not have them in that order
+/// already — which notary's and vouch's own files always do.
+fn write_raw(text: &str, out: &mut Vec<u8>, _depth: usize) -> Result<(), TufError> {
+    use serde::de::DeserializeSeed as _;
     let bad = |e: serde_json::Error| TufError::Malformed(format!("invalid JSON: {e}"));
-    if depth > MAX_DEPTH {
-        return Err(TufError::Malformed(format!(
-            "JSON nested deeper than {MAX_DEPTH} levels"
-        )));
+    if text.trim().is_empty() {
+        return Err(TufError::Malformed("empty JSON value".into()));
     }
-    let t = text.trim_start();
-    match t.as_bytes().first() {
-        Some(b'{') => {
-            // Later duplicates replace earlier ones, as Go's map decoding does.
-            let map: std::collections::BTreeMap<String, &RawValue> =
-                serde_json::from_str(t).map_err(bad)?;
-            out.push(b'{');
-            for (i, (k, v)) in map.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_string(k, out);
-                out.push(b':');
-                write_raw(v.get(), out, depth + 1)?;
-            }
-            out.push(b'}');
-        }
-        Some(b'[') => {
-            let items: Vec<&RawValue> = serde_json::from_str(t).map_err(bad)?;
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_raw(v.get(), out, depth + 1)?;
-            }
-            out.push(b']');
-        }
-        Some(b'"') => {
-            let s: std::borrow::Cow<'_, str> = serde_json::from_str(t).map_err(bad)?;
-            write_string(&s, out);
-        }
-        Some(_) => {
-            let v: Value = serde_json::from_str(t).map_err(bad)?;
-            match v {
-                Value::Object(_) | Value::Array(_) | Value::String(_) => {
-                    unreachable!("handled above")
-                }
-                other => write_value(&other, out)?,
-            }
-        }
-        None => return Err(TufError::Malformed("empty JSON value".into())),
+    let mut de = serde_json::Deserializer::from_str(text);
+    // Depth is bounded by `nesting_exceeds` before this runs.
+    de.disable_recursion_limit();
+    let mut err = None;
+    Canon {
+        out,
+        err: &mut err,
     }
+    .deserialize(&mut de)
+    .map_err(|e| err.take().unwrap_or_else(|| bad(e)))?;
+    de.end().map_err(bad)?;
     Ok(())
+}
+
+/// Writes the value it deserializes canonically into `out`. A number canonical JSON
+/// cannot hold is kept in `err` (serde's error type carries only text).
+struct Canon<'o> {
+    out: &'o mut Vec<u8>,
+    err: &'o mut Option<TufError>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Canon<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+/// An object key, borrowed from the text unless it has escapes.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Key {
+    type Value = std::borrow::Cow<'de, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object key")
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Borrowed(s))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s.to_owned()))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Self::Value, E> {
+        Ok(std::borrow::Cow::Owned(s))
+    }
+}
+
+impl Canon<'_> {
+    fn number<E: serde::de::Error>(self, n: serde_json::Number) -> Result<(), E> {
+        write_number(&n, self.out).map_err(|e| {
+            let msg = e.to_string();
+            *self.err = Some(e);
+            E::custom(msg)
+        })
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Canon<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.out.extend_from_slice(b"null");
+        Ok(())
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.out
+            .extend_from_slice(if b { b"true" } else { b"false" });
+        Ok(())
+    }
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<(), E> {
+        self.number(n.into())
+    }
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<(), E> {
+        self.number(n.into())
+    }
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<(), E> {
+        match serde_json::Number::from_f64(n) {
+            Some(num) => self.number(num),
+            None => Err(E::custom(format!("number {n} is not representable"))),
+        }
+    }
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        write_string(s, self.out);
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.out.push(b'[');
+        let mut first = true;
+        loop {
+            if !first {
+                self.out.push(b',');
+            }
+            let mark = self.out.len();
+            let got = seq.next_element_seed(Canon {
+                out: &mut *self.out,
+                err: &mut *self.err,
+            })?;
+            if got.is_none() {
+                if !first {
+                    // The comma written for an element that was not there.
+                    self.out.truncate(mark - 1);
+                }
+                break;
+            }
+            first = false;
+        }
+        self.out.push(b']');
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let open = self.out.len();
+        self.out.push(b'{');
+        // (key, start, end) of each member's `"key":value` bytes, comma excluded.
+        let mut members: Vec<(std::borrow::Cow<'de, str>, usize, usize)> = Vec::new();
+        let mut in_order = true;
+        while let Some(key) = map.next_key_seed(Key)? {
+            if let Some((prev, _, _)) = members.last() {
+                // Strictly increasing keys: already canonical (and no duplicates).
+                in_order &= prev.as_bytes() < key.as_bytes();
+                self.out.push(b',');
+            }
+            let start = self.out.len();
+            write_string(&key, self.out);
+            self.out.push(b':');
+            map.next_value_seed(Canon {
+                out: &mut *self.out,
+                err: &mut *self.err,
+            })?;
+            members.push((key, start, self.out.len()));
+        }
+        if !in_order {
+            // Stable sort, then keep the last of equal keys.
+            let mut order: Vec<usize> = (0..members.len()).collect();
+            order.sort_by(|&a, &b| members[a].0.as_bytes().cmp(members[b].0.as_bytes()));
+            let mut keep: Vec<usize> = Vec::with_capacity(order.len());
+            for i in order {
+                match keep.last() {
+                    Some(&last) if members[last].0 == members[i].0 => {
+                        *keep.last_mut().expect("not empty") = i;
+                    }
+                    _ => keep.push(i),
+                }
+            }
+            let mut body = Vec::with_capacity(self.out.len() - open);
+            for (n, &i) in keep.iter().enumerate() {
+                if n > 0 {
+                    body.push(b',');
+                }
+                body.extend_from_slice(&self.out[members[i].1..members[i].2]);
+            }
+            self.out.truncate(open + 1);
+            self.out.extend_from_slice(&body);
+        }
+        self.out.push(b'}');
+        Ok(())
+    }
 }
 
 fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), TufError> {

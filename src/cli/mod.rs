@@ -10,6 +10,7 @@ mod key;
 mod lifecycle;
 mod manifests;
 mod output;
+mod pkcs11;
 mod progress;
 mod prompt;
 mod registry;
@@ -621,6 +622,13 @@ impl Context {
         Ok(policy)
     }
 
+    /// `pkcs11_module` in the config file.
+    pub fn config_pkcs11_module(&self) -> Option<PathBuf> {
+        self.config_bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v.get("pkcs11_module")?.as_str().map(PathBuf::from))
+    }
+
     /// `"tofu": true` in the config file allows trust on first use without --tofu.
     pub fn config_tofu(&self) -> bool {
         self.config_bytes()
@@ -633,7 +641,8 @@ impl Context {
     pub fn key_store(&self) -> CliResult<vouch::keystore::KeyStore> {
         let name = vouch::keystore::session::name_from_env();
         Ok(vouch::keystore::KeyStore::open(&self.trust_dir)?
-            .with_session(vouch::keystore::Session::current(&name)))
+            .with_session(vouch::keystore::Session::current(&name))
+            .with_tokens(pkcs11::tokens(self)?))
     }
 
     /// Key store, passphrases, remote (with `access`) and local state for `gun`.

@@ -5,7 +5,6 @@
 use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeSet;
 
-use crate::crypto::private::pkcs8::Pkcs8Flavor;
 use crate::crypto::private::{Algorithm, PrivateKey};
 use crate::crypto::x509;
 use crate::keystore::KeyFormat;
@@ -235,9 +234,9 @@ fn build(
     Ok((root, extra))
 }
 
+/// A copy of the key (a key on a PKCS#11 token shares its session: it cannot be copied out).
 fn clone_key(k: &PrivateKey) -> Result<PrivateKey, Error> {
-    let der = k.to_pkcs8_der(Pkcs8Flavor::Standard)?;
-    Ok(PrivateKey::from_pkcs8_der(&der)?)
+    Ok(k.clone())
 }
 
 fn describe(

@@ -101,6 +101,11 @@ pub fn rotate(
     let state = current(env, local)?;
     let gun = local.gun();
     let g = Some(gun.as_str());
+    if opts.role == RotateRole::Root && opts.key.is_none() {
+        // Open the current root keys before a new one is written: a wrong passphrase or
+        // PIN, or a token that is not there, fails with nothing changed.
+        super::publish::load_signers(env, gun.as_str(), &state.root.role().base_role("root")?)?;
+    }
     let new_key = match (&opts.key, opts.role, opts.server_managed) {
         (Some(_), _, true) => {
             return Err(TrustError::BadInput(

@@ -538,6 +538,14 @@ fn passwd(
     new_file: Option<&Path>,
 ) -> CliResult {
     let info = find(store, key)?;
+    if let vouch::keystore::FileFormat::Token { uri } = &info.format {
+        return Err(KeystoreError::OnToken {
+            id: info.id.to_string(),
+            uri: uri.clone(),
+            reason: "it has no passphrase; the token's PIN protects it (change it with the token's own tool)".into(),
+        }
+        .into());
+    }
     if new_file.is_none() && !std::io::stdin().is_terminal() {
         return Err(usage(
             "key passwd needs the new passphrase: pass --new-passphrase-file FILE, or run it in a terminal to be prompted (environment variables only supply the current passphrase)",

@@ -418,6 +418,9 @@ pub struct Context {
     config_bytes: std::cell::OnceCell<Option<Vec<u8>>>,
     /// The remote part of the config file, parsed once.
     remote_config: std::cell::OnceCell<vouch::remote::RemoteConfig>,
+    /// PKCS#11 token access, shared by every key store of the command (one session per
+    /// token per command).
+    tokens: std::cell::OnceCell<Option<std::sync::Arc<vouch::crypto::pkcs11::Tokens>>>,
 }
 
 impl Context {
@@ -437,6 +440,7 @@ impl Context {
             default_notice: std::cell::Cell::new(false),
             config_bytes: std::cell::OnceCell::new(),
             remote_config: std::cell::OnceCell::new(),
+            tokens: std::cell::OnceCell::new(),
         })
     }
 
@@ -642,7 +646,7 @@ impl Context {
         let name = vouch::keystore::session::name_from_env();
         Ok(vouch::keystore::KeyStore::open(&self.trust_dir)?
             .with_session(vouch::keystore::Session::current(&name))
-            .with_tokens(pkcs11::tokens(self)?))
+            .with_tokens(self.tokens.get_or_init(|| pkcs11::tokens(self)).clone()))
     }
 
     /// Key store, passphrases, remote (with `access`) and local state for `gun`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use vouch::crypto::pkcs11::{PinSource, TokenConfig, TokenError, Tokens};
 use zeroize::Zeroizing;
 
-use super::{CliResult, Context};
+use super::Context;
 
 pub const MODULE_ENV: &str = "VOUCH_PKCS11_MODULE";
 pub const PIN_ENV: &str = "VOUCH_PKCS11_PIN";
@@ -18,7 +18,7 @@ pub const PIN_FILE_ENV: &str = "VOUCH_PKCS11_PIN_FILE";
 
 /// The token access every command's key store gets. Nothing is loaded until a token key
 /// is used.
-pub fn tokens(ctx: &Context) -> CliResult<Option<Arc<Tokens>>> {
+pub fn tokens(ctx: &Context) -> Option<Arc<Tokens>> {
     let module = ctx
         .global
         .pkcs11_module
@@ -29,10 +29,10 @@ pub fn tokens(ctx: &Context) -> CliResult<Option<Arc<Tokens>>> {
                 .map(PathBuf::from)
         })
         .or_else(|| ctx.config_pkcs11_module());
-    Ok(Some(Arc::new(Tokens::new(TokenConfig {
+    Some(Arc::new(Tokens::new(TokenConfig {
         module,
         pin: Arc::new(Pin),
-    }))))
+    })))
 }
 
 /// `VOUCH_PKCS11_PIN`, else `VOUCH_PKCS11_PIN_FILE`, else the prompt.

@@ -127,7 +127,7 @@ fn ecdsa_encodings_match_p256_and_go() {
         format!("30770201010420{SCALAR_HEX}a00a06082a8648ce3d030107a144034200{POINT_HEX}");
     assert_eq!(hex::encode(&*sec1), go_sec1);
     let parsed = p256::SecretKey::from_sec1_der(&sec1).unwrap();
-    assert_eq!(parsed.to_bytes().unwrap()[..], scalar[..]);
+    assert_eq!(parsed.to_bytes()[..], scalar[..]);
     assert_eq!(*sec1, sec1_der(&scalar, Some(&point)));
     // Notary's PKCS#8 (version 1) and the standard one (version 0) around it.
     let alg = hex::decode("301306072a8648ce3d020106082a8648ce3d030107").unwrap();

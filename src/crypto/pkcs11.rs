@@ -128,7 +128,6 @@ impl TokenError {
 /// Where the PIN of a token comes from. The library never prompts: the caller does.
 pub trait PinSource: Send + Sync {
     /// The user PIN for the token labelled `token` (`uri` names the key asked for).
-    /// `retry` is set when the token reported a PIN that is low on tries.
     fn pin(&self, token: &str, uri: &str) -> Result<Zeroizing<String>, TokenError>;
 }
 

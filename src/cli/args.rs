@@ -490,19 +490,6 @@ pub enum KeyCommand {
         #[arg(long, value_name = "URI", conflicts_with_all = ["algorithm", "format"])]
         pkcs11: Option<String>,
     },
-    /// Register an ECDSA P-256 key already on a PKCS#11 token, e.g.
-    /// pkcs11:token=release;object=vouch-root (or ;id=%01).
-    #[command(name = "import-pkcs11")]
-    ImportPkcs11 {
-        #[arg(value_name = "URI")]
-        uri: String,
-        /// root, targets, snapshot, a delegation targets/NAME, or a signer name.
-        #[arg(long)]
-        role: String,
-        /// Repository (GUN) the key belongs to; required for targets and snapshot keys.
-        #[arg(long)]
-        gun: Option<String>,
-    },
     /// List keys: role, GUN, key ID, algorithm, location.
     List,
     /// Import keys from PEM files (notary/docker key files, PKCS#8, encrypted PKCS#8, legacy).
@@ -518,6 +505,19 @@ pub enum KeyCommand {
         /// Encryption format for the stored copy.
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
         format: KeyFormatArg,
+    },
+    /// Register an ECDSA P-256 key already on a PKCS#11 token, e.g.
+    /// pkcs11:token=release;object=vouch-root (or ;id=%01).
+    #[command(name = "import-pkcs11")]
+    ImportPkcs11 {
+        #[arg(value_name = "URI")]
+        uri: String,
+        /// root, targets, snapshot, a delegation targets/NAME, or a signer name.
+        #[arg(long)]
+        role: String,
+        /// Repository (GUN) the key belongs to; required for targets and snapshot keys.
+        #[arg(long)]
+        gun: Option<String>,
     },
     /// Export a private key (encrypted) as PEM.
     Export {

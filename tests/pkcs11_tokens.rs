@@ -538,6 +538,8 @@ fn wrong_pin_exits_4_and_changes_nothing() {
     let before = state(gun);
     let out = wrong(&["key", "rotate", gun, "root", "--key", &new_root, "--yes"]);
     assert_contains(&out.stderr, "wrong PIN for token \"release\"");
+    // SoftHSM flags a failed login as CKF_USER_PIN_COUNT_LOW: the error says so.
+    assert_contains(&out.stderr, "tries left");
     assert!(!out.stderr.contains("999999"), "{}", out.stderr);
     assert_eq!(state(gun), before, "nothing changed");
     // The same with a new root key to be made: the old root key is opened first, so no
@@ -644,4 +646,104 @@ fn wrong_module_absent_token_and_missing_key_are_clear_errors() {
     );
     assert_contains(&out.stderr, "already exists");
     assert_eq!(tree(&r.admin), before.0);
+}
+
+#[test]
+fn delegation_key_on_the_token_signs_into_its_role() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let gun = "example.com/pkcs11/delegation";
+    let srv = Some(server.url.as_str());
+    let r = init_with_token_root(tmp.path(), &server, gun);
+    let releases = generate_on_token(
+        &r.hsm,
+        &r.admin,
+        "pkcs11:token=release;object=vouch-releases",
+        "targets/releases",
+        None,
+    );
+    let public = ok(vouch(&r.hsm, &r.admin, None), &["key", "public", &releases]);
+    let pem = tmp.path().join("releases.pem");
+    std::fs::write(&pem, &public.stdout).unwrap();
+    ok(
+        vouch(&r.hsm, &r.admin, srv),
+        &[
+            "delegation",
+            "add",
+            gun,
+            "targets/releases",
+            "--key",
+            s(&pem),
+            "--all-paths",
+        ],
+    );
+    ok(
+        vouch(&r.hsm, &r.admin, srv),
+        &[
+            "sign",
+            "--role",
+            "targets/releases",
+            &pair(gun, "r1", "r1", 201),
+        ],
+    );
+    let meta = server_meta(&server, gun, "targets/releases");
+    assert_eq!(meta["signatures"][0]["keyid"], releases.as_str());
+    let n = Notary::with_server(&tmp.path().join("notary"), &server);
+    let rows = list_rows(&n.run(&["list", gun, "-r", "targets/releases"]));
+    assert_eq!(
+        rows,
+        vec![(
+            "r1".to_owned(),
+            digest("r1"),
+            201,
+            "targets/releases".to_owned()
+        )]
+    );
+}
+
+#[test]
+fn key_list_needs_no_token_and_skips_a_damaged_reference() {
+    let hsm = SoftHsm::new();
+    hsm.init_token("release");
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let id = generate_on_token(&hsm, &trust, ROOT_URI, "root", None);
+    // Listing reads the reference only: no module, no PIN needed.
+    let mut c = vouch(&hsm, &trust, None);
+    c.env_remove("VOUCH_PKCS11_MODULE")
+        .env_remove("VOUCH_PKCS11_PIN");
+    let out = ok(c, &["key", "list", "--output", "json"]);
+    let keys = json(&out.stdout);
+    assert_eq!(keys[0]["id"], id.as_str());
+    assert_contains(
+        keys[0]["encryption"].as_str().unwrap(),
+        "on a PKCS#11 token",
+    );
+    assert_eq!(keys[0]["notary_readable"], false);
+    // A reference copied under another key's name is not taken for that key.
+    let other = "0".repeat(64);
+    std::fs::copy(
+        trust.join("private").join(format!("{id}.pkcs11")),
+        trust.join("private").join(format!("{other}.pkcs11")),
+    )
+    .unwrap();
+    let out = ok(vouch(&hsm, &trust, None), &["key", "list"]);
+    assert_contains(
+        &out.stderr,
+        &format!(
+            "skipped {}",
+            trust
+                .join("private")
+                .join(format!("{other}.pkcs11"))
+                .display()
+        ),
+    );
+    assert!(!out.stdout.contains(&other), "{}", out.stdout);
+    // The same key generated under a label already on the token is refused.
+    let out = fails(
+        vouch(&hsm, &tmp.path().join("second"), None),
+        &["key", "generate", "--role", "root", "--pkcs11", ROOT_URI],
+        2,
+    );
+    assert_contains(&out.stderr, "already exists on token \"release\"");
 }

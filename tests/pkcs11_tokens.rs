@@ -349,6 +349,24 @@ fn targets_key_on_the_token_signs_tags() {
         n.run(&["lookup", gun, "v3"]).trim(),
         format!("v3 sha256:{} 103", digest("v3"))
     );
+
+    // Renewing re-signs with the token keys: targets with the targets key, the root with
+    // the root key.
+    let (targets_before, root_before) = (
+        version(&server_meta(&server, gun, "targets")),
+        version(&server_meta(&server, gun, "root")),
+    );
+    ok(
+        vouch(&r.hsm, &r.admin, srv),
+        &["renew", gun, "targets", "root"],
+    );
+    let t = server_meta(&server, gun, "targets");
+    assert_eq!(version(&t), targets_before + 1);
+    assert_eq!(t["signatures"][0]["keyid"], targets.as_str());
+    let root = server_meta(&server, gun, "root");
+    assert_eq!(version(&root), root_before + 1);
+    assert_eq!(canonical_role_keys(&root, "root"), vec![r.root_id.clone()]);
+    assert_eq!(list_rows(&n.run(&["list", gun])).len(), 3);
 }
 
 #[test]

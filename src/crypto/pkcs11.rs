@@ -167,7 +167,7 @@ pub struct Tokens {
 
 #[derive(Default)]
 struct State {
-    ctx: Option<Pkcs11>,
+    ctx: Option<Arc<Module>>,
     /// Logged-in sessions by slot ID.
     sessions: HashMap<u64, Arc<TokenSession>>,
 }
@@ -179,13 +179,23 @@ impl std::fmt::Debug for Tokens {
     }
 }
 
+/// The loaded module: `C_Finalize` is called when the last session on it and the
+/// [`Tokens`] that loaded it are gone.
+struct Module(Pkcs11);
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        let _ = self.0.clone().finalize();
+    }
+}
+
 /// One logged-in read-write session on one token.
 pub struct TokenSession {
     session: Mutex<Session>,
     slot: Slot,
     label: String,
-    /// Keeps the module loaded while the session lives.
-    _ctx: Pkcs11,
+    /// Keeps the module loaded while the session lives (dropped after `session`).
+    module: Arc<Module>,
 }
 
 impl TokenSession {
@@ -279,7 +289,7 @@ impl Tokens {
     }
 
     /// Load and initialize the module once.
-    fn context(&self, st: &mut State, uri: &Pkcs11Uri) -> Result<Pkcs11, TokenError> {
+    fn context(&self, st: &mut State, uri: &Pkcs11Uri) -> Result<Arc<Module>, TokenError> {
         if let Some(c) = &st.ctx {
             return Ok(c.clone());
         }
@@ -309,8 +319,9 @@ impl Tokens {
                 })
             }
         }
-        st.ctx = Some(ctx.clone());
-        Ok(ctx)
+        let module = Arc::new(Module(ctx));
+        st.ctx = Some(module.clone());
+        Ok(module)
     }
 
     /// The logged-in session on the token `uri` names (opened and logged in on first use).
@@ -320,8 +331,9 @@ impl Tokens {
             token: String::new(),
             reason: "poisoned".into(),
         })?;
-        let ctx = self.context(&mut st, uri)?;
-        let (slot, label) = self.find_slot(&ctx, uri)?;
+        let module = self.context(&mut st, uri)?;
+        let ctx = &module.0;
+        let (slot, label) = self.find_slot(ctx, uri)?;
         if let Some(s) = st.sessions.get(&slot.id()) {
             return Ok(s.clone());
         }
@@ -373,7 +385,7 @@ impl Tokens {
             session: Mutex::new(session),
             slot,
             label,
-            _ctx: ctx,
+            module: module.clone(),
         });
         st.sessions.insert(slot.id(), ts.clone());
         Ok(ts)
@@ -508,7 +520,8 @@ impl Tokens {
             return Err(not_p256("not on curve P-256"));
         }
         let mechs = ts
-            ._ctx
+            .module
+            .0
             .get_mechanism_list(ts.slot)
             .map_err(dev("C_GetMechanismList"))?;
         if !mechs.contains(&MechanismType::ECDSA) {
@@ -608,7 +621,8 @@ impl Tokens {
                 });
             }
             let mechs = ts
-                ._ctx
+                .module
+                .0
                 .get_mechanism_list(ts.slot)
                 .map_err(dev("C_GetMechanismList"))?;
             for (m, name) in [

@@ -231,10 +231,10 @@ impl KeyStore {
     pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
         match self.locate(id) {
             Ok(loc) => Ok(read_entry(&loc)?.0),
-            Err(KeystoreError::NotFound { .. }) if self.token_ref(id)?.is_some() => {
-                let (info, _) = self.token_ref(id)?.expect("checked");
-                Ok(info)
-            }
+            Err(e @ KeystoreError::NotFound { .. }) => match self.token_ref(id)? {
+                Some((info, _)) => Ok(info),
+                None => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
@@ -357,9 +357,11 @@ impl KeyStore {
     /// The returned info has the algorithm filled in.
     pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
         let (mut info, block, file) = match self.read_file(id) {
-            Err(KeystoreError::NotFound { .. }) if self.token_ref(id)?.is_some() => {
-                let (info, r) = self.token_ref(id)?.expect("checked");
-                return self.load_token(info, &r);
+            Err(e @ KeystoreError::NotFound { .. }) => {
+                return match self.token_ref(id)? {
+                    Some((info, r)) => self.load_token(info, &r),
+                    None => Err(e),
+                }
             }
             other => other?,
         };
@@ -616,18 +618,14 @@ impl KeyStore {
         id: &KeyId,
     ) -> Result<(KeyInfo, PemBlock, zeroize::Zeroizing<Vec<u8>>)> {
         match self.read_file(id) {
-            Err(KeystoreError::NotFound { .. }) if self.token_ref(id)?.is_some() => {
-                let (info, _) = self.token_ref(id)?.expect("checked");
-                let uri = match info.format {
-                    FileFormat::Token { uri } => uri,
-                    _ => String::new(),
-                };
-                Err(KeystoreError::OnToken {
+            Err(e @ KeystoreError::NotFound { .. }) => match self.token_ref(id)? {
+                Some((_, r)) => Err(KeystoreError::OnToken {
                     id: id.to_string(),
-                    uri,
+                    uri: r.uri,
                     reason: "it never leaves the token: it has no passphrase and cannot be exported or backed up".into(),
-                })
-            }
+                }),
+                None => Err(e),
+            },
             other => other,
         }
     }

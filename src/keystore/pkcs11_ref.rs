@@ -163,3 +163,81 @@ pub(crate) fn list(private_dir: &Path) -> Result<Vec<PathBuf>> {
     out.sort();
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::private::Algorithm;
+
+    fn record(uri: &str) -> (KeyId, TokenRef) {
+        let key = PrivateKey::generate(Algorithm::Ecdsa).unwrap();
+        let r = TokenRef {
+            kind: KIND.to_owned(),
+            uri: uri.to_owned(),
+            role: "root".to_owned(),
+            gun: None,
+            public_key: base64::engine::general_purpose::STANDARD.encode(key.public_key().public),
+        };
+        (key.key_id(), r)
+    }
+
+    #[test]
+    fn a_reference_reads_back_under_its_key_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let (id, r) = record("pkcs11:token=t;object=k");
+        let p = path(dir.path(), &id);
+        std::fs::write(&p, r.encode()).unwrap();
+        let (got, back) = read(&p).unwrap();
+        assert_eq!((got, back), (id.clone(), r));
+        assert_eq!(list(dir.path()).unwrap(), vec![p.clone()]);
+        let info = read(&p).unwrap().1.info(id, p);
+        assert!(
+            matches!(info.format, FileFormat::Token { ref uri } if uri == "pkcs11:token=t;object=k")
+        );
+        assert!(!info.format.is_encrypted() && !info.format.notary_readable());
+    }
+
+    #[test]
+    fn damaged_references_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (id, r) = record("pkcs11:token=t;object=k");
+        let p = path(dir.path(), &id);
+        let write = |v: &TokenRef| std::fs::write(&p, v.encode()).unwrap();
+        // Filed under another key's ID.
+        let other = dir.path().join(format!("{}{SUFFIX}", "0".repeat(64)));
+        std::fs::write(&other, r.encode()).unwrap();
+        assert!(matches!(
+            read(&other),
+            Err(KeystoreError::IdMismatch { .. })
+        ));
+        for (bad, why) in [
+            (
+                TokenRef {
+                    kind: "other".into(),
+                    ..r.clone()
+                },
+                "type",
+            ),
+            (
+                TokenRef {
+                    uri: "token=t".into(),
+                    ..r.clone()
+                },
+                "pkcs11:",
+            ),
+            (
+                TokenRef {
+                    public_key: "AAAA".into(),
+                    ..r.clone()
+                },
+                "P-256",
+            ),
+        ] {
+            write(&bad);
+            let e = read(&p).unwrap_err();
+            assert!(e.to_string().contains(why), "{why}: {e}");
+        }
+        std::fs::write(&p, br#"{"type":"vouch-pkcs11-key","uri":"pkcs11:","role":"root","public_key":"","pin":"1"}"#).unwrap();
+        assert!(matches!(read(&p), Err(KeystoreError::Corrupt { .. })));
+    }
+}

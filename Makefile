@@ -5,9 +5,9 @@
 #   make install PREFIX=/usr/local   binary, man pages and shell completions (DESTDIR for packaging)
 
 CARGO ?= cargo
-DEB_PACKAGES := notary docker-registry skopeo openssl apache2-utils strace man-db kubernetes-client
+DEB_PACKAGES := notary docker-registry skopeo openssl apache2-utils strace man-db kubernetes-client softhsm2
 # Commands each Debian package provides; a missing command means a missing package.
-DEB_COMMANDS := notary notary-server docker-registry skopeo openssl htpasswd strace man kubectl
+DEB_COMMANDS := notary notary-server docker-registry skopeo openssl htpasswd strace man kubectl softhsm2-util
 
 PREFIX ?= /usr/local
 DESTDIR ?=

@@ -100,9 +100,21 @@ pub fn keystore(e: &KeystoreError) -> Option<String> {
             UnsupportedAlgorithm { .. } => "use ecdsa (the default) or ed25519".into(),
             Crypto { source, .. } => return crypto(source),
             Backup(e) => return backup(e),
+            Token(e) => return token(e),
+            OnToken { .. } => "a token key stays on its token: it has no passphrase and no file to export; `vouch key list` shows where it is".into(),
             Session(crate::keystore::session::SessionError::BadName(_)) => "set VOUCH_SESSION to a plain name, or unset it for the default session".into(),
             Session(crate::keystore::session::SessionError::Unavailable(_)) => "vouch works without a session: it asks for (or reads) each key's passphrase per command".into(),
         })
+}
+
+pub fn token(e: &crate::crypto::pkcs11::TokenError) -> Option<String> {
+    use crate::crypto::pkcs11::TokenError::*;
+    Some(match e {
+        WrongPin { .. } => "check VOUCH_PKCS11_PIN / VOUCH_PKCS11_PIN_FILE; each wrong PIN uses up one of the token's tries".into(),
+        TokenAbsent { .. } => "insert the token, or check the module (--pkcs11-module, VOUCH_PKCS11_MODULE) and the URI's token= label".into(),
+        KeyNotFound { .. } => "`vouch key list` shows the token keys this trust directory knows; `vouch key import-pkcs11 URI --role ROLE` registers an existing one".into(),
+        _ => return None,
+    })
 }
 
 pub fn backup(e: &BackupError) -> Option<String> {

@@ -138,7 +138,7 @@ fn secrets_and_keys_never_print_their_secret() {
     let s = Secret::new("hunter2-secret");
     assert!(!format!("{s:?}").contains("hunter2"));
     let key = PrivateKey::generate(Algorithm::Ecdsa).unwrap();
-    let scalar = hex::encode(key.ecdsa_signing_key().unwrap().to_bytes());
+    let scalar = hex::encode(key.ecdsa_signing_key().unwrap().to_bytes().unwrap());
     let shown = format!("{key:?} {key:#?}");
     assert!(!shown.to_lowercase().contains(&scalar) && shown.contains(key.key_id().as_str()));
     let ed = PrivateKey::generate(Algorithm::Ed25519).unwrap();

@@ -84,6 +84,13 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub tofu: bool,
 
+    /// PKCS#11 module (shared library) for keys on a token, e.g.
+    /// /usr/lib/softhsm/libsofthsm2.so or libykcs11.so (also VOUCH_PKCS11_MODULE or
+    /// pkcs11_module in the config file). The PIN comes from VOUCH_PKCS11_PIN,
+    /// VOUCH_PKCS11_PIN_FILE or a prompt.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+
     /// Container registry HOST[:PORT] that may be reached over plain HTTP and without
     /// certificate verification (repeatable). Loopback registries always may.
     #[arg(long = "insecure-registry", global = true, value_name = "HOST")]
@@ -484,6 +491,11 @@ pub enum KeyCommand {
         /// File encryption format.
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
         format: KeyFormatArg,
+        /// Generate an ECDSA P-256 key on a PKCS#11 token instead of a file, e.g.
+        /// pkcs11:token=release;object=vouch-root (object= names the new key). It never
+        /// leaves the token; the key store records where it is.
+        #[arg(long, value_name = "URI", conflicts_with_all = ["algorithm", "format"])]
+        pkcs11: Option<String>,
     },
     /// List keys: role, GUN, key ID, algorithm, location.
     List,
@@ -500,6 +512,19 @@ pub enum KeyCommand {
         /// Encryption format for the stored copy.
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
         format: KeyFormatArg,
+    },
+    /// Register an ECDSA P-256 key already on a PKCS#11 token, e.g.
+    /// pkcs11:token=release;object=vouch-root (or ;id=%01).
+    #[command(name = "import-pkcs11")]
+    ImportPkcs11 {
+        #[arg(value_name = "URI")]
+        uri: String,
+        /// root, targets, snapshot, a delegation targets/NAME, or a signer name.
+        #[arg(long)]
+        role: String,
+        /// Repository (GUN) the key belongs to; required for targets and snapshot keys.
+        #[arg(long)]
+        gun: Option<String>,
     },
     /// Export a private key (encrypted) as PEM.
     Export {

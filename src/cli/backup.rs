@@ -56,7 +56,28 @@ pub fn backup(
             )));
         }
     }
-    let (archive, skipped) = store.backup_archive(&Selection { roles, guns })?;
+    let on_token = token_keys(store, &roles, &guns)?;
+    let note_token_keys = || {
+        if !on_token.is_empty() {
+            ctx.note(format!(
+                "Not in the backup: {} key(s) on PKCS#11 tokens, which never leave them \
+                 (keep the token, or a second token, safe instead):\n  {}",
+                on_token.len(),
+                on_token
+                    .iter()
+                    .map(|(id, role, uri)| format!("{id}  {role}  {uri}"))
+                    .collect::<Vec<_>>()
+                    .join("\n  ")
+            ));
+        }
+    };
+    let (archive, skipped) = match store.backup_archive(&Selection { roles, guns }) {
+        Ok(a) => a,
+        Err(e) => {
+            note_token_keys();
+            return Err(e.into());
+        }
+    };
     for s in &skipped {
         ctx.warn(format!(
             "not backed up (cannot be read as a key file): {}: {}",
@@ -97,6 +118,7 @@ pub fn backup(
             "created": envelope.created(),
             "keys": keys_json(&archive),
             "repositories": archive.roots.iter().map(|r| &r.gun).collect::<Vec<_>>(),
+            "not_backed_up_token_keys": on_token.iter().map(|(id, role, uri)| json!({"id": id, "role": role, "location": uri})).collect::<Vec<_>>(),
         }));
     } else {
         print!("{}", keys_table(&archive, None, false).render());
@@ -129,7 +151,29 @@ pub fn backup(
                 .join("\n  ")
         )),
     }
+    note_token_keys();
     Ok(())
+}
+
+/// Keys on PKCS#11 tokens a backup with this selection would otherwise take: (ID, role,
+/// URI).
+fn token_keys(
+    store: &KeyStore,
+    roles: &[String],
+    guns: &[String],
+) -> CliResult<Vec<(String, String, String)>> {
+    Ok(store
+        .list()?
+        .into_iter()
+        .filter(|k| roles.is_empty() || roles.contains(&k.role))
+        .filter(|k| {
+            guns.is_empty() || k.role == "root" || k.gun.as_ref().is_some_and(|g| guns.contains(g))
+        })
+        .filter_map(|k| match k.format {
+            vouch::keystore::FileFormat::Token { uri } => Some((k.id.to_string(), k.role, uri)),
+            _ => None,
+        })
+        .collect())
 }
 
 pub fn restore(

@@ -23,7 +23,17 @@ pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
             gun,
             algorithm,
             format,
+            pkcs11: None,
         } => generate(ctx, &store, &role, gun.as_deref(), algorithm, format),
+        KeyCommand::Generate {
+            role,
+            gun,
+            pkcs11: Some(uri),
+            ..
+        } => token_key(ctx, &store, &uri, &role, gun.as_deref(), true),
+        KeyCommand::ImportPkcs11 { uri, role, gun } => {
+            token_key(ctx, &store, &uri, &role, gun.as_deref(), false)
+        }
         KeyCommand::List => list(ctx, &store),
         KeyCommand::Import {
             files,
@@ -257,6 +267,56 @@ fn generate(
     Ok(())
 }
 
+/// `key generate --pkcs11 URI` (`generate`) and `key import-pkcs11 URI`: a key on a
+/// token, recorded in the key store.
+fn token_key(
+    ctx: &Context,
+    store: &KeyStore,
+    uri: &str,
+    role: &str,
+    gun: Option<&str>,
+    generate: bool,
+) -> CliResult {
+    let parsed = vouch::crypto::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| {
+        KeystoreError::from(vouch::crypto::pkcs11::TokenError::BadUri {
+            uri: uri.to_owned(),
+            reason: e.to_string(),
+        })
+    })?;
+    if !parsed.names_object() {
+        return Err(usage(format!(
+            "{uri} names no key: add object=LABEL (and id=… if labels repeat)"
+        )));
+    }
+    let (_, info) = if generate {
+        store.generate_on_token(&parsed, role, gun)?
+    } else {
+        store.import_token_key(&parsed, role, gun)?
+    };
+    if ctx.json() {
+        print_json(&key_json(&info));
+    } else {
+        println!("{}", info.id);
+        ctx.note(format!(
+            "{} ecdsa {} key {} on the token: {}; recorded in {}",
+            if generate { "Generated" } else { "Registered" },
+            describe_role(&info),
+            info.id,
+            location(&info),
+            info.path.display()
+        ));
+    }
+    Ok(())
+}
+
+/// Where a key is: its file, or its `pkcs11:` URI.
+fn location(info: &KeyInfo) -> String {
+    match &info.format {
+        vouch::keystore::FileFormat::Token { uri } => uri.clone(),
+        _ => info.path.display().to_string(),
+    }
+}
+
 fn describe_role(info: &KeyInfo) -> String {
     match &info.gun {
         Some(g) => format!("{} ({g})", info.role),
@@ -270,7 +330,8 @@ fn key_json(info: &KeyInfo) -> serde_json::Value {
         "role": info.role,
         "gun": info.gun,
         "algorithm": info.algorithm,
-        "location": info.path,
+        "location": location(info),
+        "file": info.path,
         "encryption": info.format.to_string(),
         "notary_readable": info.format.notary_readable(),
     })
@@ -306,7 +367,7 @@ fn list(ctx: &Context, store: &KeyStore) -> CliResult {
             k.gun.clone().unwrap_or_default(),
             k.id.to_string(),
             k.algorithm.clone().unwrap_or_else(|| "?".into()),
-            k.path.display().to_string(),
+            location(k),
         ]);
     }
     print!("{}", t.render());
@@ -477,6 +538,14 @@ fn passwd(
     new_file: Option<&Path>,
 ) -> CliResult {
     let info = find(store, key)?;
+    if let vouch::keystore::FileFormat::Token { uri } = &info.format {
+        return Err(KeystoreError::OnToken {
+            id: info.id.to_string(),
+            uri: uri.clone(),
+            reason: "it has no passphrase; the token's PIN protects it (change it with the token's own tool)".into(),
+        }
+        .into());
+    }
     if new_file.is_none() && !std::io::stdin().is_terminal() {
         return Err(usage(
             "key passwd needs the new passphrase: pass --new-passphrase-file FILE, or run it in a terminal to be prompted (environment variables only supply the current passphrase)",

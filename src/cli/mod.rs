@@ -10,6 +10,7 @@ mod key;
 mod lifecycle;
 mod manifests;
 mod output;
+mod pkcs11;
 mod progress;
 mod prompt;
 mod registry;
@@ -434,6 +435,9 @@ pub struct Context {
     config_bytes: std::cell::OnceCell<Option<Vec<u8>>>,
     /// The remote part of the config file, parsed once.
     remote_config: std::cell::OnceCell<vouch::remote::RemoteConfig>,
+    /// PKCS#11 token access, shared by every key store of the command (one session per
+    /// token per command).
+    tokens: std::cell::OnceCell<Option<std::sync::Arc<vouch::crypto::pkcs11::Tokens>>>,
 }
 
 impl Context {
@@ -453,6 +457,7 @@ impl Context {
             default_notice: std::cell::Cell::new(false),
             config_bytes: std::cell::OnceCell::new(),
             remote_config: std::cell::OnceCell::new(),
+            tokens: std::cell::OnceCell::new(),
         })
     }
 
@@ -638,6 +643,13 @@ impl Context {
         Ok(policy)
     }
 
+    /// `pkcs11_module` in the config file.
+    pub fn config_pkcs11_module(&self) -> Option<PathBuf> {
+        self.config_bytes()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+            .and_then(|v| v.get("pkcs11_module")?.as_str().map(PathBuf::from))
+    }
+
     /// `"tofu": true` in the config file allows trust on first use without --tofu.
     pub fn config_tofu(&self) -> bool {
         self.config_bytes()
@@ -650,7 +662,8 @@ impl Context {
     pub fn key_store(&self) -> CliResult<vouch::keystore::KeyStore> {
         let name = vouch::keystore::session::name_from_env();
         Ok(vouch::keystore::KeyStore::open(&self.trust_dir)?
-            .with_session(vouch::keystore::Session::current(&name)))
+            .with_session(vouch::keystore::Session::current(&name))
+            .with_tokens(self.tokens.get_or_init(|| pkcs11::tokens(self)).clone()))
     }
 
     /// Key store, passphrases, remote (with `access`) and local state for `gun`.

@@ -1,5 +1,7 @@
 //! Signers and verifiers: ECDSA P-256, Ed25519, RSA-PSS; X.509 root certificates.
 
+pub mod pkcs11;
+mod pkcs11_uri;
 pub mod private;
 pub mod verify;
 pub mod x509;

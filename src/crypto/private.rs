@@ -123,6 +123,17 @@ impl PrivateKey {
         Ok(Self::from_ecdsa_key(EcdsaSigningKey::from_p256(&key)))
     }
 
+    /// A key on a PKCS#11 token (ECDSA P-256): it signs on the token, everywhere a key
+    /// file's key signs; exporting it fails.
+    pub fn from_token(key: super::pkcs11::TokenKey) -> PrivateKey {
+        Self::from_ecdsa_key(EcdsaSigningKey::from_token(key))
+    }
+
+    /// The token key behind this key, if it is on a PKCS#11 token.
+    pub fn token(&self) -> Option<&super::pkcs11::TokenKey> {
+        self.ecdsa_signing_key().and_then(EcdsaSigningKey::token)
+    }
+
     /// Wrap an ECDSA P-256 key.
     pub fn from_ecdsa_key(key: EcdsaSigningKey) -> PrivateKey {
         PrivateKey {
@@ -201,7 +212,7 @@ impl PrivateKey {
     /// SEC1 `ECPrivateKey` DER as Go's `MarshalECPrivateKey` writes it: version 1, the
     /// 32-byte scalar, the namedCurve parameter and the uncompressed public key.
     pub(crate) fn ecdsa_sec1_der(key: &EcdsaSigningKey) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
-        let scalar = key.to_bytes();
+        let scalar = key.to_bytes()?;
         let sec1 = sec1::EcPrivateKey {
             private_key: scalar.as_slice(),
             parameters: Some(sec1::EcParameters::NamedCurve(pkcs8::OID_P256)),

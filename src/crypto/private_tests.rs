@@ -76,7 +76,7 @@ fn generated_ecdsa_key_signs_and_verifies() {
         .is_err());
 
     // The public key is the one p256 computes from the scalar.
-    let scalar = key.ecdsa_signing_key().unwrap().to_bytes();
+    let scalar = key.ecdsa_signing_key().unwrap().to_bytes().unwrap();
     let reference = p256_key(scalar.as_ref());
     use p256::pkcs8::EncodePublicKey as _;
     assert_eq!(
@@ -114,7 +114,7 @@ fn ecdsa_encodings_match_p256_and_go() {
     let from_p256 = EcdsaSigningKey::from_p256(&reference);
     for k in [&from_parts, &from_scalar, &from_p256] {
         assert_eq!(k.public_point()[..], point[..]);
-        assert_eq!(k.to_bytes()[..], scalar[..]);
+        assert_eq!(k.to_bytes().unwrap()[..], scalar[..]);
     }
     use p256::pkcs8::EncodePublicKey as _;
     let spki = reference.verifying_key().to_public_key_der().unwrap();
@@ -239,7 +239,7 @@ fn ecdsa_scalars_are_range_checked_and_left_padded() {
     let point = point_of(&p256_key(&padded), false);
     let short = PrivateKey::from_sec1_der(&sec1_der(&padded[8..], Some(&point))).unwrap();
     assert_eq!(
-        short.ecdsa_signing_key().unwrap().to_bytes()[..],
+        short.ecdsa_signing_key().unwrap().to_bytes().unwrap()[..],
         padded[..]
     );
     let m = invalid_key_message(PrivateKey::from_sec1_der(&sec1_der(&padded[9..], None)));
@@ -250,7 +250,7 @@ fn ecdsa_scalars_are_range_checked_and_left_padded() {
 fn ecdsa_keys_do_not_print_their_scalar() {
     let key = PrivateKey::generate(Algorithm::Ecdsa).unwrap();
     let ec = key.ecdsa_signing_key().unwrap();
-    let scalar = hex::encode(ec.to_bytes());
+    let scalar = hex::encode(ec.to_bytes().unwrap());
     let shown = format!("{key:?} {key:#?} {ec:?} {ec:#?}").to_lowercase();
     assert!(!shown.contains(&scalar), "{shown}");
     assert!(shown.contains(&hex::encode(ec.public_point())));

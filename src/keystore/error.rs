@@ -83,6 +83,16 @@ pub enum KeystoreError {
     /// Key backups, shares and restores (`vouch key backup` / `restore`).
     #[error(transparent)]
     Backup(Box<super::backup::BackupError>),
+    /// Keys on PKCS#11 tokens.
+    #[error(transparent)]
+    Token(#[from] crate::crypto::pkcs11::TokenError),
+    /// An operation on key material that a token key does not allow (export, passphrase).
+    #[error("key {id} is on a PKCS#11 token ({uri}): {reason}")]
+    OnToken {
+        id: String,
+        uri: String,
+        reason: String,
+    },
     /// Unlock sessions (`vouch key unlock`).
     #[error("cannot open an unlock session: {0}")]
     Session(#[from] super::session::SessionError),
@@ -126,6 +136,8 @@ impl KeystoreError {
             | BadInput { .. }
             | UnsupportedAlgorithm { .. } => ExitCode::Usage,
             Backup(e) => e.exit_code(),
+            Token(e) => e.exit_code(),
+            OnToken { .. } => ExitCode::Usage,
         }
     }
 }

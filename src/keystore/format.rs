@@ -58,20 +58,22 @@ pub enum FileFormat {
         pem_type: String,
         cipher: Option<&'static str>,
     },
+    /// Not a key file: a reference to a key on a PKCS#11 token (`<id>.pkcs11`).
+    Token { uri: String },
 }
 
 impl FileFormat {
     pub fn is_encrypted(&self) -> bool {
         match self {
             FileFormat::Scrypt { .. } | FileFormat::Pbkdf2 { .. } => true,
-            FileFormat::Unencrypted => false,
+            FileFormat::Unencrypted | FileFormat::Token { .. } => false,
             FileFormat::Legacy { cipher, .. } => cipher.is_some(),
         }
     }
 
     /// Whether notary 0.7 / docker can read this file.
     pub fn notary_readable(&self) -> bool {
-        !matches!(self, FileFormat::Scrypt { .. })
+        !matches!(self, FileFormat::Scrypt { .. } | FileFormat::Token { .. })
             && !matches!(self, FileFormat::Pbkdf2 { prf, .. } if *prf != "hmac-sha1")
     }
 }
@@ -98,6 +100,7 @@ impl fmt::Display for FileFormat {
                 pem_type,
                 cipher: None,
             } => write!(f, "legacy {pem_type} (unencrypted)"),
+            FileFormat::Token { uri } => write!(f, "on a PKCS#11 token ({uri})"),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod keyring;
 pub mod layout;
 pub mod passphrase;
 pub mod pemblock;
+mod pkcs11_ref;
 pub mod role;
 pub mod session;
 pub mod shamir;
@@ -33,6 +34,7 @@ pub use passphrase::{
     Chain, EnvSource, Fixed, NoPassphrase, Origin, PassphraseFile, PassphraseRequest,
     PassphraseSource, Secret,
 };
+pub use pkcs11_ref::SUFFIX as TOKEN_REF_SUFFIX;
 pub use session::{Session, SessionError, SessionInfo};
 pub(crate) use store::inspect_file;
 pub use store::{KeyInfo, KeyStore, Scan, Skipped};

@@ -12,10 +12,12 @@ use super::fsio::{self, DirLock};
 use super::layout::{self, Location};
 use super::passphrase::PassphraseSource;
 use super::pemblock::{self, PemBlock};
+use super::pkcs11_ref;
 use super::role::{role_takes_gun, validate_role_gun};
 use super::session::{RoleCache, Session};
 use super::unlock::{self, Target};
 use super::KeystoreError;
+use crate::crypto::pkcs11::{Pkcs11Uri, TokenError, Tokens};
 use crate::crypto::private::{Algorithm, PrivateKey};
 use crate::crypto::CryptoError;
 use crate::tuf::KeyId;
@@ -62,6 +64,8 @@ pub struct KeyStore {
     unlocked: std::sync::Arc<Unlocked>,
     /// An open unlock session (`vouch key unlock`): KEKs derived earlier, by salt.
     session: Option<Session>,
+    /// How to reach PKCS#11 tokens, for keys the store records as token references.
+    tokens: Option<std::sync::Arc<Tokens>>,
 }
 
 /// Keys this key store generated or opened, once [`KeyStore::keep_unlocked_keys`] was
@@ -123,6 +127,7 @@ impl KeyStore {
             private_dir,
             unlocked: Default::default(),
             session: None,
+            tokens: None,
         })
     }
 
@@ -141,6 +146,22 @@ impl KeyStore {
         self.unlocked
             .1
             .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Reach PKCS#11 tokens through `tokens` (module and PIN source): keys recorded as
+    /// token references load from there, and [`Self::generate_on_token`] /
+    /// [`Self::import_token_key`] work. Clones of this store share the open sessions.
+    pub fn with_tokens(mut self, tokens: Option<std::sync::Arc<Tokens>>) -> KeyStore {
+        self.tokens = tokens;
+        self
+    }
+
+    fn tokens(&self, uri: &Pkcs11Uri) -> Result<&Tokens> {
+        self.tokens.as_deref().ok_or_else(|| {
+            KeystoreError::Token(TokenError::NoModule {
+                uri: uri.to_string(),
+            })
+        })
     }
 
     pub fn session(&self) -> Option<&Session> {
@@ -178,8 +199,24 @@ impl KeyStore {
                 }),
             }
         }
+        for path in pkcs11_ref::list(&self.private_dir)? {
+            match pkcs11_ref::read(&path) {
+                Ok((id, r)) => scan.keys.push(r.info(id, path)),
+                Err(e) => scan.skipped.push(Skipped {
+                    path,
+                    reason: e.to_string(),
+                }),
+            }
+        }
+        // A key file and a token reference for one ID: the key file is listed.
         scan.keys.sort_by(|a, b| {
-            (&a.id, a.legacy_layout, &a.path).cmp(&(&b.id, b.legacy_layout, &b.path))
+            let token = |k: &KeyInfo| matches!(k.format, FileFormat::Token { .. });
+            (&a.id, token(a), a.legacy_layout, &a.path).cmp(&(
+                &b.id,
+                token(b),
+                b.legacy_layout,
+                &b.path,
+            ))
         });
         scan.keys.dedup_by(|later, first| later.id == first.id);
         Ok(scan)
@@ -192,7 +229,92 @@ impl KeyStore {
 
     /// The key with this ID.
     pub fn info(&self, id: &KeyId) -> Result<KeyInfo> {
-        Ok(read_entry(&self.locate(id)?)?.0)
+        match self.locate(id) {
+            Ok(loc) => Ok(read_entry(&loc)?.0),
+            Err(e @ KeystoreError::NotFound { .. }) => match self.token_ref(id)? {
+                Some((info, _)) => Ok(info),
+                None => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The token reference recorded for `id`, if there is one.
+    fn token_ref(&self, id: &KeyId) -> Result<Option<(KeyInfo, pkcs11_ref::TokenRef)>> {
+        let path = pkcs11_ref::path(&self.private_dir, id);
+        if !std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_file()) {
+            return Ok(None);
+        }
+        let (found, r) = pkcs11_ref::read(&path)?;
+        Ok(Some((r.info(found, path), r)))
+    }
+
+    /// Open the token key `id` refers to (logging in to its token once per command).
+    fn load_token(&self, info: KeyInfo, r: &pkcs11_ref::TokenRef) -> Result<(PrivateKey, KeyInfo)> {
+        let corrupt = |reason: String| KeystoreError::Corrupt {
+            path: info.path.clone(),
+            reason,
+        };
+        let uri = r.parsed_uri().map_err(corrupt)?;
+        let point = r.point().map_err(corrupt)?;
+        let key = self.tokens(&uri)?.find_key(&uri, Some(&point))?;
+        let key = PrivateKey::from_token(key);
+        if key.key_id() != info.id {
+            return Err(KeystoreError::IdMismatch {
+                path: info.path.clone(),
+                expected: info.id.to_string(),
+                actual: key.key_id().to_string(),
+            });
+        }
+        Ok((key, info))
+    }
+
+    /// Generate an ECDSA P-256 key on the token `uri` names (its `object` is the new
+    /// key's label), non-extractable, and record it for `role` / `gun`.
+    pub fn generate_on_token(
+        &self,
+        uri: &Pkcs11Uri,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<(PrivateKey, KeyInfo)> {
+        validate_role_gun(role, gun)?;
+        let key = PrivateKey::from_token(self.tokens(uri)?.generate(uri)?);
+        let info = self.record_token_key(&key, role, gun)?;
+        Ok((key, info))
+    }
+
+    /// Record a key that is already on a token (`uri` names it) for `role` / `gun`.
+    pub fn import_token_key(
+        &self,
+        uri: &Pkcs11Uri,
+        role: &str,
+        gun: Option<&str>,
+    ) -> Result<(PrivateKey, KeyInfo)> {
+        validate_role_gun(role, gun)?;
+        let key = PrivateKey::from_token(self.tokens(uri)?.find_key(uri, None)?);
+        let info = self.record_token_key(&key, role, gun)?;
+        Ok((key, info))
+    }
+
+    fn record_token_key(&self, key: &PrivateKey, role: &str, gun: Option<&str>) -> Result<KeyInfo> {
+        let r = pkcs11_ref::TokenRef::new(key, role, gun)?;
+        let id = key.key_id();
+        let path = pkcs11_ref::path(&self.private_dir, &id);
+        let _lock = self.write_lock()?;
+        if let Ok(existing) = self.locate(&id) {
+            return Err(KeystoreError::AlreadyExists {
+                id: id.to_string(),
+                path: existing.path,
+            });
+        }
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Err(KeystoreError::AlreadyExists {
+                id: id.to_string(),
+                path,
+            });
+        }
+        fsio::write_atomic(&path, &r.encode())?;
+        Ok(r.info(id, path))
     }
 
     /// Whether the store has a file for key `id`: `Ok(false)` when it has none, an error
@@ -234,7 +356,15 @@ impl KeyStore {
     /// Load and decrypt a key. The decrypted key's ID must equal `id` (the file name).
     /// The returned info has the algorithm filled in.
     pub fn load(&self, id: &KeyId, pass: &dyn PassphraseSource) -> Result<(PrivateKey, KeyInfo)> {
-        let (mut info, block, file) = self.read(id)?;
+        let (mut info, block, file) = match self.read_file(id) {
+            Err(e @ KeystoreError::NotFound { .. }) => {
+                return match self.token_ref(id)? {
+                    Some((info, r)) => self.load_token(info, &r),
+                    None => Err(e),
+                }
+            }
+            other => other?,
+        };
         let digest = self.unlocked.digest(&file);
         if let Some(key) = digest.as_ref().and_then(|d| self.unlocked.get(id, d)) {
             info.algorithm = Some(key.algorithm().as_str().to_owned());
@@ -397,7 +527,9 @@ impl KeyStore {
         let (key, _) = self.open_block(&info, &block, old)?;
         let format = format.unwrap_or(match info.format {
             FileFormat::Scrypt { .. } | FileFormat::Unencrypted => KeyFormat::Vouch,
-            FileFormat::Pbkdf2 { .. } | FileFormat::Legacy { .. } => KeyFormat::Notary,
+            FileFormat::Pbkdf2 { .. } | FileFormat::Legacy { .. } | FileFormat::Token { .. } => {
+                KeyFormat::Notary
+            }
         });
         let gun = info.gun.as_deref().filter(|_| role_takes_gun(&info.role));
         let (block, asked) = encode_new(&key, &info.role, gun, format, new, None)?;
@@ -421,9 +553,14 @@ impl KeyStore {
     }
 
     /// Delete every file holding key `id`. Returns the removed paths.
+    /// A token key's reference is removed; the key stays on its token.
     pub fn remove(&self, id: &KeyId) -> Result<Vec<PathBuf>> {
         let _lock = self.write_lock()?;
-        let paths: Vec<PathBuf> = self.locations(id)?.into_iter().map(|l| l.path).collect();
+        let mut paths: Vec<PathBuf> = self.locations(id)?.into_iter().map(|l| l.path).collect();
+        let reference = pkcs11_ref::path(&self.private_dir, id);
+        if std::fs::symlink_metadata(&reference).is_ok() {
+            paths.push(reference);
+        }
         if paths.is_empty() {
             return Err(self.not_found(id.as_str()));
         }
@@ -474,11 +611,26 @@ impl KeyStore {
             .ok_or_else(|| self.not_found(id.as_str()))
     }
 
-    /// The key's info, its key block and the file's bytes.
+    /// The key's info, its key block and the file's bytes. A key on a token has none:
+    /// `OnToken` says so.
     pub(crate) fn read(
         &self,
         id: &KeyId,
     ) -> Result<(KeyInfo, PemBlock, zeroize::Zeroizing<Vec<u8>>)> {
+        match self.read_file(id) {
+            Err(e @ KeystoreError::NotFound { .. }) => match self.token_ref(id)? {
+                Some((_, r)) => Err(KeystoreError::OnToken {
+                    id: id.to_string(),
+                    uri: r.uri,
+                    reason: "it never leaves the token: it has no passphrase and cannot be exported or backed up".into(),
+                }),
+                None => Err(e),
+            },
+            other => other,
+        }
+    }
+
+    fn read_file(&self, id: &KeyId) -> Result<(KeyInfo, PemBlock, zeroize::Zeroizing<Vec<u8>>)> {
         let loc = self.locate(id)?;
         let bytes = fsio::read_key_file(&loc.path)?;
         let (info, block) = describe(&loc, &bytes)?;

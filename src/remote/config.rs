@@ -390,6 +390,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "registries",
     "max_root_size",
     "tofu",
+    "pkcs11_module",
 ];
 /// Keys of `remote_server` and of each `remote_servers` entry (notary's).
 pub const SERVER_KEYS: &[&str] = &[

@@ -5,7 +5,6 @@
 use crate::crypto::CanonicalKeyId as _;
 use std::collections::BTreeSet;
 
-use crate::crypto::private::pkcs8::Pkcs8Flavor;
 use crate::crypto::private::{Algorithm, PrivateKey};
 use crate::crypto::x509;
 use crate::keystore::KeyFormat;
@@ -102,6 +101,11 @@ pub fn rotate(
     let state = current(env, local)?;
     let gun = local.gun();
     let g = Some(gun.as_str());
+    if opts.role == RotateRole::Root && opts.key.is_none() {
+        // Open the current root keys before a new one is written: a wrong passphrase or
+        // PIN, or a token that is not there, fails with nothing changed.
+        super::publish::load_signers(env, gun.as_str(), &state.root.role().base_role("root")?)?;
+    }
     let new_key = match (&opts.key, opts.role, opts.server_managed) {
         (Some(_), _, true) => {
             return Err(TrustError::BadInput(
@@ -337,9 +341,9 @@ fn build(
     Ok((root, extra))
 }
 
+/// A copy of the key (a key on a PKCS#11 token shares its session: it cannot be copied out).
 fn clone_key(k: &PrivateKey) -> Result<PrivateKey, Error> {
-    let der = k.to_pkcs8_der(Pkcs8Flavor::Standard)?;
-    Ok(PrivateKey::from_pkcs8_der(&der)?)
+    Ok(k.clone())
 }
 
 fn describe(

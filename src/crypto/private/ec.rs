@@ -43,6 +43,8 @@ pub struct EcdsaSigningKey {
     scalar: Zeroizing<[u8; 32]>,
     /// Uncompressed SEC1: `04 ‖ x ‖ y`.
     point: [u8; 65],
+    /// A key on a PKCS#11 token: it signs there, and `scalar` is all zeros (never used).
+    token: Option<std::sync::Arc<crate::crypto::pkcs11::TokenKey>>,
 }
 
 impl fmt::Debug for EcdsaSigningKey {
@@ -70,6 +72,7 @@ impl EcdsaSigningKey {
             (Ok(scalar), Some(Ok(point))) => Ok(EcdsaSigningKey {
                 scalar: Zeroizing::new(*scalar),
                 point: *point,
+                token: None,
             }),
             _ => Err(failed()),
         }
@@ -85,6 +88,7 @@ impl EcdsaSigningKey {
                 let key = EcdsaSigningKey {
                     scalar,
                     point: *point,
+                    token: None,
                 };
                 key.ring_pair(&ECDSA_P256_SHA256_FIXED_SIGNING)
                     .map_err(|_| mismatch())?;
@@ -111,7 +115,11 @@ impl EcdsaSigningKey {
         let encoded = secret.public_key().to_encoded_point(false);
         let mut point = [0u8; 65];
         point.copy_from_slice(encoded.as_bytes());
-        Ok(EcdsaSigningKey { scalar, point })
+        Ok(EcdsaSigningKey {
+            scalar,
+            point,
+            token: None,
+        })
     }
 
     /// The key a `p256` signing key holds (its public point is already computed there).
@@ -126,12 +134,36 @@ impl EcdsaSigningKey {
         );
         let mut scalar = Zeroizing::new([0u8; 32]);
         scalar.copy_from_slice(&Zeroizing::new(key.to_bytes()));
-        EcdsaSigningKey { scalar, point }
+        EcdsaSigningKey {
+            scalar,
+            point,
+            token: None,
+        }
     }
 
-    /// The secret scalar, big-endian, 32 bytes.
-    pub fn to_bytes(&self) -> Zeroizing<[u8; 32]> {
-        self.scalar.clone()
+    /// A key held on a PKCS#11 token: it signs there and cannot be exported.
+    pub fn from_token(key: crate::crypto::pkcs11::TokenKey) -> EcdsaSigningKey {
+        EcdsaSigningKey {
+            scalar: Zeroizing::new([0u8; 32]),
+            point: *key.public_point(),
+            token: Some(std::sync::Arc::new(key)),
+        }
+    }
+
+    /// The token key behind this key, if it is on a token.
+    pub fn token(&self) -> Option<&crate::crypto::pkcs11::TokenKey> {
+        self.token.as_deref()
+    }
+
+    /// The secret scalar, big-endian, 32 bytes. A key on a token has none to give.
+    pub fn to_bytes(&self) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+        match &self.token {
+            Some(t) => Err(CryptoError::Unsupported(format!(
+                "the key is on a PKCS#11 token ({}) and cannot be exported",
+                t.uri()
+            ))),
+            None => Ok(self.scalar.clone()),
+        }
     }
 
     /// The public point, uncompressed SEC1 (`04 ‖ x ‖ y`).
@@ -155,11 +187,20 @@ impl EcdsaSigningKey {
 
     /// ECDSA over SHA-256 of `msg`, as raw `r ‖ s` (64 bytes; TUF's `ecdsa` method).
     pub fn sign_fixed(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if let Some(t) = &self.token {
+            return Ok(t.sign_digest(&sha256(msg))?.to_vec());
+        }
         self.sign_with(&ECDSA_P256_SHA256_FIXED_SIGNING, msg)
     }
 
     /// ECDSA over SHA-256 of `msg`, as a DER `ECDSA-Sig-Value` (X.509 ecdsa-with-SHA256).
     pub fn sign_asn1(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if let Some(t) = &self.token {
+            let fixed = t.sign_digest(&sha256(msg))?;
+            let sig = p256::ecdsa::Signature::from_slice(&fixed)
+                .map_err(|e| CryptoError::SigningFailed(format!("ecdsa: {e}")))?;
+            return Ok(sig.to_der().as_bytes().to_vec());
+        }
         self.sign_with(&ECDSA_P256_SHA256_ASN1_SIGNING, msg)
     }
 
@@ -188,6 +229,11 @@ impl EcdsaSigningKey {
             &SystemRandom::new(),
         )
     }
+}
+
+fn sha256(msg: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(msg).into()
 }
 
 /// A scalar as `p256`'s `SecretKey::from_slice` takes it: 24 to 32 big-endian bytes,

@@ -42,6 +42,8 @@ impl KeyStore {
             .iter()
             .filter(|k| sel.roles.is_empty() || sel.roles.contains(&k.role))
             .filter(|k| sel.guns.is_empty() || sel.guns.iter().any(|g| in_gun(k, g)))
+            // Keys on PKCS#11 tokens never leave them: not in any backup.
+            .filter(|k| !matches!(k.format, crate::keystore::FileFormat::Token { .. }))
             .collect();
         // As `key list` shows them: root keys first, then by GUN, role and ID.
         selected.sort_by(|a, b| {

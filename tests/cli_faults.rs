@@ -1,7 +1,7 @@
 //! Faults against the real notary-server, each followed by the next command, with the
 //! real `notary` CLI as the judge of what is published: a full disk at every point of
 //! `init` and `sign` (a small tmpfs, filled to leave 0, 1, 2, … pages), and `sign` killed
-//! at every rename. Whatever happened, the command said the truth (published → exit 0),
+//! at every rename and at every fsync. Whatever happened, the command said the truth (published → exit 0),
 //! nothing is half done, and the next command finishes the job.
 
 mod support;
@@ -195,11 +195,20 @@ fn a_full_disk_at_any_point_of_init_leaves_a_repository_the_next_init_finishes()
 /// lists — each killed tag either published whole or not at all, never twice.
 #[test]
 fn sign_killed_at_any_rename_on_notary_server_then_notary_and_vouch_agree() {
+    sign_killed_at_any("rename,renameat,renameat2", "example.com/faults/sign-kill-rename");
+}
+
+/// The same at every fsync: a kill between a write and its rename.
+#[test]
+fn sign_killed_at_any_fsync_on_notary_server_then_notary_and_vouch_agree() {
+    sign_killed_at_any("fsync,fdatasync", "example.com/faults/sign-kill-fsync");
+}
+
+fn sign_killed_at_any(syscalls: &str, gun: &str) {
     let server = NotaryServer::start();
     let tmp = tempfile::tempdir().unwrap();
     let trust = tmp.path().join("trust");
     let judge = tmp.path().join("judge");
-    let gun = "example.com/faults/sign-kill";
     ok(vouch(&trust, &server), &["init", gun]);
     ok(vouch(&trust, &server), &["sign", &pair(gun, "v0")]);
     for n in 1..MAX_STEPS {
@@ -226,7 +235,7 @@ fn sign_killed_at_any_rename_on_notary_server_then_notary_and_vouch_agree() {
         if !killed {
             assert!(
                 out.status.success(),
-                "sign under strace (rename {n}): {}",
+                "sign under strace ({syscalls} {n}): {}",
                 String::from_utf8_lossy(&out.stderr)
             );
         }
@@ -235,18 +244,18 @@ fn sign_killed_at_any_rename_on_notary_server_then_notary_and_vouch_agree() {
         ok(vouch(&trust, &server), &["publish", gun]);
         ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
         let seen = notary_sees(&judge, &server, gun).unwrap();
-        assert_eq!(seen, vouch_sees(&trust, &server, gun), "rename {n}");
+        assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
         let mut want: Vec<(String, String)> = (1..=n)
             .map(|i| format!("k{i}"))
             .chain(["v0".to_owned()])
             .map(|t| (t.clone(), digest(&t)))
             .collect();
         want.sort();
-        assert_eq!(seen, want, "rename {n}");
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "rename {n}");
+        assert_eq!(seen, want, "{syscalls} {n}");
+        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
         if !killed {
             return;
         }
     }
-    panic!("sign was still killed at rename {MAX_STEPS}");
+    panic!("sign was still killed at {syscalls} {MAX_STEPS}");
 }

@@ -278,7 +278,11 @@ pub fn ceremony(e: &CeremonyError) -> Option<String> {
 
 pub fn trust(e: &TrustError) -> Option<String> {
     match e {
-            TrustError::NoTrustData { gun, .. } | TrustError::NotInitialized { gun, .. } => Some(format!(
+            // Said to readers too (verify, list in a deploy job): they cannot create it.
+            TrustError::NoTrustData { gun, .. } => Some(format!(
+                "check the repository name and the server (`vouch config show {gun}` says which is used); its publisher creates it"
+            )),
+            TrustError::NotInitialized { gun, .. } => Some(format!(
                 "check the repository name and --server; to create it run `vouch init {gun}`"
             )),
             TrustError::NotReadyToSign { .. } => Some(

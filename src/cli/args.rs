@@ -66,11 +66,13 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub keyring: bool,
 
-    /// More detail on stderr.
-    #[arg(long, short = 'v', global = true)]
-    pub verbose: bool,
+    /// Tell what happens on stderr: -v the requests (method, URL, status, time) and where
+    /// trust data came from (server or cache), roles and versions; -vv also each request's
+    /// reply headers that matter (no credentials are ever printed).
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// Only answers (stdout) and errors: no notes, warnings or progress on stderr.
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
@@ -344,6 +346,10 @@ pub struct TrustArgs {
     /// Use only the local cache; no network. Expired metadata is still refused.
     #[arg(long)]
     pub offline: bool,
+    /// When the server cannot be reached (what would exit 3), read the verified cache
+    /// instead, with a warning naming its age. `list` and `inspect` always do.
+    #[arg(long, conflicts_with = "offline")]
+    pub cache_fallback: bool,
 }
 
 #[derive(Debug, Subcommand)]

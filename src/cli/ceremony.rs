@@ -122,7 +122,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             expires,
             out,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let local = LocalRepo::new(&ctx.trust_dir, &gun);
             let anchoring = ctx.trust_policy(&gun)?;
@@ -299,7 +299,9 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
     let guns: Vec<String> = if guns.is_empty() {
         cached_guns(&ctx.trust_dir)
     } else {
-        guns.to_vec()
+        guns.iter()
+            .map(|g| ctx.gun(g).map(|g| g.to_string()))
+            .collect::<CliResult<_>>()?
     };
     if guns.is_empty() {
         ctx.note(format!("No repositories in {}.", ctx.trust_dir.display()));
@@ -472,7 +474,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
 }
 
 pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
     let keys = &session.keys;
     let env = session.env();

@@ -26,7 +26,7 @@ fn env_set(name: &str) -> Option<String> {
 
 fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
     use vouch::remote::config::CONFIG_FILE;
-    let gun = gun.map(vouch::remote::Gun::parse).transpose()?;
+    let gun = gun.map(|g| ctx.gun(g)).transpose()?;
     let g = &ctx.global;
     let mut out = Vec::new();
 

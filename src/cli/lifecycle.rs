@@ -15,7 +15,7 @@ use vouch::tuf::PublicKey;
 
 use super::args::{DelegationCommand, KeyFormatArg, SignerCommand};
 use super::output::{print_json, Table};
-use super::repo::{parse_gun, stage_and_maybe_publish, versions};
+use super::repo::{stage_and_maybe_publish, versions};
 use super::{prompt, usage, CliResult, Context};
 
 #[allow(clippy::too_many_arguments)]
@@ -29,7 +29,7 @@ pub fn key_rotate(
     yes: bool,
     key_format: KeyFormatArg,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let role = RotateRole::parse(role).ok_or_else(|| {
         usage(format!(
             "cannot rotate {role:?}: choose root, targets, snapshot or timestamp"
@@ -222,7 +222,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             all_paths,
             stage,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             check_delegation_name(&role)?;
             if keys.is_empty() && paths.is_empty() && !all_paths {
                 return Err(usage(
@@ -268,7 +268,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             all_paths,
             stage,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             check_delegation_name(&role)?;
             let change = if keys.is_empty() && paths.is_empty() && !all_paths {
                 delete_delegation(&role)
@@ -288,7 +288,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             Ok(())
         }
         DelegationCommand::List { gun } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let mut rows = Vec::new();
@@ -358,7 +358,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
     match cmd {
         SignerCommand::Add { name, gun, keys } => {
             check_signer_name(&name)?;
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let store = ctx.key_store()?;
             let add_keys = keys
                 .iter()
@@ -384,7 +384,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
         }
         SignerCommand::Remove { name, gun } => {
             check_signer_name(&name)?;
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let role = format!("targets/{name}");
@@ -443,7 +443,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
 }
 
 pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     for r in roles {
         if r != "targets" && !vouch::tuf::roles::is_delegation(r) {
             return Err(usage(format!(

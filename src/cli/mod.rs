@@ -9,6 +9,7 @@ mod doctor;
 mod key;
 mod lifecycle;
 mod manifests;
+mod names;
 mod output;
 mod progress;
 mod prompt;
@@ -27,6 +28,8 @@ use args::{Cli, Command, GlobalOpts};
 pub struct CliError {
     inner: Box<Error>,
     context: Option<String>,
+    /// Said before the library's advice (e.g. "did you mean …").
+    extra_hint: Option<String>,
 }
 
 impl CliError {
@@ -37,7 +40,26 @@ impl CliError {
         }
     }
     pub fn hint(&self) -> Option<String> {
-        vouch::advice::hint(&self.inner)
+        let advice = vouch::advice::hint(&self.inner);
+        match (&self.extra_hint, advice) {
+            (Some(x), Some(a)) => Some(format!("{x}; {a}")),
+            (Some(x), None) => Some(x.clone()),
+            (None, a) => a,
+        }
+    }
+    /// The trust-layer cause, when it is one.
+    pub fn trust_error(&self) -> Option<&vouch::trust::TrustError> {
+        match self.inner.as_ref() {
+            Error::Trust(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub fn is_usage(&self) -> bool {
+        matches!(self.inner.as_ref(), Error::Usage(_))
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.extra_hint = Some(hint.into());
+        self
     }
     /// The causes under the error, outermost first, that its message does not already
     /// say (a typed error often quotes its source in its own message).
@@ -239,6 +261,7 @@ impl<E: Into<Error>> From<E> for CliError {
         CliError {
             inner: Box::new(e.into()),
             context: None,
+            extra_hint: None,
         }
     }
 }
@@ -247,6 +270,7 @@ pub fn usage(msg: impl Into<String>) -> CliError {
     CliError {
         inner: Box::new(Error::Usage(msg.into())),
         context: None,
+        extra_hint: None,
     }
 }
 
@@ -389,7 +413,7 @@ impl Session {
         };
         vouch::trust::RepoState::fetch(self.remote.as_ref(), &self.local, policy)?.ok_or_else(
             || {
-                CliError::from(vouch::trust::TrustError::NoTrustData {
+                CliError::from(vouch::trust::TrustError::NotInitialized {
                     gun: self.local.gun().to_string(),
                     remote: self.remote.describe(),
                 })
@@ -417,6 +441,8 @@ pub struct Context {
     config_bytes: std::cell::OnceCell<Option<Vec<u8>>>,
     /// The remote part of the config file, parsed once.
     remote_config: std::cell::OnceCell<vouch::remote::RemoteConfig>,
+    /// Names whose normalisation was already said.
+    names_noted: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
@@ -436,6 +462,7 @@ impl Context {
             default_notice: std::cell::Cell::new(false),
             config_bytes: std::cell::OnceCell::new(),
             remote_config: std::cell::OnceCell::new(),
+            names_noted: Default::default(),
         })
     }
 
@@ -662,6 +689,13 @@ impl Context {
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.global.quiet {
             eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// What happens, on stderr, with -v (`level` 1) or -vv (2).
+    pub fn trace(&self, level: u8, msg: impl AsRef<str>) {
+        if self.global.verbose >= level {
+            eprintln!("vouch: {}", msg.as_ref());
         }
     }
 

@@ -27,7 +27,7 @@ pub(super) fn cmd_init(
     server_managed_snapshot: bool,
     key_format: KeyFormatArg,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
     let root_key = match root_key {
         Some(p) => Some(session.keys.find(p)?.id),
@@ -283,7 +283,7 @@ fn do_publish(
 }
 
 pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
     let entries = if !local.dir().exists() {
@@ -367,7 +367,7 @@ pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
 }
 
 pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
     let session = ctx.session(&gun, Access::PushPull)?;
@@ -389,7 +389,7 @@ pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
 /// `reset`: drop staged changes by number (as `status` numbers them) or all of them,
 /// unreadable ones included: this is the way out of a changelist nothing else can read.
 pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     if !all && numbers.is_empty() {
         return Err(usage(
             "say which changes to drop: --all, or -n 0,2 (numbers from `vouch status`)",
@@ -434,9 +434,13 @@ pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<R
 
 pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
     use super::registry::{served_tags, Served};
-    let gun = parse_gun(gun)?;
-    let remote = ctx.remote(Some(&gun), Access::Pull)?;
-    let state = fetch_state(ctx, &gun, remote.as_ref())?;
+    let gun = ctx.gun(gun)?;
+    // As notary: an unreachable server falls back to the verified cache, with a warning.
+    let fallback = super::args::TrustArgs {
+        offline: false,
+        cache_fallback: true,
+    };
+    let state = super::verify::load_state(ctx, &gun, &fallback)?;
     let targets = view::all_targets(&state);
     let digest = |t: &view::TargetEntry| t.sha256_hex().map(|h| format!("sha256:{h}"));
     let (registry, served) = if check_registry {
@@ -505,7 +509,7 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
 }
 
 pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     if remote_too {
         let remote = ctx.remote(Some(&gun), Access::Admin)?;

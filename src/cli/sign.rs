@@ -75,7 +75,7 @@ fn parse_tag_pair(
         None => super::registry::digest_and_size(ctx, &r, digest, size, no_registry_check)?,
     };
     Ok(TagSpec {
-        gun: parse_gun(&r.gun())?,
+        gun: ctx.image_gun(image, &r)?,
         tag,
         meta: image_meta(&d, n)?,
     })
@@ -164,7 +164,7 @@ pub(super) fn cmd_sign_check(
     for l in &lines {
         let image = l.split_once('=').map_or(l.as_str(), |(i, _)| i);
         let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
-        guns.insert(parse_gun(&r.gun())?.to_string());
+        guns.insert(ctx.image_gun(image, &r)?.to_string());
     }
     let mut reports = Vec::new();
     let mut problems = Vec::new();
@@ -323,7 +323,7 @@ pub(super) fn cmd_sign_file(
     from_dir: Option<&Path>,
     stage: bool,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     if let Some(dir) = from_dir {
         collect_files(dir, dir, &mut files)?;
@@ -409,7 +409,7 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
             return Err(usage("give IMAGE:TAG, or GUN and one or more target names"));
         }
         by_gun
-            .entry(args[0].clone())
+            .entry(ctx.gun(&args[0])?.to_string())
             .or_default()
             .extend(args[1..].iter().cloned());
     } else {
@@ -419,7 +419,10 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
                 .tag
                 .clone()
                 .ok_or_else(|| usage(format!("{a}: name the tag to remove (IMAGE:TAG)")))?;
-            by_gun.entry(r.gun()).or_default().push(tag);
+            by_gun
+                .entry(ctx.image_gun(a, &r)?.to_string())
+                .or_default()
+                .push(tag);
         }
     }
     for (gun, names) in by_gun {
@@ -498,7 +501,7 @@ pub(super) fn cmd_unsign_missing(
             "--missing-in-registry takes one repository (GUN), no tags",
         ));
     };
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let remote = ctx.remote(Some(&gun), Access::Pull)?;
     let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
     let targets = vouch::trust::view::all_targets(&state);

@@ -20,7 +20,16 @@ const DEFAULT_LOCK: &str = "vouch-trust.json";
 
 /// Load the verified state of `gun`, anchored as the global trust options say (online,
 /// or from the cache alone with --offline); the cache keeps what was downloaded.
+///
+/// With `--cache-fallback` (always for `list` and `inspect`), a server that cannot be
+/// reached is replaced by the verified cache, anchored as usual, with a warning naming the
+/// cache's age. An error about a repository this machine does not know names the ones it
+/// does ("did you mean …").
 pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
+    load_state_inner(ctx, gun, trust).map_err(|e| ctx.read_error(gun, e))
+}
+
+fn load_state_inner(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
     let anchoring = ctx.trust_policy(gun)?;
     let policy = LoadPolicy {
@@ -28,14 +37,54 @@ pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<Repo
         check_expiry: true,
         trust: &anchoring,
     };
-    let remote = if trust.offline {
-        None
-    } else {
-        Some(ctx.remote(Some(gun), Access::Pull)?)
-    };
-    let state = verdict::load(remote.as_deref(), &local, policy)?;
-    announce(ctx, &state, remote.as_deref());
-    Ok(state)
+    if trust.offline {
+        ctx.trace(
+            1,
+            format!("{gun}: reading the local cache only (--offline)"),
+        );
+        let state = verdict::load(None, &local, policy)?;
+        announce(ctx, &state, None);
+        return Ok(state);
+    }
+    let online = ctx.remote(Some(gun), Access::Pull).and_then(|remote| {
+        let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
+        announce(ctx, &state, Some(remote.as_ref()));
+        Ok(state)
+    });
+    match online {
+        Err(e) if trust.cache_fallback && e.exit_code() == vouch::ExitCode::Remote => {
+            let Ok(state) = verdict::load(None, &local, policy) else {
+                // Nothing verified to fall back on: the server's error is the answer.
+                return Err(e);
+            };
+            ctx.warn(format!(
+                "the server could not be reached ({}); showing the verified cache of {gun}{}",
+                e.message(),
+                cache_age(&local)
+                    .map(|a| format!(", last updated from the server {a} ago"))
+                    .unwrap_or_default()
+            ));
+            announce(ctx, &state, None);
+            Ok(state)
+        }
+        other => other,
+    }
+}
+
+/// How long ago the cache of `local` was last written: the newest metadata file.
+fn cache_age(local: &LocalRepo) -> Option<String> {
+    let newest = std::fs::read_dir(local.metadata_dir())
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .max()?;
+    let secs = newest.elapsed().unwrap_or_default().as_secs();
+    Some(match secs {
+        s if s < 120 => format!("{s} seconds"),
+        s if s < 2 * 3600 => format!("{} minutes", s / 60),
+        s if s < 2 * 86400 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86400),
+    })
 }
 
 /// Say on stderr what the user must know about how a state was trusted: trust on first
@@ -79,7 +128,7 @@ pub fn verify(
         .tag
         .clone()
         .ok_or_else(|| usage(format!("{image}: name the tag to verify (IMAGE:TAG)")))?;
-    let gun = Gun::parse(&r.gun())?;
+    let gun = ctx.image_gun(image, &r)?;
     let state = load_state(ctx, &gun, trust)?;
     let mut want = Vec::new();
     if let Some(d) = digest {
@@ -131,7 +180,7 @@ pub fn verify_file(
     file: &Path,
     trust: &TrustArgs,
 ) -> CliResult {
-    let gun = Gun::parse(gun)?;
+    let gun = ctx.gun(gun)?;
     let reader = std::fs::File::open(file)
         .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let state = load_state(ctx, &gun, trust)?;
@@ -158,8 +207,13 @@ pub fn verify_file(
 }
 
 pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
-    let gun = Gun::parse(gun)?;
-    let state = load_state(ctx, &gun, trust)?;
+    let gun = ctx.gun(gun)?;
+    // As notary: an unreachable server falls back to the verified cache, with a warning.
+    let trust = TrustArgs {
+        cache_fallback: !trust.offline,
+        ..trust.clone()
+    };
+    let state = load_state(ctx, &gun, &trust)?;
     let root = state.root().role();
     let mut roles = Vec::new();
     for name in ["root", "targets", "snapshot", "timestamp"] {
@@ -324,7 +378,7 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
             root_key_ids,
             from_cache,
         } => {
-            let gun = Gun::parse(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let path = ctx
                 .trust_lock_path()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK));

@@ -212,7 +212,8 @@ pub fn remote(e: &RemoteError) -> Option<String> {
             RemoteError::Unavailable { url, .. } => {
                 format!("is the server running and reachable at {url}? check --server (or remote_server.url in the config file)")
             }
-            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry".into(),
+            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry (--timeout, VOUCH_TIMEOUT or \"timeout\" in the config file give it longer)".into(),
+            RemoteError::CredentialsOverHttp { .. } => "ask the server's operator for an https:// token service (the `realm` of notary-server's auth block); to send them over plain HTTP anyway, on a network you trust, pass --allow-http-token-service (or VOUCH_ALLOW_HTTP_TOKEN_SERVICE=1, or \"allow_http_token_service\": true in the config file)".into(),
             RemoteError::Tls { cause, .. }
                 if cause.contains("InvalidContentType") || cause.contains("corrupt message") =>
             {

@@ -76,6 +76,17 @@ pub struct GlobalOpts {
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
 
+    /// How long one request to a server may take, e.g. 30s, 2m, 500ms (also VOUCH_TIMEOUT,
+    /// or "timeout" in the config file) [default: 120s; at most 30s of it to connect].
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Send credentials to a notary server's token service even when it is plain http://
+    /// while the server is https:// (also VOUCH_ALLOW_HTTP_TOKEN_SERVICE=1, or
+    /// "allow_http_token_service": true in the config file). Refused by default.
+    #[arg(long, global = true)]
+    pub allow_http_token_service: bool,
+
     /// Trust lock file pinning repositories' root keys (also VOUCH_TRUST_LOCK): every
     /// command that reads a repository's trust data anchors its root there.
     #[arg(long, global = true, value_name = "FILE")]

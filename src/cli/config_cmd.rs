@@ -115,6 +115,18 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
             "default (1 MiB)".to_owned()
         },
     });
+    let (timeouts, timeout_source) = ctx.timeouts()?;
+    out.push(Setting {
+        name: "timeout",
+        value: format!("{}s", timeouts.request.as_secs_f64()).into(),
+        source: timeout_source,
+    });
+    let (allow_http, allow_source) = ctx.allow_http_token_service()?;
+    out.push(Setting {
+        name: "allow_http_token_service",
+        value: allow_http.into(),
+        source: allow_source,
+    });
     out.push(Setting {
         name: "trust_lock",
         value: ctx

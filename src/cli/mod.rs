@@ -10,6 +10,7 @@ mod key;
 mod lifecycle;
 mod manifests;
 mod names;
+mod net;
 mod output;
 mod progress;
 mod prompt;
@@ -584,6 +585,8 @@ impl Context {
             access,
             credentials: CredentialLookup::from_env(),
             max_root_size: Some(resolved.max_root_size),
+            timeouts: self.timeouts()?.0,
+            allow_http_token_service: self.allow_http_token_service()?.0,
             ..Default::default()
         };
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)

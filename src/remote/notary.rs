@@ -66,7 +66,8 @@ impl NotaryServer {
         } else {
             build_client(&opts.tls, &opts.timeouts, false)?
         };
-        let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request);
+        let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request)
+            .allow_http_credentials(opts.allow_http_token_service);
         if plain {
             tokens = tokens.with_https_fallback(opts.tls.clone(), opts.timeouts);
         }
@@ -308,6 +309,8 @@ impl NotaryServer {
                     }
                 }
             }
+            // Credentials that could not be sent are neither looked up nor asked for.
+            self.tokens.check_credentials_may_go(&ch, &self.describe)?;
             let search = self.credentials(r.gun);
             let tried = search.describe();
             if anonymous_first && search.found.is_none() {

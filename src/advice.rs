@@ -301,7 +301,9 @@ pub fn trust(e: &TrustError) -> Option<String> {
             TrustError::Verification { .. } => Some(
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
-            TrustError::NoSuchTarget { gun, .. } | TrustError::UnsignedTag { gun, .. } => {
+            TrustError::NoSuchTarget { gun, .. }
+            | TrustError::UnsignedTag { gun, .. }
+            | TrustError::UnsignedDigest { gun, .. } => {
                 Some(format!("`vouch list {gun}` shows the signed targets"))
             }
             TrustError::RootNeedsResigning { gun, .. } => Some(format!(

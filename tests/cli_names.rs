@@ -267,3 +267,54 @@ fn list_and_inspect_fall_back_to_the_verified_cache_and_verify_only_when_asked()
     c.arg("--tofu");
     fails(c, &["list", gun], 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// verify IMAGE@sha256:… (no tag)
+
+#[test]
+fn verify_by_digest_names_the_tags_that_carry_it() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let v = || vouch(&trust, &server.url);
+    let gun = "example.com/digest/app";
+    ok(v(), &["init", gun]);
+    let d1 = digest("one");
+    let d2 = digest("two");
+    ok(
+        v(),
+        &[
+            "sign",
+            &format!("{gun}:v1=sha256:{d1}:10"),
+            &format!("{gun}:latest=sha256:{d1}:10"),
+            &format!("{gun}:v2=sha256:{d2}:20"),
+        ],
+    );
+
+    let image = format!("{gun}@sha256:{d1}");
+    let out = ok(v(), &["verify", &image]);
+    assert_eq!(out.stdout.trim(), image);
+    assert!(
+        out.stderr.contains(&format!("{gun}:latest, {gun}:v1")),
+        "{}",
+        out.stderr
+    );
+    let out = ok(v(), &["--output", "json", "verify", &image]);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["tags"], serde_json::json!(["latest", "v1"]));
+    assert_eq!(j["digest"], format!("sha256:{d1}"));
+    assert_eq!(j["trusted"], true);
+    assert!(j["tag"].is_null());
+
+    // A digest no tag carries: not trusted (exit 1), said as such.
+    let unsigned = format!("{gun}@sha256:{}", digest("three"));
+    let out = fails(v(), &["--output", "json", "verify", &unsigned], 1);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "trust_unsigned_digest");
+
+    // A tag moved to another digest no longer carries the old one.
+    ok(v(), &["sign", &format!("{gun}:latest=sha256:{d2}:20")]);
+    let out = ok(v(), &["--output", "json", "verify", &image]);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["tags"], serde_json::json!(["v1"]));
+}

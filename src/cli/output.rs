@@ -55,6 +55,9 @@ impl Table {
     }
 }
 
+/// The version of vouch's JSON output (`"vouch_json"` in every document).
+pub const SCHEMA_VERSION: u32 = 1;
+
 /// Set once a JSON answer went to stdout: a failure after it (`expiry`, `list
 /// --check-registry` exit 1 with their answer) adds no error object, so stdout stays one
 /// JSON document.

@@ -124,10 +124,16 @@ pub fn verify(
     check_registry: bool,
 ) -> CliResult {
     let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
-    let tag = r
-        .tag
-        .clone()
-        .ok_or_else(|| usage(format!("{image}: name the tag to verify (IMAGE:TAG)")))?;
+    if r.tag.is_none() {
+        if let Some(d) = r.digest.clone() {
+            return verify_digest(ctx, image, &r, &d, trust, digest, check_registry);
+        }
+    }
+    let tag = r.tag.clone().ok_or_else(|| {
+        usage(format!(
+            "{image}: name the tag to verify (IMAGE:TAG) or the digest (IMAGE@sha256:…)"
+        ))
+    })?;
     let gun = ctx.image_gun(image, &r)?;
     let state = load_state(ctx, &gun, trust)?;
     let mut want = Vec::new();
@@ -162,6 +168,69 @@ pub fn verify(
         }));
     } else {
         println!("{pinned}");
+    }
+    Ok(())
+}
+
+/// `verify IMAGE@sha256:…` with no tag: the digest must be signed under some tag; the
+/// tags that carry it are named.
+fn verify_digest(
+    ctx: &Context,
+    image: &str,
+    r: &Reference,
+    digest: &str,
+    trust: &TrustArgs,
+    also: Option<&str>,
+    check_registry: bool,
+) -> CliResult {
+    if let Some(d) = also {
+        if !d.eq_ignore_ascii_case(digest) {
+            return Err(usage(format!(
+                "--digest {d} differs from the reference's digest {digest}"
+            )));
+        }
+    }
+    let gun = ctx.image_gun(image, r)?;
+    let state = load_state(ctx, &gun, trust)?;
+    let found = verdict::lookup_digest(&state, digest)?;
+    let target = &found.target;
+    if check_registry {
+        for tag in &found.tags {
+            super::registry::check_tag(ctx, r, tag, &target.digest)?;
+        }
+    }
+    let name = vouch::reference::typed_repository(image);
+    let pinned = format!("{name}@{}", target.digest);
+    if ctx.json() {
+        print_json(&json!({
+            "vouch_json": super::output::SCHEMA_VERSION,
+            "trusted": true,
+            "reference": pinned,
+            "gun": gun.as_str(),
+            "tag": null,
+            "tags": found.tags,
+            "digest": target.digest,
+            "size": target.meta.length,
+            "role": target.role,
+            "signed_by": target.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "metadata": role_summary(target),
+            "source": source_name(target.source),
+            "anchored_by": target.anchored_by.as_str(),
+            "trusted_on_first_use": target.first_use,
+        }));
+    } else {
+        println!("{pinned}");
+        ctx.note(format!(
+            "{} is signed as {} ({})",
+            target.digest,
+            found
+                .tags
+                .iter()
+                .map(|t| format!("{name}:{t}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            target.role
+        ));
     }
     Ok(())
 }

@@ -66,9 +66,9 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub keyring: bool,
 
-    /// Tell what happens on stderr: -v the requests (method, URL, status, time) and where
-    /// trust data came from (server or cache), roles and versions; -vv also each request's
-    /// reply headers that matter (no credentials are ever printed).
+    /// Tell what happens on stderr: -v the server used, each request (method, URL, status,
+    /// time), where trust data came from (server or cache), its anchor, roles and versions;
+    /// -vv also the network settings (timeouts, TLS files). Credentials are never printed.
     #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 

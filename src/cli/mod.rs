@@ -587,8 +587,29 @@ impl Context {
             max_root_size: Some(resolved.max_root_size),
             timeouts: self.timeouts()?.0,
             allow_http_token_service: self.allow_http_token_service()?.0,
+            trace: self.request_trace(),
             ..Default::default()
         };
+        self.trace(
+            2,
+            format!(
+                "timeouts: connect {:?}, request {:?}, first request {:?}; TLS CA {}, client certificate {}",
+                opts.timeouts.connect,
+                opts.timeouts.request,
+                opts.timeouts.ping,
+                opts.tls.ca_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "system roots".into()),
+                opts.tls.client_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+            ),
+        );
+        self.trace(
+            1,
+            format!(
+                "{}: {} (from {})",
+                gun.map(|g| g.as_str()).unwrap_or("remote"),
+                resolved.url,
+                resolved.source
+            ),
+        );
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 

@@ -14,6 +14,28 @@ pub const TIMEOUT_ENV: &str = "VOUCH_TIMEOUT";
 pub const HTTP_TOKEN_ENV: &str = "VOUCH_ALLOW_HTTP_TOKEN_SERVICE";
 
 impl Context {
+    /// With -v: each request on stderr as `vouch: GET URL -> 200 (12 ms)` (no headers, no
+    /// bodies, no user info in the URL).
+    pub fn request_trace(&self) -> Option<vouch::remote::http::TraceFn> {
+        if self.global.verbose == 0 {
+            return None;
+        }
+        Some(std::sync::Arc::new(
+            |t: &vouch::remote::http::RequestTrace| {
+                let ms = t.elapsed.as_millis();
+                match (t.status, &t.error) {
+                    (Some(s), _) => eprintln!("vouch: {} {} -> {s} ({ms} ms)", t.method, t.url),
+                    (None, Some(e)) => {
+                        eprintln!("vouch: {} {} -> no reply: {e} ({ms} ms)", t.method, t.url)
+                    }
+                    (None, None) => {
+                        eprintln!("vouch: {} {} -> no reply ({ms} ms)", t.method, t.url)
+                    }
+                }
+            },
+        ))
+    }
+
     /// The timeouts for a remote and where the request timeout came from: `--timeout`,
     /// else `VOUCH_TIMEOUT`, else `timeout` in the config file, else the default (120 s).
     /// The connection gets at most 30 s of it, a first probe at most 5 s.

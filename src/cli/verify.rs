@@ -88,9 +88,35 @@ fn cache_age(local: &LocalRepo) -> Option<String> {
 }
 
 /// Say on stderr what the user must know about how a state was trusted: trust on first
-/// use (loudly), a pin that is behind, skipped delegations.
+/// use (loudly), a pin that is behind, skipped delegations. With -v: where it was read
+/// from, how its root was anchored, and each role's version.
 pub fn announce(ctx: &Context, state: &RepoState, remote: Option<&dyn vouch::remote::Remote>) {
     let gun = &state.gun();
+    if ctx.global.verbose > 0 {
+        let mut roles = vec![format!("root v{}", state.root().role().version)];
+        for (name, t) in state.targets() {
+            roles.push(format!("{name} v{}", t.role().version));
+        }
+        if let Some(s) = state.snapshot() {
+            roles.push(format!("snapshot v{}", s.role().version));
+        }
+        if let Some(t) = state.timestamp() {
+            roles.push(format!("timestamp v{}", t.role().version));
+        }
+        ctx.trace(
+            1,
+            format!(
+                "{gun}: trust data from {}, root anchored by {}; {}",
+                match (state.source(), remote) {
+                    (Source::Remote, Some(r)) => r.describe(),
+                    (Source::Remote, None) => "the server".to_owned(),
+                    (Source::Cache, _) => "the local cache".to_owned(),
+                },
+                state.anchored_by().as_str(),
+                roles.join(", ")
+            ),
+        );
+    }
     if state.first_use() {
         ctx.warn(format!(
             "TRUST ON FIRST USE: nothing pinned or anchored for {gun}; trusting root version {} with root keys {}{}, as --tofu allows. \

@@ -171,6 +171,8 @@ pub struct RemoteOptions {
     /// Send credentials to a plain-`http://` token service of an `https://` notary server
     /// (refused by default: they would cross the network in clear text).
     pub allow_http_token_service: bool,
+    /// Told of every request to a notary server or its token service (`vouch -v`).
+    pub trace: Option<http::TraceFn>,
 }
 
 impl fmt::Debug for RemoteOptions {
@@ -183,6 +185,7 @@ impl fmt::Debug for RemoteOptions {
             .field("prompt", &self.prompt.is_some())
             .field("max_root_size", &self.max_root_size)
             .field("allow_http_token_service", &self.allow_http_token_service)
+            .field("trace", &self.trace.is_some())
             .finish()
     }
 }

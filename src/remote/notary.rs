@@ -36,6 +36,7 @@ pub struct NotaryServer {
     /// `None` until pinged; then the challenge (if the server wants auth).
     challenge: Mutex<Option<Option<Challenge>>>,
     tokens: TokenSource,
+    trace: Option<super::http::TraceFn>,
     /// Credential searches, per GUN registry host (the search runs helpers: do it once).
     creds: Mutex<Vec<(Vec<String>, CredentialSearch)>>,
     /// Scopes for which an anonymous token was not enough.
@@ -67,12 +68,14 @@ impl NotaryServer {
             build_client(&opts.tls, &opts.timeouts, false)?
         };
         let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request)
-            .allow_http_credentials(opts.allow_http_token_service);
+            .allow_http_credentials(opts.allow_http_token_service)
+            .traced(opts.trace.clone());
         if plain {
             tokens = tokens.with_https_fallback(opts.tls.clone(), opts.timeouts);
         }
         Ok(NotaryServer {
             tokens,
+            trace: opts.trace.clone(),
             client,
             base,
             describe,
@@ -113,12 +116,9 @@ impl NotaryServer {
         }
         let url = self.url("v2/");
         let t = self.timeouts.ping;
-        let resp = self
-            .client
-            .get(url.clone())
-            .timeout(t)
-            .send()
-            .map_err(|e| classify_send_error(e, &self.describe, url.as_str(), t))?;
+        let resp =
+            super::http::send_traced(self.client.get(url.clone()).timeout(t), self.trace.as_ref())
+                .map_err(|e| classify_send_error(e, &self.describe, url.as_str(), t))?;
         let status = resp.status().as_u16();
         let challenge = match status {
             200..=299 => None,
@@ -199,7 +199,7 @@ impl NotaryServer {
         if let Some(a) = auth {
             b = b.header(reqwest::header::AUTHORIZATION, a);
         }
-        b.send()
+        super::http::send_traced(b, self.trace.as_ref())
             .map_err(|e| classify_send_error(e, &self.describe, r.url.as_str(), t))
     }
 

@@ -18,6 +18,7 @@ pub(crate) struct TokenSource {
     cache: Mutex<HashMap<(String, String), CachedToken>>,
     /// Credentials may go to an `http://` realm of an `https://` server.
     allow_http: bool,
+    trace: Option<crate::remote::http::TraceFn>,
     /// When `client` has no TLS roots (a plain-HTTP server): how to build one for an
     /// `https://` realm, built at most once.
     https: Option<(
@@ -57,6 +58,12 @@ impl TokenSource {
         self
     }
 
+    /// Report each token request to `trace`.
+    pub(crate) fn traced(mut self, trace: Option<crate::remote::http::TraceFn>) -> Self {
+        self.trace = trace;
+        self
+    }
+
     /// Refuses credentials for `challenge` when its realm is plain HTTP and the server is
     /// HTTPS (unless allowed): checked before credentials are looked up or asked for.
     pub(crate) fn check_credentials_may_go(
@@ -80,6 +87,7 @@ impl TokenSource {
     pub(crate) fn new(client: Client, server_url: Url, timeout: Duration) -> Self {
         TokenSource {
             allow_http: false,
+            trace: None,
             https: None,
             client,
             server_url,
@@ -157,8 +165,7 @@ impl TokenSource {
             }
             None => self.basic_token_request(url, scope, service, creds, timeout)?,
         };
-        let resp = req
-            .send()
+        let resp = crate::remote::http::send_traced(req, self.trace.as_ref())
             .map_err(|e| classify_send_error(e, &remote, realm, timeout))?;
         let status = resp.status().as_u16();
         if status != 200 {

@@ -386,6 +386,13 @@ fn import(
     Ok(())
 }
 
+fn fmt_name(f: KeyFormatArg) -> &'static str {
+    match f {
+        KeyFormatArg::Vouch => "vouch",
+        KeyFormatArg::Notary => "notary",
+    }
+}
+
 fn export(
     ctx: &Context,
     store: &KeyStore,
@@ -409,6 +416,17 @@ fn export(
                 info.id,
                 path.display()
             ));
+            if ctx.json() {
+                print_json(
+                    &json!({"id": info.id.as_str(), "file": path, "format": fmt_name(format)}),
+                );
+            }
+        }
+        None if ctx.json() => {
+            // The encrypted PEM, as the command prints it without --output json.
+            print_json(
+                &json!({"id": info.id.as_str(), "file": null, "format": fmt_name(format), "pem": pem.as_str()}),
+            );
         }
         None => {
             if std::io::stdout().is_terminal() {
@@ -491,6 +509,11 @@ fn passwd(
         updated.id,
         updated.format
     ));
+    if ctx.json() {
+        print_json(
+            &json!({"id": updated.id.as_str(), "changed": true, "encryption": updated.format.to_string()}),
+        );
+    }
     Ok(())
 }
 

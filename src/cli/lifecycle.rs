@@ -14,7 +14,7 @@ use vouch::trust::{Change, TrustError};
 use vouch::tuf::PublicKey;
 
 use super::args::{DelegationCommand, KeyFormatArg, SignerCommand};
-use super::output::{print_json, Table};
+use super::output::{change_json, print_json, Table};
 use super::repo::{stage_and_maybe_publish, versions};
 use super::{prompt, usage, CliResult, Context};
 
@@ -252,12 +252,19 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                 ..Default::default()
             }
             .into_change(ACTION_CREATE, &role);
-            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
             ctx.note(format!(
                 "Delegation {role} in {gun}: keys [{}], paths {:?}",
                 ids.join(", "),
                 add_paths
             ));
+            if ctx.json() {
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"role": role, "added_key_ids": ids, "added_paths": add_paths}),
+                ));
+            }
             Ok(())
         }
         DelegationCommand::Remove {
@@ -270,7 +277,10 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
         } => {
             let gun = ctx.gun(&gun)?;
             check_delegation_name(&role)?;
-            let change = if keys.is_empty() && paths.is_empty() && !all_paths {
+            let whole = keys.is_empty() && paths.is_empty() && !all_paths;
+            let answer = json!({"role": role, "removed_role": whole, "removed_key_ids": keys,
+                "removed_paths": paths, "cleared_all_paths": all_paths});
+            let change = if whole {
                 delete_delegation(&role)
             } else {
                 for k in &keys {
@@ -284,7 +294,10 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                 }
                 .into_change(ACTION_UPDATE, &role)
             };
-            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            if ctx.json() {
+                print_json(&change_json(gun.as_str(), report.as_ref(), answer));
+            }
             Ok(())
         }
         DelegationCommand::List { gun } => {
@@ -376,10 +389,22 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
                     .into_change(ACTION_CREATE, &role),
                 );
             }
-            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &changes, false)?;
             ctx.note(format!(
                 "Added signer {name} to {gun} (targets/{name} and targets/releases)"
             ));
+            if ctx.json() {
+                let ids: Vec<String> = add_keys
+                    .iter()
+                    .filter_map(|k| k.canonical_key_id().ok())
+                    .map(|k| k.to_string())
+                    .collect();
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"signer": name, "roles": [format!("targets/{name}"), "targets/releases"], "key_ids": ids}),
+                ));
+            }
             Ok(())
         }
         SignerCommand::Remove { name, gun } => {
@@ -433,7 +458,14 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
                     .into_change(ACTION_UPDATE, "targets/releases"),
                 );
             }
-            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            if ctx.json() {
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"signer": name, "removed_role": format!("targets/{name}")}),
+                ));
+            }
             ctx.note(format!(
                 "Removed signer {name} from {gun}. Tags it signed in targets/releases stay valid until re-signed: run `vouch witness {gun} targets/releases` with a remaining signer's key to re-sign them, or unsign them."
             ));
@@ -452,7 +484,14 @@ pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> C
         }
     }
     let changes: Vec<Change> = roles.iter().map(|r| witness(r)).collect();
-    stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+    let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
     ctx.note(format!("Witnessed {} in {gun}", roles.join(", ")));
+    if ctx.json() {
+        print_json(&change_json(
+            gun.as_str(),
+            report.as_ref(),
+            json!({"witnessed": roles}),
+        ));
+    }
     Ok(())
 }

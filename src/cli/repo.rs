@@ -414,6 +414,14 @@ pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) 
     }
     cl.remove(&drop)?;
     ctx.note(format!("Dropped {} staged change(s) for {gun}", drop.len()));
+    if ctx.json() {
+        let numbers: Vec<usize> = (0..staged.len())
+            .filter(|i| all || numbers.contains(i))
+            .collect();
+        print_json(
+            &json!({"gun": gun.as_str(), "dropped": numbers, "remaining": staged.len() - numbers.len()}),
+        );
+    }
     Ok(())
 }
 
@@ -450,19 +458,22 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
         (String::new(), None)
     };
     if ctx.json() {
-        print_json(&serde_json::Value::Array(
-            targets
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let mut v = json!({"name": t.name, "digest": digest(t), "size": t.meta.length, "role": t.role});
-                    if let Some(s) = &served {
-                        v["registry"] = s[i].json();
-                    }
-                    v
-                })
-                .collect(),
-        ));
+        let items: Vec<serde_json::Value> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut v = json!({"name": t.name, "digest": digest(t), "size": t.meta.length, "role": t.role});
+                if let Some(s) = &served {
+                    v["registry"] = s[i].json();
+                }
+                v
+            })
+            .collect();
+        let source = match state.source() {
+            vouch::trust::state::Source::Remote => "remote",
+            vouch::trust::state::Source::Cache => "cache",
+        };
+        print_json(&json!({"gun": gun.as_str(), "source": source, "items": items}));
     } else if targets.is_empty() {
         println!("\nNo targets present in this repository.\n");
     } else {
@@ -511,6 +522,7 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
 pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
     let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
+    let mut remote_deleted = None;
     if remote_too {
         let remote = ctx.remote(Some(&gun), Access::Admin)?;
         remote.delete(&gun)?;
@@ -518,14 +530,20 @@ pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResul
             "Deleted trust data for {gun} on {}",
             remote.describe()
         ));
+        remote_deleted = Some(remote.describe());
     }
     let _lock = local.lock()?;
-    if local.delete_all()? {
+    let local_deleted = local.delete_all()?;
+    if local_deleted {
         ctx.note(format!(
             "Deleted local trust data for {gun} (keys are kept)"
         ));
     } else {
         ctx.note(format!("No local trust data for {gun}"));
+    }
+    if ctx.json() {
+        print_json(&json!({"gun": gun.as_str(), "local_deleted": local_deleted,
+            "remote_deleted": remote_deleted.is_some(), "remote": remote_deleted}));
     }
     Ok(())
 }

@@ -289,7 +289,7 @@ pub fn verify_file(
     if ctx.json() {
         print_json(
             &json!({"trusted": true, "gun": gun.as_str(), "name": name, "file": file,
-            "sha256": sha256.trim_start_matches("sha256:"), "size": size, "role": target.role,
+            "digest": sha256, "size": size, "role": target.role,
             "metadata": role_summary(&target), "anchored_by": target.anchored_by.as_str()}),
         );
     } else {

@@ -522,13 +522,11 @@ pub(super) fn cmd_unsign_missing(
         .map(|(t, _)| t)
         .collect();
     let gone_names: Vec<&str> = gone.iter().map(|t| t.name.as_str()).collect();
-    if gone.is_empty() || dry_run {
-        if ctx.json() {
-            print_json(
-                &json!({"gun": gun.as_str(), "registry": registry, "removed": gone_names,
-                "dry_run": dry_run, "published": false, "versions": null}),
-            );
-        }
+    if (gone.is_empty() || dry_run) && ctx.json() {
+        print_json(
+            &json!({"gun": gun.as_str(), "registry": registry, "removed": gone_names,
+            "dry_run": dry_run, "published": false, "versions": null}),
+        );
     }
     if gone.is_empty() {
         ctx.note(format!(

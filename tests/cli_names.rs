@@ -318,3 +318,29 @@ fn verify_by_digest_names_the_tags_that_carry_it() {
     let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(j["tags"], serde_json::json!(["v1"]));
 }
+
+#[test]
+fn key_commands_read_gun_options_by_the_same_rule() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let mut c = support::vouch(&trust);
+    c.args(["--output", "json"]);
+    let out = ok(
+        c,
+        &[
+            "key",
+            "generate",
+            "--role",
+            "targets",
+            "--gun",
+            "bench/three",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["gun"], "docker.io/bench/three", "{v}");
+    let mut c = support::vouch(&trust);
+    c.args(["--output", "json"]);
+    let out = ok(c, &["key", "list"]);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["items"][0]["gun"], "docker.io/bench/three", "{v}");
+}

@@ -16,6 +16,7 @@ use super::output::{print_json, Table};
 use super::{prompt, usage, CliError, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
+    let cmd = super::names::key_command_guns(ctx, cmd)?;
     let store = ctx.key_store()?;
     match cmd {
         KeyCommand::Generate {

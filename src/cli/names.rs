@@ -204,6 +204,32 @@ impl Context {
     }
 }
 
+/// The `--gun` options of `key` commands, read by the same rule: a targets key generated
+/// for `bench/one` belongs to the repository `init bench/one` creates, and a root
+/// certificate issued for it (`key public --gun`) names that repository.
+pub fn key_command_guns(
+    ctx: &Context,
+    mut cmd: super::args::KeyCommand,
+) -> CliResult<super::args::KeyCommand> {
+    use super::args::KeyCommand;
+    match &mut cmd {
+        KeyCommand::Generate { gun, .. }
+        | KeyCommand::Import { gun, .. }
+        | KeyCommand::Public { gun, .. } => {
+            if let Some(g) = gun {
+                *g = ctx.gun(g)?.to_string();
+            }
+        }
+        KeyCommand::Backup { gun, .. } | KeyCommand::Unlock { gun, .. } => {
+            for g in gun.iter_mut() {
+                *g = ctx.gun(g)?.to_string();
+            }
+        }
+        _ => {}
+    }
+    Ok(cmd)
+}
+
 /// Levenshtein distance (names are short).
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();

@@ -232,15 +232,17 @@ pub enum Command {
         #[arg(long)]
         check_registry: bool,
     },
-    /// Verify that a tag is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
+    /// Verify that a tag (or a digest) is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
     #[command(after_help = "Examples:
   vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json
   docker pull \"$(vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json)\"
   vouch verify registry.example.com/team/app:1.4.2 --offline --output json
   vouch verify registry.example.com/team/app:1.4.2 --check-registry
+  vouch verify registry.example.com/team/app@sha256:HEX     (names the tags that carry it)
 Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust dir.")]
     Verify {
-        /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest).
+        /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest), or IMAGE@sha256:… (the
+        /// digest must be signed under some tag; the tags are named).
         image: String,
         #[command(flatten)]
         trust: TrustArgs,

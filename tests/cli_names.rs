@@ -146,11 +146,20 @@ fn reading_an_unknown_repository_suggests_known_ones_and_never_init() {
     );
 
     let typo = "example.com/team/ap";
+    let scratch_lock = tmp.path().join("scratch-lock.json");
     for args in [
         vec!["--tofu", "verify", "example.com/team/ap:v1"],
         vec!["--tofu", "list", typo],
         vec!["--tofu", "inspect", typo],
         vec!["verify", "example.com/team/ap:v1"],
+        vec!["--tofu", "delegation", "list", typo],
+        vec![
+            "--trust-lock",
+            scratch_lock.to_str().unwrap(),
+            "trust",
+            "pin",
+            typo,
+        ],
     ] {
         let out = support::run(vouch(&trust, &server.url), &args);
         assert_ne!(out.code, 0, "{args:?}");

@@ -429,13 +429,14 @@ pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) 
 /// options say, refreshing the local cache.
 pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let anchoring = ctx.trust_policy(gun)?;
+    let anchoring = ctx.trust_policy(gun).map_err(|e| ctx.read_error(gun, e))?;
     let policy = LoadPolicy {
         clock: &SystemClock,
         check_expiry: true,
         trust: &anchoring,
     };
-    let state = vouch::trust::verdict::load(Some(remote), &local, policy)?;
+    let state = vouch::trust::verdict::load(Some(remote), &local, policy)
+        .map_err(|e| ctx.read_error(gun, e.into()))?;
     super::verify::announce(ctx, &state, Some(remote));
     Ok(state)
 }

@@ -533,7 +533,8 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                         trust: &anchoring,
                     };
                     let remote = ctx.remote(Some(&gun), Access::Pull)?;
-                    let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
+                    let state = verdict::load(Some(remote.as_ref()), &local, policy)
+                        .map_err(|e| ctx.read_error(&gun, e.into()))?;
                     if state.first_use()
                         || state.anchored_by() == vouch::trust::anchor::AnchoredBy::Tofu
                     {

@@ -326,6 +326,46 @@ fn verify_by_digest_names_the_tags_that_carry_it() {
     let out = ok(v(), &["--output", "json", "verify", &image]);
     let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(j["tags"], serde_json::json!(["v1"]));
+
+    // docker's order: targets/releases first. v1 signed there with another digest no
+    // longer carries the one targets signs for it.
+    let mut c = v();
+    c.args(["--output", "json"]);
+    let key = ok(c, &["key", "generate", "--role", "targets/releases"]);
+    let key: serde_json::Value = serde_json::from_str(&key.stdout).unwrap();
+    let key = key["id"].as_str().unwrap();
+    ok(
+        v(),
+        &[
+            "delegation",
+            "add",
+            gun,
+            "targets/releases",
+            "--key",
+            key,
+            "--all-paths",
+        ],
+    );
+    let d3 = digest("three");
+    ok(
+        v(),
+        &[
+            "sign",
+            "--role",
+            "targets/releases",
+            &format!("{gun}:v1=sha256:{d3}:30"),
+        ],
+    );
+    let out = fails(v(), &["--output", "json", "verify", &image], 1);
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["error"]["kind"], "trust_unsigned_digest");
+    let out = ok(
+        v(),
+        &["--output", "json", "verify", &format!("{gun}@sha256:{d3}")],
+    );
+    let j: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(j["tags"], serde_json::json!(["v1"]));
+    assert_eq!(j["role"], "targets/releases");
 }
 
 #[test]

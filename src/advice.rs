@@ -225,7 +225,8 @@ pub fn remote(e: &RemoteError) -> Option<String> {
             RemoteError::Unavailable { url, .. } => {
                 format!("is the server running and reachable at {url}? check --server (or remote_server.url in the config file)")
             }
-            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry".into(),
+            RemoteError::Timeout { .. } => "the server is slow or unreachable; check --server and the network, then retry (--timeout, VOUCH_TIMEOUT or \"timeout\" in the config file give it longer)".into(),
+            RemoteError::CredentialsOverHttp { .. } => "ask the server's operator for an https:// token service (the `realm` of notary-server's auth block); to send them over plain HTTP anyway, on a network you trust, pass --allow-http-token-service (or VOUCH_ALLOW_HTTP_TOKEN_SERVICE=1, or \"allow_http_token_service\": true in the config file)".into(),
             RemoteError::Tls { cause, .. }
                 if cause.contains("InvalidContentType") || cause.contains("corrupt message") =>
             {
@@ -291,7 +292,11 @@ pub fn ceremony(e: &CeremonyError) -> Option<String> {
 
 pub fn trust(e: &TrustError) -> Option<String> {
     match e {
-            TrustError::NoTrustData { gun, .. } | TrustError::NotInitialized { gun, .. } => Some(format!(
+            // Said to readers too (verify, list in a deploy job): they cannot create it.
+            TrustError::NoTrustData { gun, .. } => Some(format!(
+                "check the repository name and the server (`vouch config show {gun}` says which is used); its publisher creates it"
+            )),
+            TrustError::NotInitialized { gun, .. } => Some(format!(
                 "check the repository name and --server; to create it run `vouch init {gun}`"
             )),
             TrustError::NotReadyToSign { .. } => Some(
@@ -309,7 +314,9 @@ pub fn trust(e: &TrustError) -> Option<String> {
             TrustError::Verification { .. } => Some(
                 "the data may have been tampered with or signed by the wrong key; do not deploy it. Compare with `vouch inspect`".into(),
             ),
-            TrustError::NoSuchTarget { gun, .. } | TrustError::UnsignedTag { gun, .. } => {
+            TrustError::NoSuchTarget { gun, .. }
+            | TrustError::UnsignedTag { gun, .. }
+            | TrustError::UnsignedDigest { gun, .. } => {
                 Some(format!("`vouch list {gun}` shows the signed targets"))
             }
             TrustError::RootNeedsResigning { gun, .. } => Some(format!(

@@ -165,6 +165,35 @@ impl Reference {
     }
 }
 
+/// A repository name (GUN) as typed, normalised by Docker's rules: `bench/one` is
+/// `docker.io/bench/one`, `ubuntu` is `docker.io/library/ubuntu`, a first component with `.`
+/// or `:` (or `localhost`) is a registry. A tag or digest is refused: a repository name
+/// names the repository, not an image in it.
+pub fn normalize_repository(input: &str) -> Result<String, ReferenceError> {
+    let r = Reference::parse(input)?;
+    if r.tag.is_some() || r.digest.is_some() {
+        return Err(ReferenceError {
+            input: input.to_owned(),
+            reason: format!(
+                "a repository name has no tag or digest; the repository is {}",
+                r.gun()
+            ),
+        });
+    }
+    Ok(r.gun())
+}
+
+/// The repository part of an image reference as typed: without `@digest` and `:tag`
+/// (`bench/one:v1@sha256:…` → `bench/one`).
+pub fn typed_repository(input: &str) -> &str {
+    let name = input.split('@').next().unwrap_or(input);
+    let last_slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match name[last_slash..].rfind(':') {
+        Some(i) => &name[..last_slash + i],
+        None => name,
+    }
+}
+
 impl fmt::Display for Reference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.gun())?;
@@ -379,6 +408,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn repository_names_normalise_like_docker() {
+        assert_eq!(
+            normalize_repository("bench/one").unwrap(),
+            "docker.io/bench/one"
+        );
+        assert_eq!(
+            normalize_repository("ubuntu").unwrap(),
+            "docker.io/library/ubuntu"
+        );
+        assert_eq!(
+            normalize_repository("index.docker.io/ubuntu").unwrap(),
+            "docker.io/library/ubuntu"
+        );
+        assert_eq!(normalize_repository("reg.io/a/b").unwrap(), "reg.io/a/b");
+        assert_eq!(
+            normalize_repository("localhost:5000/app").unwrap(),
+            "localhost:5000/app"
+        );
+        assert_eq!(
+            normalize_repository("localhost/app").unwrap(),
+            "localhost/app"
+        );
+        let e = normalize_repository("bench/one:v1").unwrap_err();
+        assert!(e.reason.contains("docker.io/bench/one"), "{e}");
+        assert!(normalize_repository(&format!("reg.io/a@{D}")).is_err());
+        assert_eq!(typed_repository("bench/one:v1"), "bench/one");
+        assert_eq!(
+            typed_repository(&format!("reg.io:5000/a:t@{D}")),
+            "reg.io:5000/a"
+        );
+        assert_eq!(typed_repository("reg.io:5000/a"), "reg.io:5000/a");
     }
 
     #[test]

@@ -95,7 +95,8 @@ fn s(p: &Path) -> &str {
 fn key_rows(dir: &Path) -> BTreeSet<(String, String, String)> {
     let json: Value =
         serde_json::from_str(&ok(vouch(dir), &["key", "list", "--output", "json"])).unwrap();
-    json.as_array()
+    json["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|k| {

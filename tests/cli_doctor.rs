@@ -26,7 +26,10 @@ fn doctor_json(td: &Path, extra: &[&str]) -> (i32, Vec<serde_json::Value>) {
     let o = run(vouch(td), &args);
     let v: serde_json::Value = serde_json::from_str(&o.stdout)
         .unwrap_or_else(|e| panic!("doctor --output json: {e}\n{}\n{}", o.stdout, o.stderr));
-    (o.code, v.as_array().expect("a list of findings").clone())
+    (
+        o.code,
+        v["items"].as_array().expect("a list of findings").clone(),
+    )
 }
 
 fn kinds(findings: &[serde_json::Value]) -> Vec<(String, String)> {

@@ -195,7 +195,10 @@ fn a_full_disk_at_any_point_of_init_leaves_a_repository_the_next_init_finishes()
 /// lists — each killed tag either published whole or not at all, never twice.
 #[test]
 fn sign_killed_at_any_rename_on_notary_server_then_notary_and_vouch_agree() {
-    sign_killed_at_any("rename,renameat,renameat2", "example.com/faults/sign-kill-rename");
+    sign_killed_at_any(
+        "rename,renameat,renameat2",
+        "example.com/faults/sign-kill-rename",
+    );
 }
 
 /// The same at every fsync: a kill between a write and its rename.

@@ -219,7 +219,8 @@ fn table_rows(table: &str) -> BTreeSet<Row> {
 
 fn json_rows(json: &str) -> BTreeSet<Row> {
     let v: Value = serde_json::from_str(json).unwrap();
-    v.as_array()
+    v["items"]
+        .as_array()
         .unwrap()
         .iter()
         .map(|k| {
@@ -235,7 +236,8 @@ fn json_rows(json: &str) -> BTreeSet<Row> {
 fn json_key(dir: &Path, id: &str) -> Value {
     let v: Value =
         serde_json::from_str(&ok(vouch(dir), &["key", "list", "--output", "json"])).unwrap();
-    v.as_array()
+    v["items"]
+        .as_array()
         .unwrap()
         .iter()
         .find(|k| k["id"] == id)

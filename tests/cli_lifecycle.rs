@@ -249,7 +249,7 @@ fn cached_version(trust: &Path, gun: &str, role: &str) -> i64 {
 /// `vouch key list --output json` rows as (role, gun, id).
 fn key_list(trust: &Path) -> Vec<(String, String, String)> {
     let out = ok(vouch(trust, None), &["key", "list", "--output", "json"]);
-    json(&out.stdout)
+    json(&out.stdout)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -306,7 +306,7 @@ fn delegations(trust: &Path, srv: &str, gun: &str) -> Vec<(String, Vec<String>, 
         x.sort();
         x
     };
-    let mut rows: Vec<_> = json(&out.stdout)
+    let mut rows: Vec<_> = json(&out.stdout)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -330,7 +330,10 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
 /// Staged changes, from `vouch status --output json`.
 fn staged(trust: &Path, gun: &str) -> Vec<Value> {
     let out = ok(vouch(trust, None), &["status", gun, "--output", "json"]);
-    json(&out.stdout).as_array().expect("a JSON array").clone()
+    json(&out.stdout)["items"]
+        .as_array()
+        .expect("a JSON array")
+        .clone()
 }
 
 /// Serves the files under `root` at `/v2/…` (and `/v2/` itself as notary's ping wants),
@@ -2247,7 +2250,7 @@ fn root_ceremony_files_are_written_new_and_private_never_through_a_planted_symli
 
 /// `vouch expiry --output json` rows as (gun, role, within the window, who re-signs).
 fn expiry_rows(out: &str) -> Vec<(String, String, bool, String)> {
-    json(out)
+    json(out)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -2256,7 +2259,7 @@ fn expiry_rows(out: &str) -> Vec<(String, String, bool, String)> {
                 r["gun"].as_str().unwrap().to_owned(),
                 r["role"].as_str().unwrap().to_owned(),
                 r["within_window"].as_bool().unwrap(),
-                r["signer"].as_str().unwrap().to_owned(),
+                signer_text(&r["signer"]),
             )
         })
         .collect()
@@ -2315,7 +2318,7 @@ fn expiry_flags_targets_inside_the_window_and_renew_pushes_it_out() {
         .expect("timestamp row");
     assert!(!ts.2);
     assert_contains(&ts.3, "server");
-    let days = json(&out.stdout)
+    let days = json(&out.stdout)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -2752,4 +2755,23 @@ fn a_timestamp_inflated_to_the_largest_exact_version_stops_publishing_with_a_way
     );
     let status = ok(vouch(&owner, Some(&url)), &["status", gun]);
     assert_contains(&status.stdout, "No unpublished changes");
+}
+
+/// Who re-signs a role, from `expiry --output json`'s `signer` object, as the text table
+/// says it.
+fn signer_text(s: &serde_json::Value) -> String {
+    let first = |k: &str| {
+        s[k].as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_str())
+            .map(|id| id[..12].to_owned())
+            .unwrap_or_default()
+    };
+    if s["server"] == true {
+        "server (re-signed automatically)".to_owned()
+    } else if !first("here").is_empty() {
+        format!("key {} (here)", first("here"))
+    } else {
+        format!("key {} (NOT in this key store)", first("key_ids"))
+    }
 }

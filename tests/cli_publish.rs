@@ -114,7 +114,7 @@ fn json_targets(trust: &Path, server: Option<&str>, gun: &str) -> Vec<Row> {
         vouch(trust, server),
         &["list", gun, "--output", "json", "--tofu"],
     );
-    json(&out.stdout)
+    json(&out.stdout)["items"]
         .as_array()
         .expect("a JSON array")
         .iter()
@@ -136,7 +136,10 @@ fn json_targets(trust: &Path, server: Option<&str>, gun: &str) -> Vec<Row> {
 /// Number of staged changes, from `vouch status --output json`.
 fn staged(trust: &Path, gun: &str) -> Vec<Value> {
     let out = ok(vouch(trust, None), &["status", gun, "--output", "json"]);
-    json(&out.stdout).as_array().expect("a JSON array").clone()
+    json(&out.stdout)["items"]
+        .as_array()
+        .expect("a JSON array")
+        .clone()
 }
 
 /// The server's current `<role>.json` for `gun`, parsed; `None` on 404.
@@ -171,7 +174,7 @@ fn cached_version(trust: &Path, gun: &str, role: &str) -> i64 {
 /// `vouch key list --output json` rows as (role, gun, id).
 fn key_list(trust: &Path) -> Vec<(String, String, String)> {
     let out = ok(vouch(trust, None), &["key", "list", "--output", "json"]);
-    json(&out.stdout)
+    json(&out.stdout)["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -1166,6 +1169,7 @@ fn sign_check_names_the_keys_a_sign_needs_and_changes_nothing() {
         4,
     );
     let report = json(&out.stdout);
+    let report = &report["items"];
     assert_eq!(report[0]["from_cache"], false);
     assert_eq!(report[0]["ready"], false);
     assert_eq!(report[0]["roles"][0]["role"], "targets");
@@ -1495,7 +1499,7 @@ fn status_lists_staged_changes_like_notary_in_text_and_json() {
     assert_eq!(status_rows(&n.run(&["status", gun])), expected);
 
     let j = json(&ok(vouch(&trust, None), &["status", gun, "--output", "json"]).stdout);
-    let got: Vec<(u64, String, String, String, String)> = j
+    let got: Vec<(u64, String, String, String, String)> = j["items"]
         .as_array()
         .unwrap()
         .iter()

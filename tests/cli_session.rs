@@ -82,7 +82,10 @@ fn pair(gun: &str, tag: &str, n: u32) -> String {
 /// The key IDs of `role` (and `gun`, if given) in the trust dir.
 fn key_ids(s: &TestSession, role: &str, gun: Option<&str>) -> Vec<String> {
     let out = ok(s.vouch(), &["key", "list", "--output", "json"]);
-    let keys: Vec<Value> = serde_json::from_str(&out.stdout).unwrap();
+    let keys: Vec<Value> = serde_json::from_value(
+        serde_json::from_str::<Value>(&out.stdout).unwrap()["items"].clone(),
+    )
+    .unwrap();
     keys.iter()
         .filter(|k| k["role"] == role && gun.is_none_or(|g| k["gun"] == g))
         .map(|k| k["id"].as_str().unwrap().to_owned())

@@ -42,8 +42,7 @@ fn assert_contains(haystack: &str, needle: &str) {
 /// `vouch status --output json`.
 fn staged(trust: &Path, gun: &str) -> Vec<Value> {
     let out = ok(vouch(trust, None), &["status", gun, "--output", "json"]);
-    serde_json::from_str::<Value>(&out.stdout)
-        .unwrap()
+    serde_json::from_str::<Value>(&out.stdout).unwrap()["items"]
         .as_array()
         .unwrap()
         .clone()
@@ -78,7 +77,7 @@ fn notary_targets(n: &Notary, gun: &str) -> Vec<(String, String)> {
 fn key_file(trust: &Path, role: &str) -> PathBuf {
     let out = ok(vouch(trust, None), &["key", "list", "--output", "json"]);
     let keys: Value = serde_json::from_str(&out.stdout).unwrap();
-    let id = keys
+    let id = keys["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -417,7 +416,11 @@ fn a_batch_killed_at_any_rename_is_staged_all_or_nothing() {
             ok(vouch(&trust, None), &["publish", gun]);
             let listed = ok(vouch(&trust, None), &["list", gun, "--output", "json"]).stdout;
             let listed: Value = serde_json::from_str(&listed).unwrap();
-            assert_eq!(listed.as_array().unwrap().len(), 1000, "rename {n}");
+            assert_eq!(
+                listed["items"].as_array().unwrap().len(),
+                1000,
+                "rename {n}"
+            );
         }
     }
     // Nothing of vouch's own is left behind in its staging area.
@@ -560,7 +563,7 @@ fn an_unreadable_staged_change_is_named_and_reset_clears_it() {
     assert_contains(&out.stderr, &format!("vouch reset {gun} -n 1"));
     assert_contains(&out.stderr, &format!("vouch reset {gun} --all"));
     let out = fails(vouch(&trust, None), &["status", gun, "--output", "json"], 4);
-    let rows: Value = serde_json::from_str(&out.stdout).unwrap();
+    let rows: Value = serde_json::from_str::<Value>(&out.stdout).unwrap()["items"].clone();
     assert_eq!(rows.as_array().unwrap().len(), 4);
     assert!(rows[3]["unreadable"]
         .as_str()

@@ -35,8 +35,8 @@ fn sign_json(trust: &Path, extra: &[&str], args: &[&str]) -> (String, u64) {
     let o = ok(v(trust), &all);
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     (
-        j[0]["digest"].as_str().unwrap().to_owned(),
-        j[0]["size"].as_u64().unwrap(),
+        j["items"][0]["digest"].as_str().unwrap().to_owned(),
+        j["items"][0]["size"].as_u64().unwrap(),
     )
 }
 
@@ -212,8 +212,8 @@ fn basic_auth_with_credentials_from_docker_config() {
     c.env("DOCKER_CONFIG", cfg_dir.path());
     let o = ok(c, &["--output", "json", "sign", &image]);
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(j[0]["digest"], img.digest.as_str());
-    assert_eq!(j[0]["size"], img.size);
+    assert_eq!(j["items"][0]["digest"], img.digest.as_str());
+    assert_eq!(j["items"][0]["size"], img.size);
 
     // Wrong password: exit 3, the user and the file the credentials came from.
     std::fs::write(
@@ -666,14 +666,14 @@ fn misbehaving_registries_are_refused() {
     // Nothing but `ok` was signed.
     let o = ok(v(t), &["--output", "json", "list", &gun]);
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    let names: Vec<&str> = j
+    let names: Vec<&str> = j["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["ok"]);
-    assert_eq!(j[0]["digest"], sha256_digest(GOOD).as_str());
+    assert_eq!(j["items"][0]["digest"], sha256_digest(GOOD).as_str());
 
     // Something that is not a registry at all.
     let web = support::httpd::HttpServer::start_raw(|mut s| {
@@ -920,8 +920,8 @@ fn docker_certs_d_gives_the_client_certificate_a_registry_requires() {
     c.env("XDG_CONFIG_HOME", &config_home);
     let o = ok(c, &["--output", "json", "sign", &image]);
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
-    assert_eq!(j[0]["digest"].as_str(), Some(img.digest.as_str()));
-    assert_eq!(j[0]["size"].as_u64(), Some(img.size));
+    assert_eq!(j["items"][0]["digest"].as_str(), Some(img.digest.as_str()));
+    assert_eq!(j["items"][0]["size"].as_u64(), Some(img.size));
 
     // A key without its certificate is refused, naming the file.
     let dir = config_home.join("docker/certs.d").join(&reg.host);
@@ -959,7 +959,8 @@ fn list_check_registry_names_tags_that_moved_or_are_gone_and_unsign_removes_the_
 
     let statuses = |out: &str| -> Vec<(String, serde_json::Value)> {
         let j: serde_json::Value = serde_json::from_str(out).unwrap();
-        j.as_array()
+        j["items"]
+            .as_array()
             .unwrap()
             .iter()
             .map(|e| {
@@ -1072,7 +1073,8 @@ fn registry_checks_tell_signed_files_from_image_tags() {
     );
     let j: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
     let status = |name: &str| {
-        j.as_array()
+        j["items"]
+            .as_array()
             .unwrap()
             .iter()
             .find(|e| e["name"] == name)

@@ -230,7 +230,8 @@ fn unusable_tls_files_are_usage_errors() {
 
 /// As `docker trust` does, vouch takes a notary server's CA from Docker's
 /// `$DOCKER_CONFIG/tls/<host:port>/` when nothing else names one: without it the server's
-/// certificate is unknown (exit 3); with `ca.crt` there, the same command works.
+/// certificate is unknown (exit 3; `list` answers from the cache with a warning); with
+/// `ca.crt` there, the same commands work.
 #[test]
 fn docker_tls_directory_gives_the_notary_servers_ca() {
     let files = make_tls_files();
@@ -253,8 +254,21 @@ fn docker_tls_directory_gives_the_notary_servers_ca() {
     let ca = files.ca_cert.display().to_string();
     support::ok(vouch(), &["--tls-ca-cert", &ca, "init", gun]);
 
-    let out = support::fails(vouch(), &["list", gun], 3);
+    // Without the CA: reading the server fails (exit 3); `list` falls back to the
+    // verified cache and says why.
+    let lock = tmp.path().join("lock.json");
+    let out = support::fails(
+        vouch(),
+        &["--trust-lock", lock.to_str().unwrap(), "trust", "pin", gun],
+        3,
+    );
     assert!(out.stderr.contains("TLS connection"), "{}", out.stderr);
+    let out = support::ok(vouch(), &["list", gun]);
+    assert!(
+        out.stderr.contains("TLS connection") && out.stderr.contains("verified cache"),
+        "{}",
+        out.stderr
+    );
 
     let host = server.url.trim_start_matches("https://");
     let dir = docker.join("tls").join(host);

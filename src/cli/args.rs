@@ -66,13 +66,26 @@ pub struct GlobalOpts {
     #[arg(long, global = true)]
     pub keyring: bool,
 
-    /// More detail on stderr.
-    #[arg(long, short = 'v', global = true)]
-    pub verbose: bool,
+    /// Tell what happens on stderr: -v the server used, each request (method, URL, status,
+    /// time), where trust data came from (server or cache), its anchor, roles and versions;
+    /// -vv also the network settings (timeouts, TLS files). Credentials are never printed.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
 
-    /// Only errors on stderr.
+    /// Only answers (stdout) and errors: no notes, warnings or progress on stderr.
     #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// How long one request to a server may take, e.g. 30s, 2m, 500ms (also VOUCH_TIMEOUT,
+    /// or "timeout" in the config file) [default: 120s; at most 30s of it to connect].
+    #[arg(long, global = true, value_name = "DURATION")]
+    pub timeout: Option<String>,
+
+    /// Send credentials to a notary server's token service even when it is plain http://
+    /// while the server is https:// (also VOUCH_ALLOW_HTTP_TOKEN_SERVICE=1, or
+    /// "allow_http_token_service": true in the config file). Refused by default.
+    #[arg(long, global = true)]
+    pub allow_http_token_service: bool,
 
     /// Trust lock file pinning repositories' root keys (also VOUCH_TRUST_LOCK): every
     /// command that reads a repository's trust data anchors its root there.
@@ -233,15 +246,17 @@ pub enum Command {
         #[arg(long)]
         check_registry: bool,
     },
-    /// Verify that a tag is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
+    /// Verify that a tag (or a digest) is signed; print IMAGE@sha256:… when trusted (exit 0), else exit 1.
     #[command(after_help = "Examples:
   vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json
   docker pull \"$(vouch verify registry.example.com/team/app:1.4.2 --trust-lock vouch-trust.json)\"
   vouch verify registry.example.com/team/app:1.4.2 --offline --output json
   vouch verify registry.example.com/team/app:1.4.2 --check-registry
+  vouch verify registry.example.com/team/app@sha256:HEX     (names the tags that carry it)
 Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust dir.")]
     Verify {
-        /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest).
+        /// IMAGE:TAG (IMAGE:TAG@sha256:… also checks that digest), or IMAGE@sha256:… (the
+        /// digest must be signed under some tag; the tags are named).
         image: String,
         #[command(flatten)]
         trust: TrustArgs,
@@ -358,6 +373,10 @@ pub struct TrustArgs {
     /// Use only the local cache; no network. Expired metadata is still refused.
     #[arg(long)]
     pub offline: bool,
+    /// When the server cannot be reached (what would exit 3), read the verified cache
+    /// instead, with a warning naming its age. `list` and `inspect` always do.
+    #[arg(long, conflicts_with = "offline")]
+    pub cache_fallback: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -122,7 +122,7 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
             expires,
             out,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let local = LocalRepo::new(&ctx.trust_dir, &gun);
             let anchoring = ctx.trust_policy(&gun)?;
@@ -188,6 +188,11 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 out.display(),
                 out.display()
             ));
+            if ctx.json() {
+                print_json(&json!({"gun": gun.as_str(), "request": out,
+                    "current_version": req.current_version, "new_version": req.root.version,
+                    "changes": review.diff.lines()}));
+            }
             Ok(())
         }
         RootCommand::Sign { request, out, yes } => {
@@ -233,6 +238,13 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                     "Root version {} of {gun} is already this request's root (applied before); nothing to do.",
                     req.root.version
                 ));
+                if ctx.json() {
+                    print_json(&super::output::change_json(
+                        gun.as_str(),
+                        None,
+                        json!({"root_version": req.root.version, "already_applied": true}),
+                    ));
+                }
                 return Ok(());
             }
             let report = publish_with(
@@ -250,6 +262,13 @@ pub fn root(ctx: &Context, cmd: RootCommand) -> CliResult {
                 req.root.version,
                 versions(&report)
             ));
+            if ctx.json() {
+                print_json(&super::output::change_json(
+                    gun.as_str(),
+                    Some(&report),
+                    json!({"root_version": req.root.version, "already_applied": false}),
+                ));
+            }
             Ok(())
         }
     }
@@ -263,6 +282,11 @@ struct Row {
     expires: time::OffsetDateTime,
     expires_text: String,
     signer: String,
+    /// The role's key IDs, those of them in this key store, and whether the server
+    /// re-signs it (no key here).
+    signer_keys: Vec<String>,
+    keys_here: Vec<String>,
+    server_signs: bool,
     flagged: bool,
 }
 
@@ -299,7 +323,9 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
     let guns: Vec<String> = if guns.is_empty() {
         cached_guns(&ctx.trust_dir)
     } else {
-        guns.to_vec()
+        guns.iter()
+            .map(|g| ctx.gun(g).map(|g| g.to_string()))
+            .collect::<CliResult<_>>()?
     };
     if guns.is_empty() {
         ctx.note(format!("No repositories in {}.", ctx.trust_dir.display()));
@@ -332,7 +358,8 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
         // it by itself (a notary server holds the timestamp key, and the snapshot key
         // when asked to). Judged from the cached root and this key store alone, so that
         // the verdict on one cache is the same with or without --server.
-        let who = |role_keys: Vec<vouch::tuf::PublicKey>, server_ok: bool| -> (String, bool) {
+        type Who = (String, bool, Vec<String>, Vec<String>);
+        let who = |role_keys: Vec<vouch::tuf::PublicKey>, server_ok: bool| -> Who {
             let ids: Vec<String> = role_keys
                 .iter()
                 .filter_map(|k| k.canonical_key_id().ok())
@@ -342,10 +369,21 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 .iter()
                 .filter(|id| vouch::tuf::KeyId::parse(id).is_ok_and(|k| keys.info(&k).is_ok()))
                 .collect();
+            let here_ids: Vec<String> = here.iter().map(|s| s.to_string()).collect();
             if let Some(h) = here.first() {
-                (format!("key {} (here)", &h[..12]), false)
+                (
+                    format!("key {} (here)", &h[..12]),
+                    false,
+                    ids.clone(),
+                    here_ids,
+                )
             } else if server_ok {
-                ("server (re-signed automatically)".into(), true)
+                (
+                    "server (re-signed automatically)".into(),
+                    true,
+                    ids.clone(),
+                    here_ids,
+                )
             } else {
                 (
                     format!(
@@ -353,6 +391,8 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                         ids.first().map(|s| &s[..12.min(s.len())]).unwrap_or("?")
                     ),
                     false,
+                    ids.clone(),
+                    here_ids,
                 )
             }
         };
@@ -361,19 +401,21 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 .map(|r| r.keys.into_values().collect())
                 .unwrap_or_default()
         };
-        let mut push =
-            |role: &str, version: i64, exp: &vouch::tuf::Expires, signer: (String, bool)| {
-                let expires = exp.time();
-                rows.push(Row {
-                    gun: gun.to_string(),
-                    role: role.to_owned(),
-                    version,
-                    expires,
-                    expires_text: exp.to_string(),
-                    signer: signer.0,
-                    flagged: !signer.1 && expires - now < window,
-                });
-            };
+        let mut push = |role: &str, version: i64, exp: &vouch::tuf::Expires, signer: Who| {
+            let expires = exp.time();
+            rows.push(Row {
+                gun: gun.to_string(),
+                role: role.to_owned(),
+                version,
+                expires,
+                expires_text: exp.to_string(),
+                signer: signer.0,
+                signer_keys: signer.2,
+                keys_here: signer.3,
+                server_signs: signer.1,
+                flagged: !signer.1 && expires - now < window,
+            });
+        };
         push(
             "root",
             root.version,
@@ -419,7 +461,9 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
         print_json(&serde_json::Value::Array(
             rows.iter()
                 .map(|r| json!({"gun": r.gun, "role": r.role, "version": r.version, "expires": r.expires_text,
-                    "expires_in_days": (r.expires - now).whole_days(), "signer": r.signer, "within_window": r.flagged}))
+                    "expires_in_days": (r.expires - now).whole_days(),
+                    "signer": {"key_ids": r.signer_keys, "here": r.keys_here, "server": r.server_signs},
+                    "within_window": r.flagged}))
                 .collect(),
         ));
     } else {
@@ -472,7 +516,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
 }
 
 pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
     let keys = &session.keys;
     let env = session.env();
@@ -530,5 +574,12 @@ pub fn renew(ctx: &Context, gun: &str, roles: &[String]) -> CliResult {
     }
     let report = publish_with(&env, local, &opts)?;
     ctx.note(format!("Renewed {gun} ({})", versions(&report)));
+    if ctx.json() {
+        print_json(&super::output::change_json(
+            gun.as_str(),
+            Some(&report),
+            json!({"renewed": roles}),
+        ));
+    }
     Ok(())
 }

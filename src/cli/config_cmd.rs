@@ -26,7 +26,7 @@ fn env_set(name: &str) -> Option<String> {
 
 fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
     use vouch::remote::config::CONFIG_FILE;
-    let gun = gun.map(vouch::remote::Gun::parse).transpose()?;
+    let gun = gun.map(|g| ctx.gun(g)).transpose()?;
     let g = &ctx.global;
     let mut out = Vec::new();
 
@@ -114,6 +114,18 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
         } else {
             "default (1 MiB)".to_owned()
         },
+    });
+    let (timeouts, timeout_source) = ctx.timeouts()?;
+    out.push(Setting {
+        name: "timeout",
+        value: format!("{}s", timeouts.request.as_secs_f64()).into(),
+        source: timeout_source,
+    });
+    let (allow_http, allow_source) = ctx.allow_http_token_service()?;
+    out.push(Setting {
+        name: "allow_http_token_service",
+        value: allow_http.into(),
+        source: allow_source,
     });
     out.push(Setting {
         name: "trust_lock",

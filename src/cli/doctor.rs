@@ -7,7 +7,7 @@ use super::output::print_json;
 use super::{CliResult, Context};
 
 pub fn run(ctx: &Context, gun: Option<&str>, fix: bool) -> CliResult {
-    let gun = gun.map(vouch::remote::Gun::parse).transpose()?;
+    let gun = gun.map(|g| ctx.gun(g)).transpose()?;
     let report = doctor::examine(
         &ctx.trust_dir,
         &Options {

@@ -16,6 +16,7 @@ use super::output::{print_json, Table};
 use super::{prompt, usage, CliError, CliResult, Context};
 
 pub fn run(ctx: &Context, cmd: KeyCommand) -> CliResult {
+    let cmd = super::names::key_command_guns(ctx, cmd)?;
     let store = ctx.key_store()?;
     match cmd {
         KeyCommand::Generate {
@@ -447,6 +448,13 @@ fn import(
     Ok(())
 }
 
+fn fmt_name(f: KeyFormatArg) -> &'static str {
+    match f {
+        KeyFormatArg::Vouch => "vouch",
+        KeyFormatArg::Notary => "notary",
+    }
+}
+
 fn export(
     ctx: &Context,
     store: &KeyStore,
@@ -470,6 +478,17 @@ fn export(
                 info.id,
                 path.display()
             ));
+            if ctx.json() {
+                print_json(
+                    &json!({"id": info.id.as_str(), "file": path, "format": fmt_name(format)}),
+                );
+            }
+        }
+        None if ctx.json() => {
+            // The encrypted PEM, as the command prints it without --output json.
+            print_json(
+                &json!({"id": info.id.as_str(), "file": null, "format": fmt_name(format), "pem": pem.as_str()}),
+            );
         }
         None => {
             if std::io::stdout().is_terminal() {
@@ -560,6 +579,11 @@ fn passwd(
         updated.id,
         updated.format
     ));
+    if ctx.json() {
+        print_json(
+            &json!({"id": updated.id.as_str(), "changed": true, "encryption": updated.format.to_string()}),
+        );
+    }
     Ok(())
 }
 

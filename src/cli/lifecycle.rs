@@ -14,8 +14,8 @@ use vouch::trust::{Change, TrustError};
 use vouch::tuf::PublicKey;
 
 use super::args::{DelegationCommand, KeyFormatArg, SignerCommand};
-use super::output::{print_json, Table};
-use super::repo::{parse_gun, stage_and_maybe_publish, versions};
+use super::output::{change_json, print_json, Table};
+use super::repo::{stage_and_maybe_publish, versions};
 use super::{prompt, usage, CliResult, Context};
 
 #[allow(clippy::too_many_arguments)]
@@ -29,7 +29,7 @@ pub fn key_rotate(
     yes: bool,
     key_format: KeyFormatArg,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let role = RotateRole::parse(role).ok_or_else(|| {
         usage(format!(
             "cannot rotate {role:?}: choose root, targets, snapshot or timestamp"
@@ -225,7 +225,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             all_paths,
             stage,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             check_delegation_name(&role)?;
             if keys.is_empty() && paths.is_empty() && !all_paths {
                 return Err(usage(
@@ -255,12 +255,19 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                 ..Default::default()
             }
             .into_change(ACTION_CREATE, &role);
-            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
             ctx.note(format!(
                 "Delegation {role} in {gun}: keys [{}], paths {:?}",
                 ids.join(", "),
                 add_paths
             ));
+            if ctx.json() {
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"role": role, "added_key_ids": ids, "added_paths": add_paths}),
+                ));
+            }
             Ok(())
         }
         DelegationCommand::Remove {
@@ -271,9 +278,12 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
             all_paths,
             stage,
         } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             check_delegation_name(&role)?;
-            let change = if keys.is_empty() && paths.is_empty() && !all_paths {
+            let whole = keys.is_empty() && paths.is_empty() && !all_paths;
+            let answer = json!({"role": role, "removed_role": whole, "removed_key_ids": keys,
+                "removed_paths": paths, "cleared_all_paths": all_paths});
+            let change = if whole {
                 delete_delegation(&role)
             } else {
                 for k in &keys {
@@ -287,11 +297,14 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                 }
                 .into_change(ACTION_UPDATE, &role)
             };
-            stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &[change], stage)?;
+            if ctx.json() {
+                print_json(&change_json(gun.as_str(), report.as_ref(), answer));
+            }
             Ok(())
         }
         DelegationCommand::List { gun } => {
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let mut rows = Vec::new();
@@ -361,7 +374,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
     match cmd {
         SignerCommand::Add { name, gun, keys } => {
             check_signer_name(&name)?;
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let store = ctx.key_store()?;
             let add_keys = keys
                 .iter()
@@ -379,15 +392,27 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
                     .into_change(ACTION_CREATE, &role),
                 );
             }
-            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &changes, false)?;
             ctx.note(format!(
                 "Added signer {name} to {gun} (targets/{name} and targets/releases)"
             ));
+            if ctx.json() {
+                let ids: Vec<String> = add_keys
+                    .iter()
+                    .filter_map(|k| k.canonical_key_id().ok())
+                    .map(|k| k.to_string())
+                    .collect();
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"signer": name, "roles": [format!("targets/{name}"), "targets/releases"], "key_ids": ids}),
+                ));
+            }
             Ok(())
         }
         SignerCommand::Remove { name, gun } => {
             check_signer_name(&name)?;
-            let gun = parse_gun(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let remote = ctx.remote(Some(&gun), Access::Pull)?;
             let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
             let role = format!("targets/{name}");
@@ -436,7 +461,14 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
                     .into_change(ACTION_UPDATE, "targets/releases"),
                 );
             }
-            stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            let report = stage_and_maybe_publish(ctx, &gun, &changes, false)?;
+            if ctx.json() {
+                print_json(&change_json(
+                    gun.as_str(),
+                    report.as_ref(),
+                    json!({"signer": name, "removed_role": format!("targets/{name}")}),
+                ));
+            }
             ctx.note(format!(
                 "Removed signer {name} from {gun}. Tags it signed in targets/releases stay valid until re-signed: run `vouch witness {gun} targets/releases` with a remaining signer's key to re-sign them, or unsign them."
             ));
@@ -446,7 +478,7 @@ pub fn signer(ctx: &Context, cmd: SignerCommand) -> CliResult {
 }
 
 pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     for r in roles {
         if r != "targets" && !vouch::tuf::roles::is_delegation(r) {
             return Err(usage(format!(
@@ -455,8 +487,15 @@ pub fn witness_cmd(ctx: &Context, gun: &str, roles: &[String], stage: bool) -> C
         }
     }
     let changes: Vec<Change> = roles.iter().map(|r| witness(r)).collect();
-    stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+    let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
     ctx.note(format!("Witnessed {} in {gun}", roles.join(", ")));
+    if ctx.json() {
+        print_json(&change_json(
+            gun.as_str(),
+            report.as_ref(),
+            json!({"witnessed": roles}),
+        ));
+    }
     Ok(())
 }
 

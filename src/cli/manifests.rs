@@ -147,7 +147,7 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
         for f in &failures {
             eprintln!("vouch: {}: {}: {}", f.at, f.image, f.reason);
         }
-        if ctx.json() && mode != Mode::Print {
+        if ctx.json() {
             print_json(&json!({"trusted": false, "images": report}));
         }
         // A repository that could not be read at all (remote down, not pinned in the trust
@@ -166,6 +166,15 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
     }
 
     match mode {
+        Mode::Print if ctx.json() => {
+            // The pinned manifests as text inside the answer, one entry per input.
+            let files: Vec<serde_json::Value> = inputs
+                .iter()
+                .zip(&outputs)
+                .map(|(input, text)| json!({"file": input.label, "text": text}))
+                .collect();
+            print_json(&json!({"trusted": true, "images": report, "manifests": files}));
+        }
         Mode::Print => {
             let several = inputs.len() > 1;
             let mut out = String::new();

@@ -9,6 +9,8 @@ mod doctor;
 mod key;
 mod lifecycle;
 mod manifests;
+mod names;
+mod net;
 mod output;
 mod pkcs11;
 mod progress;
@@ -29,7 +31,9 @@ pub struct CliError {
     inner: Box<Error>,
     context: Option<String>,
     /// Replaces the library error's advice where the command knows better.
-    hint: Option<Option<String>>,
+    hint_override: Option<Option<String>>,
+    /// Said before the library's advice (e.g. "did you mean …").
+    extra_hint: Option<String>,
 }
 
 impl CliError {
@@ -40,13 +44,32 @@ impl CliError {
         }
     }
     pub fn hint(&self) -> Option<String> {
-        match &self.hint {
-            Some(h) => h.clone(),
-            None => vouch::advice::hint(&self.inner),
+        if let Some(h) = &self.hint_override {
+            return h.clone();
+        }
+        let advice = vouch::advice::hint(&self.inner);
+        match (&self.extra_hint, advice) {
+            (Some(x), Some(a)) => Some(format!("{x}; {a}")),
+            (Some(x), None) => Some(x.clone()),
+            (None, a) => a,
         }
     }
     pub fn error(&self) -> &Error {
         &self.inner
+    }
+    /// The trust-layer cause, when it is one.
+    pub fn trust_error(&self) -> Option<&vouch::trust::TrustError> {
+        match self.inner.as_ref() {
+            Error::Trust(t) => Some(t),
+            _ => None,
+        }
+    }
+    pub fn is_usage(&self) -> bool {
+        matches!(self.inner.as_ref(), Error::Usage(_))
+    }
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.extra_hint = Some(hint.into());
+        self
     }
     /// The causes under the error, outermost first, that its message does not already
     /// say (a typed error often quotes its source in its own message).
@@ -241,8 +264,9 @@ impl CliError {
         self.context = Some(context.into());
         self
     }
-    pub fn with_hint(mut self, hint: Option<String>) -> Self {
-        self.hint = Some(hint);
+    /// Replace the library's advice (`None`: no hint).
+    pub fn replace_hint(mut self, hint: Option<String>) -> Self {
+        self.hint_override = Some(hint);
         self
     }
 }
@@ -252,7 +276,8 @@ impl<E: Into<Error>> From<E> for CliError {
         CliError {
             inner: Box::new(e.into()),
             context: None,
-            hint: None,
+            hint_override: None,
+            extra_hint: None,
         }
     }
 }
@@ -261,7 +286,8 @@ pub fn usage(msg: impl Into<String>) -> CliError {
     CliError {
         inner: Box::new(Error::Usage(msg.into())),
         context: None,
-        hint: None,
+        hint_override: None,
+        extra_hint: None,
     }
 }
 
@@ -407,7 +433,7 @@ impl Session {
         };
         vouch::trust::RepoState::fetch(self.remote.as_ref(), &self.local, policy)?.ok_or_else(
             || {
-                CliError::from(vouch::trust::TrustError::NoTrustData {
+                CliError::from(vouch::trust::TrustError::NotInitialized {
                     gun: self.local.gun().to_string(),
                     remote: self.remote.describe(),
                 })
@@ -438,6 +464,8 @@ pub struct Context {
     /// PKCS#11 token access, shared by every key store of the command (one session per
     /// token per command).
     tokens: std::cell::OnceCell<Option<std::sync::Arc<vouch::crypto::pkcs11::Tokens>>>,
+    /// Names whose normalisation was already said.
+    names_noted: std::cell::RefCell<std::collections::BTreeSet<String>>,
 }
 
 impl Context {
@@ -458,6 +486,7 @@ impl Context {
             config_bytes: std::cell::OnceCell::new(),
             remote_config: std::cell::OnceCell::new(),
             tokens: std::cell::OnceCell::new(),
+            names_noted: Default::default(),
         })
     }
 
@@ -579,8 +608,31 @@ impl Context {
             access,
             credentials: CredentialLookup::from_env(),
             max_root_size: Some(resolved.max_root_size),
+            timeouts: self.timeouts()?.0,
+            allow_http_token_service: self.allow_http_token_service()?.0,
+            trace: self.request_trace(),
             ..Default::default()
         };
+        self.trace(
+            2,
+            format!(
+                "timeouts: connect {:?}, request {:?}, first request {:?}; TLS CA {}, client certificate {}",
+                opts.timeouts.connect,
+                opts.timeouts.request,
+                opts.timeouts.ping,
+                opts.tls.ca_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "system roots".into()),
+                opts.tls.client_cert.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "none".into()),
+            ),
+        );
+        self.trace(
+            1,
+            format!(
+                "{}: {} (from {})",
+                gun.map(|g| g.as_str()).unwrap_or("remote"),
+                resolved.url,
+                resolved.source
+            ),
+        );
         Ok(vouch::remote::open_remote(&resolved.url, &opts)?)
     }
 
@@ -692,6 +744,13 @@ impl Context {
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.global.quiet {
             eprintln!("{}", msg.as_ref());
+        }
+    }
+
+    /// What happens, on stderr, with -v (`level` 1) or -vv (2).
+    pub fn trace(&self, level: u8, msg: impl AsRef<str>) {
+        if self.global.verbose >= level {
+            eprintln!("vouch: {}", msg.as_ref());
         }
     }
 

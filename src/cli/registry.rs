@@ -191,7 +191,7 @@ pub fn check_tag(ctx: &Context, r: &Reference, tag: &str, signed: &str) -> CliRe
         }
         .into());
     }
-    if ctx.global.verbose {
+    if ctx.global.verbose > 0 {
         ctx.note(format!(
             "{}: {} serves the signed digest {signed} for the tag",
             r.gun(),

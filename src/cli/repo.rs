@@ -27,7 +27,7 @@ pub(super) fn cmd_init(
     server_managed_snapshot: bool,
     key_format: KeyFormatArg,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
     let root_key = match root_key {
         Some(p) => Some(session.keys.find(p)?.id),
@@ -188,7 +188,7 @@ pub(crate) fn stage_and_maybe_publish(
                     ..
                 }) if *number >= staged.len() => {
                     let hint = vouch::advice::trust(cause);
-                    e.with_hint(hint)
+                    e.replace_hint(hint)
                 }
                 _ => e,
             };
@@ -295,7 +295,7 @@ fn do_publish(
 }
 
 pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
     let entries = if !local.dir().exists() {
@@ -379,7 +379,7 @@ pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
 }
 
 pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
     let changelist = Changelist::for_repo(&local);
     let session = ctx.session(&gun, Access::PushPull)?;
@@ -401,7 +401,7 @@ pub(super) fn cmd_publish(ctx: &Context, gun: &str) -> CliResult {
 /// `publish --recover`: the server lost the repository; publish the verified local copy
 /// to it again.
 pub(super) fn cmd_recover(ctx: &Context, gun: &str) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let session = ctx.session(&gun, Access::PushPull)?;
     let local = &session.local;
     let r = vouch::trust::rotate::recover_server(&session.env(), local).map_err(|e| {
@@ -413,6 +413,7 @@ pub(super) fn cmd_recover(ctx: &Context, gun: &str) -> CliResult {
             "gun": gun.as_str(),
             "remote": session.remote.describe(),
             "recovered": true,
+            "published": true,
             "root_version_before": r.root_versions.0,
             "root_version": r.root_versions.1,
             "new_server_keys": r.new_server_keys.iter().map(|(role, id)| json!({"role": role, "key_id": id})).collect::<Vec<_>>(),
@@ -448,7 +449,7 @@ pub(super) fn cmd_recover(ctx: &Context, gun: &str) -> CliResult {
 /// `reset`: drop staged changes by number (as `status` numbers them) or all of them,
 /// unreadable ones included: this is the way out of a changelist nothing else can read.
 pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     if !all && numbers.is_empty() {
         return Err(usage(
             "say which changes to drop: --all, or -n 0,2 (numbers from `vouch status`)",
@@ -473,6 +474,14 @@ pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) 
     }
     cl.remove(&drop)?;
     ctx.note(format!("Dropped {} staged change(s) for {gun}", drop.len()));
+    if ctx.json() {
+        let numbers: Vec<usize> = (0..staged.len())
+            .filter(|i| all || numbers.contains(i))
+            .collect();
+        print_json(
+            &json!({"gun": gun.as_str(), "dropped": numbers, "remaining": staged.len() - numbers.len()}),
+        );
+    }
     Ok(())
 }
 
@@ -480,22 +489,27 @@ pub(super) fn cmd_reset(ctx: &Context, gun: &str, all: bool, numbers: &[usize]) 
 /// options say, refreshing the local cache.
 pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
-    let anchoring = ctx.trust_policy(gun)?;
+    let anchoring = ctx.trust_policy(gun).map_err(|e| ctx.read_error(gun, e))?;
     let policy = LoadPolicy {
         clock: &SystemClock,
         check_expiry: true,
         trust: &anchoring,
     };
-    let state = vouch::trust::verdict::load(Some(remote), &local, policy)?;
+    let state = vouch::trust::verdict::load(Some(remote), &local, policy)
+        .map_err(|e| ctx.read_error(gun, e.into()))?;
     super::verify::announce(ctx, &state, Some(remote));
     Ok(state)
 }
 
 pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliResult {
     use super::registry::{served_tags, Served};
-    let gun = parse_gun(gun)?;
-    let remote = ctx.remote(Some(&gun), Access::Pull)?;
-    let state = fetch_state(ctx, &gun, remote.as_ref())?;
+    let gun = ctx.gun(gun)?;
+    // As notary: an unreachable server falls back to the verified cache, with a warning.
+    let fallback = super::args::TrustArgs {
+        offline: false,
+        cache_fallback: true,
+    };
+    let state = super::verify::load_state(ctx, &gun, &fallback)?;
     let targets = view::all_targets(&state);
     let digest = |t: &view::TargetEntry| t.sha256_hex().map(|h| format!("sha256:{h}"));
     let (registry, served) = if check_registry {
@@ -505,19 +519,22 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
         (String::new(), None)
     };
     if ctx.json() {
-        print_json(&serde_json::Value::Array(
-            targets
-                .iter()
-                .enumerate()
-                .map(|(i, t)| {
-                    let mut v = json!({"name": t.name, "digest": digest(t), "size": t.meta.length, "role": t.role});
-                    if let Some(s) = &served {
-                        v["registry"] = s[i].json();
-                    }
-                    v
-                })
-                .collect(),
-        ));
+        let items: Vec<serde_json::Value> = targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let mut v = json!({"name": t.name, "digest": digest(t), "size": t.meta.length, "role": t.role});
+                if let Some(s) = &served {
+                    v["registry"] = s[i].json();
+                }
+                v
+            })
+            .collect();
+        let source = match state.source() {
+            vouch::trust::state::Source::Remote => "remote",
+            vouch::trust::state::Source::Cache => "cache",
+        };
+        print_json(&json!({"gun": gun.as_str(), "source": source, "items": items}));
     } else if targets.is_empty() {
         println!("\nNo targets present in this repository.\n");
     } else {
@@ -564,8 +581,9 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
 }
 
 pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let local = LocalRepo::new(&ctx.trust_dir, &gun);
+    let mut remote_deleted = None;
     if remote_too {
         let remote = ctx.remote(Some(&gun), Access::Admin)?;
         remote.delete(&gun)?;
@@ -573,14 +591,20 @@ pub(super) fn cmd_delete(ctx: &Context, gun: &str, remote_too: bool) -> CliResul
             "Deleted trust data for {gun} on {}",
             remote.describe()
         ));
+        remote_deleted = Some(remote.describe());
     }
     let _lock = local.lock()?;
-    if local.delete_all()? {
+    let local_deleted = local.delete_all()?;
+    if local_deleted {
         ctx.note(format!(
             "Deleted local trust data for {gun} (keys are kept)"
         ));
     } else {
         ctx.note(format!("No local trust data for {gun}"));
+    }
+    if ctx.json() {
+        print_json(&json!({"gun": gun.as_str(), "local_deleted": local_deleted,
+            "remote_deleted": remote_deleted.is_some(), "remote": remote_deleted}));
     }
     Ok(())
 }

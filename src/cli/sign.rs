@@ -75,7 +75,7 @@ fn parse_tag_pair(
         None => super::registry::digest_and_size(ctx, &r, digest, size, no_registry_check)?,
     };
     Ok(TagSpec {
-        gun: parse_gun(&r.gun())?,
+        gun: ctx.image_gun(image, &r)?,
         tag,
         meta: image_meta(&d, n)?,
     })
@@ -164,7 +164,7 @@ pub(super) fn cmd_sign_check(
     for l in &lines {
         let image = l.split_once('=').map_or(l.as_str(), |(i, _)| i);
         let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
-        guns.insert(parse_gun(&r.gun())?.to_string());
+        guns.insert(ctx.image_gun(image, &r)?.to_string());
     }
     let mut reports = Vec::new();
     let mut problems = Vec::new();
@@ -323,7 +323,7 @@ pub(super) fn cmd_sign_file(
     from_dir: Option<&Path>,
     stage: bool,
 ) -> CliResult {
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let mut files: Vec<(String, PathBuf)> = Vec::new();
     if let Some(dir) = from_dir {
         collect_files(dir, dir, &mut files)?;
@@ -353,7 +353,7 @@ pub(super) fn cmd_sign_file(
         let meta = std::fs::File::open(path)
             .and_then(|f| FileMeta::from_reader(progress.reader(f)))
             .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
-        out.push(json!({"name": name, "sha256": hex::encode(meta.sha256().unwrap_or_default()), "size": meta.length}));
+        out.push(json!({"name": name, "digest": format!("sha256:{}", hex::encode(meta.sha256().unwrap_or_default())), "size": meta.length}));
         changes.push(Change::add_target("targets", name, &meta));
     }
     drop(progress);
@@ -363,9 +363,9 @@ pub(super) fn cmd_sign_file(
     } else {
         for o in &out {
             println!(
-                "{} sha256:{} {}",
+                "{} {} {}",
                 o["name"].as_str().unwrap_or_default(),
-                o["sha256"].as_str().unwrap_or_default(),
+                o["digest"].as_str().unwrap_or_default(),
                 o["size"]
             );
         }
@@ -409,7 +409,7 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
             return Err(usage("give IMAGE:TAG, or GUN and one or more target names"));
         }
         by_gun
-            .entry(args[0].clone())
+            .entry(ctx.gun(&args[0])?.to_string())
             .or_default()
             .extend(args[1..].iter().cloned());
     } else {
@@ -419,9 +419,13 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
                 .tag
                 .clone()
                 .ok_or_else(|| usage(format!("{a}: name the tag to remove (IMAGE:TAG)")))?;
-            by_gun.entry(r.gun()).or_default().push(tag);
+            by_gun
+                .entry(ctx.image_gun(a, &r)?.to_string())
+                .or_default()
+                .push(tag);
         }
     }
+    let mut results = Vec::new();
     for (gun, names) in by_gun {
         let gun = parse_gun(&gun)?;
         refuse_unsigned(ctx, &gun, &names, stage)?;
@@ -429,12 +433,20 @@ pub(super) fn cmd_unsign(ctx: &Context, args: &[String], stage: bool) -> CliResu
             .iter()
             .map(|n| Change::remove_target("targets", n))
             .collect();
-        stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+        let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
         if !stage {
             for n in &names {
                 ctx.note(format!("Removed {n} from {gun}"));
             }
         }
+        results.push(super::output::change_json(
+            gun.as_str(),
+            report.as_ref(),
+            json!({"removed": names}),
+        ));
+    }
+    if ctx.json() {
+        print_json(&serde_json::Value::Array(results));
     }
     Ok(())
 }
@@ -498,7 +510,7 @@ pub(super) fn cmd_unsign_missing(
             "--missing-in-registry takes one repository (GUN), no tags",
         ));
     };
-    let gun = parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let remote = ctx.remote(Some(&gun), Access::Pull)?;
     let state = super::repo::fetch_state(ctx, &gun, remote.as_ref())?;
     let targets = vouch::trust::view::all_targets(&state);
@@ -509,6 +521,13 @@ pub(super) fn cmd_unsign_missing(
         .filter(|(_, s)| **s == Served::Missing)
         .map(|(t, _)| t)
         .collect();
+    let gone_names: Vec<&str> = gone.iter().map(|t| t.name.as_str()).collect();
+    if (gone.is_empty() || dry_run) && ctx.json() {
+        print_json(
+            &json!({"gun": gun.as_str(), "registry": registry, "removed": gone_names,
+            "dry_run": dry_run, "published": false, "versions": null}),
+        );
+    }
     if gone.is_empty() {
         ctx.note(format!(
             "Registry {registry} still has every signed tag of {gun}; nothing to remove."
@@ -516,8 +535,10 @@ pub(super) fn cmd_unsign_missing(
         return Ok(());
     }
     if dry_run {
-        for t in &gone {
-            println!("{gun}:{}", t.name);
+        if !ctx.json() {
+            for t in &gone {
+                println!("{gun}:{}", t.name);
+            }
         }
         ctx.note(format!(
             "{} signed tag(s) of {gun} are gone from registry {registry} and would be unsigned; nothing was changed (--dry-run).",
@@ -529,8 +550,15 @@ pub(super) fn cmd_unsign_missing(
         .iter()
         .map(|t| Change::remove_target(&t.role, &t.name))
         .collect();
-    stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
-    let names: Vec<&str> = gone.iter().map(|t| t.name.as_str()).collect();
+    let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+    if ctx.json() {
+        print_json(&super::output::change_json(
+            gun.as_str(),
+            report.as_ref(),
+            json!({"registry": registry, "removed": gone_names, "dry_run": false}),
+        ));
+    }
+    let names = gone_names;
     ctx.note(format!(
         "{} {} signature(s) of tags gone from registry {registry}: {}",
         if stage {

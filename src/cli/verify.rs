@@ -20,7 +20,16 @@ const DEFAULT_LOCK: &str = "vouch-trust.json";
 
 /// Load the verified state of `gun`, anchored as the global trust options say (online,
 /// or from the cache alone with --offline); the cache keeps what was downloaded.
+///
+/// With `--cache-fallback` (always for `list` and `inspect`), a server that cannot be
+/// reached is replaced by the verified cache, anchored as usual, with a warning naming the
+/// cache's age. An error about a repository this machine does not know names the ones it
+/// does ("did you mean …").
 pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
+    load_state_inner(ctx, gun, trust).map_err(|e| ctx.read_error(gun, e))
+}
+
+fn load_state_inner(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<RepoState> {
     let local = LocalRepo::new(&ctx.trust_dir, gun);
     let anchoring = ctx.trust_policy(gun)?;
     let policy = LoadPolicy {
@@ -28,20 +37,86 @@ pub fn load_state(ctx: &Context, gun: &Gun, trust: &TrustArgs) -> CliResult<Repo
         check_expiry: true,
         trust: &anchoring,
     };
-    let remote = if trust.offline {
-        None
-    } else {
-        Some(ctx.remote(Some(gun), Access::Pull)?)
-    };
-    let state = verdict::load(remote.as_deref(), &local, policy)?;
-    announce(ctx, &state, remote.as_deref());
-    Ok(state)
+    if trust.offline {
+        ctx.trace(
+            1,
+            format!("{gun}: reading the local cache only (--offline)"),
+        );
+        let state = verdict::load(None, &local, policy)?;
+        announce(ctx, &state, None);
+        return Ok(state);
+    }
+    let online = ctx.remote(Some(gun), Access::Pull).and_then(|remote| {
+        let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
+        announce(ctx, &state, Some(remote.as_ref()));
+        Ok(state)
+    });
+    match online {
+        Err(e) if trust.cache_fallback && e.exit_code() == vouch::ExitCode::Remote => {
+            let Ok(state) = verdict::load(None, &local, policy) else {
+                // Nothing verified to fall back on: the server's error is the answer.
+                return Err(e);
+            };
+            ctx.warn(format!(
+                "the server could not be reached ({}); showing the verified cache of {gun}{}",
+                e.message(),
+                cache_age(&local)
+                    .map(|a| format!(", last updated from the server {a} ago"))
+                    .unwrap_or_default()
+            ));
+            announce(ctx, &state, None);
+            Ok(state)
+        }
+        other => other,
+    }
+}
+
+/// How long ago the cache of `local` was last written: the newest metadata file.
+fn cache_age(local: &LocalRepo) -> Option<String> {
+    let newest = std::fs::read_dir(local.metadata_dir())
+        .ok()?
+        .flatten()
+        .filter_map(|e| e.metadata().ok()?.modified().ok())
+        .max()?;
+    let secs = newest.elapsed().unwrap_or_default().as_secs();
+    Some(match secs {
+        s if s < 120 => format!("{s} seconds"),
+        s if s < 2 * 3600 => format!("{} minutes", s / 60),
+        s if s < 2 * 86400 => format!("{} hours", s / 3600),
+        s => format!("{} days", s / 86400),
+    })
 }
 
 /// Say on stderr what the user must know about how a state was trusted: trust on first
-/// use (loudly), a pin that is behind, skipped delegations.
+/// use (loudly), a pin that is behind, skipped delegations. With -v: where it was read
+/// from, how its root was anchored, and each role's version.
 pub fn announce(ctx: &Context, state: &RepoState, remote: Option<&dyn vouch::remote::Remote>) {
     let gun = &state.gun();
+    if ctx.global.verbose > 0 {
+        let mut roles = vec![format!("root v{}", state.root().role().version)];
+        for (name, t) in state.targets() {
+            roles.push(format!("{name} v{}", t.role().version));
+        }
+        if let Some(s) = state.snapshot() {
+            roles.push(format!("snapshot v{}", s.role().version));
+        }
+        if let Some(t) = state.timestamp() {
+            roles.push(format!("timestamp v{}", t.role().version));
+        }
+        ctx.trace(
+            1,
+            format!(
+                "{gun}: trust data from {}, root anchored by {}; {}",
+                match (state.source(), remote) {
+                    (Source::Remote, Some(r)) => r.describe(),
+                    (Source::Remote, None) => "the server".to_owned(),
+                    (Source::Cache, _) => "the local cache".to_owned(),
+                },
+                state.anchored_by().as_str(),
+                roles.join(", ")
+            ),
+        );
+    }
     if state.first_use() {
         ctx.warn(format!(
             "TRUST ON FIRST USE: nothing pinned or anchored for {gun}; trusting root version {} with root keys {}{}, as --tofu allows. \
@@ -81,11 +156,17 @@ pub fn verify(
     check_registry: bool,
 ) -> CliResult {
     let r = Reference::parse(image).map_err(|e| usage(e.to_string()))?;
-    let tag = r
-        .tag
-        .clone()
-        .ok_or_else(|| usage(format!("{image}: name the tag to verify (IMAGE:TAG)")))?;
-    let gun = Gun::parse(&r.gun())?;
+    if r.tag.is_none() {
+        if let Some(d) = r.digest.clone() {
+            return verify_digest(ctx, image, &r, &d, trust, digest, check_registry);
+        }
+    }
+    let tag = r.tag.clone().ok_or_else(|| {
+        usage(format!(
+            "{image}: name the tag to verify (IMAGE:TAG) or the digest (IMAGE@sha256:…)"
+        ))
+    })?;
+    let gun = ctx.image_gun(image, &r)?;
     let state = load_state(ctx, &gun, trust)?;
     let mut want = Vec::new();
     if let Some(d) = digest {
@@ -123,6 +204,69 @@ pub fn verify(
     Ok(())
 }
 
+/// `verify IMAGE@sha256:…` with no tag: the digest must be signed under some tag; the
+/// tags that carry it are named.
+fn verify_digest(
+    ctx: &Context,
+    image: &str,
+    r: &Reference,
+    digest: &str,
+    trust: &TrustArgs,
+    also: Option<&str>,
+    check_registry: bool,
+) -> CliResult {
+    if let Some(d) = also {
+        if !d.eq_ignore_ascii_case(digest) {
+            return Err(usage(format!(
+                "--digest {d} differs from the reference's digest {digest}"
+            )));
+        }
+    }
+    let gun = ctx.image_gun(image, r)?;
+    let state = load_state(ctx, &gun, trust)?;
+    let found = verdict::lookup_digest(&state, digest)?;
+    let target = &found.target;
+    if check_registry {
+        for tag in &found.tags {
+            super::registry::check_tag(ctx, r, tag, &target.digest)?;
+        }
+    }
+    let name = vouch::reference::typed_repository(image);
+    let pinned = format!("{name}@{}", target.digest);
+    if ctx.json() {
+        print_json(&json!({
+            "vouch_json": super::output::SCHEMA_VERSION,
+            "trusted": true,
+            "reference": pinned,
+            "gun": gun.as_str(),
+            "tag": null,
+            "tags": found.tags,
+            "digest": target.digest,
+            "size": target.meta.length,
+            "role": target.role,
+            "signed_by": target.signed_by.iter().map(|k| k.to_string()).collect::<Vec<_>>(),
+            "metadata": role_summary(target),
+            "source": source_name(target.source),
+            "anchored_by": target.anchored_by.as_str(),
+            "trusted_on_first_use": target.first_use,
+        }));
+    } else {
+        println!("{pinned}");
+        ctx.note(format!(
+            "{} is signed as {} ({})",
+            target.digest,
+            found
+                .tags
+                .iter()
+                .map(|t| format!("{name}:{t}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            target.role
+        ));
+    }
+    Ok(())
+}
+
 fn source_name(source: Source) -> &'static str {
     match source {
         Source::Remote => "remote",
@@ -137,7 +281,7 @@ pub fn verify_file(
     file: &Path,
     trust: &TrustArgs,
 ) -> CliResult {
-    let gun = Gun::parse(gun)?;
+    let gun = ctx.gun(gun)?;
     let reader = std::fs::File::open(file)
         .map_err(|e| usage(format!("cannot read {}: {e}", file.display())))?;
     let state = load_state(ctx, &gun, trust)?;
@@ -151,7 +295,7 @@ pub fn verify_file(
     if ctx.json() {
         print_json(
             &json!({"trusted": true, "gun": gun.as_str(), "name": name, "file": file,
-            "sha256": sha256.trim_start_matches("sha256:"), "size": size, "role": target.role,
+            "digest": sha256, "size": size, "role": target.role,
             "metadata": role_summary(&target), "anchored_by": target.anchored_by.as_str()}),
         );
     } else {
@@ -164,8 +308,13 @@ pub fn verify_file(
 }
 
 pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
-    let gun = Gun::parse(gun)?;
-    let state = load_state(ctx, &gun, trust)?;
+    let gun = ctx.gun(gun)?;
+    // As notary: an unreachable server falls back to the verified cache, with a warning.
+    let trust = TrustArgs {
+        cache_fallback: !trust.offline,
+        ..trust.clone()
+    };
+    let state = load_state(ctx, &gun, &trust)?;
     let root = state.root().role();
     let mut roles = Vec::new();
     for name in ["root", "targets", "snapshot", "timestamp"] {
@@ -330,7 +479,7 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
             root_key_ids,
             from_cache,
         } => {
-            let gun = Gun::parse(&gun)?;
+            let gun = ctx.gun(&gun)?;
             let path = ctx
                 .trust_lock_path()
                 .unwrap_or_else(|| PathBuf::from(DEFAULT_LOCK));
@@ -390,7 +539,8 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                         trust: &anchoring,
                     };
                     let remote = ctx.remote(Some(&gun), Access::Pull)?;
-                    let state = verdict::load(Some(remote.as_ref()), &local, policy)?;
+                    let state = verdict::load(Some(remote.as_ref()), &local, policy)
+                        .map_err(|e| ctx.read_error(&gun, e.into()))?;
                     if state.first_use()
                         || state.anchored_by() == vouch::trust::anchor::AnchoredBy::Tofu
                     {

@@ -46,6 +46,12 @@
 //! verified — as Docker's `insecure-registries`), `root_ca` (a CA added to the system roots),
 //! `tls_client_cert`/`tls_client_key`. Unknown keys in an entry are refused.
 //!
+//! `timeout` (vouch's addition, top level) is how long one request to a server may take:
+//! seconds as a number, or a string such as `"30s"`, `"2m"`, `"500ms"` (default 120 s; the
+//! connection itself gets at most 30 s of it). `--timeout` and `VOUCH_TIMEOUT` override it.
+//! `allow_http_token_service` (vouch's addition, top level, default `false`) lets
+//! credentials go to a plain-`http://` token service of an `https://` notary server.
+//!
 //! `max_root_size` (vouch's addition, top level) is the largest `root.json` read from any
 //! remote: bytes as a number, or a string with a `K`/`M`/`G` suffix; default 1 MiB
 //! ([`super::limits::DEFAULT_MAX_ROOT_SIZE`]). `VOUCH_MAX_ROOT_SIZE` overrides it.
@@ -82,6 +88,30 @@ pub struct RemoteConfig {
     pub max_root_size: Option<u64>,
     /// A `remote_server` block is in the file (with or without a `url`).
     pub remote_server_given: bool,
+    /// `timeout`: the longest one request may take.
+    pub timeout: Option<std::time::Duration>,
+    /// `allow_http_token_service`.
+    pub allow_http_token_service: bool,
+}
+
+/// A timeout setting: seconds as a number (`30`, `2.5`), or a number with a unit
+/// (`"500ms"`, `"30s"`, `"2m"`, `"1h"`). Zero, negative and unreadable values are `None`.
+pub fn parse_timeout(v: &str) -> Option<std::time::Duration> {
+    let v = v.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        "h" => n * 3600.0,
+        _ => return None,
+    };
+    (secs.is_finite() && secs > 0.0 && secs <= 86400.0)
+        .then(|| std::time::Duration::from_secs_f64(secs))
 }
 
 /// Settings for one container registry (`registries` in the config file).
@@ -211,6 +241,30 @@ impl RemoteConfig {
             path: path.map(Path::to_path_buf),
             ..Default::default()
         };
+        match obj.get("timeout") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(v) => {
+                let t = match v {
+                    serde_json::Value::Number(n) => parse_timeout(&n.to_string()),
+                    serde_json::Value::String(s) => parse_timeout(s),
+                    _ => None,
+                };
+                cfg.timeout = Some(t.ok_or_else(|| {
+                    err(format!(
+                        "timeout must be a positive number of seconds, or a string such as \"30s\", \"2m\" or \"500ms\" (found {v})"
+                    ))
+                })?);
+            }
+        }
+        match obj.get("allow_http_token_service") {
+            None | Some(serde_json::Value::Null) => {}
+            Some(serde_json::Value::Bool(b)) => cfg.allow_http_token_service = *b,
+            Some(v) => {
+                return Err(err(format!(
+                    "allow_http_token_service must be true or false (found {v})"
+                )))
+            }
+        }
         match obj.get("max_root_size") {
             None | Some(serde_json::Value::Null) => {}
             Some(v) => {
@@ -391,6 +445,8 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "max_root_size",
     "tofu",
     "pkcs11_module",
+    "timeout",
+    "allow_http_token_service",
 ];
 /// Keys of `remote_server` and of each `remote_servers` entry (notary's).
 pub const SERVER_KEYS: &[&str] = &[
@@ -798,6 +854,28 @@ mod tests {
             RemoteConfig::load_optional(Path::new("/nonexistent/config.json")).unwrap(),
             RemoteConfig::default()
         );
+    }
+
+    #[test]
+    fn timeouts_from_the_file() {
+        use std::time::Duration;
+        assert_eq!(parse_timeout("30"), Some(Duration::from_secs(30)));
+        assert_eq!(parse_timeout("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_timeout("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_timeout("1.5s"), Some(Duration::from_millis(1500)));
+        for bad in ["0", "-1", "soon", "5d", ""] {
+            assert_eq!(parse_timeout(bad), None, "{bad}");
+        }
+        let at = Path::new("/etc/vouch/config.json");
+        let c = RemoteConfig::from_json(
+            br#"{"timeout": "45s", "allow_http_token_service": true}"#,
+            Some(at),
+        )
+        .unwrap();
+        assert_eq!(c.timeout, Some(Duration::from_secs(45)));
+        assert!(c.allow_http_token_service);
+        let e = RemoteConfig::from_json(br#"{"timeout": "forever"}"#, Some(at)).unwrap_err();
+        assert!(e.to_string().contains("timeout must be"), "{e}");
     }
 
     #[test]

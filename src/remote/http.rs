@@ -47,6 +47,47 @@ impl Default for Timeouts {
     }
 }
 
+/// One request as it went, for the caller's tracing (`vouch -v`): never a header, never
+/// a body; the URL without user info.
+#[derive(Debug, Clone)]
+pub struct RequestTrace {
+    pub method: String,
+    pub url: String,
+    /// The reply's status; `None` when no reply came (`error` says why).
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+    pub error: Option<String>,
+}
+
+/// Called once per request with its [`RequestTrace`].
+pub type TraceFn = std::sync::Arc<dyn Fn(&RequestTrace) + Send + Sync>;
+
+/// Sends `b`, reporting the request to `trace` when there is one.
+pub fn send_traced(
+    b: reqwest::blocking::RequestBuilder,
+    trace: Option<&TraceFn>,
+) -> reqwest::Result<Response> {
+    let Some(trace) = trace else {
+        return b.send();
+    };
+    let (client, req) = b.build_split();
+    let req = req?;
+    let method = req.method().to_string();
+    let mut url = req.url().clone();
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    let start = std::time::Instant::now();
+    let r = client.execute(req);
+    trace(&RequestTrace {
+        method,
+        url: url.to_string(),
+        status: r.as_ref().ok().map(|r| r.status().as_u16()),
+        elapsed: start.elapsed(),
+        error: r.as_ref().err().map(|e| e.to_string()),
+    });
+    r
+}
+
 const USER_AGENT: &str = concat!("vouch/", env!("CARGO_PKG_VERSION"));
 
 /// Builds the HTTP client. `follow_redirects` is off for notary-server (notary's client

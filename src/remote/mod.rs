@@ -168,6 +168,11 @@ pub struct RemoteOptions {
     /// The largest `root.json` accepted, whatever the caller's cap (`None`:
     /// [`limits::DEFAULT_MAX_ROOT_SIZE`]; see [`config::ResolvedRemote::max_root_size`]).
     pub max_root_size: Option<u64>,
+    /// Send credentials to a plain-`http://` token service of an `https://` notary server
+    /// (refused by default: they would cross the network in clear text).
+    pub allow_http_token_service: bool,
+    /// Told of every request to a notary server or its token service (`vouch -v`).
+    pub trace: Option<http::TraceFn>,
 }
 
 impl fmt::Debug for RemoteOptions {
@@ -179,6 +184,8 @@ impl fmt::Debug for RemoteOptions {
             .field("credentials", &self.credentials)
             .field("prompt", &self.prompt.is_some())
             .field("max_root_size", &self.max_root_size)
+            .field("allow_http_token_service", &self.allow_http_token_service)
+            .field("trace", &self.trace.is_some())
             .finish()
     }
 }
@@ -312,6 +319,10 @@ pub enum RemoteError {
         scope: String,
         tried: String,
     },
+    /// The token service of an HTTPS notary server is plain HTTP: credentials are not
+    /// sent there (nor asked for) unless explicitly allowed.
+    #[error("vouch refused to send credentials over plain HTTP to the token service {realm} of the HTTPS {server}")]
+    CredentialsOverHttp { realm: String, server: String },
     /// The token server itself refused or failed.
     #[error("token server {realm} refused a token for {scope} (HTTP {status}{}): {tried}", message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     TokenRefused {

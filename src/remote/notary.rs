@@ -36,6 +36,7 @@ pub struct NotaryServer {
     /// `None` until pinged; then the challenge (if the server wants auth).
     challenge: Mutex<Option<Option<Challenge>>>,
     tokens: TokenSource,
+    trace: Option<super::http::TraceFn>,
     /// Credential searches, per GUN registry host (the search runs helpers: do it once).
     creds: Mutex<Vec<(Vec<String>, CredentialSearch)>>,
     /// Scopes for which an anonymous token was not enough.
@@ -66,12 +67,15 @@ impl NotaryServer {
         } else {
             build_client(&opts.tls, &opts.timeouts, false)?
         };
-        let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request);
+        let mut tokens = TokenSource::new(client.clone(), base.clone(), opts.timeouts.request)
+            .allow_http_credentials(opts.allow_http_token_service)
+            .traced(opts.trace.clone());
         if plain {
             tokens = tokens.with_https_fallback(opts.tls.clone(), opts.timeouts);
         }
         Ok(NotaryServer {
             tokens,
+            trace: opts.trace.clone(),
             client,
             base,
             describe,
@@ -112,12 +116,9 @@ impl NotaryServer {
         }
         let url = self.url("v2/");
         let t = self.timeouts.ping;
-        let resp = self
-            .client
-            .get(url.clone())
-            .timeout(t)
-            .send()
-            .map_err(|e| classify_send_error(e, &self.describe, url.as_str(), t))?;
+        let resp =
+            super::http::send_traced(self.client.get(url.clone()).timeout(t), self.trace.as_ref())
+                .map_err(|e| classify_send_error(e, &self.describe, url.as_str(), t))?;
         let status = resp.status().as_u16();
         let challenge = match status {
             200..=299 => None,
@@ -198,7 +199,7 @@ impl NotaryServer {
         if let Some(a) = auth {
             b = b.header(reqwest::header::AUTHORIZATION, a);
         }
-        b.send()
+        super::http::send_traced(b, self.trace.as_ref())
             .map_err(|e| classify_send_error(e, &self.describe, r.url.as_str(), t))
     }
 
@@ -308,6 +309,8 @@ impl NotaryServer {
                     }
                 }
             }
+            // Credentials that could not be sent are neither looked up nor asked for.
+            self.tokens.check_credentials_may_go(&ch, &self.describe)?;
             let search = self.credentials(r.gun);
             let tried = search.describe();
             if anonymous_first && search.found.is_none() {

@@ -84,6 +84,9 @@ pub enum TrustError {
     UnsignedTag { gun: String, tag: String },
     #[error("no target {name:?} in {gun}")]
     NoSuchTarget { gun: String, name: String },
+    /// No tag signed by `targets` or `targets/releases` carries the digest.
+    #[error("{digest} is not signed under any tag of {gun} (targets or targets/releases)")]
+    UnsignedDigest { gun: String, digest: String },
     #[error("no trusted root for {gun}: {}", if *unrecorded_cache {
         "its cached root has no record of how it was anchored (written by notary, docker trust or an older vouch), nothing is pinned, and trust on first use was not allowed"
     } else {
@@ -199,6 +202,7 @@ impl TrustError {
             | TrustError::Verification { .. }
             | TrustError::NoSuchTarget { .. }
             | TrustError::UnsignedTag { .. }
+            | TrustError::UnsignedDigest { .. }
             | TrustError::NoAnchor { .. }
             | TrustError::ExpiringSoon { .. }
             | TrustError::PinMismatch { .. }

@@ -188,6 +188,61 @@ pub fn lookup_at(
     })
 }
 
+/// A manifest digest and the tags that sign it.
+#[derive(Debug, Clone)]
+pub struct TrustedDigest {
+    /// The verdict through the first of `tags` (its role, keys, versions, …).
+    pub target: TrustedTarget,
+    /// Every tag whose docker lookup (`targets/releases`, then `targets`) gives this
+    /// digest, sorted. A tag that another role signs with another digest is not among them.
+    pub tags: Vec<String>,
+}
+
+/// Is `digest` (`sha256:HEX`) signed under some tag, now? See [`lookup_digest_at`].
+pub fn lookup_digest(state: &RepoState, digest: &str) -> Result<TrustedDigest, TrustError> {
+    lookup_digest_at(state, digest, &crate::clock::SystemClock)
+}
+
+/// The by-digest verdict (`IMAGE@sha256:…` with no tag): the tags whose docker lookup
+/// gives `digest`, and the verdict through the first of them, with the same expiry checks
+/// as [`lookup_at`]. None: [`TrustError::UnsignedDigest`].
+pub fn lookup_digest_at(
+    state: &RepoState,
+    digest: &str,
+    clock: &dyn crate::clock::Clock,
+) -> Result<TrustedDigest, TrustError> {
+    let wanted = digest.to_ascii_lowercase();
+    let mut tags: Vec<String> = view::all_targets(state)
+        .into_iter()
+        .filter_map(|e| view::docker_lookup(state, &e.name))
+        .filter(|e| {
+            e.sha256_hex()
+                .is_some_and(|h| format!("sha256:{h}") == wanted)
+        })
+        .map(|e| e.name)
+        .collect();
+    tags.sort();
+    tags.dedup();
+    let Some(first) = tags.first() else {
+        // Expired metadata is said as such before "not signed".
+        lookup_at(state, Query::Tag(""), &[], clock)
+            .err()
+            .filter(|e| matches!(e, TrustError::Expired { .. } | TrustError::BadInput(_)))
+            .map_or(Ok(()), Err)?;
+        return Err(TrustError::UnsignedDigest {
+            gun: state.gun.as_str().to_owned(),
+            digest: digest.to_owned(),
+        });
+    };
+    let target = lookup_at(
+        state,
+        Query::Tag(first),
+        &[("the reference's digest", digest)],
+        clock,
+    )?;
+    Ok(TrustedDigest { target, tags })
+}
+
 /// [`load`], then [`lookup`].
 pub fn verify(
     remote: Option<&dyn Remote>,

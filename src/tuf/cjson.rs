@@ -84,12 +84,9 @@ fn write_raw(text: &str, out: &mut Vec<u8>, _depth: usize) -> Result<(), TufErro
     // Depth is bounded by `nesting_exceeds` before this runs.
     de.disable_recursion_limit();
     let mut err = None;
-    Canon {
-        out,
-        err: &mut err,
-    }
-    .deserialize(&mut de)
-    .map_err(|e| err.take().unwrap_or_else(|| bad(e)))?;
+    Canon { out, err: &mut err }
+        .deserialize(&mut de)
+        .map_err(|e| err.take().unwrap_or_else(|| bad(e)))?;
     de.end().map_err(bad)?;
     Ok(())
 }

@@ -16,6 +16,9 @@ pub(crate) struct TokenSource {
     server_url: Url,
     timeout: Duration,
     cache: Mutex<HashMap<(String, String), CachedToken>>,
+    /// Credentials may go to an `http://` realm of an `https://` server.
+    allow_http: bool,
+    trace: Option<crate::remote::http::TraceFn>,
     /// When `client` has no TLS roots (a plain-HTTP server): how to build one for an
     /// `https://` realm, built at most once.
     https: Option<(
@@ -49,8 +52,42 @@ impl TokenSource {
         }
     }
 
+    /// Allow (or not) credentials to an `http://` realm of an `https://` server.
+    pub(crate) fn allow_http_credentials(mut self, allow: bool) -> Self {
+        self.allow_http = allow;
+        self
+    }
+
+    /// Report each token request to `trace`.
+    pub(crate) fn traced(mut self, trace: Option<crate::remote::http::TraceFn>) -> Self {
+        self.trace = trace;
+        self
+    }
+
+    /// Refuses credentials for `challenge` when its realm is plain HTTP and the server is
+    /// HTTPS (unless allowed): checked before credentials are looked up or asked for.
+    pub(crate) fn check_credentials_may_go(
+        &self,
+        challenge: &Challenge,
+        server: &str,
+    ) -> Result<(), RemoteError> {
+        if challenge.scheme != "bearer" || self.allow_http || self.server_url.scheme() != "https" {
+            return Ok(());
+        }
+        let realm = challenge.param("realm").unwrap_or("");
+        match Url::parse(realm) {
+            Ok(u) if u.scheme() == "http" => Err(RemoteError::CredentialsOverHttp {
+                realm: realm.to_owned(),
+                server: server.to_owned(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) fn new(client: Client, server_url: Url, timeout: Duration) -> Self {
         TokenSource {
+            allow_http: false,
+            trace: None,
             https: None,
             client,
             server_url,
@@ -97,11 +134,15 @@ impl TokenSource {
                 message: format!("realm {realm:?} is not an http(s) URL"),
             });
         }
-        if creds.is_some() && url.scheme() == "http" && server_url.scheme() == "https" {
-            return Err(refused(
-                0,
-                Some("vouch does not send credentials over plain HTTP to the token server of an HTTPS notary server".into()),
-            ));
+        if creds.is_some()
+            && url.scheme() == "http"
+            && server_url.scheme() == "https"
+            && !self.allow_http
+        {
+            return Err(RemoteError::CredentialsOverHttp {
+                realm: realm.to_owned(),
+                server: format!("notary server {server_url}"),
+            });
         }
         let remote = format!("token server {realm}");
         let service = challenge.param("service").filter(|s| !s.is_empty());
@@ -124,8 +165,7 @@ impl TokenSource {
             }
             None => self.basic_token_request(url, scope, service, creds, timeout)?,
         };
-        let resp = req
-            .send()
+        let resp = crate::remote::http::send_traced(req, self.trace.as_ref())
             .map_err(|e| classify_send_error(e, &remote, realm, timeout))?;
         let status = resp.status().as_u16();
         if status != 200 {

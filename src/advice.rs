@@ -185,6 +185,9 @@ pub fn registry(e: &RegistryError) -> Option<String> {
             RegistryError::DigestMismatch { .. } | RegistryError::Malformed { .. } => {
                 "the registry (or something between it and vouch) is misbehaving; do not sign or deploy this tag until it is explained".into()
             }
+            RegistryError::PushRefused { registry, .. } => format!(
+                "check that the credentials for {registry} may push to the repository (`docker login {registry}`), and that the registry accepts OCI artifacts; nothing was tagged"
+            ),
             RegistryError::TagMovedDuringRead { .. } => {
                 "someone pushed the tag at the same time; run the command again".into()
             }

@@ -9,6 +9,7 @@ mod doctor;
 mod key;
 mod lifecycle;
 mod manifests;
+mod oci;
 mod output;
 mod progress;
 mod prompt;
@@ -271,7 +272,17 @@ pub fn run(cli: Cli) -> CliResult {
             trust,
             digest,
             check_registry,
-        } => verify::verify(&ctx, &image, &trust, digest.as_deref(), check_registry),
+            format,
+        } => verify::verify_as(
+            &ctx,
+            &image,
+            &trust,
+            digest.as_deref(),
+            check_registry,
+            format,
+        ),
+        Command::Migrate(cmd) => oci::migrate(&ctx, cmd),
+        Command::Oci(cmd) => oci::oci_cmd(&ctx, cmd),
         Command::VerifyFile {
             gun,
             name,
@@ -324,6 +335,7 @@ pub fn run(cli: Cli) -> CliResult {
             stage,
             role,
             check: false,
+            oci,
         } => sign::cmd_sign(
             &ctx,
             &refs,
@@ -333,6 +345,7 @@ pub fn run(cli: Cli) -> CliResult {
             from_file.as_deref(),
             stage,
             &role,
+            oci.as_deref(),
         ),
         Command::SignFile {
             gun,

@@ -105,6 +105,9 @@ pub enum OciError {
         roles: String,
         reasons: Vec<String>,
     },
+    /// `verify --format any`: no format verified.
+    #[error("{image}: no signature verifies in any format: {}", reasons.join("; "))]
+    NoneVerifies { image: String, reasons: Vec<String> },
     /// A signature artifact that is not what its format says.
     #[error("{what} is malformed: {reason}")]
     Malformed { what: String, reason: String },
@@ -129,7 +132,9 @@ impl OciError {
             OciError::Registry(e) => e.exit_code(),
             OciError::Crypto(e) => e.exit_code(),
             OciError::UnsupportedKey { .. } | OciError::BadInput(_) => ExitCode::Usage,
-            OciError::NotSigned { .. } | OciError::Malformed { .. } => ExitCode::NotTrusted,
+            OciError::NotSigned { .. }
+            | OciError::NoneVerifies { .. }
+            | OciError::Malformed { .. } => ExitCode::NotTrusted,
             OciError::Io { .. } => ExitCode::Keystore,
         }
     }

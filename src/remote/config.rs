@@ -82,6 +82,9 @@ pub struct RemoteConfig {
     pub max_root_size: Option<u64>,
     /// A `remote_server` block is in the file (with or without a `url`).
     pub remote_server_given: bool,
+    /// `oci_signatures`: the OCI signature formats `vouch sign` publishes by default
+    /// (`["cosign", "notation"]`).
+    pub oci_signatures: Vec<String>,
 }
 
 /// Settings for one container registry (`registries` in the config file).
@@ -211,6 +214,15 @@ impl RemoteConfig {
             path: path.map(Path::to_path_buf),
             ..Default::default()
         };
+        if let Some(v) = obj.get("oci_signatures") {
+            let bad = || err(format!("oci_signatures must be a list of \"cosign\" and \"notation\" (found {v})"));
+            for f in v.as_array().ok_or_else(bad)? {
+                match f.as_str().and_then(crate::oci::Format::parse) {
+                    Some(f) => cfg.oci_signatures.push(f.as_str().to_owned()),
+                    None => return Err(bad()),
+                }
+            }
+        }
         match obj.get("max_root_size") {
             None | Some(serde_json::Value::Null) => {}
             Some(v) => {
@@ -390,6 +402,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "registries",
     "max_root_size",
     "tofu",
+    "oci_signatures",
 ];
 /// Keys of `remote_server` and of each `remote_servers` entry (notary's).
 pub const SERVER_KEYS: &[&str] = &[

@@ -146,3 +146,147 @@ fn cosign_signature_verifies_with_sigstore_and_not_with_another_key() {
     let o = openssl(&["dgst", "-sha256", "-verify", &w("export/cosign.pub"), "-signature", &w("sig.der"), &w("payload")]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
+
+/// ASN.1 DER `ECDSA-Sig-Value` of a raw `r ‖ s` signature (written here, not by vouch).
+fn raw_to_der(raw: &[u8]) -> Vec<u8> {
+    assert_eq!(raw.len(), 64, "an ES256 signature is 64 bytes");
+    let int = |b: &[u8]| {
+        let mut v: Vec<u8> = b.iter().copied().skip_while(|x| *x == 0).collect();
+        if v.first().is_none_or(|x| x & 0x80 != 0) {
+            v.insert(0, 0);
+        }
+        let mut out = vec![0x02, v.len() as u8];
+        out.extend(v);
+        out
+    };
+    let mut body = int(&raw[..32]);
+    body.extend(int(&raw[32..]));
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+/// The notation signatures listed in the fallback index `sha256-<hex>` of `image`.
+fn fallback_index(reg: &Registry, hex: &str) -> Vec<serde_json::Value> {
+    let idx = json(&reg.inspect_raw(&format!("demo/app:sha256-{hex}")));
+    assert_eq!(idx["mediaType"], "application/vnd.oci.image.index.v1+json");
+    idx["manifests"].as_array().unwrap().clone()
+}
+
+/// The envelope bytes of the signature manifest `digest`, and the manifest.
+fn envelope(reg: &Registry, digest: &str) -> (Vec<u8>, serde_json::Value) {
+    let m = json(&reg.inspect_raw(&format!("demo/app@{digest}")));
+    let layer = &m["layers"][0];
+    assert_eq!(layer["mediaType"], "application/jose+json");
+    let env = get(reg, &format!("demo/app/blobs/{}", layer["digest"].as_str().unwrap()));
+    (env, m)
+}
+
+#[test]
+fn notation_jws_and_certificate_pass_independent_checks() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = |n: &str| work.path().join(n).to_str().unwrap().to_owned();
+    let image = push_image(&reg, work.path(), "2.0", "notation content");
+    let gun = reg.image("demo/app");
+    let trust = init_static(&gun);
+    let t = trust.path();
+    let o = ok(v(t), &["sign", &format!("{gun}:2.0"), "--oci", "notation"]);
+    assert!(o.stderr.contains("notation signature published"), "{}", o.stderr);
+
+    // docker-registry 2.8 has no referrers API: the fallback index lists the signature.
+    let listed = fallback_index(&reg, image.hex());
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["artifactType"], "application/vnd.cncf.notary.signature");
+    let sig_digest = listed[0]["digest"].as_str().unwrap();
+    let (env, manifest) = envelope(&reg, sig_digest);
+    assert_eq!(manifest["artifactType"], "application/vnd.cncf.notary.signature");
+    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(manifest["subject"]["digest"], image.digest.as_str());
+    assert_eq!(manifest["subject"]["size"], image.size);
+    assert_eq!(manifest["subject"]["mediaType"], image.media_type.as_str());
+
+    // The JWS, read by hand.
+    let env = json(&env);
+    let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let protected_b64 = env["protected"].as_str().unwrap();
+    let payload_b64 = env["payload"].as_str().unwrap();
+    let protected = json(&b64url.decode(protected_b64).unwrap());
+    assert_eq!(protected["alg"], "ES256");
+    assert_eq!(protected["cty"], "application/vnd.cncf.notary.payload.v1+json");
+    assert_eq!(protected["io.cncf.notary.signingScheme"], "notary.x509");
+    assert_eq!(protected["crit"], serde_json::json!(["io.cncf.notary.signingScheme"]));
+    assert!(protected["io.cncf.notary.signingTime"].is_string());
+    let payload = json(&b64url.decode(payload_b64).unwrap());
+    assert_eq!(payload["targetArtifact"]["digest"], image.digest.as_str());
+    assert_eq!(payload["targetArtifact"]["size"], image.size);
+
+    // The signature verifies with openssl under the leaf certificate's key.
+    let x5c = env["header"]["x5c"].as_array().unwrap();
+    assert_eq!(x5c.len(), 1);
+    let leaf = base64::engine::general_purpose::STANDARD
+        .decode(x5c[0].as_str().unwrap())
+        .unwrap();
+    std::fs::write(w("leaf.der"), &leaf).unwrap();
+    let o = openssl(&["x509", "-inform", "DER", "-in", &w("leaf.der"), "-out", &w("leaf.pem")]);
+    assert!(o.status.success());
+    let o = openssl(&["x509", "-in", &w("leaf.pem"), "-pubkey", "-noout"]);
+    std::fs::write(w("leaf.pub"), &o.stdout).unwrap();
+    std::fs::write(w("input"), format!("{protected_b64}.{payload_b64}")).unwrap();
+    let sig = b64url.decode(env["signature"].as_str().unwrap()).unwrap();
+    std::fs::write(w("sig.der"), raw_to_der(&sig)).unwrap();
+    let o = openssl(&["dgst", "-sha256", "-verify", &w("leaf.pub"), "-signature", &w("sig.der"), &w("input")]);
+    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stdout));
+    // A changed payload does not verify.
+    std::fs::write(w("input2"), format!("{protected_b64}.{payload_b64}x")).unwrap();
+    let o = openssl(&["dgst", "-sha256", "-verify", &w("leaf.pub"), "-signature", &w("sig.der"), &w("input2")]);
+    assert!(!o.status.success());
+    // The certificate's thumbprint annotation.
+    assert_eq!(
+        manifest["annotations"]["io.cncf.notary.x509chain.thumbprint#S256"],
+        serde_json::to_string(&[support::registry::sha256_hex(&leaf)]).unwrap()
+    );
+
+    // notation's leaf rules, read by openssl: keyUsage critical digitalSignature only,
+    // codeSigning, not a CA, P-256 with SHA-256, and the subject notation's trust policy
+    // needs (C, ST, O).
+    let text = String::from_utf8(openssl(&["x509", "-in", &w("leaf.pem"), "-noout", "-text"]).stdout).unwrap();
+    let after = |h: &str| {
+        let i = text.find(h).unwrap_or_else(|| panic!("no {h} in {text}"));
+        text[i..].lines().nth(1).unwrap().trim().to_owned()
+    };
+    assert!(text.contains("X509v3 Key Usage: critical"), "{text}");
+    assert_eq!(after("X509v3 Key Usage"), "Digital Signature");
+    assert_eq!(after("X509v3 Extended Key Usage"), "Code Signing");
+    assert_eq!(after("X509v3 Basic Constraints"), "CA:FALSE");
+    assert!(text.contains("Signature Algorithm: ecdsa-with-SHA256"), "{text}");
+    assert!(text.contains("ASN1 OID: prime256v1"), "{text}");
+    assert!(text.contains(&format!("Subject: C = ZZ, ST = -, O = vouch, CN = {gun}")), "{text}");
+    let o = openssl(&["verify", "-x509_strict", "-CAfile", &w("leaf.pem"), &w("leaf.pem")]);
+    assert!(o.status.success(), "openssl verify: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+
+    // The leaf's key is the repository's targets key, and export-trust writes what
+    // notation needs: the same certificate in a trust store, and a policy for the scope.
+    let out = work.path().join("export");
+    ok(v(t), &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read(w("leaf.pub")).unwrap(),
+        std::fs::read(out.join("cosign.pub")).unwrap()
+    );
+    let policy = json(&std::fs::read(out.join("trustpolicy.oci.json")).unwrap());
+    let p = &policy["trustPolicies"][0];
+    assert_eq!(policy["version"], "1.0");
+    assert_eq!(p["registryScopes"], serde_json::json!([gun]));
+    assert_eq!(p["signatureVerification"]["level"], "strict");
+    assert_eq!(
+        p["trustedIdentities"],
+        serde_json::json!([format!("x509.subject: C=ZZ, ST=-, O=vouch, CN={gun}")])
+    );
+    let store = p["trustStores"][0].as_str().unwrap().strip_prefix("ca:").unwrap().to_owned();
+    let certs: Vec<_> = std::fs::read_dir(out.join("truststore/x509/ca").join(&store))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(certs.len(), 1);
+    assert_eq!(std::fs::read(&certs[0]).unwrap(), std::fs::read(w("leaf.pem")).unwrap());
+}

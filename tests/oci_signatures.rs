@@ -290,3 +290,126 @@ fn notation_jws_and_certificate_pass_independent_checks() {
     assert_eq!(certs.len(), 1);
     assert_eq!(std::fs::read(&certs[0]).unwrap(), std::fs::read(w("leaf.pem")).unwrap());
 }
+
+#[test]
+fn two_signers_both_in_the_fallback_index_and_the_sig_manifest_and_verify_format() {
+    let reg = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let image = push_image(&reg, work.path(), "3.0", "two signers");
+    let plain = push_image(&reg, work.path(), "plain", "notary only");
+    let gun = reg.image("demo/app");
+    // Two repositories for the same image name, each with its own keys (two trust dirs,
+    // each with its own static repository).
+    let a = init_static(&gun);
+    let b = init_static(&gun);
+    let tag = format!("{gun}:3.0");
+    ok(v(a.path()), &["sign", &tag, "--oci", "cosign,notation"]);
+    // Only b's own keys decide for b: nothing of b's is there yet.
+    fails(v(b.path()), &["verify", &tag, "--format", "cosign"], 1);
+    let o = fails(v(b.path()), &["verify", &tag, "--format", "notation"], 1);
+    assert!(o.stderr.contains("not one of the keys"), "{}", o.stderr);
+    ok(v(b.path()), &["sign", &tag, "--oci", "notation,cosign"]);
+
+    // Both notation signatures are in the fallback index, a's first.
+    let listed = fallback_index(&reg, image.hex());
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for d in &listed {
+        assert_eq!(d["artifactType"], "application/vnd.cncf.notary.signature");
+        let (_, m) = envelope(&reg, d["digest"].as_str().unwrap());
+        assert_eq!(m["subject"]["digest"], image.digest.as_str());
+    }
+    assert_ne!(listed[0]["digest"], listed[1]["digest"]);
+    // Both cosign signatures are layers of the one .sig manifest.
+    let sig = json(&reg.inspect_raw(&format!("demo/app:sha256-{}.sig", image.hex())));
+    assert_eq!(sig["layers"].as_array().unwrap().len(), 2);
+
+    // Each trust dir verifies with its own keys, in every format.
+    for t in [a.path(), b.path()] {
+        for f in ["cosign", "notation", "any", "notary"] {
+            let o = ok(v(t), &["verify", &tag, "--format", f]);
+            assert_eq!(o.stdout.trim(), format!("{gun}@{}", image.digest), "{f}");
+        }
+        let o = ok(v(t), &["--output", "json", "verify", &tag, "--format", "notation"]);
+        let j = json(o.stdout.as_bytes());
+        assert_eq!(j["format"], "notation");
+        assert_eq!(j["role"], "targets");
+        assert!(listed.iter().any(|d| d["digest"] == j["signature_manifest"]));
+    }
+
+    // Signing again changes nothing: the signatures are there.
+    let o = ok(v(a.path()), &["sign", &tag, "--oci", "cosign,notation"]);
+    assert!(o.stderr.contains("cosign signature already there"), "{}", o.stderr);
+    assert!(o.stderr.contains("notation signature already there"), "{}", o.stderr);
+    assert_eq!(fallback_index(&reg, image.hex()).len(), 2);
+    let sig = json(&reg.inspect_raw(&format!("demo/app:sha256-{}.sig", image.hex())));
+    assert_eq!(sig["layers"].as_array().unwrap().len(), 2);
+
+    // Signed in Notary v1 only: cosign and notation say no (exit 1, the reason named),
+    // any says yes through notary.
+    ok(v(a.path()), &["sign", &format!("{gun}:plain")]);
+    let plain_tag = format!("{gun}:plain");
+    let o = fails(v(a.path()), &["verify", &plain_tag, "--format", "cosign"], 1);
+    assert!(o.stderr.contains("no cosign signature verifies"), "{}", o.stderr);
+    assert!(o.stderr.contains(&format!("sha256-{}.sig", plain.hex())), "{}", o.stderr);
+    fails(v(a.path()), &["verify", &plain_tag, "--format", "notation"], 1);
+    let o = ok(v(a.path()), &["verify", &plain_tag, "--format", "any"]);
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", plain.digest));
+    // Not signed at all in b: any fails with each format's reason.
+    let o = fails(v(b.path()), &["verify", &plain_tag, "--format", "any"], 1);
+    for f in ["notary", "cosign", "notation"] {
+        assert!(o.stderr.contains(&format!("{f}:")), "{f}: {}", o.stderr);
+    }
+}
+
+#[test]
+fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
+    // Token auth: the CLI's credentials (VOUCH_USERNAME/VOUCH_PASSWORD) get a token for
+    // repository:<name>:pull,push; a read-only user's push is refused.
+    let tokens = support::token::TokenServer::start(&[("alice", "pw-alice", false), ("reader", "pw-reader", true)]);
+    let mut reg = Registry::start_with(&support::registry::RegistryConfig::token_auth(&tokens));
+    reg.creds = Some("alice:pw-alice".into());
+    let work = tempfile::tempdir().unwrap();
+    let image = push_image(&reg, work.path(), "4.0", "config default");
+    let gun = reg.image("demo/app");
+    let trust = tempfile::tempdir().unwrap();
+    let t = trust.path();
+    std::fs::write(t.join("config.json"), r#"{"oci_signatures": ["cosign", "notation"]}"#).unwrap();
+    let as_user = |t: &Path, user: &str, pass: &str| {
+        let mut c = v(t);
+        c.env("VOUCH_USERNAME", user).env("VOUCH_PASSWORD", pass);
+        c
+    };
+    ok(as_user(t, "alice", "pw-alice"), &["init", &gun]);
+    tokens.clear();
+    let o = ok(as_user(t, "alice", "pw-alice"), &["--output", "json", "sign", &format!("{gun}:4.0")]);
+    let j = json(o.stdout.as_bytes());
+    assert_eq!(j[0]["oci"]["cosign"]["status"], "pushed");
+    assert_eq!(j[0]["oci"]["notation"]["status"], "pushed");
+    assert!(
+        tokens.requests().iter().any(|r| r.scopes == ["repository:demo/app:pull,push"] && r.account.as_deref() == Some("alice")),
+        "{:?}",
+        tokens.requests()
+    );
+    ok(as_user(t, "alice", "pw-alice"), &["verify", &format!("{gun}:4.0"), "--format", "cosign"]);
+    ok(as_user(t, "alice", "pw-alice"), &["verify", &format!("{gun}:4.0"), "--format", "notation"]);
+    let (d, _) = reg.served("demo/app:4.0");
+    assert_eq!(d, image.digest);
+
+    // --oci none overrides the config file; a bad name is a usage error.
+    ok(as_user(t, "alice", "pw-alice"), &["sign", &format!("{gun}:4.0"), "--oci", "none"]);
+    fails(as_user(t, "alice", "pw-alice"), &["sign", &format!("{gun}:4.0"), "--oci", "gpg"], 2);
+
+    // A read-only user may read the image but not push its signature: exit 3, the
+    // artifact named, nothing tagged.
+    let other = push_image(&reg, work.path(), "5.0", "refused push");
+    let o = fails(as_user(t, "reader", "pw-reader"), &["sign", &format!("{gun}:5.0"), "--oci", "cosign"], 3);
+    assert!(
+        o.stderr.contains(&format!("refused to store the cosign signature of {gun}@{}", other.digest)),
+        "{}",
+        o.stderr
+    );
+    let mut args = vec!["inspect".to_owned(), "--raw".into(), "--tls-verify=false".into(), "--creds".into(), "alice:pw-alice".into()];
+    args.push(format!("docker://{}/demo/app:sha256-{}.sig", reg.host, other.hex()));
+    let out = Command::new(support::require_binary("skopeo")).args(&args).env("HOME", work.path()).output().unwrap();
+    assert!(!out.status.success(), "a .sig tag exists for the refused push");
+}

@@ -50,6 +50,33 @@ fn check_digest(digest: &str) -> Result<(), RegistryError> {
 }
 
 impl Registry {
+    /// [`Registry::execute`] for a write: credentials refused for `pull,push` become
+    /// [`RegistryError::PushRefused`] naming `artifact`.
+    fn write(&self, ep: &Endpoint, r: Request<'_>, artifact: &str) -> Result<Response, RegistryError> {
+        let what = format!("{} {}", r.method, r.url.path());
+        self.execute(ep, r).map_err(|e| match e {
+            RegistryError::Remote { ref source, .. }
+                if matches!(
+                    source.as_ref(),
+                    RemoteError::Unauthorized { .. } | RemoteError::TokenRefused { .. }
+                ) =>
+            {
+                let status = match source.as_ref() {
+                    RemoteError::Unauthorized { status, .. } => *status,
+                    _ => 401,
+                };
+                RegistryError::PushRefused {
+                    registry: self.host.clone(),
+                    artifact: artifact.to_owned(),
+                    what,
+                    status,
+                    detail: format!("the credentials may not push: {}", source),
+                }
+            }
+            other => other,
+        })
+    }
+
     fn url(&self, ep: &Endpoint, path: &str) -> Result<Url, RegistryError> {
         ep.base
             .join(path)
@@ -113,7 +140,7 @@ impl Registry {
         let ep = self.endpoint()?;
         let url = self.url(&ep, &format!("v2/{name}/blobs/uploads/"))?;
         let what = format!("POST {}", url.path());
-        let resp = self.execute(
+        let resp = self.write(
             &ep,
             Request {
                 method: Method::POST,
@@ -124,6 +151,7 @@ impl Registry {
                 content_type: None,
                 body: Some(&[]),
             },
+            artifact,
         )?;
         if resp.status().as_u16() != 202 {
             return Err(self.refused(artifact, &what, resp));
@@ -152,7 +180,7 @@ impl Registry {
         }
         put_url.query_pairs_mut().append_pair("digest", &digest);
         let what = format!("PUT {}", put_url.path());
-        let resp = self.execute(
+        let resp = self.write(
             &ep,
             Request {
                 method: Method::PUT,
@@ -163,6 +191,7 @@ impl Registry {
                 content_type: Some("application/octet-stream"),
                 body: Some(bytes),
             },
+            artifact,
         )?;
         if resp.status().as_u16() != 201 {
             return Err(self.refused(artifact, &what, resp));
@@ -194,7 +223,7 @@ impl Registry {
         let ep = self.endpoint()?;
         let url = self.url(&ep, &format!("v2/{name}/manifests/{reference}"))?;
         let what = format!("PUT {}", url.path());
-        let resp = self.execute(
+        let resp = self.write(
             &ep,
             Request {
                 method: Method::PUT,
@@ -205,6 +234,7 @@ impl Registry {
                 content_type: Some(media_type),
                 body: Some(bytes),
             },
+            artifact,
         )?;
         if resp.status().as_u16() != 201 {
             return Err(self.refused(artifact, &what, resp));

@@ -413,3 +413,90 @@ fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
     let out = Command::new(support::require_binary("skopeo")).args(&args).env("HOME", work.path()).output().unwrap();
     assert!(!out.status.success(), "a .sig tag exists for the refused push");
 }
+
+#[test]
+fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
+    let reg = Registry::start();
+    let server = NotaryServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let gun = reg.image("demo/app");
+    // Five tags published by the real notary CLI, as docker trust does: each target is
+    // the manifest's bytes (sha256 and length of what the registry serves).
+    let notary_dir = work.path().join("notary");
+    let notary = Notary::with_server(&notary_dir, &server);
+    notary.run(&["init", "-p", &gun]);
+    let mut images = Vec::new();
+    for i in 1..=5 {
+        let tag = format!("v{i}");
+        let d = push_image(&reg, work.path(), &tag, &format!("release {i}"));
+        let f = work.path().join(format!("{tag}.json"));
+        std::fs::write(&f, &d.bytes).unwrap();
+        notary.run(&["add", "-p", &gun, &tag, f.to_str().unwrap()]);
+        images.push((tag, d));
+    }
+    // v5 moved in the registry since it was signed.
+    let moved = push_image(&reg, work.path(), "v5", "release 5, rebuilt");
+    assert_ne!(moved.digest, images[4].1.digest);
+    assert_eq!(reg.served("demo/app:v5").0, moved.digest);
+
+    // vouch works in notary's trust dir, with notary's keys.
+    let vn = || {
+        let mut c = v(&notary_dir);
+        c.args(["--server", &server.url, "--tofu"]);
+        c
+    };
+    let o = ok(vn(), &["migrate", "oci", &gun, "--dry-run"]);
+    let rows: Vec<&str> = o.stdout.lines().skip(2).collect();
+    assert_eq!(rows.len(), 5, "{}", o.stdout);
+    for (i, (tag, d)) in images.iter().enumerate() {
+        let row = rows.iter().find(|r| r.starts_with(&format!("{tag} "))).unwrap();
+        assert!(row.contains(&d.digest), "{row}");
+        if i < 4 {
+            assert_eq!(row.matches("would publish").count(), 2, "{row}");
+        } else {
+            assert!(row.contains(&format!("skipped: the tag moved (the registry serves {})", moved.digest)), "{row}");
+        }
+    }
+    assert!(o.stderr.contains("1 tag(s)"), "{}", o.stderr);
+    // A dry run pushes nothing.
+    let mut args = vec!["inspect".to_owned(), "--raw".into(), "--tls-verify=false".into()];
+    args.push(format!("docker://{}/demo/app:sha256-{}.sig", reg.host, images[0].1.hex()));
+    let out = Command::new(support::require_binary("skopeo")).args(&args).env("HOME", work.path()).output().unwrap();
+    assert!(!out.status.success(), "a dry run pushed a signature");
+
+    let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
+    let j = json(o.stdout.as_bytes());
+    assert_eq!(j["published"], 8);
+    assert_eq!(j["skipped"], 1);
+    for (i, (tag, d)) in images.iter().enumerate() {
+        let row = j["tags"].as_array().unwrap().iter().find(|r| r["tag"] == tag.as_str()).unwrap();
+        let image = format!("{gun}:{tag}");
+        if i < 4 {
+            assert_eq!(row["formats"]["cosign"], "published", "{row}");
+            assert_eq!(row["formats"]["notation"], "published", "{row}");
+            for f in ["cosign", "notation"] {
+                let o = ok(vn(), &["verify", &image, "--format", f]);
+                assert_eq!(o.stdout.trim(), format!("{gun}@{}", d.digest));
+            }
+        } else {
+            assert!(row["note"].as_str().unwrap().contains("moved"), "{row}");
+            fails(vn(), &["verify", &image, "--format", "cosign"], 1);
+            fails(vn(), &["verify", &image, "--format", "notation"], 1);
+        }
+    }
+    // The cosign signatures verify independently with the exported targets key.
+    let out = work.path().join("export");
+    ok(vn(), &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()]);
+    let key = std::fs::read(out.join("cosign.pub")).unwrap();
+    assert!(sigstore_verifies(&format!("{gun}:v1"), &key));
+
+    // Idempotent: a second run publishes nothing.
+    let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
+    let j = json(o.stdout.as_bytes());
+    assert_eq!(j["published"], 0);
+    for row in j["tags"].as_array().unwrap().iter().filter(|r| r["tag"] != "v5") {
+        assert_eq!(row["formats"]["cosign"], "exists", "{row}");
+        assert_eq!(row["formats"]["notation"], "exists", "{row}");
+    }
+    assert_eq!(fallback_index(&reg, images[0].1.hex()).len(), 1);
+}

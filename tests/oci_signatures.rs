@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
-use support::registry::{sha256_digest, OciLayout, Registry};
+use support::registry::{OciLayout, Registry};
 use support::{fails, ok, Notary, NotaryServer};
 
 fn v(trust: &Path) -> assert_cmd::Command {
@@ -33,7 +33,12 @@ fn init_static(gun: &str) -> tempfile::TempDir {
 /// `GET http://127.0.0.1:PORT/v2/<path>` body (the registry is open).
 fn get(reg: &Registry, path: &str) -> Vec<u8> {
     let (status, body) = support::http_get(reg.port, &format!("/v2/{path}"));
-    assert_eq!(status, 200, "GET /v2/{path}: {}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        status,
+        200,
+        "GET /v2/{path}: {}",
+        String::from_utf8_lossy(&body)
+    );
     body
 }
 
@@ -49,7 +54,12 @@ fn openssl(args: &[&str]) -> std::process::Output {
 }
 
 /// Pushes a one-layer image as `demo/app:<tag>`; its manifest descriptor.
-fn push_image(reg: &Registry, work: &Path, tag: &str, content: &str) -> support::registry::Descriptor {
+fn push_image(
+    reg: &Registry,
+    work: &Path,
+    tag: &str,
+    content: &str,
+) -> support::registry::Descriptor {
     let mut l = OciLayout::new(&work.join(format!("oci-{tag}-{}", content.len())));
     let d = l.add_image(tag, content, "amd64");
     reg.push_oci(&l, tag, &format!("demo/app:{tag}"));
@@ -79,7 +89,10 @@ fn sigstore_verifies(image: &str, key: &[u8]) -> bool {
             .trusted_signature_layers(&Auth::Anonymous, &reference)
             .await
             .unwrap();
-        assert!(!layers.is_empty(), "sigstore found no signature layers for {image}");
+        assert!(
+            !layers.is_empty(),
+            "sigstore found no signature layers for {image}"
+        );
         let constraints: VerificationConstraintVec =
             vec![Box::new(PublicKeyVerifier::try_from(key).unwrap())];
         sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
@@ -88,7 +101,15 @@ fn sigstore_verifies(image: &str, key: &[u8]) -> bool {
 
 fn other_p256_pem(dir: &Path) -> Vec<u8> {
     let key = dir.join("other.key");
-    let o = openssl(&["ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key.to_str().unwrap()]);
+    let o = openssl(&[
+        "ecparam",
+        "-name",
+        "prime256v1",
+        "-genkey",
+        "-noout",
+        "-out",
+        key.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     let o = openssl(&["ec", "-in", key.to_str().unwrap(), "-pubout"]);
     assert!(o.status.success());
@@ -105,7 +126,11 @@ fn cosign_signature_verifies_with_sigstore_and_not_with_another_key() {
     let t = trust.path();
     let o = ok(v(t), &["sign", &format!("{gun}:1.0"), "--oci", "cosign"]);
     assert_eq!(o.stdout.trim(), format!("{gun}:1.0@{}", image.digest));
-    assert!(o.stderr.contains("cosign signature published"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cosign signature published"),
+        "{}",
+        o.stderr
+    );
 
     // The signature manifest under sha256-<hex>.sig: one simple-signing layer whose
     // payload names the image digest.
@@ -117,20 +142,35 @@ fn cosign_signature_verifies_with_sigstore_and_not_with_another_key() {
         layers[0]["mediaType"],
         "application/vnd.dev.cosign.simplesigning.v1+json"
     );
-    let payload = get(&reg, &format!("demo/app/blobs/{}", layers[0]["digest"].as_str().unwrap()));
+    let payload = get(
+        &reg,
+        &format!("demo/app/blobs/{}", layers[0]["digest"].as_str().unwrap()),
+    );
     let p = json(&payload);
-    assert_eq!(p["critical"]["image"]["docker-manifest-digest"], image.digest.as_str());
+    assert_eq!(
+        p["critical"]["image"]["docker-manifest-digest"],
+        image.digest.as_str()
+    );
     assert_eq!(p["critical"]["identity"]["docker-reference"], gun.as_str());
     assert_eq!(p["critical"]["type"], "cosign container image signature");
 
     // cosign.pub from the verified metadata: the targets key.
     let out = work.path().join("export");
-    ok(v(t), &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()]);
+    ok(
+        v(t),
+        &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()],
+    );
     let cosign_pub = std::fs::read(out.join("cosign.pub")).unwrap();
     let image_ref = format!("{gun}:1.0");
-    assert!(sigstore_verifies(&image_ref, &cosign_pub), "sigstore rejected the signature");
+    assert!(
+        sigstore_verifies(&image_ref, &cosign_pub),
+        "sigstore rejected the signature"
+    );
     let other = other_p256_pem(work.path());
-    assert!(!sigstore_verifies(&image_ref, &other), "sigstore accepted another key");
+    assert!(
+        !sigstore_verifies(&image_ref, &other),
+        "sigstore accepted another key"
+    );
 
     // And openssl agrees on the DER signature over the payload bytes.
     let sig = base64::engine::general_purpose::STANDARD
@@ -143,7 +183,15 @@ fn cosign_signature_verifies_with_sigstore_and_not_with_another_key() {
     std::fs::write(work.path().join("payload"), &payload).unwrap();
     std::fs::write(work.path().join("sig.der"), &sig).unwrap();
     let w = |n: &str| work.path().join(n).to_str().unwrap().to_owned();
-    let o = openssl(&["dgst", "-sha256", "-verify", &w("export/cosign.pub"), "-signature", &w("sig.der"), &w("payload")]);
+    let o = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        &w("export/cosign.pub"),
+        "-signature",
+        &w("sig.der"),
+        &w("payload"),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
 }
 
@@ -178,7 +226,10 @@ fn envelope(reg: &Registry, digest: &str) -> (Vec<u8>, serde_json::Value) {
     let m = json(&reg.inspect_raw(&format!("demo/app@{digest}")));
     let layer = &m["layers"][0];
     assert_eq!(layer["mediaType"], "application/jose+json");
-    let env = get(reg, &format!("demo/app/blobs/{}", layer["digest"].as_str().unwrap()));
+    let env = get(
+        reg,
+        &format!("demo/app/blobs/{}", layer["digest"].as_str().unwrap()),
+    );
     (env, m)
 }
 
@@ -192,16 +243,29 @@ fn notation_jws_and_certificate_pass_independent_checks() {
     let trust = init_static(&gun);
     let t = trust.path();
     let o = ok(v(t), &["sign", &format!("{gun}:2.0"), "--oci", "notation"]);
-    assert!(o.stderr.contains("notation signature published"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("notation signature published"),
+        "{}",
+        o.stderr
+    );
 
     // docker-registry 2.8 has no referrers API: the fallback index lists the signature.
     let listed = fallback_index(&reg, image.hex());
     assert_eq!(listed.len(), 1, "{listed:?}");
-    assert_eq!(listed[0]["artifactType"], "application/vnd.cncf.notary.signature");
+    assert_eq!(
+        listed[0]["artifactType"],
+        "application/vnd.cncf.notary.signature"
+    );
     let sig_digest = listed[0]["digest"].as_str().unwrap();
     let (env, manifest) = envelope(&reg, sig_digest);
-    assert_eq!(manifest["artifactType"], "application/vnd.cncf.notary.signature");
-    assert_eq!(manifest["config"]["mediaType"], "application/vnd.oci.empty.v1+json");
+    assert_eq!(
+        manifest["artifactType"],
+        "application/vnd.cncf.notary.signature"
+    );
+    assert_eq!(
+        manifest["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
     assert_eq!(manifest["subject"]["digest"], image.digest.as_str());
     assert_eq!(manifest["subject"]["size"], image.size);
     assert_eq!(manifest["subject"]["mediaType"], image.media_type.as_str());
@@ -213,9 +277,15 @@ fn notation_jws_and_certificate_pass_independent_checks() {
     let payload_b64 = env["payload"].as_str().unwrap();
     let protected = json(&b64url.decode(protected_b64).unwrap());
     assert_eq!(protected["alg"], "ES256");
-    assert_eq!(protected["cty"], "application/vnd.cncf.notary.payload.v1+json");
+    assert_eq!(
+        protected["cty"],
+        "application/vnd.cncf.notary.payload.v1+json"
+    );
     assert_eq!(protected["io.cncf.notary.signingScheme"], "notary.x509");
-    assert_eq!(protected["crit"], serde_json::json!(["io.cncf.notary.signingScheme"]));
+    assert_eq!(
+        protected["crit"],
+        serde_json::json!(["io.cncf.notary.signingScheme"])
+    );
     assert!(protected["io.cncf.notary.signingTime"].is_string());
     let payload = json(&b64url.decode(payload_b64).unwrap());
     assert_eq!(payload["targetArtifact"]["digest"], image.digest.as_str());
@@ -228,18 +298,46 @@ fn notation_jws_and_certificate_pass_independent_checks() {
         .decode(x5c[0].as_str().unwrap())
         .unwrap();
     std::fs::write(w("leaf.der"), &leaf).unwrap();
-    let o = openssl(&["x509", "-inform", "DER", "-in", &w("leaf.der"), "-out", &w("leaf.pem")]);
+    let o = openssl(&[
+        "x509",
+        "-inform",
+        "DER",
+        "-in",
+        &w("leaf.der"),
+        "-out",
+        &w("leaf.pem"),
+    ]);
     assert!(o.status.success());
     let o = openssl(&["x509", "-in", &w("leaf.pem"), "-pubkey", "-noout"]);
     std::fs::write(w("leaf.pub"), &o.stdout).unwrap();
     std::fs::write(w("input"), format!("{protected_b64}.{payload_b64}")).unwrap();
     let sig = b64url.decode(env["signature"].as_str().unwrap()).unwrap();
     std::fs::write(w("sig.der"), raw_to_der(&sig)).unwrap();
-    let o = openssl(&["dgst", "-sha256", "-verify", &w("leaf.pub"), "-signature", &w("sig.der"), &w("input")]);
-    assert!(o.status.success(), "openssl: {}", String::from_utf8_lossy(&o.stdout));
+    let o = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        &w("leaf.pub"),
+        "-signature",
+        &w("sig.der"),
+        &w("input"),
+    ]);
+    assert!(
+        o.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
     // A changed payload does not verify.
     std::fs::write(w("input2"), format!("{protected_b64}.{payload_b64}x")).unwrap();
-    let o = openssl(&["dgst", "-sha256", "-verify", &w("leaf.pub"), "-signature", &w("sig.der"), &w("input2")]);
+    let o = openssl(&[
+        "dgst",
+        "-sha256",
+        "-verify",
+        &w("leaf.pub"),
+        "-signature",
+        &w("sig.der"),
+        &w("input2"),
+    ]);
     assert!(!o.status.success());
     // The certificate's thumbprint annotation.
     assert_eq!(
@@ -250,7 +348,9 @@ fn notation_jws_and_certificate_pass_independent_checks() {
     // notation's leaf rules, read by openssl: keyUsage critical digitalSignature only,
     // codeSigning, not a CA, P-256 with SHA-256, and the subject notation's trust policy
     // needs (C, ST, O).
-    let text = String::from_utf8(openssl(&["x509", "-in", &w("leaf.pem"), "-noout", "-text"]).stdout).unwrap();
+    let text =
+        String::from_utf8(openssl(&["x509", "-in", &w("leaf.pem"), "-noout", "-text"]).stdout)
+            .unwrap();
     let after = |h: &str| {
         let i = text.find(h).unwrap_or_else(|| panic!("no {h} in {text}"));
         text[i..].lines().nth(1).unwrap().trim().to_owned()
@@ -259,16 +359,36 @@ fn notation_jws_and_certificate_pass_independent_checks() {
     assert_eq!(after("X509v3 Key Usage"), "Digital Signature");
     assert_eq!(after("X509v3 Extended Key Usage"), "Code Signing");
     assert_eq!(after("X509v3 Basic Constraints"), "CA:FALSE");
-    assert!(text.contains("Signature Algorithm: ecdsa-with-SHA256"), "{text}");
+    assert!(
+        text.contains("Signature Algorithm: ecdsa-with-SHA256"),
+        "{text}"
+    );
     assert!(text.contains("ASN1 OID: prime256v1"), "{text}");
-    assert!(text.contains(&format!("Subject: C = ZZ, ST = -, O = vouch, CN = {gun}")), "{text}");
-    let o = openssl(&["verify", "-x509_strict", "-CAfile", &w("leaf.pem"), &w("leaf.pem")]);
-    assert!(o.status.success(), "openssl verify: {}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains(&format!("Subject: C = ZZ, ST = -, O = vouch, CN = {gun}")),
+        "{text}"
+    );
+    let o = openssl(&[
+        "verify",
+        "-x509_strict",
+        "-CAfile",
+        &w("leaf.pem"),
+        &w("leaf.pem"),
+    ]);
+    assert!(
+        o.status.success(),
+        "openssl verify: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
 
     // The leaf's key is the repository's targets key, and export-trust writes what
     // notation needs: the same certificate in a trust store, and a policy for the scope.
     let out = work.path().join("export");
-    ok(v(t), &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()]);
+    ok(
+        v(t),
+        &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()],
+    );
     assert_eq!(
         std::fs::read(w("leaf.pub")).unwrap(),
         std::fs::read(out.join("cosign.pub")).unwrap()
@@ -282,13 +402,21 @@ fn notation_jws_and_certificate_pass_independent_checks() {
         p["trustedIdentities"],
         serde_json::json!([format!("x509.subject: C=ZZ, ST=-, O=vouch, CN={gun}")])
     );
-    let store = p["trustStores"][0].as_str().unwrap().strip_prefix("ca:").unwrap().to_owned();
+    let store = p["trustStores"][0]
+        .as_str()
+        .unwrap()
+        .strip_prefix("ca:")
+        .unwrap()
+        .to_owned();
     let certs: Vec<_> = std::fs::read_dir(out.join("truststore/x509/ca").join(&store))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(certs.len(), 1);
-    assert_eq!(std::fs::read(&certs[0]).unwrap(), std::fs::read(w("leaf.pem")).unwrap());
+    assert_eq!(
+        std::fs::read(&certs[0]).unwrap(),
+        std::fs::read(w("leaf.pem")).unwrap()
+    );
 }
 
 #[test]
@@ -329,17 +457,30 @@ fn two_signers_both_in_the_fallback_index_and_the_sig_manifest_and_verify_format
             let o = ok(v(t), &["verify", &tag, "--format", f]);
             assert_eq!(o.stdout.trim(), format!("{gun}@{}", image.digest), "{f}");
         }
-        let o = ok(v(t), &["--output", "json", "verify", &tag, "--format", "notation"]);
+        let o = ok(
+            v(t),
+            &["--output", "json", "verify", &tag, "--format", "notation"],
+        );
         let j = json(o.stdout.as_bytes());
         assert_eq!(j["format"], "notation");
         assert_eq!(j["role"], "targets");
-        assert!(listed.iter().any(|d| d["digest"] == j["signature_manifest"]));
+        assert!(listed
+            .iter()
+            .any(|d| d["digest"] == j["signature_manifest"]));
     }
 
     // Signing again changes nothing: the signatures are there.
     let o = ok(v(a.path()), &["sign", &tag, "--oci", "cosign,notation"]);
-    assert!(o.stderr.contains("cosign signature already there"), "{}", o.stderr);
-    assert!(o.stderr.contains("notation signature already there"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("cosign signature already there"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains("notation signature already there"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(fallback_index(&reg, image.hex()).len(), 2);
     let sig = json(&reg.inspect_raw(&format!("demo/app:sha256-{}.sig", image.hex())));
     assert_eq!(sig["layers"].as_array().unwrap().len(), 2);
@@ -348,10 +489,26 @@ fn two_signers_both_in_the_fallback_index_and_the_sig_manifest_and_verify_format
     // any says yes through notary.
     ok(v(a.path()), &["sign", &format!("{gun}:plain")]);
     let plain_tag = format!("{gun}:plain");
-    let o = fails(v(a.path()), &["verify", &plain_tag, "--format", "cosign"], 1);
-    assert!(o.stderr.contains("no cosign signature verifies"), "{}", o.stderr);
-    assert!(o.stderr.contains(&format!("sha256-{}.sig", plain.hex())), "{}", o.stderr);
-    fails(v(a.path()), &["verify", &plain_tag, "--format", "notation"], 1);
+    let o = fails(
+        v(a.path()),
+        &["verify", &plain_tag, "--format", "cosign"],
+        1,
+    );
+    assert!(
+        o.stderr.contains("no cosign signature verifies"),
+        "{}",
+        o.stderr
+    );
+    assert!(
+        o.stderr.contains(&format!("sha256-{}.sig", plain.hex())),
+        "{}",
+        o.stderr
+    );
+    fails(
+        v(a.path()),
+        &["verify", &plain_tag, "--format", "notation"],
+        1,
+    );
     let o = ok(v(a.path()), &["verify", &plain_tag, "--format", "any"]);
     assert_eq!(o.stdout.trim(), format!("{gun}@{}", plain.digest));
     // Not signed at all in b: any fails with each format's reason.
@@ -365,7 +522,10 @@ fn two_signers_both_in_the_fallback_index_and_the_sig_manifest_and_verify_format
 fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
     // Token auth: the CLI's credentials (VOUCH_USERNAME/VOUCH_PASSWORD) get a token for
     // repository:<name>:pull,push; a read-only user's push is refused.
-    let tokens = support::token::TokenServer::start(&[("alice", "pw-alice", false), ("reader", "pw-reader", true)]);
+    let tokens = support::token::TokenServer::start(&[
+        ("alice", "pw-alice", false),
+        ("reader", "pw-reader", true),
+    ]);
     let mut reg = Registry::start_with(&support::registry::RegistryConfig::token_auth(&tokens));
     reg.creds = Some("alice:pw-alice".into());
     let work = tempfile::tempdir().unwrap();
@@ -373,7 +533,11 @@ fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
     let gun = reg.image("demo/app");
     let trust = tempfile::tempdir().unwrap();
     let t = trust.path();
-    std::fs::write(t.join("config.json"), r#"{"oci_signatures": ["cosign", "notation"]}"#).unwrap();
+    std::fs::write(
+        t.join("config.json"),
+        r#"{"oci_signatures": ["cosign", "notation"]}"#,
+    )
+    .unwrap();
     let as_user = |t: &Path, user: &str, pass: &str| {
         let mut c = v(t);
         c.env("VOUCH_USERNAME", user).env("VOUCH_PASSWORD", pass);
@@ -381,37 +545,81 @@ fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
     };
     ok(as_user(t, "alice", "pw-alice"), &["init", &gun]);
     tokens.clear();
-    let o = ok(as_user(t, "alice", "pw-alice"), &["--output", "json", "sign", &format!("{gun}:4.0")]);
+    let o = ok(
+        as_user(t, "alice", "pw-alice"),
+        &["--output", "json", "sign", &format!("{gun}:4.0")],
+    );
     let j = json(o.stdout.as_bytes());
     assert_eq!(j[0]["oci"]["cosign"]["status"], "pushed");
     assert_eq!(j[0]["oci"]["notation"]["status"], "pushed");
     assert!(
-        tokens.requests().iter().any(|r| r.scopes == ["repository:demo/app:pull,push"] && r.account.as_deref() == Some("alice")),
+        tokens
+            .requests()
+            .iter()
+            .any(|r| r.scopes == ["repository:demo/app:pull,push"]
+                && r.account.as_deref() == Some("alice")),
         "{:?}",
         tokens.requests()
     );
-    ok(as_user(t, "alice", "pw-alice"), &["verify", &format!("{gun}:4.0"), "--format", "cosign"]);
-    ok(as_user(t, "alice", "pw-alice"), &["verify", &format!("{gun}:4.0"), "--format", "notation"]);
+    ok(
+        as_user(t, "alice", "pw-alice"),
+        &["verify", &format!("{gun}:4.0"), "--format", "cosign"],
+    );
+    ok(
+        as_user(t, "alice", "pw-alice"),
+        &["verify", &format!("{gun}:4.0"), "--format", "notation"],
+    );
     let (d, _) = reg.served("demo/app:4.0");
     assert_eq!(d, image.digest);
 
     // --oci none overrides the config file; a bad name is a usage error.
-    ok(as_user(t, "alice", "pw-alice"), &["sign", &format!("{gun}:4.0"), "--oci", "none"]);
-    fails(as_user(t, "alice", "pw-alice"), &["sign", &format!("{gun}:4.0"), "--oci", "gpg"], 2);
+    ok(
+        as_user(t, "alice", "pw-alice"),
+        &["sign", &format!("{gun}:4.0"), "--oci", "none"],
+    );
+    fails(
+        as_user(t, "alice", "pw-alice"),
+        &["sign", &format!("{gun}:4.0"), "--oci", "gpg"],
+        2,
+    );
 
     // A read-only user may read the image but not push its signature: exit 3, the
     // artifact named, nothing tagged.
     let other = push_image(&reg, work.path(), "5.0", "refused push");
-    let o = fails(as_user(t, "reader", "pw-reader"), &["sign", &format!("{gun}:5.0"), "--oci", "cosign"], 3);
+    let o = fails(
+        as_user(t, "reader", "pw-reader"),
+        &["sign", &format!("{gun}:5.0"), "--oci", "cosign"],
+        3,
+    );
     assert!(
-        o.stderr.contains(&format!("refused to store the cosign signature of {gun}@{}", other.digest)),
+        o.stderr.contains(&format!(
+            "refused to store the cosign signature of {gun}@{}",
+            other.digest
+        )),
         "{}",
         o.stderr
     );
-    let mut args = vec!["inspect".to_owned(), "--raw".into(), "--tls-verify=false".into(), "--creds".into(), "alice:pw-alice".into()];
-    args.push(format!("docker://{}/demo/app:sha256-{}.sig", reg.host, other.hex()));
-    let out = Command::new(support::require_binary("skopeo")).args(&args).env("HOME", work.path()).output().unwrap();
-    assert!(!out.status.success(), "a .sig tag exists for the refused push");
+    let mut args = vec![
+        "inspect".to_owned(),
+        "--raw".into(),
+        "--tls-verify=false".into(),
+        "--creds".into(),
+        "alice:pw-alice".into(),
+    ];
+    args.push(format!(
+        "docker://{}/demo/app:sha256-{}.sig",
+        reg.host,
+        other.hex()
+    ));
+    let out = Command::new(support::require_binary("skopeo"))
+        .args(&args)
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a .sig tag exists for the refused push"
+    );
 }
 
 #[test]
@@ -449,19 +657,40 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
     let rows: Vec<&str> = o.stdout.lines().skip(2).collect();
     assert_eq!(rows.len(), 5, "{}", o.stdout);
     for (i, (tag, d)) in images.iter().enumerate() {
-        let row = rows.iter().find(|r| r.starts_with(&format!("{tag} "))).unwrap();
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{tag} ")))
+            .unwrap();
         assert!(row.contains(&d.digest), "{row}");
         if i < 4 {
             assert_eq!(row.matches("would publish").count(), 2, "{row}");
         } else {
-            assert!(row.contains(&format!("skipped: the tag moved (the registry serves {})", moved.digest)), "{row}");
+            assert!(
+                row.contains(&format!(
+                    "skipped: the tag moved (the registry serves {})",
+                    moved.digest
+                )),
+                "{row}"
+            );
         }
     }
     assert!(o.stderr.contains("1 tag(s)"), "{}", o.stderr);
     // A dry run pushes nothing.
-    let mut args = vec!["inspect".to_owned(), "--raw".into(), "--tls-verify=false".into()];
-    args.push(format!("docker://{}/demo/app:sha256-{}.sig", reg.host, images[0].1.hex()));
-    let out = Command::new(support::require_binary("skopeo")).args(&args).env("HOME", work.path()).output().unwrap();
+    let mut args = vec![
+        "inspect".to_owned(),
+        "--raw".into(),
+        "--tls-verify=false".into(),
+    ];
+    args.push(format!(
+        "docker://{}/demo/app:sha256-{}.sig",
+        reg.host,
+        images[0].1.hex()
+    ));
+    let out = Command::new(support::require_binary("skopeo"))
+        .args(&args)
+        .env("HOME", work.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success(), "a dry run pushed a signature");
 
     let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
@@ -469,7 +698,12 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
     assert_eq!(j["published"], 8);
     assert_eq!(j["skipped"], 1);
     for (i, (tag, d)) in images.iter().enumerate() {
-        let row = j["tags"].as_array().unwrap().iter().find(|r| r["tag"] == tag.as_str()).unwrap();
+        let row = j["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["tag"] == tag.as_str())
+            .unwrap();
         let image = format!("{gun}:{tag}");
         if i < 4 {
             assert_eq!(row["formats"]["cosign"], "published", "{row}");
@@ -486,7 +720,10 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
     }
     // The cosign signatures verify independently with the exported targets key.
     let out = work.path().join("export");
-    ok(vn(), &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()]);
+    ok(
+        vn(),
+        &["oci", "export-trust", &gun, "--out", out.to_str().unwrap()],
+    );
     let key = std::fs::read(out.join("cosign.pub")).unwrap();
     assert!(sigstore_verifies(&format!("{gun}:v1"), &key));
 
@@ -494,7 +731,12 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
     let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
     let j = json(o.stdout.as_bytes());
     assert_eq!(j["published"], 0);
-    for row in j["tags"].as_array().unwrap().iter().filter(|r| r["tag"] != "v5") {
+    for row in j["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["tag"] != "v5")
+    {
         assert_eq!(row["formats"]["cosign"], "exists", "{row}");
         assert_eq!(row["formats"]["notation"], "exists", "{row}");
     }

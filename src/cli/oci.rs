@@ -117,12 +117,17 @@ fn role_signer(
     }
     Err(match first_err {
         Some(e) => e.into(),
-        None => usage(format!("no key of {gun}'s {role} role is in this key store")),
+        None => usage(format!(
+            "no key of {gun}'s {role} role is in this key store"
+        )),
     })
 }
 
 fn certificate_dir(ctx: &Context, gun: &Gun) -> std::path::PathBuf {
-    ctx.trust_dir.join("oci").join(gun.as_str()).join("notation")
+    ctx.trust_dir
+        .join("oci")
+        .join(gun.as_str())
+        .join("notation")
 }
 
 fn status_of(p: &Published) -> serde_json::Value {
@@ -160,7 +165,10 @@ pub(super) fn publish_for_tags(
                 Published::Pushed { .. } => "published",
                 Published::Exists => "already there",
             };
-            ctx.note(format!("{gun}:{tag}: {f} signature {what} ({})", subject.pinned()));
+            ctx.note(format!(
+                "{gun}:{tag}: {f} signature {what} ({})",
+                subject.pinned()
+            ));
             m.insert(f.as_str().to_owned(), status_of(&p));
         }
         out.insert(tag.clone(), serde_json::Value::Object(m));
@@ -180,7 +188,8 @@ fn publish_one(
     Ok(match format {
         Format::Cosign => oci::cosign::publish(&repo.reg, subject, signer)?,
         Format::Notation => {
-            let cert = oci::notation::certificate(&certificate_dir(ctx, gun), signer, gun.as_str(), now)?;
+            let cert =
+                oci::notation::certificate(&certificate_dir(ctx, gun), signer, gun.as_str(), now)?;
             oci::notation::publish(&repo.reg, subject, signer, &cert, now)?
         }
     })
@@ -282,7 +291,9 @@ struct Row {
 fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliResult {
     let formats = Format::parse_list(formats).map_err(|e| usage(format!("--formats: {e}")))?;
     if formats.is_empty() {
-        return Err(usage("--formats names no format: give cosign, notation or both"));
+        return Err(usage(
+            "--formats names no format: give cosign, notation or both",
+        ));
     }
     let gun = super::repo::parse_gun(gun)?;
     let repo = open_repo(ctx, &gun)?;
@@ -338,8 +349,7 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
                         oci::cosign::verify(&repo.reg, &subject, gun.as_str(), &keys).is_ok()
                     }
                     Format::Notation => {
-                        oci::notation::verify(&repo.reg, &subject, gun.as_str(), &keys, now)
-                            .is_ok()
+                        oci::notation::verify(&repo.reg, &subject, gun.as_str(), &keys, now).is_ok()
                     }
                 };
                 if exists { "exists" } else { "would publish" }.to_owned()
@@ -405,7 +415,9 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
 fn export_trust(ctx: &Context, gun: &str, out: &Path, trust: &TrustArgs) -> CliResult {
     let gun = super::repo::parse_gun(gun)?;
     let r = Reference::parse(gun.as_str()).map_err(|e| {
-        usage(format!("{gun} is not an image repository (REGISTRY/PATH): {e}"))
+        usage(format!(
+            "{gun} is not an image repository (REGISTRY/PATH): {e}"
+        ))
     })?;
     let scope = format!("{}/{}", r.registry, r.repository);
     let state = super::verify::load_state(ctx, &gun, trust)?;
@@ -430,10 +442,15 @@ fn export_trust(ctx: &Context, gun: &str, out: &Path, trust: &TrustArgs) -> CliR
                 },
                 _ => continue,
             };
-            let Ok(key_id) = KeyId::parse(id) else { continue };
+            let Ok(key_id) = KeyId::parse(id) else {
+                continue;
+            };
             let certificate =
                 oci::notation::read_certificate(&oci::notation::certificate_path(&dir, &key_id))?;
-            if keys.iter().any(|k: &oci::export::ExportKey| k.spki_der == spki) {
+            if keys
+                .iter()
+                .any(|k: &oci::export::ExportKey| k.spki_der == spki)
+            {
                 continue;
             }
             keys.push(oci::export::ExportKey {

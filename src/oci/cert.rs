@@ -41,12 +41,30 @@ const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
 const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 /// serverAuth, clientAuth, emailProtection, timeStamping, OCSPSigning, anyExtendedKeyUsage.
 const FORBIDDEN_EKU: [(&str, ObjectIdentifier); 6] = [
-    ("serverAuth", ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1")),
-    ("clientAuth", ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2")),
-    ("emailProtection", ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4")),
-    ("timeStamping", ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8")),
-    ("OCSPSigning", ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9")),
-    ("anyExtendedKeyUsage", ObjectIdentifier::new_unwrap("2.5.29.37.0")),
+    (
+        "serverAuth",
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.1"),
+    ),
+    (
+        "clientAuth",
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.2"),
+    ),
+    (
+        "emailProtection",
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.4"),
+    ),
+    (
+        "timeStamping",
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.8"),
+    ),
+    (
+        "OCSPSigning",
+        ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.9"),
+    ),
+    (
+        "anyExtendedKeyUsage",
+        ObjectIdentifier::new_unwrap("2.5.29.37.0"),
+    ),
 ];
 /// sha1WithRSAEncryption, ecdsa-with-SHA1, dsaWithSHA1.
 const SHA1_SIGNATURES: [ObjectIdentifier; 3] = [
@@ -79,7 +97,8 @@ pub fn subject_string(gun: &str) -> String {
 
 fn printable(s: &str) -> bool {
     s.bytes().all(|b| {
-        b.is_ascii_alphanumeric() || matches!(b, b'\''..=b')' | b'+'..=b'/' | b' ' | b':' | b'=' | b'?')
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'\''..=b')' | b'+'..=b'/' | b' ' | b':' | b'=' | b'?')
     })
 }
 
@@ -264,7 +283,8 @@ pub fn check_leaf_rules(der: &[u8]) -> Result<(), Vec<String>> {
 
 /// The SPKI DER of a certificate.
 pub fn spki_of(der: &[u8]) -> Result<Vec<u8>, String> {
-    let cert = Certificate::from_der(der).map_err(|e| format!("cannot parse the certificate: {e}"))?;
+    let cert =
+        Certificate::from_der(der).map_err(|e| format!("cannot parse the certificate: {e}"))?;
     cert.tbs_certificate
         .subject_public_key_info
         .to_der()

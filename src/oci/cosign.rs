@@ -131,7 +131,10 @@ pub fn read_layers(
             continue;
         }
         let Some(sig) = l
-            .pointer(&format!("/annotations/{}", SIGNATURE_ANNOTATION.replace('/', "~1")))
+            .pointer(&format!(
+                "/annotations/{}",
+                SIGNATURE_ANNOTATION.replace('/', "~1")
+            ))
             .and_then(Value::as_str)
         else {
             out.push(Err("a layer without a signature annotation".to_owned()));
@@ -195,7 +198,11 @@ pub fn verify(
 /// there already. The new signature is appended to the layers already there (other
 /// signers' signatures are kept). The manifest is pushed last: a failed blob upload
 /// leaves the tag as it was.
-pub fn publish(reg: &Registry, subject: &Subject, signer: &Signer<'_>) -> Result<Published, OciError> {
+pub fn publish(
+    reg: &Registry,
+    subject: &Subject,
+    signer: &Signer<'_>,
+) -> Result<Published, OciError> {
     let key = signer.verifying_key()?;
     let existing = read_manifest(reg, subject)?;
     let (_, layers) = read_layers(reg, subject)?;

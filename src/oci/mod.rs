@@ -90,7 +90,9 @@ pub enum OciError {
     #[error(transparent)]
     Crypto(#[from] CryptoError),
     /// cosign and notation (ES256) signatures need an ECDSA P-256 key.
-    #[error("the {role} key {key_id} is {keytype}: OCI signatures are made with ECDSA P-256 keys only")]
+    #[error(
+        "the {role} key {key_id} is {keytype}: OCI signatures are made with ECDSA P-256 keys only"
+    )]
     UnsupportedKey {
         role: String,
         key_id: String,
@@ -193,8 +195,7 @@ pub fn trusted_keys(state: &RepoState, tag: Option<&str>) -> Vec<TrustedKey> {
     let mut out = Vec::new();
     let mut add = |role: &str, keys: &BTreeMap<String, PublicKey>| {
         for (id, k) in keys {
-            let (Ok(key_id), Ok(key)) = (KeyId::parse(id), VerifyingKey::from_public_key(k))
-            else {
+            let (Ok(key_id), Ok(key)) = (KeyId::parse(id), VerifyingKey::from_public_key(k)) else {
                 continue;
             };
             out.push(TrustedKey {
@@ -236,7 +237,10 @@ pub fn role_names(keys: &[TrustedKey]) -> String {
 }
 
 /// The trusted key `candidate` is, if any (the same public key, however wrapped).
-pub fn find_trusted<'a>(keys: &'a [TrustedKey], candidate: &VerifyingKey) -> Option<&'a TrustedKey> {
+pub fn find_trusted<'a>(
+    keys: &'a [TrustedKey],
+    candidate: &VerifyingKey,
+) -> Option<&'a TrustedKey> {
     let fp = candidate.fingerprint();
     keys.iter().find(|k| k.key.fingerprint() == fp)
 }

@@ -99,7 +99,11 @@ pub struct EnvelopeInfo {
 /// Checks a JWS envelope by itself: its headers, the leaf certificate's rules, the
 /// signature with the leaf's key, and that the payload names `digest`. Whether the leaf's
 /// key is trusted is the caller's question ([`verify_envelope`]).
-pub fn check_envelope(bytes: &[u8], digest: &str, now: OffsetDateTime) -> Result<EnvelopeInfo, String> {
+pub fn check_envelope(
+    bytes: &[u8],
+    digest: &str,
+    now: OffsetDateTime,
+) -> Result<EnvelopeInfo, String> {
     let env: Value =
         serde_json::from_slice(bytes).map_err(|e| format!("the envelope is not JSON: {e}"))?;
     let field = |k: &str| {
@@ -157,11 +161,18 @@ pub fn check_envelope(bytes: &[u8], digest: &str, now: OffsetDateTime) -> Result
     let leaf = base64::engine::general_purpose::STANDARD
         .decode(leaf_b64)
         .map_err(|e| format!("the leaf certificate is not base64: {e}"))?;
-    super::cert::check_leaf_rules(&leaf)
-        .map_err(|b| format!("the leaf certificate breaks notation's rules: {}", b.join(", ")))?;
+    super::cert::check_leaf_rules(&leaf).map_err(|b| {
+        format!(
+            "the leaf certificate breaks notation's rules: {}",
+            b.join(", ")
+        )
+    })?;
     let info = crate::crypto::x509::parse_certificate_der(&leaf).map_err(|e| e.to_string())?;
     if info.not_after <= now {
-        return Err(format!("the leaf certificate expired at {}", info.not_after));
+        return Err(format!(
+            "the leaf certificate expired at {}",
+            info.not_after
+        ));
     }
     let (keytype, method) = match (alg, &info.key_algorithm) {
         ("ES256", crate::crypto::x509::CertKeyAlgorithm::Ecdsa) => {
@@ -179,8 +190,9 @@ pub fn check_envelope(bytes: &[u8], digest: &str, now: OffsetDateTime) -> Result
         .map_err(|e| e.to_string())?;
     let sig = unb64url(sig_b64)?;
     let input = format!("{protected_b64}.{payload_b64}");
-    key.verify(method, input.as_bytes(), &sig)
-        .map_err(|_| "the JWS signature does not verify with the leaf certificate's key".to_owned())?;
+    key.verify(method, input.as_bytes(), &sig).map_err(|_| {
+        "the JWS signature does not verify with the leaf certificate's key".to_owned()
+    })?;
     let payload: Value = serde_json::from_slice(&unb64url(payload_b64)?)
         .map_err(|e| format!("the payload is not JSON: {e}"))?;
     let signed = payload
@@ -208,9 +220,8 @@ pub fn verify_envelope<'k>(
     now: OffsetDateTime,
 ) -> Result<&'k TrustedKey, String> {
     let info = check_envelope(bytes, digest, now)?;
-    find_trusted(keys, &info.key).ok_or_else(|| {
-        "it is signed by a key that is not one of the keys".to_owned()
-    })
+    find_trusted(keys, &info.key)
+        .ok_or_else(|| "it is signed by a key that is not one of the keys".to_owned())
 }
 
 /// Each notation signature of `subject`: (manifest digest, envelope bytes or why it
@@ -220,7 +231,12 @@ pub fn read_signatures(
     subject: &Subject,
 ) -> Result<Vec<(String, Result<Vec<u8>, String>)>, OciError> {
     let mut out = Vec::new();
-    for d in referrers::list(reg, &subject.repository, &subject.digest, Some(ARTIFACT_TYPE))? {
+    for d in referrers::list(
+        reg,
+        &subject.repository,
+        &subject.digest,
+        Some(ARTIFACT_TYPE),
+    )? {
         let Some(md) = d.get("digest").and_then(Value::as_str) else {
             continue;
         };
@@ -425,7 +441,13 @@ pub fn publish(
     }))
     .expect("JSON");
     let digest = sha256_digest(&manifest);
-    let pushed = reg.put_manifest(&subject.repository, &digest, OCI_MANIFEST, &manifest, &artifact)?;
+    let pushed = reg.put_manifest(
+        &subject.repository,
+        &digest,
+        OCI_MANIFEST,
+        &manifest,
+        &artifact,
+    )?;
     if !pushed.oci_subject {
         let mut d = descriptor(OCI_MANIFEST, &manifest);
         d["artifactType"] = json!(ARTIFACT_TYPE);

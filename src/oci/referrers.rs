@@ -57,14 +57,14 @@ pub fn add_to_fallback(
 ) -> Result<(), OciError> {
     let tag = fallback_tag(digest);
     let mut manifests = match reg.get_manifest(repository, &tag)? {
-        Some(m) => manifests_of(
-            &m.bytes,
-            &format!("the referrers index {repository}:{tag}"),
-        )?,
+        Some(m) => manifests_of(&m.bytes, &format!("the referrers index {repository}:{tag}"))?,
         None => Vec::new(),
     };
     let new_digest = descriptor.get("digest").cloned();
-    if manifests.iter().any(|d| d.get("digest") == new_digest.as_ref()) {
+    if manifests
+        .iter()
+        .any(|d| d.get("digest") == new_digest.as_ref())
+    {
         return Ok(());
     }
     manifests.push(descriptor);

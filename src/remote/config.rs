@@ -215,7 +215,11 @@ impl RemoteConfig {
             ..Default::default()
         };
         if let Some(v) = obj.get("oci_signatures") {
-            let bad = || err(format!("oci_signatures must be a list of \"cosign\" and \"notation\" (found {v})"));
+            let bad = || {
+                err(format!(
+                    "oci_signatures must be a list of \"cosign\" and \"notation\" (found {v})"
+                ))
+            };
             for f in v.as_array().ok_or_else(bad)? {
                 match f.as_str().and_then(crate::oci::Format::parse) {
                     Some(f) => cfg.oci_signatures.push(f.as_str().to_owned()),

@@ -266,11 +266,7 @@ impl Registry {
 
     /// Sends one request to `ep` with whatever auth the registry wants (the scope asks
     /// for `pull`, or `pull,push` for writes); the answer is anything but 401/403.
-    pub(super) fn execute(
-        &self,
-        ep: &Endpoint,
-        r: Request<'_>,
-    ) -> Result<Response, RegistryError> {
+    pub(super) fn execute(&self, ep: &Endpoint, r: Request<'_>) -> Result<Response, RegistryError> {
         let url = r.url;
         let what = format!("{} {}", r.method, url.path());
         let scope = if r.push {

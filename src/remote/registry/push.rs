@@ -52,7 +52,12 @@ fn check_digest(digest: &str) -> Result<(), RegistryError> {
 impl Registry {
     /// [`Registry::execute`] for a write: credentials refused for `pull,push` become
     /// [`RegistryError::PushRefused`] naming `artifact`.
-    fn write(&self, ep: &Endpoint, r: Request<'_>, artifact: &str) -> Result<Response, RegistryError> {
+    fn write(
+        &self,
+        ep: &Endpoint,
+        r: Request<'_>,
+        artifact: &str,
+    ) -> Result<Response, RegistryError> {
         let what = format!("{} {}", r.method, r.url.path());
         self.execute(ep, r).map_err(|e| match e {
             RegistryError::Remote { ref source, .. }
@@ -156,15 +161,14 @@ impl Registry {
         if resp.status().as_u16() != 202 {
             return Err(self.refused(artifact, &what, resp));
         }
-        let location = header_str(resp.headers(), "location").ok_or_else(|| {
-            RegistryError::PushRefused {
+        let location =
+            header_str(resp.headers(), "location").ok_or_else(|| RegistryError::PushRefused {
                 registry: self.host.clone(),
                 artifact: artifact.to_owned(),
                 what: what.clone(),
                 status: 202,
                 detail: "the upload was started without a Location header".into(),
-            }
-        })?;
+            })?;
         // The location may be relative, and may carry a query of its own.
         let mut put_url = url
             .join(&location)
@@ -218,7 +222,9 @@ impl Registry {
                 )));
             }
         } else if !crate::reference::is_valid_tag(reference) {
-            return Err(RegistryError::BadInput(format!("invalid tag {reference:?}")));
+            return Err(RegistryError::BadInput(format!(
+                "invalid tag {reference:?}"
+            )));
         }
         let ep = self.endpoint()?;
         let url = self.url(&ep, &format!("v2/{name}/manifests/{reference}"))?;
@@ -268,7 +274,9 @@ impl Registry {
         if by_digest {
             check_digest(reference)?;
         } else if !crate::reference::is_valid_tag(reference) {
-            return Err(RegistryError::BadInput(format!("invalid tag {reference:?}")));
+            return Err(RegistryError::BadInput(format!(
+                "invalid tag {reference:?}"
+            )));
         }
         let ep = self.endpoint()?;
         let url = self.url(&ep, &format!("v2/{name}/manifests/{reference}"))?;
@@ -310,7 +318,11 @@ impl Registry {
         }
         let body_type = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned));
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            });
         let media_type = body_type.or(ct).unwrap_or_else(|| "unknown".into());
         Ok(Some(RawManifest {
             digest,

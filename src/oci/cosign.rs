@@ -116,14 +116,28 @@ fn read_manifest(
     Ok(Some((m.digest, layers)))
 }
 
-/// Reads every simple-signing layer of `subject`'s signature manifest. Layers that cannot
-/// be read are reported by reason (not fatal: another layer may verify).
-pub fn read_layers(
+/// The signature manifest of an image and its simple-signing layers; a layer that could
+/// not be read holds the reason (not fatal: another layer may verify).
+#[derive(Debug, Clone, Default)]
+pub struct SignatureLayers {
+    /// The manifest's digest; `None` when there is no `sha256-<hex>.sig` tag.
+    pub manifest: Option<String>,
+    pub layers: Vec<Result<Layer, String>>,
+}
+
+/// Reads every simple-signing layer of `subject`'s signature manifest.
+pub fn read_layers(reg: &Registry, subject: &Subject) -> Result<SignatureLayers, OciError> {
+    let found = read_manifest(reg, subject)?;
+    Ok(layers_of(reg, subject, found.as_ref()))
+}
+
+fn layers_of(
     reg: &Registry,
     subject: &Subject,
-) -> Result<(Option<String>, Vec<Result<Layer, String>>), OciError> {
-    let Some((manifest, layers)) = read_manifest(reg, subject)? else {
-        return Ok((None, Vec::new()));
+    found: Option<&(String, Vec<Value>)>,
+) -> SignatureLayers {
+    let Some((manifest, layers)) = found else {
+        return SignatureLayers::default();
     };
     let mut out = Vec::new();
     for l in layers {
@@ -152,7 +166,10 @@ pub fn read_layers(
             Err(e) => out.push(Err(e.to_string())),
         }
     }
-    Ok((Some(manifest), out))
+    SignatureLayers {
+        manifest: Some(manifest.clone()),
+        layers: out,
+    }
 }
 
 /// Verifies the cosign signatures of `subject` with `keys`: the first layer that verifies
@@ -163,7 +180,7 @@ pub fn verify(
     gun: &str,
     keys: &[TrustedKey],
 ) -> Result<Verified, OciError> {
-    let (manifest, layers) = read_layers(reg, subject)?;
+    let SignatureLayers { manifest, layers } = read_layers(reg, subject)?;
     let mut reasons = Vec::new();
     if manifest.is_none() {
         reasons.push(format!(
@@ -173,7 +190,7 @@ pub fn verify(
         ));
     }
     for l in layers {
-        match l.and_then(|l| verify_layer(&l, &subject.digest, keys).map(Clone::clone)) {
+        match l.and_then(|l| verify_layer(&l, &subject.digest, keys).cloned()) {
             Ok(k) => {
                 return Ok(Verified {
                     format: Format::Cosign,
@@ -205,8 +222,8 @@ pub fn publish(
 ) -> Result<Published, OciError> {
     let key = signer.verifying_key()?;
     let existing = read_manifest(reg, subject)?;
-    let (_, layers) = read_layers(reg, subject)?;
-    if layers
+    if layers_of(reg, subject, existing.as_ref())
+        .layers
         .iter()
         .flatten()
         .any(|l| verifies_with(l, &subject.digest, &key))

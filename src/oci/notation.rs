@@ -224,12 +224,17 @@ pub fn verify_envelope<'k>(
         .ok_or_else(|| "it is signed by a key that is not one of the keys".to_owned())
 }
 
-/// Each notation signature of `subject`: (manifest digest, envelope bytes or why it
-/// could not be read).
-pub fn read_signatures(
-    reg: &Registry,
-    subject: &Subject,
-) -> Result<Vec<(String, Result<Vec<u8>, String>)>, OciError> {
+/// A notation signature found for an image.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// The signature manifest's digest.
+    pub manifest: String,
+    /// The envelope's bytes, or why they could not be read.
+    pub envelope: Result<Vec<u8>, String>,
+}
+
+/// Each notation signature of `subject`.
+pub fn read_signatures(reg: &Registry, subject: &Subject) -> Result<Vec<Found>, OciError> {
     let mut out = Vec::new();
     for d in referrers::list(
         reg,
@@ -265,7 +270,10 @@ pub fn read_signatures(
             reg.get_blob(&subject.repository, ld, MAX_SIGNATURE_BLOB_SIZE)
                 .map_err(|e| e.to_string())
         })();
-        out.push((md.to_owned(), envelope));
+        out.push(Found {
+            manifest: md.to_owned(),
+            envelope,
+        });
     }
     Ok(out)
 }
@@ -287,8 +295,8 @@ pub fn verify(
             referrers::fallback_tag(&subject.digest)
         ));
     }
-    for (manifest, env) in sigs {
-        match env.and_then(|e| verify_envelope(&e, &subject.digest, keys, now).cloned()) {
+    for Found { manifest, envelope } in sigs {
+        match envelope.and_then(|e| verify_envelope(&e, &subject.digest, keys, now).cloned()) {
             Ok(k) => {
                 return Ok(Verified {
                     format: Format::Notation,
@@ -408,8 +416,11 @@ pub fn publish(
         key_id: signer.key_id.clone(),
         key: signer.verifying_key()?,
     }];
-    for (_, env) in read_signatures(reg, subject)? {
-        if env.is_ok_and(|e| verify_envelope(&e, &subject.digest, &own, now).is_ok()) {
+    for found in read_signatures(reg, subject)? {
+        if found
+            .envelope
+            .is_ok_and(|e| verify_envelope(&e, &subject.digest, &own, now).is_ok())
+        {
             return Ok(Published::Exists);
         }
     }

@@ -2,7 +2,8 @@
 //! Debian docker-registry here has none, so a small in-memory registry stands in for one.
 //! It answers a manifest push with a `subject` with `OCI-Subject` and lists referrers at
 //! `GET /v2/<name>/referrers/<digest>`; vouch then keeps no fallback index and finds the
-//! notation signature through the API.
+//! notation signature through the API (its blobs downloaded from storage after a redirect,
+//! as S3-backed registries serve them).
 
 mod support;
 
@@ -34,6 +35,14 @@ fn serve(store: &Arc<Mutex<Store>>, req: &Request) -> Response {
     if path == "/v2/" {
         return Response::json(200, "{}");
     }
+    // Blob storage behind a redirect, as S3-backed registries serve downloads.
+    if let Some(d) = path.strip_prefix("/storage/") {
+        assert!(req.header("authorization").is_none());
+        return match s.blobs.get(d) {
+            Some(b) => Response::new(200, b.clone()),
+            None => Response::new(404, ""),
+        };
+    }
     let Some(rest) = path.strip_prefix("/v2/demo/app/") else {
         return Response::json(404, r#"{"errors":[{"code":"NAME_UNKNOWN"}]}"#);
     };
@@ -55,6 +64,9 @@ fn serve(store: &Arc<Mutex<Store>>, req: &Request) -> Response {
         };
     }
     if let Some(d) = rest.strip_prefix("blobs/") {
+        if req.method == "GET" {
+            return Response::new(307, "").with_header("Location", &format!("/storage/{d}"));
+        }
         return match s.blobs.get(d) {
             Some(b) => Response::new(200, body_or_empty(b.clone())),
             None => Response::json(404, r#"{"errors":[{"code":"BLOB_UNKNOWN"}]}"#),

@@ -350,6 +350,34 @@ impl Registry {
                 body: None,
             },
         )?;
+        // Registries hand blob downloads to their storage (S3, a CDN) with a redirect: it
+        // is followed without the registry's credentials (the URL carries its own); the
+        // digest check below decides whatever answers.
+        let mut resp = resp;
+        let mut hops = 0;
+        while matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308) && hops < 3 {
+            let Some(loc) = header_str(resp.headers(), "location") else {
+                break;
+            };
+            let next = resp
+                .url()
+                .join(&loc)
+                .map_err(|e| RegistryError::BadInput(format!("redirect {loc:?}: {e}")))?;
+            if next.scheme() != "https" && next.host_str() != ep.base.host_str() {
+                return Err(RegistryError::BadInput(format!(
+                    "{what}: refusing a redirect to plain HTTP on another host ({next})"
+                )));
+            }
+            resp = ep.client.get(next.clone()).send().map_err(|e| {
+                self.wrap(classify_send_error(
+                    e,
+                    &self.describe,
+                    next.as_str(),
+                    self.timeouts.request,
+                ))
+            })?;
+            hops += 1;
+        }
         let status = resp.status().as_u16();
         if status != 200 {
             let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, &what)

@@ -817,6 +817,22 @@ mod tests {
     }
 
     #[test]
+    fn oci_signatures_default_formats() {
+        let c = RemoteConfig::from_json(br#"{"oci_signatures": ["notation", "cosign"]}"#, None)
+            .unwrap();
+        assert_eq!(c.oci_signatures, ["notation", "cosign"]);
+        assert!(cfg().oci_signatures.is_empty());
+        for bad in [
+            r#"{"oci_signatures": "cosign"}"#,
+            r#"{"oci_signatures": ["cosign", "gpg"]}"#,
+            r#"{"oci_signatures": [1]}"#,
+        ] {
+            let e = RemoteConfig::from_json(bad.as_bytes(), None).unwrap_err();
+            assert!(e.to_string().contains("oci_signatures"), "{e}");
+        }
+    }
+
+    #[test]
     fn max_root_size_from_the_file_and_the_environment() {
         use crate::remote::limits::DEFAULT_MAX_ROOT_SIZE;
         let at = Some(Path::new("/c.json"));

@@ -90,7 +90,11 @@ pub fn verify_as(
                     Ok(()) => return Ok(()),
                     // A usage error is the same in every format.
                     Err(e) if e.exit_code() == vouch::ExitCode::Usage => return Err(e),
-                    Err(e) => reasons.push(format!("{f:?}: {}", e.message()).to_lowercase()),
+                    Err(e) => reasons.push(format!(
+                        "{}: {}",
+                        format!("{f:?}").to_lowercase(),
+                        e.message()
+                    )),
                 }
             }
             Err(vouch::oci::OciError::NoneVerifies {

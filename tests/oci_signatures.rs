@@ -599,6 +599,18 @@ fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
         "{}",
         o.stderr
     );
+    assert!(
+        o.stderr
+            .contains("the Notary v1 signature is published, the OCI signatures are not"),
+        "{}",
+        o.stderr
+    );
+    // The Notary v1 signature is there all the same.
+    let o = ok(
+        as_user(t, "reader", "pw-reader"),
+        &["verify", &format!("{gun}:5.0")],
+    );
+    assert_eq!(o.stdout.trim(), format!("{gun}@{}", other.digest));
     let mut args = vec![
         "inspect".to_owned(),
         "--raw".into(),

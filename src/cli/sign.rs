@@ -137,7 +137,12 @@ pub(super) fn cmd_sign(
             })
             .collect();
         let oci = match report {
-            Some(_) => super::oci::publish_for_tags(ctx, &gun, role, &items, &oci_formats)?,
+            Some(_) => super::oci::publish_for_tags(ctx, &gun, role, &items, &oci_formats)
+                .map_err(|e| {
+                    e.with_context(format!(
+                        "{gun}: the Notary v1 signature is published, the OCI signatures are not (publish them with `vouch migrate oci {gun}` once this is fixed)"
+                    ))
+                })?,
             None => Default::default(),
         };
         for s in &specs {

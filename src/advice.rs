@@ -198,6 +198,9 @@ pub fn registry(e: &RegistryError) -> Option<String> {
             RegistryError::DigestMismatch { .. } | RegistryError::Malformed { .. } => {
                 "the registry (or something between it and vouch) is misbehaving; do not sign or deploy this tag until it is explained".into()
             }
+            RegistryError::PushRefused { registry, .. } => format!(
+                "check that the credentials for {registry} may push to the repository (`docker login {registry}`), and that the registry accepts OCI artifacts; nothing was tagged"
+            ),
             RegistryError::TagMovedDuringRead { .. } => {
                 "someone pushed the tag at the same time; run the command again".into()
             }
@@ -406,6 +409,7 @@ pub fn error(e: &Error) -> Option<String> {
         Error::Trust(e) => trust(e),
         Error::Registry(e) => registry(e),
         Error::Manifest(e) => manifests(e),
+        Error::Oci(e) => oci(e),
         Error::Usage(_) => None,
     }
 }
@@ -427,6 +431,28 @@ pub fn remedy(r: &Remedy) -> String {
             "look at it, then drop it with `vouch reset {gun} -n {number}` (staged work is never dropped by --fix)"
         ),
         Remedy::RemoveKey { id } => format!("back up then remove with `vouch key remove {id}`"),
+    }
+}
+
+pub fn oci(e: &crate::oci::OciError) -> Option<String> {
+    use crate::oci::OciError;
+    match e {
+        OciError::Registry(e) => registry(e),
+        OciError::Crypto(e) => crypto(e),
+        OciError::UnsupportedKey { .. } => Some(
+            "rotate the role to an ECDSA key (`vouch key rotate GUN targets`) to publish cosign and notation signatures".into(),
+        ),
+        OciError::NotSigned { image, .. } => Some(format!(
+            "publish the signatures with `vouch sign IMAGE:TAG --oci cosign,notation` (or `vouch migrate oci GUN`), or verify the Notary v1 signature with --format notary; do not deploy {image} until one verifies"
+        )),
+        OciError::NoneVerifies { .. } => Some(
+            "each format's reason is listed; publish signatures with `vouch sign IMAGE:TAG --oci cosign,notation`, or check the trust anchoring with `vouch inspect GUN`".into(),
+        ),
+        OciError::Malformed { .. } => Some(
+            "the signature in the registry is damaged or was not made for this image; publish it again with `vouch sign IMAGE:TAG --oci …`".into(),
+        ),
+        OciError::Io { .. } => Some("check the permissions and free space of the trust dir and the output folder".into()),
+        OciError::BadInput(_) => None,
     }
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod exit;
 pub mod keystore;
 pub mod manifests;
+pub mod oci;
 pub mod reference;
 pub mod remote;
 pub mod trust;

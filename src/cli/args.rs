@@ -116,6 +116,48 @@ pub enum OutputFormat {
     Json,
 }
 
+/// `vouch verify --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VerifyFormat {
+    Notary,
+    Cosign,
+    Notation,
+    Any,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Publish cosign and Notary Project signatures for every tag signed in the Notary v1
+    /// repository GUN whose digest the registry still serves (moved or deleted tags are
+    /// skipped and reported; signatures already there are kept).
+    #[command(after_help = "Examples:
+  vouch migrate oci registry.example.com/team/app --dry-run
+  vouch migrate oci registry.example.com/team/app")]
+    Oci {
+        gun: String,
+        /// Say what would be published; publish nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Formats to publish (comma-separated).
+        #[arg(long, value_name = "FORMATS", default_value = "cosign,notation")]
+        formats: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OciCommand {
+    /// Write what cosign and notation need to verify GUN's OCI signatures: cosign.pub, a
+    /// notation trust store and trustpolicy.oci.json (keys from the verified metadata).
+    ExportTrust {
+        gun: String,
+        /// The folder to write into (created if needed).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        #[command(flatten)]
+        trust: TrustArgs,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Manage signing keys in the local key store.
@@ -176,6 +218,10 @@ pub enum Command {
         /// opens (exit 0) or not (exit 4). Stages, uploads and asks the registry nothing.
         #[arg(long, conflicts_with_all = ["stage", "digest", "size"])]
         check: bool,
+        /// Also publish OCI signatures made with the same key: cosign, notation, or both
+        /// (comma-separated); `none` for none [default: `oci_signatures` in the config file].
+        #[arg(long, value_name = "FORMATS", conflicts_with_all = ["stage", "check"])]
+        oci: Option<String>,
     },
     /// Sign files as targets (sha256, sha512 and length, as `notary add`).
     SignFile {
@@ -266,7 +312,18 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
         /// Also check that the registry serves the signed digest for the tag now.
         #[arg(long)]
         check_registry: bool,
+        /// Which signature decides: the Notary v1 target (notary), the cosign or Notary
+        /// Project signature in the registry, checked with the keys the verified TUF
+        /// metadata lists (cosign, notation), or the first of these that verifies (any).
+        #[arg(long, value_enum, default_value = "notary")]
+        format: VerifyFormat,
     },
+    /// Move a repository's signatures to other formats.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+    /// OCI signatures (cosign, Notary Project) made from the repository's keys.
+    #[command(subcommand)]
+    Oci(OciCommand),
     /// Pin the images of Kubernetes manifests to their signed digests: print them with each
     /// image as IMAGE:TAG@sha256:… (the tag kept for readers, the digest decides), rewrite
     /// them in place (--write), or check them (--check). Any unsigned image: exit 1.

@@ -11,6 +11,7 @@ mod lifecycle;
 mod manifests;
 mod names;
 mod net;
+mod oci;
 mod output;
 mod pkcs11;
 mod progress;
@@ -312,7 +313,17 @@ pub fn run(cli: Cli) -> CliResult {
             trust,
             digest,
             check_registry,
-        } => verify::verify(&ctx, &image, &trust, digest.as_deref(), check_registry),
+            format,
+        } => verify::verify_as(
+            &ctx,
+            &image,
+            &trust,
+            digest.as_deref(),
+            check_registry,
+            format,
+        ),
+        Command::Migrate(cmd) => oci::migrate(&ctx, cmd),
+        Command::Oci(cmd) => oci::oci_cmd(&ctx, cmd),
         Command::VerifyFile {
             gun,
             name,
@@ -365,6 +376,7 @@ pub fn run(cli: Cli) -> CliResult {
             stage,
             role,
             check: false,
+            oci,
         } => sign::cmd_sign(
             &ctx,
             &refs,
@@ -374,6 +386,7 @@ pub fn run(cli: Cli) -> CliResult {
             from_file.as_deref(),
             stage,
             &role,
+            oci.as_deref(),
         ),
         Command::SignFile {
             gun,

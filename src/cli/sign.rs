@@ -91,8 +91,10 @@ pub(super) fn cmd_sign(
     from_file: Option<&Path>,
     stage: bool,
     role: &str,
+    oci: Option<&str>,
 ) -> CliResult {
     check_sign_role(role)?;
+    let oci_formats = super::oci::sign_formats(ctx, oci)?;
     if (digest.is_some() || size.is_some()) && refs.len() != 1 {
         return Err(usage("--digest and --size apply to exactly one IMAGE:TAG; use IMAGE:TAG=sha256:HEX:SIZE pairs for several"));
     }
@@ -127,6 +129,22 @@ pub(super) fn cmd_sign(
             .map(|s| Change::add_target(role, &s.tag, &s.meta))
             .collect();
         let report = stage_and_maybe_publish(ctx, &gun, &changes, stage)?;
+        let items: Vec<(String, String)> = specs
+            .iter()
+            .map(|s| {
+                let d = hex::encode(s.meta.sha256().unwrap_or_default());
+                (s.tag.clone(), format!("sha256:{d}"))
+            })
+            .collect();
+        let oci = match report {
+            Some(_) => super::oci::publish_for_tags(ctx, &gun, role, &items, &oci_formats)
+                .map_err(|e| {
+                    e.with_context(format!(
+                        "{gun}: the Notary v1 signature is published, the OCI signatures are not (publish them with `vouch migrate oci {gun}` once this is fixed)"
+                    ))
+                })?,
+            None => Default::default(),
+        };
         for s in &specs {
             let digest = format!(
                 "sha256:{}",
@@ -137,7 +155,8 @@ pub(super) fn cmd_sign(
             }
             results.push(
                 json!({"gun": gun.as_str(), "tag": s.tag, "digest": digest, "size": s.meta.length,
-                "published": report.is_some(), "versions": report.as_ref().map(|r| &r.uploaded)}),
+                "published": report.is_some(), "versions": report.as_ref().map(|r| &r.uploaded),
+                "oci": oci.get(&s.tag)}),
             );
         }
     }

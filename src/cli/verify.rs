@@ -148,6 +148,45 @@ fn role_summary(target: &TrustedTarget) -> serde_json::Value {
     serde_json::Value::Object(m)
 }
 
+/// `vouch verify --format`: the Notary v1 target, an OCI signature, or the first that
+/// verifies (notary, cosign, notation; every reason when none does).
+pub fn verify_as(
+    ctx: &Context,
+    image: &str,
+    trust: &TrustArgs,
+    digest: Option<&str>,
+    check_registry: bool,
+    format: super::args::VerifyFormat,
+) -> CliResult {
+    use super::args::VerifyFormat as F;
+    use vouch::oci::Format;
+    match format {
+        F::Notary => verify(ctx, image, trust, digest, check_registry),
+        F::Cosign => super::oci::verify(ctx, image, trust, digest, Format::Cosign),
+        F::Notation => super::oci::verify(ctx, image, trust, digest, Format::Notation),
+        F::Any => {
+            let mut reasons = Vec::new();
+            for f in [F::Notary, F::Cosign, F::Notation] {
+                match verify_as(ctx, image, trust, digest, check_registry, f) {
+                    Ok(()) => return Ok(()),
+                    // A usage error is the same in every format.
+                    Err(e) if e.exit_code() == vouch::ExitCode::Usage => return Err(e),
+                    Err(e) => reasons.push(format!(
+                        "{}: {}",
+                        format!("{f:?}").to_lowercase(),
+                        e.message()
+                    )),
+                }
+            }
+            Err(vouch::oci::OciError::NoneVerifies {
+                image: image.to_owned(),
+                reasons,
+            }
+            .into())
+        }
+    }
+}
+
 pub fn verify(
     ctx: &Context,
     image: &str,

@@ -92,6 +92,9 @@ pub struct RemoteConfig {
     pub timeout: Option<std::time::Duration>,
     /// `allow_http_token_service`.
     pub allow_http_token_service: bool,
+    /// `oci_signatures`: the OCI signature formats `vouch sign` publishes by default
+    /// (`["cosign", "notation"]`).
+    pub oci_signatures: Vec<String>,
 }
 
 /// A timeout setting: seconds as a number (`30`, `2.5`), or a number with a unit
@@ -263,6 +266,19 @@ impl RemoteConfig {
                 return Err(err(format!(
                     "allow_http_token_service must be true or false (found {v})"
                 )))
+            }
+        }
+        if let Some(v) = obj.get("oci_signatures") {
+            let bad = || {
+                err(format!(
+                    "oci_signatures must be a list of \"cosign\" and \"notation\" (found {v})"
+                ))
+            };
+            for f in v.as_array().ok_or_else(bad)? {
+                match f.as_str().and_then(crate::oci::Format::parse) {
+                    Some(f) => cfg.oci_signatures.push(f.as_str().to_owned()),
+                    None => return Err(bad()),
+                }
             }
         }
         match obj.get("max_root_size") {
@@ -447,6 +463,7 @@ pub const TOP_LEVEL_KEYS: &[&str] = &[
     "pkcs11_module",
     "timeout",
     "allow_http_token_service",
+    "oci_signatures",
 ];
 /// Keys of `remote_server` and of each `remote_servers` entry (notary's).
 pub const SERVER_KEYS: &[&str] = &[
@@ -876,6 +893,22 @@ mod tests {
         assert!(c.allow_http_token_service);
         let e = RemoteConfig::from_json(br#"{"timeout": "forever"}"#, Some(at)).unwrap_err();
         assert!(e.to_string().contains("timeout must be"), "{e}");
+    }
+
+    #[test]
+    fn oci_signatures_default_formats() {
+        let c = RemoteConfig::from_json(br#"{"oci_signatures": ["notation", "cosign"]}"#, None)
+            .unwrap();
+        assert_eq!(c.oci_signatures, ["notation", "cosign"]);
+        assert!(cfg().oci_signatures.is_empty());
+        for bad in [
+            r#"{"oci_signatures": "cosign"}"#,
+            r#"{"oci_signatures": ["cosign", "gpg"]}"#,
+            r#"{"oci_signatures": [1]}"#,
+        ] {
+            let e = RemoteConfig::from_json(bad.as_bytes(), None).unwrap_err();
+            assert!(e.to_string().contains("oci_signatures"), "{e}");
+        }
     }
 
     #[test]

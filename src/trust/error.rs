@@ -19,6 +19,8 @@ pub enum Error {
     Registry(#[from] crate::remote::registry::RegistryError),
     #[error(transparent)]
     Manifest(#[from] crate::manifests::ManifestError),
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
     /// Bad input from the user that no module-specific error describes.
     #[error("{0}")]
     Usage(String),
@@ -34,6 +36,7 @@ impl Error {
             Error::Trust(e) => e.exit_code(),
             Error::Registry(e) => e.exit_code(),
             Error::Manifest(e) => e.exit_code(),
+            Error::Oci(e) => e.exit_code(),
             Error::Usage(_) => ExitCode::Usage,
         }
     }

@@ -4,8 +4,8 @@ use super::*;
 
 /// The chosen endpoint: base URL, its client, the ping's challenge and a token source.
 pub(super) struct Endpoint {
-    base: Url,
-    client: Client,
+    pub(super) base: Url,
+    pub(super) client: Client,
     challenge: Option<Challenge>,
     tokens: TokenSource,
 }
@@ -13,12 +13,12 @@ pub(super) struct Endpoint {
 /// One registry.
 pub struct Registry {
     /// As in the reference (`docker.io`, `127.0.0.1:5000`).
-    host: String,
-    describe: String,
+    pub(super) host: String,
+    pub(super) describe: String,
     transport: Transport,
     /// Base URLs to try, in order, each with its client.
     candidates: Vec<(Url, Client)>,
-    timeouts: Timeouts,
+    pub(super) timeouts: Timeouts,
     lookup: CredentialLookup,
     endpoint: Mutex<Option<Arc<Endpoint>>>,
     creds: Mutex<Option<CredentialSearch>>,
@@ -118,7 +118,7 @@ impl Registry {
             .map(|e| e.base.as_str().to_owned())
     }
 
-    fn wrap(&self, source: RemoteError) -> RegistryError {
+    pub(super) fn wrap(&self, source: RemoteError) -> RegistryError {
         RegistryError::Remote {
             registry: self.host.clone(),
             transport: self.transport,
@@ -153,7 +153,7 @@ impl Registry {
 
     /// `GET /v2/` once: pick the endpoint (HTTPS, or for insecure registries HTTP when HTTPS
     /// does not answer) and learn the auth challenge.
-    fn endpoint(&self) -> Result<Arc<Endpoint>, RegistryError> {
+    pub(super) fn endpoint(&self) -> Result<Arc<Endpoint>, RegistryError> {
         let mut slot = self.endpoint.lock().unwrap();
         if let Some(e) = slot.as_ref() {
             return Ok(e.clone());
@@ -249,8 +249,31 @@ impl Registry {
             .base
             .join(&format!("v2/{name}/manifests/{reference}"))
             .map_err(|e| RegistryError::BadInput(e.to_string()))?;
-        let what = format!("{method} {}", url.path());
-        let scope = format!("repository:{name}:pull");
+        let accept = ACCEPTED_MEDIA_TYPES.join(", ");
+        self.execute(
+            &ep,
+            Request {
+                method,
+                url,
+                name,
+                push: false,
+                accept: Some(&accept),
+                content_type: None,
+                body: None,
+            },
+        )
+    }
+
+    /// Sends one request to `ep` with whatever auth the registry wants (the scope asks
+    /// for `pull`, or `pull,push` for writes); the answer is anything but 401/403.
+    pub(super) fn execute(&self, ep: &Endpoint, r: Request<'_>) -> Result<Response, RegistryError> {
+        let url = r.url;
+        let what = format!("{} {}", r.method, url.path());
+        let scope = if r.push {
+            format!("repository:{}:pull,push", r.name)
+        } else {
+            format!("repository:{}:pull", r.name)
+        };
         let mut challenge = ep.challenge.clone();
         let mut rechallenged = false;
         loop {
@@ -276,10 +299,16 @@ impl Registry {
                     (auth, tried)
                 }
             };
-            let mut req = ep
-                .client
-                .request(method.clone(), url.clone())
-                .header(ACCEPT, ACCEPTED_MEDIA_TYPES.join(", "));
+            let mut req = ep.client.request(r.method.clone(), url.clone());
+            if let Some(a) = r.accept {
+                req = req.header(ACCEPT, a);
+            }
+            if let Some(ct) = r.content_type {
+                req = req.header(CONTENT_TYPE, ct);
+            }
+            if let Some(b) = r.body {
+                req = req.body(b.to_vec());
+            }
             if let Some(a) = &auth {
                 req = req.header(reqwest::header::AUTHORIZATION, a.as_str());
             }
@@ -446,6 +475,19 @@ impl Registry {
             media_type,
         })
     }
+}
+
+/// One request to a registry endpoint.
+pub(super) struct Request<'a> {
+    pub(super) method: Method,
+    pub(super) url: Url,
+    /// The repository (for the token scope).
+    pub(super) name: &'a str,
+    /// Ask for `pull,push` instead of `pull`.
+    pub(super) push: bool,
+    pub(super) accept: Option<&'a str>,
+    pub(super) content_type: Option<&'a str>,
+    pub(super) body: Option<&'a [u8]>,
 }
 
 /// Repository names as they go into the URL path (already normalised by the reference

@@ -87,6 +87,16 @@ pub enum RegistryError {
         signed: String,
         served: String,
     },
+    /// A write (blob upload, manifest push) was refused.
+    #[error("registry {registry} refused to store {artifact}: {what} returned HTTP {status}{}", if detail.is_empty() { String::new() } else { format!(" ({detail})") })]
+    PushRefused {
+        registry: String,
+        /// What was being written (`the cosign signature of …`).
+        artifact: String,
+        what: String,
+        status: u16,
+        detail: String,
+    },
     /// `list --check-registry`: signed tags the registry no longer serves as signed.
     #[error(
         "{count} signed tag(s) of {gun} are not served as signed by registry {registry}: {details}"
@@ -135,6 +145,7 @@ impl RegistryError {
             RegistryError::NotRegistry { .. }
             | RegistryError::DigestMismatch { .. }
             | RegistryError::TagMovedDuringRead { .. }
+            | RegistryError::PushRefused { .. }
             | RegistryError::Malformed { .. } => ExitCode::Remote,
         }
     }

@@ -148,9 +148,11 @@ impl Manifest {
 
 mod client;
 mod error;
+mod push;
 
 pub use client::*;
 pub use error::*;
+pub use push::*;
 
 #[cfg(test)]
 mod tests;

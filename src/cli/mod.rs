@@ -8,6 +8,7 @@ mod config_cmd;
 mod doctor;
 mod key;
 mod lifecycle;
+mod admission;
 mod manifests;
 mod output;
 mod progress;
@@ -285,6 +286,7 @@ pub fn run(cli: Cli) -> CliResult {
             check,
             trust,
         } => manifests::pin_manifests(&ctx, &paths, manifests::Mode::new(write, check), &trust),
+        Command::Admission(cmd) => admission::run(&ctx, cmd),
         Command::Trust(cmd) => verify::trust(&ctx, cmd),
         Command::Delegation(cmd) => lifecycle::delegation(&ctx, cmd),
         Command::Signer(cmd) => lifecycle::signer(&ctx, cmd),
@@ -417,6 +419,8 @@ pub struct Context {
     config_bytes: std::cell::OnceCell<Option<Vec<u8>>>,
     /// The remote part of the config file, parsed once.
     remote_config: std::cell::OnceCell<vouch::remote::RemoteConfig>,
+    /// Timeouts for notary servers and registries (`admission serve` shortens them).
+    remote_timeouts: Option<vouch::remote::http::Timeouts>,
 }
 
 impl Context {
@@ -436,6 +440,7 @@ impl Context {
             default_notice: std::cell::Cell::new(false),
             config_bytes: std::cell::OnceCell::new(),
             remote_config: std::cell::OnceCell::new(),
+            remote_timeouts: None,
         })
     }
 
@@ -556,6 +561,7 @@ impl Context {
             tls,
             access,
             credentials: CredentialLookup::from_env(),
+            timeouts: self.remote_timeouts.unwrap_or_default(),
             max_root_size: Some(resolved.max_root_size),
             ..Default::default()
         };

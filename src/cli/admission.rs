@@ -134,7 +134,9 @@ pub fn run(ctx: &Context, cmd: AdmissionCommand) -> CliResult {
                 if v.is_finite() && (min..=max).contains(&v) {
                     Ok(Duration::from_secs_f64(v))
                 } else {
-                    Err(usage(format!("{name} must be between {min} and {max} seconds")))
+                    Err(usage(format!(
+                        "{name} must be between {min} and {max} seconds"
+                    )))
                 }
             };
             let opts = ServeOpts {
@@ -158,7 +160,14 @@ pub fn run(ctx: &Context, cmd: AdmissionCommand) -> CliResult {
             replicas,
             timeout_seconds,
             name,
-        } => manifests(&namespace, &image, ca_bundle.as_deref(), replicas, timeout_seconds, &name),
+        } => manifests(
+            &namespace,
+            &image,
+            ca_bundle.as_deref(),
+            replicas,
+            timeout_seconds,
+            &name,
+        ),
     }
 }
 
@@ -320,9 +329,13 @@ fn stamp(files: &[&Path]) -> Vec<Option<(SystemTime, u64, u64)>> {
     files
         .iter()
         .map(|f| {
-            std::fs::metadata(f)
-                .ok()
-                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len(), m.ino()))
+            std::fs::metadata(f).ok().map(|m| {
+                (
+                    m.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                    m.len(),
+                    m.ino(),
+                )
+            })
         })
         .collect()
 }
@@ -331,7 +344,10 @@ fn serve(ctx: &Context, o: ServeOpts) -> CliResult {
     let policy = Policy::load(&o.policy).map_err(|e| usage(e.to_string()))?;
     let tls = load_tls(&o.tls_cert, &o.tls_key).map_err(usage)?;
     std::fs::create_dir_all(&ctx.trust_dir).map_err(|e| {
-        usage(format!("cannot create the trust dir {}: {e}", ctx.trust_dir.display()))
+        usage(format!(
+            "cannot create the trust dir {}: {e}",
+            ctx.trust_dir.display()
+        ))
     })?;
     let remotes = CliRemotes {
         global: ctx.global.clone(),
@@ -352,7 +368,8 @@ fn serve(ctx: &Context, o: ServeOpts) -> CliResult {
         remotes,
         deadline: o.deadline,
         stopping: AtomicBool::new(false),
-        pool: Pool::new(o.workers).map_err(|e| usage(format!("cannot start worker threads: {e}")))?,
+        pool: Pool::new(o.workers)
+            .map_err(|e| usage(format!("cannot start worker threads: {e}")))?,
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -367,9 +384,16 @@ async fn run_server(shared: Arc<Shared>, o: ServeOpts) -> CliResult {
     let listener = tokio::net::TcpListener::bind(o.listen)
         .await
         .map_err(|e| usage(format!("cannot listen on {}: {e}", o.listen)))?;
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     {
-        let p = shared.policy.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let p = shared
+            .policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         log(
             "info",
             "serving",
@@ -380,9 +404,15 @@ async fn run_server(shared: Arc<Shared>, o: ServeOpts) -> CliResult {
     }
     let mut term = signal(SignalKind::terminate())
         .map_err(|e| usage(format!("cannot handle SIGTERM: {e}")))?;
-    let mut int = signal(SignalKind::interrupt())
-        .map_err(|e| usage(format!("cannot handle SIGINT: {e}")))?;
-    tokio::spawn(watch_files(shared.clone(), o.policy.clone(), o.tls_cert.clone(), o.tls_key.clone(), o.reload_interval));
+    let mut int =
+        signal(SignalKind::interrupt()).map_err(|e| usage(format!("cannot handle SIGINT: {e}")))?;
+    tokio::spawn(watch_files(
+        shared.clone(),
+        o.policy.clone(),
+        o.tls_cert.clone(),
+        o.tls_key.clone(),
+        o.reload_interval,
+    ));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     let signal_name = loop {
@@ -412,7 +442,11 @@ async fn run_server(shared: Arc<Shared>, o: ServeOpts) -> CliResult {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
-                    log("debug", "TLS handshake failed", json!({"peer": peer.to_string(), "error": e.to_string()}));
+                    log(
+                        "debug",
+                        "TLS handshake failed",
+                        json!({"peer": peer.to_string(), "error": e.to_string()}),
+                    );
                     return;
                 }
                 Err(_) => return,
@@ -433,8 +467,15 @@ async fn run_server(shared: Arc<Shared>, o: ServeOpts) -> CliResult {
     log("info", "stopping", json!({"signal": signal_name}));
     // Requests in flight are answered; idle keep-alive connections are closed.
     let drain = shared.deadline + Duration::from_secs(2);
-    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
-        log("warn", "connections still open at exit", json!({"waited_seconds": drain.as_secs_f64()}));
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        log(
+            "warn",
+            "connections still open at exit",
+            json!({"waited_seconds": drain.as_secs_f64()}),
+        );
     }
     log("info", "stopped", json!({}));
     Ok(())
@@ -468,10 +509,16 @@ async fn handle(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
             shared.engine.metrics.render(),
         ),
         (&Method::POST, "/mutate") => mutate(shared, req).await,
-        (_, "/mutate" | "/healthz" | "/readyz" | "/metrics") => {
-            respond(StatusCode::METHOD_NOT_ALLOWED, "text/plain", "method not allowed\n")
-        }
-        _ => respond(StatusCode::NOT_FOUND, "text/plain", "not found: POST /mutate, GET /healthz /readyz /metrics\n"),
+        (_, "/mutate" | "/healthz" | "/readyz" | "/metrics") => respond(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "method not allowed\n",
+        ),
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: POST /mutate, GET /healthz /readyz /metrics\n",
+        ),
     }
 }
 
@@ -481,21 +528,39 @@ async fn mutate(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            shared.engine.metrics.review(Verdict::Invalid, start.elapsed(), false);
-            log("warn", "bad request", json!({"error": format!("cannot read the body: {e}")}));
-            return respond(StatusCode::BAD_REQUEST, "text/plain", format!("cannot read the body: {e}\n"));
+            shared
+                .engine
+                .metrics
+                .review(Verdict::Invalid, start.elapsed(), false);
+            log(
+                "warn",
+                "bad request",
+                json!({"error": format!("cannot read the body: {e}")}),
+            );
+            return respond(
+                StatusCode::BAD_REQUEST,
+                "text/plain",
+                format!("cannot read the body: {e}\n"),
+            );
         }
     };
     let request = match Request::parse(&body) {
         Ok(r) => r,
         Err(e) => {
-            shared.engine.metrics.review(Verdict::Invalid, start.elapsed(), false);
+            shared
+                .engine
+                .metrics
+                .review(Verdict::Invalid, start.elapsed(), false);
             log("warn", "bad request", json!({"error": e.to_string()}));
             return respond(StatusCode::BAD_REQUEST, "text/plain", format!("{e}\n"));
         }
     };
     let uid = request.uid.clone();
-    let policy = shared.policy.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let policy = shared
+        .policy
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let worker_shared = shared.clone();
     let rx = shared.pool.run(move || {
         let s = worker_shared;
@@ -522,24 +587,54 @@ async fn mutate(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
                 warnings: Vec::new(),
                 audit: Vec::new(),
             };
-            shared.engine.metrics.review(Verdict::Denied, start.elapsed(), false);
-            log("info", "admission review", json!({"uid": uid, "allowed": false, "verdict": "denied", "message": why,
-                "ms": start.elapsed().as_secs_f64() * 1000.0}));
-            return respond(StatusCode::OK, "application/json", response.to_json().to_string());
+            shared
+                .engine
+                .metrics
+                .review(Verdict::Denied, start.elapsed(), false);
+            log(
+                "info",
+                "admission review",
+                json!({"uid": uid, "allowed": false, "verdict": "denied", "message": why,
+                "ms": start.elapsed().as_secs_f64() * 1000.0}),
+            );
+            return respond(
+                StatusCode::OK,
+                "application/json",
+                response.to_json().to_string(),
+            );
         }
     };
     let mut fields = decision.log.clone();
     if let Some(m) = fields.as_object_mut() {
-        m.insert("ms".into(), json!((start.elapsed().as_secs_f64() * 1e6).round() / 1e3));
+        m.insert(
+            "ms".into(),
+            json!((start.elapsed().as_secs_f64() * 1e6).round() / 1e3),
+        );
     }
     log("info", "admission review", fields);
-    respond(StatusCode::OK, "application/json", decision.response.to_json().to_string())
+    respond(
+        StatusCode::OK,
+        "application/json",
+        decision.response.to_json().to_string(),
+    )
 }
 
 /// Reload the policy (and its trust locks) and the TLS identity when their files change.
 /// A file that does not load leaves the previous one in use (and is logged).
-async fn watch_files(shared: Arc<Shared>, policy_path: PathBuf, cert: PathBuf, key: PathBuf, every: Duration) {
-    let policy_files = |s: &Shared| s.policy.read().unwrap_or_else(|e| e.into_inner()).files.clone();
+async fn watch_files(
+    shared: Arc<Shared>,
+    policy_path: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    every: Duration,
+) {
+    let policy_files = |s: &Shared| {
+        s.policy
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .files
+            .clone()
+    };
     let mut files = policy_files(&shared);
     let mut policy_stamp = stamp(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
     let mut tls_stamp = stamp(&[&cert, &key]);
@@ -560,13 +655,25 @@ async fn watch_files(shared: Arc<Shared>, policy_path: PathBuf, cert: PathBuf, k
                     shared.engine.metrics.reload(true);
                     files = policy_files(&shared);
                     policy_stamp = stamp(&files.iter().map(PathBuf::as_path).collect::<Vec<_>>());
-                    log("info", "policy reloaded", json!({"policy": policy_path, "rules": rules}));
+                    log(
+                        "info",
+                        "policy reloaded",
+                        json!({"policy": policy_path, "rules": rules}),
+                    );
                 }
                 Ok(Err(e)) => {
                     shared.engine.metrics.reload(false);
-                    log("error", "policy not reloaded; the previous one stays in use", json!({"error": e.to_string()}));
+                    log(
+                        "error",
+                        "policy not reloaded; the previous one stays in use",
+                        json!({"error": e.to_string()}),
+                    );
                 }
-                Err(e) => log("error", "policy reload failed", json!({"error": e.to_string()})),
+                Err(e) => log(
+                    "error",
+                    "policy reload failed",
+                    json!({"error": e.to_string()}),
+                ),
             }
         }
         let now = stamp(&[&cert, &key]);
@@ -583,7 +690,11 @@ async fn watch_files(shared: Arc<Shared>, policy_path: PathBuf, cert: PathBuf, k
                     // tick retries with both.
                     shared.engine.metrics.reload(false);
                     tls_stamp.clear();
-                    log("error", "TLS certificate not reloaded; the previous one stays in use", json!({"error": e}));
+                    log(
+                        "error",
+                        "TLS certificate not reloaded; the previous one stays in use",
+                        json!({"error": e}),
+                    );
                 }
             }
         }
@@ -603,20 +714,26 @@ fn manifests(
     let dns = |s: &str| {
         !s.is_empty()
             && s.len() <= 63
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !s.starts_with('-')
             && !s.ends_with('-')
     };
     if !dns(namespace) {
-        return Err(usage(format!("--namespace {namespace:?} is not a valid namespace name")));
+        return Err(usage(format!(
+            "--namespace {namespace:?} is not a valid namespace name"
+        )));
     }
     if !dns(name) {
-        return Err(usage(format!("--name {name:?} is not a valid name (lower-case letters, digits, '-')")));
+        return Err(usage(format!(
+            "--name {name:?} is not a valid name (lower-case letters, digits, '-')"
+        )));
     }
     vouch::reference::Reference::parse(image).map_err(|e| usage(format!("--image: {e}")))?;
     let ca = match ca_bundle {
         Some(p) => {
-            let bytes = std::fs::read(p).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?;
+            let bytes =
+                std::fs::read(p).map_err(|e| usage(format!("cannot read {}: {e}", p.display())))?;
             if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
                 return Err(usage(format!("{} holds no PEM certificate", p.display())));
             }

@@ -1,5 +1,6 @@
 //! Command implementations: one module per command group.
 
+mod admission;
 pub mod args;
 mod backup;
 mod ceremony;
@@ -8,7 +9,6 @@ mod config_cmd;
 mod doctor;
 mod key;
 mod lifecycle;
-mod admission;
 mod manifests;
 mod output;
 mod progress;

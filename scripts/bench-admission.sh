@@ -38,6 +38,7 @@ for c in notary-server docker-registry skopeo openssl kubectl sha256sum; do
   command -v "$c" >/dev/null 2>&1 || die "$c is missing (make test-deps)"
 done
 
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")
 W=$(mktemp -d "${TMPDIR:-/tmp}/vouch-bench-admission.XXXXXX")
 PIDS=()
 cleanup() {
@@ -62,25 +63,31 @@ wait_port() { # wait_port PORT PID
   return 1
 }
 
-# notary-server
-NPORT=$(free_port)
-cat >"$W/server.json" <<EOF
+# notary-server (a port picked free can be taken before the server binds it: retry)
+for attempt in 1 2 3 4 5; do
+  NPORT=$(free_port)
+  cat >"$W/server.json" <<EOF
 {"server": {"http_addr": "127.0.0.1:$NPORT"}, "trust_service": {"type": "local"},
  "storage": {"backend": "memory"}, "logging": {"level": "error"}}
 EOF
-notary-server -config "$W/server.json" >"$W/notary.log" 2>&1 &
-PIDS+=($!)
-wait_port "$NPORT" "$!" || die "notary-server did not start: $(tail -c 300 "$W/notary.log")"
+  notary-server -config "$W/server.json" >"$W/notary.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$NPORT" "$!" && break
+  [ "$attempt" = 5 ] && die "notary-server did not start: $(tail -c 300 "$W/notary.log")"
+done
 S=http://127.0.0.1:$NPORT
 
 # docker-registry
-RPORT=$(free_port)
 mkdir -p "$W/registry"
-printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-  "$W/registry" "$RPORT" >"$W/registry.yml"
-docker-registry serve "$W/registry.yml" >"$W/registry.log" 2>&1 &
-PIDS+=($!)
-wait_port "$RPORT" "$!" || die "docker-registry did not start: $(tail -c 300 "$W/registry.log")"
+for attempt in 1 2 3 4 5; do
+  RPORT=$(free_port)
+  printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+    "$W/registry" "$RPORT" >"$W/registry.yml"
+  docker-registry serve "$W/registry.yml" >"$W/registry.log" 2>&1 &
+  PIDS+=($!)
+  wait_port "$RPORT" "$!" && break
+  [ "$attempt" = 5 ] && die "docker-registry did not start: $(tail -c 300 "$W/registry.log")"
+done
 REG=127.0.0.1:$RPORT
 
 # One OCI image (a config and one layer), pushed with skopeo.
@@ -125,9 +132,14 @@ rules:
     trust_lock: vouch-trust.json
 EOF
 
-# TLS for the webhook.
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$W/tls.key" \
-  -out "$W/tls.crt" -days 2 -subj /CN=localhost -addext subjectAltName=DNS:localhost >/dev/null 2>&1
+# TLS for the webhook: a CA, and a serving certificate for localhost signed by it.
+EC=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+openssl req -x509 "${EC[@]}" -keyout "$W/ca.key" -out "$W/ca.crt" -days 2 -subj "/CN=bench CA" \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign >/dev/null 2>&1
+openssl req -new "${EC[@]}" -keyout "$W/tls.key" -out "$W/tls.csr" -subj /CN=localhost >/dev/null 2>&1
+printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost\n' >"$W/tls.ext"
+openssl x509 -req -in "$W/tls.csr" -CA "$W/ca.crt" -CAkey "$W/ca.key" -CAcreateserial -days 2 \
+  -extfile "$W/tls.ext" -out "$W/tls.crt" >/dev/null 2>&1
 
 # The review: a Deployment made by kubectl.
 kubectl create deployment web --image="$IMAGE:1.0" --dry-run=client -o json >"$W/deploy.json"
@@ -139,12 +151,16 @@ kubectl create deployment web --image="$IMAGE:1.0" --dry-run=client -o json >"$W
 
 WPID=""
 start_webhook() { # start_webhook EXTRA-ARGS...
-  WPORT=$(free_port)
-  "$VOUCH" --trust-dir "$W/webhook-trust" -s "$S" admission serve --policy "$W/policy.yaml" \
-    --listen "127.0.0.1:$WPORT" --tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "$@" 2>"$W/webhook.log" &
-  WPID=$!
-  PIDS+=("$WPID")
-  wait_port "$WPORT" "$WPID" || die "the webhook did not start: $(tail -c 500 "$W/webhook.log")"
+  local attempt
+  for attempt in 1 2 3 4 5; do
+    WPORT=$(free_port)
+    "$VOUCH" --trust-dir "$W/webhook-trust" -s "$S" admission serve --policy "$W/policy.yaml" \
+      --listen "127.0.0.1:$WPORT" --tls-cert "$W/tls.crt" --tls-key "$W/tls.key" "$@" 2>"$W/webhook.log" &
+    WPID=$!
+    PIDS+=("$WPID")
+    wait_port "$WPORT" "$WPID" && return 0
+  done
+  die "the webhook did not start: $(tail -c 500 "$W/webhook.log")"
 }
 stop_webhook() { kill -TERM "$WPID"; wait "$WPID" 2>/dev/null || true; }
 rss_kib() { awk '/^VmHWM/ {print $2}' "/proc/$1/status"; }
@@ -152,16 +168,16 @@ field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p"; }
 
 # Warm: one cold review fills the cache, then COUNT reviews on CONNS connections.
 start_webhook
-"$LOAD" "127.0.0.1:$WPORT" localhost "$W/tls.crt" "$W/review.json" 1 1 >/dev/null
-"$LOAD" "127.0.0.1:$WPORT" localhost "$W/tls.crt" "$W/review.json" $((COUNT / 10)) "$CONNS" >/dev/null
-WARM=$("$LOAD" "127.0.0.1:$WPORT" localhost "$W/tls.crt" "$W/review.json" "$COUNT" "$CONNS")
+"$LOAD" "127.0.0.1:$WPORT" localhost "$W/ca.crt" "$W/review.json" 1 1 >/dev/null
+"$LOAD" "127.0.0.1:$WPORT" localhost "$W/ca.crt" "$W/review.json" $((COUNT / 10)) "$CONNS" >/dev/null
+WARM=$("$LOAD" "127.0.0.1:$WPORT" localhost "$W/ca.crt" "$W/review.json" "$COUNT" "$CONNS")
 WARM_RSS=$(rss_kib "$WPID")
 grep -q '"patched":true' "$W/webhook.log" || die "the webhook did not patch: $(tail -c 500 "$W/webhook.log")"
 stop_webhook
 
 # Cold: no cache; one review at a time.
 start_webhook --cache-ttl 0
-COLD_OUT=$("$LOAD" "127.0.0.1:$WPORT" localhost "$W/tls.crt" "$W/review.json" "$COLD" 1)
+COLD_OUT=$("$LOAD" "127.0.0.1:$WPORT" localhost "$W/ca.crt" "$W/review.json" "$COLD" 1)
 COLD_RSS=$(rss_kib "$WPID")
 stop_webhook
 
@@ -186,6 +202,9 @@ met() { awk -v v="$1" -v lim="$2" -v dir="$3" 'BEGIN { ok = (dir == "<") ? (v < 
 mkdir -p "$ROOT/target/bench"
 {
   echo "### Admission webhook ($(date -u +%Y-%m-%d), $(nproc) cores, load ${CONNS} connections on loopback)"
+  echo
+  echo "Load average before the run: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?")."
+  echo "vouch: \`$VOUCH\` ($("$VOUCH" --version)); the load generator runs on the same 2 cores."
   echo
   echo "| case | result | target | |"
   echo "|---|---|---|---|"

@@ -205,7 +205,7 @@ struct CliRemotes {
 }
 
 impl CliRemotes {
-    fn context(&self, server: Option<&str>) -> Result<Context, vouch::Error> {
+    fn context(&self, server: Option<&str>) -> CliResult<Context> {
         let mut global = self.global.clone();
         global.trust_dir = Some(self.trust_dir.clone());
         // Notes a command would print ("using the default server…") have no reader here.
@@ -213,7 +213,7 @@ impl CliRemotes {
         if let Some(s) = server {
             global.server = Some(s.to_owned());
         }
-        let mut ctx = Context::new(global).map_err(into_error)?;
+        let mut ctx = Context::new(global)?;
         ctx.remote_timeouts = Some(self.timeouts);
         Ok(ctx)
     }
@@ -228,11 +228,11 @@ fn into_error(e: CliError) -> vouch::Error {
 
 impl Remotes for CliRemotes {
     fn notary(&self, gun: &Gun, server: Option<&str>) -> Result<Box<dyn Remote>, vouch::Error> {
-        let ctx = self.context(server)?;
+        let ctx = self.context(server).map_err(into_error)?;
         ctx.remote(Some(gun), Access::Pull).map_err(into_error)
     }
     fn registry(&self, host: &str) -> Result<Registry, vouch::Error> {
-        let ctx = self.context(None)?;
+        let ctx = self.context(None).map_err(into_error)?;
         super::registry::open(&ctx, host).map_err(into_error)
     }
     fn trust_dir(&self) -> &Path {

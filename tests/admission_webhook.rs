@@ -605,6 +605,42 @@ fn webhook_fails_closed_reloads_and_stops_gracefully() {
         std::thread::sleep(Duration::from_millis(50));
     }
 
+    // A trust lock the policy names is reloaded too: a repository it no longer pins is
+    // denied (not trusted on first use), and allowed again when it is pinned again.
+    let lock_text = std::fs::read_to_string(&scene.lock).unwrap();
+    let mut lock: Value = serde_json::from_str(&lock_text).unwrap();
+    lock["repositories"]
+        .as_object_mut()
+        .unwrap()
+        .remove(&scene.img("app"));
+    let write_lock = |text: &str| {
+        let tmp = scene.lock.with_extension("tmp");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, &scene.lock).unwrap();
+    };
+    write_lock(&lock.to_string());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let resp = hook.send(&review(&deploy, "prod", ""));
+        if resp["allowed"] == false {
+            let m = denied_message(&resp);
+            assert!(m.contains("is not pinned in the trust lock"), "{m}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the trust lock was not reloaded: {}",
+            hook.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    write_lock(&lock_text);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while hook.send(&review(&deploy, "prod", ""))["allowed"] == false {
+        assert!(Instant::now() < deadline, "{}", hook.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
     // Certificate rotation: new files in place; clients trusting only the new CA connect.
     let new_tls = make_tls_files();
     let new_client = client_for(&new_tls.ca_cert);

@@ -140,6 +140,15 @@ struct Webhook {
 
 impl Webhook {
     fn start(policy: &Path, tls: &TlsFiles, server: &str) -> Webhook {
+        Webhook::start_with(
+            policy,
+            tls,
+            server,
+            &["--deadline", "5", "--remote-timeout", "2"],
+        )
+    }
+
+    fn start_with(policy: &Path, tls: &TlsFiles, server: &str, extra: &[&str]) -> Webhook {
         let trust = tempfile::tempdir().unwrap();
         let log = trust.path().join("webhook.log");
         for _ in 0..5 {
@@ -155,14 +164,8 @@ impl Webhook {
                 .args(["--listen", &format!("127.0.0.1:{port}")])
                 .args(["--tls-cert", tls.server_cert.to_str().unwrap()])
                 .args(["--tls-key", tls.server_key.to_str().unwrap()])
-                .args([
-                    "--reload-interval",
-                    "0.1",
-                    "--deadline",
-                    "5",
-                    "--remote-timeout",
-                    "2",
-                ])
+                .args(["--reload-interval", "0.1"])
+                .args(extra)
                 .env_remove("VOUCH_TRUST_DIR")
                 .env_remove("VOUCH_SERVER")
                 .env_remove("VOUCH_TRUST_LOCK")
@@ -712,4 +715,61 @@ fn webhook_fails_closed_reloads_and_stops_gracefully() {
         "{log}"
     );
     let _ = (&scene.reg, &scene.publisher, &scene.oci, &scene.lock);
+}
+
+#[test]
+fn a_stalled_notary_server_is_denied_at_the_deadline_without_blocking_the_server() {
+    // A notary server that accepts connections and never answers.
+    let stalled = support::httpd::HttpServer::start_raw(|s| {
+        std::thread::sleep(Duration::from_secs(8));
+        drop(s);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let gun = "127.0.0.1:5000/slow/app";
+    std::fs::write(
+        dir.path().join("vouch-trust.json"),
+        json!({"vouch_trust_lock": 1, "repositories": {gun: {"root_keys": ["ab".repeat(32)], "root_version": 1}}})
+            .to_string(),
+    )
+    .unwrap();
+    let policy = dir.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "default: deny\nrules:\n  - match: \"127.0.0.1:5000/slow/*\"\n    trust_lock: vouch-trust.json\n    server: {}\n    on_error: allow\n",
+            stalled.url
+        ),
+    )
+    .unwrap();
+    let tls = make_tls_files();
+    let hook = Webhook::start_with(
+        &policy,
+        &tls,
+        &stalled.url,
+        &["--deadline", "1", "--remote-timeout", "20"],
+    );
+    let object = workload("deployment", "slow", &format!("{gun}:1.0"), &[]);
+    let sent = Instant::now();
+    let waiting = std::thread::scope(|scope| {
+        let h = scope.spawn(|| hook.send(&review(&object, "prod", "")));
+        // While the verdict waits on the notary server, the server still answers.
+        std::thread::sleep(Duration::from_millis(300));
+        let t = Instant::now();
+        assert_eq!(hook.get("/healthz").0, 200);
+        let health = t.elapsed();
+        (h.join().unwrap(), health)
+    });
+    let (resp, health) = waiting;
+    let took = sent.elapsed();
+    // Not decided in time is denied, even under on_error: allow (fail closed).
+    let m = denied_message(&resp);
+    assert!(m.contains("deadline"), "{m}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "answered after {took:?}"
+    );
+    assert!(
+        health < Duration::from_millis(500),
+        "/healthz took {health:?}"
+    );
 }

@@ -772,4 +772,21 @@ fn a_stalled_notary_server_is_denied_at_the_deadline_without_blocking_the_server
         health < Duration::from_millis(500),
         "/healthz took {health:?}"
     );
+
+    // The API server's own timeout (`?timeout=`) shortens the deadline further.
+    let body = review(&object, "prod", "");
+    let sent = Instant::now();
+    let r = hook
+        .client
+        .post(format!("{}?timeout=0.5s", hook.url("/mutate")))
+        .body(body.to_string())
+        .send()
+        .unwrap();
+    let took = sent.elapsed();
+    let resp: Value = serde_json::from_slice(&r.bytes().unwrap()).unwrap();
+    assert!(
+        denied_message(&resp["response"]).contains("0.5 s deadline"),
+        "{resp}"
+    );
+    assert!(took < Duration::from_millis(900), "answered after {took:?}");
 }

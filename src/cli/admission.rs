@@ -522,9 +522,24 @@ async fn handle(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
     }
 }
 
+/// The API server's own timeout for this call (`?timeout=10s`, Go's duration syntax in
+/// seconds): the answer must come a little before it.
+fn api_server_timeout(query: Option<&str>) -> Option<Duration> {
+    let v = query?
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("timeout="))?
+        .strip_suffix('s')?;
+    let secs: f64 = v.parse().ok()?;
+    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs * 0.9))
+}
+
 async fn mutate(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
     let start = Instant::now();
-    let deadline = start + shared.deadline;
+    let budget = match api_server_timeout(req.uri().query()) {
+        Some(t) => t.min(shared.deadline),
+        None => shared.deadline,
+    };
+    let deadline = start + budget;
     let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
         Ok(b) => b.to_bytes(),
         Err(e) => {
@@ -574,7 +589,7 @@ async fn mutate(shared: Arc<Shared>, req: hyper::Request<Incoming>) -> Resp {
             let why = if outcome.is_err() {
                 format!(
                     "vouch could not decide within its {:.1} s deadline (a notary server or registry is slow or unreachable); denied",
-                    shared.deadline.as_secs_f64()
+                    budget.as_secs_f64()
                 )
             } else {
                 "vouch could not decide (internal error); denied".to_owned()
@@ -766,3 +781,29 @@ fn yaml_quote(s: &str) -> String {
 }
 
 const MANIFESTS: &str = include_str!("admission_manifests.yaml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_api_servers_timeout_shortens_the_deadline() {
+        assert_eq!(
+            api_server_timeout(Some("timeout=10s")),
+            Some(Duration::from_secs(9))
+        );
+        assert_eq!(
+            api_server_timeout(Some("a=b&timeout=2.5s")),
+            Some(Duration::from_secs_f64(2.25))
+        );
+        for q in [
+            None,
+            Some(""),
+            Some("timeout=10"),
+            Some("timeout=-1s"),
+            Some("timeout=xs"),
+        ] {
+            assert_eq!(api_server_timeout(q), None, "{q:?}");
+        }
+    }
+}

@@ -64,6 +64,8 @@ bench:
 	$(CARGO) build --release --quiet
 	$(CARGO) run --release --quiet --example ecdsa_timings
 	./scripts/bench.sh target/release/vouch
+	$(CARGO) build --release --quiet --example admission_load
+	./scripts/bench-admission.sh target/release/vouch target/release/examples/admission_load
 
 clean:
 	$(CARGO) clean

@@ -10,6 +10,7 @@
 //! - [`crypto`]: private keys, signing, signature verifiers, X.509 root certificates.
 //! - [`keystore`]: key files on disk (notary-compatible layout), encryption, passphrases.
 
+pub mod admission;
 pub mod advice;
 pub mod clock;
 pub mod crypto;

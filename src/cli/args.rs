@@ -340,6 +340,10 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
         #[command(flatten)]
         trust: TrustArgs,
     },
+    /// Kubernetes admission: a mutating webhook that admits only signed images and pins
+    /// them to their signed digests (`serve`), and the YAML to deploy it (`manifests`).
+    #[command(subcommand)]
+    Admission(super::admission::AdmissionCommand),
     /// Verify a downloaded file against the hashes and length signed for target NAME.
     VerifyFile {
         gun: String,

@@ -1,5 +1,6 @@
 //! Command implementations: one module per command group.
 
+mod admission;
 pub mod args;
 mod backup;
 mod ceremony;
@@ -337,6 +338,7 @@ pub fn run(cli: Cli) -> CliResult {
             check,
             trust,
         } => manifests::pin_manifests(&ctx, &paths, manifests::Mode::new(write, check), &trust),
+        Command::Admission(cmd) => admission::run(&ctx, cmd),
         Command::Trust(cmd) => verify::trust(&ctx, cmd),
         Command::Delegation(cmd) => lifecycle::delegation(&ctx, cmd),
         Command::Signer(cmd) => lifecycle::signer(&ctx, cmd),
@@ -479,6 +481,8 @@ pub struct Context {
     tokens: std::cell::OnceCell<Option<std::sync::Arc<vouch::crypto::pkcs11::Tokens>>>,
     /// Names whose normalisation was already said.
     names_noted: std::cell::RefCell<std::collections::BTreeSet<String>>,
+    /// Timeouts for notary servers and registries (`admission serve` shortens them).
+    remote_timeouts: Option<vouch::remote::http::Timeouts>,
 }
 
 impl Context {
@@ -500,6 +504,7 @@ impl Context {
             remote_config: std::cell::OnceCell::new(),
             tokens: std::cell::OnceCell::new(),
             names_noted: Default::default(),
+            remote_timeouts: None,
         })
     }
 
@@ -620,8 +625,12 @@ impl Context {
             tls,
             access,
             credentials: CredentialLookup::from_env(),
+            // `admission serve` sets its own; else --timeout / VOUCH_TIMEOUT / config.
+            timeouts: match self.remote_timeouts {
+                Some(t) => t,
+                None => self.timeouts()?.0,
+            },
             max_root_size: Some(resolved.max_root_size),
-            timeouts: self.timeouts()?.0,
             allow_http_token_service: self.allow_http_token_service()?.0,
             trace: self.request_trace(),
             ..Default::default()

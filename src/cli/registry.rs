@@ -41,7 +41,7 @@ pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
     tls.extra_ca_certs = certs.cas;
     let opts = RegistryOptions {
         tls,
-        timeouts: Default::default(),
+        timeouts: ctx.remote_timeouts.unwrap_or_default(),
         credentials: CredentialLookup::from_env(),
         insecure,
     };

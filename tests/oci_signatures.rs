@@ -550,8 +550,8 @@ fn sign_uses_the_config_default_and_a_refused_push_names_the_artifact() {
         &["--output", "json", "sign", &format!("{gun}:4.0")],
     );
     let j = json(o.stdout.as_bytes());
-    assert_eq!(j[0]["oci"]["cosign"]["status"], "pushed");
-    assert_eq!(j[0]["oci"]["notation"]["status"], "pushed");
+    assert_eq!(j["items"][0]["oci"]["cosign"]["status"], "pushed");
+    assert_eq!(j["items"][0]["oci"]["notation"]["status"], "pushed");
     assert!(
         tokens
             .requests()
@@ -707,8 +707,9 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
 
     let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
     let j = json(o.stdout.as_bytes());
-    assert_eq!(j["published"], 8);
-    assert_eq!(j["skipped"], 1);
+    assert_eq!(j["published"], true);
+    assert_eq!(j["signatures_published"], 8);
+    assert_eq!(j["tags_skipped"], 1);
     for (i, (tag, d)) in images.iter().enumerate() {
         let row = j["tags"]
             .as_array()
@@ -742,7 +743,8 @@ fn migrate_oci_publishes_every_served_tag_of_a_notary_published_repository() {
     // Idempotent: a second run publishes nothing.
     let o = ok(vn(), &["--output", "json", "migrate", "oci", &gun]);
     let j = json(o.stdout.as_bytes());
-    assert_eq!(j["published"], 0);
+    assert_eq!(j["published"], false);
+    assert_eq!(j["signatures_published"], 0);
     for row in j["tags"]
         .as_array()
         .unwrap()

@@ -119,7 +119,7 @@ fn key_list(hsm: &SoftHsm, trust: &Path) -> Vec<Value> {
         vouch(hsm, trust, None),
         &["key", "list", "--output", "json"],
     );
-    json(&out.stdout).as_array().unwrap().clone()
+    json(&out.stdout)["items"].as_array().unwrap().clone()
 }
 
 /// Every file under `dir` (lock files aside) with the SHA-256 of its bytes: "nothing
@@ -731,7 +731,7 @@ fn key_list_needs_no_token_and_skips_a_damaged_reference() {
     c.env_remove("VOUCH_PKCS11_MODULE")
         .env_remove("VOUCH_PKCS11_PIN");
     let out = ok(c, &["key", "list", "--output", "json"]);
-    let keys = json(&out.stdout);
+    let keys = json(&out.stdout)["items"].clone();
     assert_eq!(keys[0]["id"], id.as_str());
     assert_contains(
         keys[0]["encryption"].as_str().unwrap(),

@@ -376,8 +376,10 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
         print_json(&json!({
             "gun": gun.as_str(),
             "dry_run": dry_run,
-            "published": published,
-            "skipped": skipped,
+            // `published` is a boolean everywhere in the schema; the counts say how many.
+            "published": published > 0,
+            "signatures_published": published,
+            "tags_skipped": skipped,
             "tags": rows.iter().map(|r| json!({
                 "tag": r.tag,
                 "digest": r.digest,

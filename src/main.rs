@@ -15,8 +15,18 @@ fn main() -> ExitCode {
         Err(e) => return parse_error(e),
     };
     let json = args.global.output == cli::args::OutputFormat::Json;
-    match cli::run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let result = cli::run(args);
+    let unwritten = cli::out::finish();
+    match result {
+        Ok(()) => match unwritten {
+            None => ExitCode::SUCCESS,
+            // The command did its work; its answer could not be written.
+            Some(e) => {
+                let report = cli::Report::output_failed(&e);
+                report.print(false);
+                ExitCode::from(report.exit_code as u8)
+            }
+        },
         Err(err) => {
             // Errors are printed even with --quiet: they are the reason for the exit code.
             let report = err.report();

@@ -1,5 +1,6 @@
 //! Where vouch's output goes: a reader that stops early (`vouch list | head`) ends vouch
-//! quietly, as it ends any Unix tool.
+//! quietly, as it ends any Unix tool; a full output device is an error (exit 4), not a
+//! panic.
 
 mod support;
 
@@ -60,4 +61,21 @@ fn a_reader_that_stops_early_ends_vouch_quietly() {
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(String::from_utf8_lossy(&first).starts_with("NAME"));
+}
+#[test]
+fn a_full_output_device_is_an_error_that_names_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = many_tags(tmp.path(), 3);
+    let out = list(&trust)
+        .stdout(std::fs::File::create("/dev/full").unwrap())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains("vouch: error: cannot write the output")
+            && stderr.contains("No space left on device"),
+        "{stderr}"
+    );
 }

@@ -121,7 +121,7 @@ pub fn backup(
             "not_backed_up_token_keys": on_token.iter().map(|(id, role, uri)| json!({"id": id, "role": role, "location": uri})).collect::<Vec<_>>(),
         }));
     } else {
-        print!("{}", keys_table(&archive, None, false).render());
+        out!("{}", keys_table(&archive, None, false).render());
     }
     let roots = match archive.roots.len() {
         0 => String::new(),
@@ -212,7 +212,7 @@ pub fn restore(
             })).collect::<Vec<_>>(),
         }));
     } else {
-        print!("{}", keys_table(&archive, Some(&report), false).render());
+        out!("{}", keys_table(&archive, Some(&report), false).render());
     }
     let present = report.keys.len() - restored;
     ctx.note(format!(
@@ -303,7 +303,7 @@ fn verify(ctx: &Context, store: &KeyStore, files: &[PathBuf]) -> CliResult {
             })).collect::<Vec<_>>(),
         }));
     } else {
-        print!("{}", keys_table(&archive, Some(&plan), true).render());
+        out!("{}", keys_table(&archive, Some(&plan), true).render());
     }
     let how = match env.protection() {
         Protection::Passphrase => "the backup passphrase opens it".to_owned(),
@@ -376,7 +376,7 @@ fn open(
                     && pass.origin() == vouch::keystore::Origin::Interactive
                     && attempt + 1 < MAX_ATTEMPTS =>
             {
-                eprintln!("Wrong backup passphrase. Please retry.");
+                errln!("Wrong backup passphrase. Please retry.");
                 attempt += 1;
             }
             Err(e) => return Err(e.into()),
@@ -476,19 +476,19 @@ fn new_backup_passphrase(ctx: &Context) -> CliResult<Secret> {
     if !std::io::stdin().is_terminal() {
         return Err(KeystoreError::from(BackupError::PassphraseRequired).into());
     }
-    eprintln!(
+    errln!(
         "Choose a passphrase for the backup. It is separate from the keys' own passphrases; \
          keep it apart from the backup file."
     );
     for _ in 0..MAX_ATTEMPTS {
         let first = read_tty("Enter passphrase for the new key backup: ")?;
         if first.chars().count() < MIN_NEW_PASSPHRASE_LEN {
-            eprintln!("Passphrase is too short: use at least {MIN_NEW_PASSPHRASE_LEN} characters.");
+            errln!("Passphrase is too short: use at least {MIN_NEW_PASSPHRASE_LEN} characters.");
             continue;
         }
         let second = read_tty("Repeat passphrase for the new key backup: ")?;
         if *first != *second {
-            eprintln!("Passphrases do not match. Please retry.");
+            errln!("Passphrases do not match. Please retry.");
             continue;
         }
         return Ok(Secret::with_origin(

@@ -73,14 +73,14 @@ fn write_file(path: &Path, text: &str) -> CliResult {
 
 /// Print the computed change on stderr (always: it is what is being signed).
 fn show_change(req: &RootRequest, diff: &RootDiff) {
-    eprintln!(
+    errln!(
         "Change to the root of {} (computed from the current and the new root in the request):",
         diff.gun
     );
     for line in diff.lines() {
-        eprintln!("  {line}");
+        errln!("  {line}");
     }
-    eprintln!("  {}", planned_against(req));
+    errln!("  {}", planned_against(req));
 }
 
 fn planned_against(req: &RootRequest) -> String {
@@ -101,7 +101,7 @@ fn confirm_sign(yes: bool) -> CliResult {
             "not signed: no terminal to confirm on; review the change shown above and pass --yes to sign it",
         ));
     }
-    eprint!("Sign this root? [y/N] ");
+    errout!("Sign this root? [y/N] ");
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin()
@@ -497,7 +497,7 @@ pub fn expiry_cmd(ctx: &Context, guns: &[String], within: &str, refresh: bool) -
                 },
             ]);
         }
-        print!("{}", t.render());
+        out!("{}", t.render());
     }
     if flagged > 0 {
         let roles: Vec<String> = rows

@@ -203,7 +203,7 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
                 s.source,
             ]);
         }
-        print!("{}", t.render());
+        out!("{}", t.render());
     }
     Ok(())
 }

@@ -103,5 +103,5 @@ fn print_text(ctx: &Context, report: &doctor::Report, fix: bool) {
     };
     out.push_str(&summary);
     out.push('\n');
-    print!("{out}");
+    out!("{out}");
 }

@@ -165,7 +165,7 @@ fn unlock(
         return Ok(());
     }
     for k in &keys {
-        println!("{}\t{}\t{}", k.id, k.role, k.gun.as_deref().unwrap_or("-"));
+        outln!("{}\t{}\t{}", k.id, k.role, k.gun.as_deref().unwrap_or("-"));
     }
     ctx.note(format!(
         "Unlocked {} key{} in session {:?} until {}{}. `vouch key lock` ends it.",
@@ -209,7 +209,7 @@ fn session_status(ctx: &Context, store: &KeyStore) -> CliResult {
         return Ok(());
     }
     match info {
-        Some(i) => println!(
+        Some(i) => outln!(
             "session {:?}: open until {}, {} key-encryption key{} held{}",
             i.name,
             unix_rfc3339(i.expires),
@@ -217,7 +217,7 @@ fn session_status(ctx: &Context, store: &KeyStore) -> CliResult {
             if i.keks == 1 { "" } else { "s" },
             if i.root { ", root keys allowed" } else { "" }
         ),
-        None => println!("session {name:?}: not open (`vouch key unlock` opens one)"),
+        None => outln!("session {name:?}: not open (`vouch key unlock` opens one)"),
     }
     Ok(())
 }
@@ -256,7 +256,7 @@ fn generate(
     if ctx.json() {
         print_json(&key_json(&info));
     } else {
-        println!("{}", info.id);
+        outln!("{}", info.id);
         ctx.note(format!(
             "Generated {} {} key {} in {}",
             alg.as_str(),
@@ -297,7 +297,7 @@ fn token_key(
     if ctx.json() {
         print_json(&key_json(&info));
     } else {
-        println!("{}", info.id);
+        outln!("{}", info.id);
         ctx.note(format!(
             "{} ecdsa {} key {} on the token: {}; recorded in {}",
             if generate { "Generated" } else { "Registered" },
@@ -371,7 +371,7 @@ fn list(ctx: &Context, store: &KeyStore) -> CliResult {
             location(k),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     Ok(())
 }
 
@@ -442,7 +442,7 @@ fn import(
         ));
     } else {
         for (_, k) in &results {
-            println!("{}", k.info.id);
+            outln!("{}", k.info.id);
         }
     }
     Ok(())
@@ -602,7 +602,7 @@ fn remove(ctx: &Context, store: &KeyStore, key: &str, yes: bool) -> CliResult {
                 "refusing to delete {what} key {id} without confirmation; pass --yes"
             )));
         }
-        eprint!(
+        errout!(
             "Delete {what} key {id} ({})? A deleted key cannot be recovered unless it is backed up. Type 'yes' to continue: ",
             path.display()
         );
@@ -738,6 +738,6 @@ fn print_or_json(ctx: &Context, info: &KeyInfo, pem: &str, gun: Option<&str>) {
     if ctx.json() {
         print_json(&json!({ "id": info.id.as_str(), "role": info.role, "gun": gun, "pem": pem }));
     } else {
-        print!("{pem}");
+        out!("{pem}");
     }
 }

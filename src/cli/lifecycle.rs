@@ -67,7 +67,7 @@ pub fn key_rotate(
         }
         let p = plan(&env, local, &opts)?;
         show_plan(ctx, &p, false);
-        eprint!("Rotate the root key of {gun}? Type 'yes' to continue: ");
+        errout!("Rotate the root key of {gun}? Type 'yes' to continue: ");
         let mut answer = String::new();
         std::io::stdin()
             .read_line(&mut answer)
@@ -121,7 +121,7 @@ fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
         }));
         return;
     }
-    println!(
+    outln!(
         "{} rotation of the {} key of {}",
         if done { "Done:" } else { "Plan:" },
         p.role.name(),
@@ -143,35 +143,35 @@ fn show_plan(ctx: &Context, p: &RotationPlan, done: bool) {
         };
         t.row(vec![name.to_owned(), b, a]);
     }
-    print!("{}", t.render());
-    println!("new key: {}", p.new_key);
-    println!("root expires: {} -> {}", p.before.expires, p.after.expires);
-    println!("signed by root keys: {}", p.root_signers.join(", "));
+    out!("{}", t.render());
+    outln!("new key: {}", p.new_key);
+    outln!("root expires: {} -> {}", p.before.expires, p.after.expires);
+    outln!("signed by root keys: {}", p.root_signers.join(", "));
     if done && p.role == RotateRole::Root {
         let signing = role_keys(&p.after, "root");
         let listed: Vec<String> = role_keys(&p.before, "root")
             .into_iter()
             .filter(|k| !signing.contains(k))
             .collect();
-        println!(
+        outln!(
             "root keys that sign the root from now on: {}",
             signing.join(", ")
         );
         if !listed.is_empty() {
-            println!(
+            outln!(
                 "old root keys, only listed in root.json from now on (they sign this version for clients holding the old root, and no later one): {}",
                 listed.join(", ")
             );
         }
     }
     for n in &p.notes {
-        println!("- {n}");
+        outln!("- {n}");
     }
     if let Some(how) = how_to_sign(p) {
-        println!("- {how}");
+        outln!("- {how}");
     }
     if done && p.role == RotateRole::Root {
-        println!(
+        outln!(
             "back up the new root key: vouch key backup --role root --gun {} -o root.backup",
             p.gun
         );
@@ -333,7 +333,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                 return Ok(());
             }
             if rows.is_empty() {
-                println!("\nNo delegations present in this repository.\n");
+                outln!("\nNo delegations present in this repository.\n");
                 return Ok(());
             }
             let mut t = Table::new(&["ROLE", "PATHS", "KEY IDS", "THRESHOLD"]);
@@ -350,7 +350,7 @@ pub fn delegation(ctx: &Context, cmd: DelegationCommand) -> CliResult {
                     .collect();
                 t.row(vec![r, paths.join(","), k.join(","), th.to_string()]);
             }
-            print!("{}", t.render());
+            out!("{}", t.render());
             Ok(())
         }
     }

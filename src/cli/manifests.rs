@@ -145,7 +145,7 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
 
     if !failures.is_empty() {
         for f in &failures {
-            eprintln!("vouch: {}: {}: {}", f.at, f.image, f.reason);
+            errln!("vouch: {}: {}: {}", f.at, f.image, f.reason);
         }
         if ctx.json() {
             print_json(&json!({"trusted": false, "images": report}));

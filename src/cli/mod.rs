@@ -1,5 +1,33 @@
 //! Command implementations: one module per command group.
 
+// Output without panics (see `out`): the answer on stdout, messages on stderr.
+macro_rules! outln {
+    () => {
+        $crate::cli::out::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::out::out(format_args!($($arg)*))
+    };
+}
+macro_rules! errln {
+    () => {
+        $crate::cli::out::err(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::out::err(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+macro_rules! errout {
+    ($($arg:tt)*) => {
+        $crate::cli::out::err(format_args!($($arg)*))
+    };
+}
+
 mod admission;
 pub mod args;
 mod backup;
@@ -13,6 +41,7 @@ mod manifests;
 mod names;
 mod net;
 mod oci;
+pub mod out;
 mod output;
 mod pkcs11;
 mod progress;
@@ -109,12 +138,12 @@ impl Report {
     /// `vouch: error: …` (and `vouch: hint: …`) on stderr; with `json`, the error object on
     /// stdout unless a JSON answer was already printed there.
     pub fn print(&self, json: bool) {
-        eprintln!("vouch: error: {}", self.message);
+        errln!("vouch: error: {}", self.message);
         for cause in &self.causes {
-            eprintln!("vouch: caused by: {cause}");
+            errln!("vouch: caused by: {cause}");
         }
         if let Some(hint) = &self.hint {
-            eprintln!("vouch: hint: {hint}");
+            errln!("vouch: hint: {hint}");
         }
         if json && !output::JSON_PRINTED.load(std::sync::atomic::Ordering::SeqCst) {
             output::print_json(&serde_json::json!({
@@ -131,6 +160,20 @@ impl Report {
     }
 
     /// A command-line parse error (clap's), in the same form; exit 2.
+    /// The command ran, but its answer could not be written to stdout.
+    pub fn output_failed(e: &std::io::Error) -> Report {
+        Report {
+            kind: "output".to_owned(),
+            message: format!("cannot write the output to stdout: {e}"),
+            causes: Vec::new(),
+            hint: Some(match e.kind() {
+                std::io::ErrorKind::StorageFull => "the command ran, but its answer was lost: free space where stdout goes (`df -h`), then run it again".to_owned(),
+                _ => "the command ran, but its answer was lost: check where stdout goes, then run it again".to_owned(),
+            }),
+            exit_code: vouch::ExitCode::Keystore.code(),
+        }
+    }
+
     pub fn from_clap(e: &clap::Error) -> Report {
         let text = e.render().to_string();
         if e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
@@ -765,21 +808,21 @@ impl Context {
     /// Progress and notes on stderr, unless --quiet.
     pub fn note(&self, msg: impl AsRef<str>) {
         if !self.global.quiet {
-            eprintln!("{}", msg.as_ref());
+            errln!("{}", msg.as_ref());
         }
     }
 
     /// What happens, on stderr, with -v (`level` 1) or -vv (2).
     pub fn trace(&self, level: u8, msg: impl AsRef<str>) {
         if self.global.verbose >= level {
-            eprintln!("vouch: {}", msg.as_ref());
+            errln!("vouch: {}", msg.as_ref());
         }
     }
 
     /// Warnings on stderr, unless --quiet.
     pub fn warn(&self, msg: impl AsRef<str>) {
         if !self.global.quiet {
-            eprintln!("vouch: warning: {}", msg.as_ref());
+            errln!("vouch: warning: {}", msg.as_ref());
         }
     }
 }

@@ -24,12 +24,12 @@ impl Context {
             |t: &vouch::remote::http::RequestTrace| {
                 let ms = t.elapsed.as_millis();
                 match (t.status, &t.error) {
-                    (Some(s), _) => eprintln!("vouch: {} {} -> {s} ({ms} ms)", t.method, t.url),
+                    (Some(s), _) => errln!("vouch: {} {} -> {s} ({ms} ms)", t.method, t.url),
                     (None, Some(e)) => {
-                        eprintln!("vouch: {} {} -> no reply: {e} ({ms} ms)", t.method, t.url)
+                        errln!("vouch: {} {} -> no reply: {e} ({ms} ms)", t.method, t.url)
                     }
                     (None, None) => {
-                        eprintln!("vouch: {} {} -> no reply ({ms} ms)", t.method, t.url)
+                        errln!("vouch: {} {} -> no reply ({ms} ms)", t.method, t.url)
                     }
                 }
             },

@@ -258,7 +258,7 @@ pub(super) fn verify(
             "anchored_by": state.anchored_by().as_str(),
         }));
     } else {
-        println!("{pinned}");
+        outln!("{pinned}");
     }
     Ok(())
 }
@@ -404,7 +404,7 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
             cells.push(r.note.clone());
             t.row(cells);
         }
-        print!("{}", t.render());
+        out!("{}", t.render());
     }
     if skipped > 0 {
         ctx.warn(format!(
@@ -473,7 +473,7 @@ fn export_trust(ctx: &Context, gun: &str, out: &Path, trust: &TrustArgs) -> CliR
         print_json(&json!({"gun": gun.as_str(), "files": written}));
     } else {
         for w in &written {
-            println!("{}", w.display());
+            outln!("{}", w.display());
         }
     }
     Ok(())

@@ -1,7 +1,5 @@
 //! Text tables (laid out like notary's) and JSON output.
 
-use std::io::Write;
-
 /// A table with a header row, a row of dashes and aligned columns separated by at least
 /// four spaces, as notary prints them.
 pub struct Table {
@@ -105,7 +103,7 @@ pub fn print_json(v: &serde_json::Value) {
     JSON_PRINTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut s = serde_json::to_string_pretty(&versioned(v)).expect("JSON values always serialize");
     s.push('\n');
-    let _ = std::io::stdout().write_all(s.as_bytes());
+    super::out::out_bytes(s.as_bytes());
 }
 
 #[cfg(test)]

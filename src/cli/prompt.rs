@@ -24,7 +24,7 @@ impl PassphraseSource for Prompt {
         let what = req.describe();
         if req.new_key {
             if req.role == "root" && req.attempt == 0 {
-                eprintln!(
+                errln!(
                     "You are about to protect a new root key. Its passphrase guards the keys that \
                      control every repository it signs; choose a strong one and keep it safe."
                 );
@@ -32,12 +32,12 @@ impl PassphraseSource for Prompt {
             for _ in 0..3 {
                 let first = read(&format!("Enter passphrase for new {what}: "))?;
                 if first.chars().count() < MIN_NEW_PASSPHRASE_LEN {
-                    eprintln!("Passphrase is too short: use at least {MIN_NEW_PASSPHRASE_LEN} characters.");
+                    errln!("Passphrase is too short: use at least {MIN_NEW_PASSPHRASE_LEN} characters.");
                     continue;
                 }
                 let second = read(&format!("Repeat passphrase for new {what}: "))?;
                 if *first != *second {
-                    eprintln!("Passphrases do not match. Please retry.");
+                    errln!("Passphrases do not match. Please retry.");
                     continue;
                 }
                 return Ok(Some(Secret::with_origin(
@@ -51,7 +51,7 @@ impl PassphraseSource for Prompt {
             });
         }
         if req.attempt > 0 {
-            eprintln!("Passphrase incorrect. Please retry.");
+            errln!("Passphrase incorrect. Please retry.");
         }
         let p = read(&format!("Enter passphrase for {what}: "))?;
         Ok(Some(Secret::with_origin(p.as_str(), Origin::Interactive)))

@@ -84,7 +84,7 @@ pub(super) fn cmd_init(
             remote.describe(),
             versions(&r.publish)
         ));
-        println!("{gun}");
+        outln!("{gun}");
     }
     Ok(())
 }
@@ -338,11 +338,11 @@ pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
         };
     }
     if entries.is_empty() {
-        println!("No unpublished changes for {gun}");
+        outln!("No unpublished changes for {gun}");
         return Ok(());
     }
     // The table is notary's, byte for byte; when each change was staged goes to stderr.
-    println!("Unpublished changes for {gun}:\n");
+    outln!("Unpublished changes for {gun}:\n");
     let mut t = Table::new(&["#", "ACTION", "SCOPE", "TYPE", "PATH"]);
     let mut ages = Vec::new();
     for (i, e) in entries.iter().enumerate() {
@@ -370,7 +370,7 @@ pub(super) fn cmd_status(ctx: &Context, gun: &str) -> CliResult {
                 .unwrap_or_default()
         ));
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     ctx.note(format!("When each was staged:\n{}", ages.join("\n")));
     match bad {
         Some(b) => unreadable(b),
@@ -423,22 +423,22 @@ pub(super) fn cmd_recover(ctx: &Context, gun: &str) -> CliResult {
         return Ok(());
     }
     publish_warnings(ctx, &gun, &r.publish);
-    println!(
+    outln!(
         "Recovered {gun} on {} from this trust dir ({})",
         session.remote.describe(),
         versions(&r.publish)
     );
     for (role, id) in &r.new_server_keys {
-        println!("- the server holds a new {role} key: {id}");
+        outln!("- the server holds a new {role} key: {id}");
     }
     if r.root_versions.1 != r.root_versions.0 {
-        println!(
+        outln!(
             "- root version {} lists them; it is signed by the current root keys, so clients holding version {} follow",
             r.root_versions.1, r.root_versions.0
         );
     }
     if r.staged_kept > 0 {
-        println!(
+        outln!(
             "- {} staged change(s) kept: publish them with `vouch publish {gun}`",
             r.staged_kept
         );
@@ -536,7 +536,7 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
         };
         print_json(&json!({"gun": gun.as_str(), "source": source, "items": items}));
     } else if targets.is_empty() {
-        println!("\nNo targets present in this repository.\n");
+        outln!("\nNo targets present in this repository.\n");
     } else {
         let mut header = vec!["NAME", "DIGEST", "SIZE (BYTES)", "ROLE"];
         if served.is_some() {
@@ -555,7 +555,7 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
             }
             t.row(row);
         }
-        print!("{}", t.render());
+        out!("{}", t.render());
     }
     // Not served as signed: exit 1, naming the tags.
     let Some(served) = served else { return Ok(()) };

@@ -151,7 +151,7 @@ pub(super) fn cmd_sign(
                 hex::encode(s.meta.sha256().unwrap_or_default())
             );
             if !ctx.json() {
-                println!("{}:{}@{digest}", gun, s.tag);
+                outln!("{}:{}@{digest}", gun, s.tag);
             }
             results.push(
                 json!({"gun": gun.as_str(), "tag": s.tag, "digest": digest, "size": s.meta.length,
@@ -241,7 +241,7 @@ fn key_status(k: &vouch::trust::preflight::KeyCheck) -> (&'static str, String) {
 }
 
 fn print_preflight(p: &vouch::trust::preflight::Preflight) {
-    println!(
+    outln!(
         "{} (roles from {}):",
         p.gun,
         if p.from_cache {
@@ -280,7 +280,7 @@ fn print_preflight(p: &vouch::trust::preflight::Preflight) {
             ]);
         }
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
 }
 
 fn preflight_json(p: &vouch::trust::preflight::Preflight) -> serde_json::Value {
@@ -381,7 +381,7 @@ pub(super) fn cmd_sign_file(
         print_json(&json!({"gun": gun.as_str(), "targets": out, "published": report.is_some()}));
     } else {
         for o in &out {
-            println!(
+            outln!(
                 "{} {} {}",
                 o["name"].as_str().unwrap_or_default(),
                 o["digest"].as_str().unwrap_or_default(),
@@ -556,7 +556,7 @@ pub(super) fn cmd_unsign_missing(
     if dry_run {
         if !ctx.json() {
             for t in &gone {
-                println!("{gun}:{}", t.name);
+                outln!("{gun}:{}", t.name);
             }
         }
         ctx.note(format!(

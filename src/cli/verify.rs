@@ -238,7 +238,7 @@ pub fn verify(
             "trusted_on_first_use": target.first_use,
         }));
     } else {
-        println!("{pinned}");
+        outln!("{pinned}");
     }
     Ok(())
 }
@@ -290,7 +290,7 @@ fn verify_digest(
             "trusted_on_first_use": target.first_use,
         }));
     } else {
-        println!("{pinned}");
+        outln!("{pinned}");
         ctx.note(format!(
             "{} is signed as {} ({})",
             target.digest,
@@ -338,7 +338,7 @@ pub fn verify_file(
             "metadata": role_summary(&target), "anchored_by": target.anchored_by.as_str()}),
         );
     } else {
-        println!(
+        outln!(
             "{name}: OK ({size} bytes, {sha256}, signed by {})",
             target.role
         );
@@ -431,7 +431,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
         );
         return Ok(());
     }
-    println!("Repository {gun}\n");
+    outln!("Repository {gun}\n");
     let mut t = Table::new(&[
         "ROLE",
         "VERSION",
@@ -451,9 +451,9 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
             key_ids_cell(&r["keys"]),
         ]);
     }
-    print!("{}", t.render());
+    out!("{}", t.render());
     if !delegations.is_empty() {
-        println!();
+        outln!();
         let mut t = Table::new(&[
             "DELEGATION",
             "PATHS",
@@ -491,7 +491,7 @@ pub fn inspect(ctx: &Context, gun: &str, trust: &TrustArgs) -> CliResult {
                 key_ids_cell(&d["keys"]),
             ]);
         }
-        print!("{}", t.render());
+        out!("{}", t.render());
     }
     Ok(())
 }
@@ -602,7 +602,7 @@ pub fn trust(ctx: &Context, cmd: TrustCommand) -> CliResult {
                     &json!({"gun": gun.as_str(), "trust_lock": path, "root_keys": pin.root_keys, "root_version": pin.root_version, "updated": previous.is_some()}),
                 );
             } else {
-                println!(
+                outln!(
                     "{gun}: root keys {} (root version {})",
                     pin.root_keys.join(", "),
                     pin.root_version

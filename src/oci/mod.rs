@@ -10,8 +10,6 @@
 //! Signing goes through [`SignatureProvider`] (ECDSA P-256: raw `r ‖ s`), converted to
 //! ASN.1 DER where cosign wants it. Nothing here prints or prompts.
 
-use std::collections::BTreeMap;
-
 use crate::crypto::verify::VerifyingKey;
 use crate::crypto::{CryptoError, SignatureProvider};
 use crate::exit::ExitCode;
@@ -189,40 +187,84 @@ pub struct TrustedKey {
 }
 
 /// The keys of every role that may sign the docker tag `tag` in a verified state:
-/// `targets` (from the root) and each delegation whose paths allow the tag (from its
-/// parent's verified targets file). Keys that cannot verify (unknown types) are left out.
+/// `targets` (from the root) and each delegation that every delegation above it allows to
+/// sign the tag (its paths, and its parents' paths, as for a Notary v1 target; from the
+/// parent's verified targets file). A role whose threshold is above 1 is left out: one
+/// OCI signature cannot meet it. Keys that cannot verify (unknown types) are left out.
 pub fn trusted_keys(state: &RepoState, tag: Option<&str>) -> Vec<TrustedKey> {
+    let targets = |name: &str| state.targets().get(name).map(|t| t.role());
+    keys_for(
+        state.root().role(),
+        &targets,
+        state.targets().keys().map(String::as_str),
+        tag,
+    )
+}
+
+/// [`trusted_keys`] over plain metadata: `root`, the verified targets files by role name
+/// (`targets`), and the names of the roles that have one (`roles`).
+fn keys_for<'t>(
+    root: &crate::tuf::Root,
+    targets: &dyn Fn(&str) -> Option<&'t crate::tuf::targets::Targets>,
+    roles: impl Iterator<Item = &'t str>,
+    tag: Option<&str>,
+) -> Vec<TrustedKey> {
     let mut out = Vec::new();
-    let mut add = |role: &str, keys: &BTreeMap<String, PublicKey>| {
-        for (id, k) in keys {
+    let mut add = |role: &crate::tuf::roles::BaseRole| {
+        if role.threshold > 1 {
+            return;
+        }
+        for (id, k) in &role.keys {
             let (Ok(key_id), Ok(key)) = (KeyId::parse(id), VerifyingKey::from_public_key(k)) else {
                 continue;
             };
             out.push(TrustedKey {
-                role: role.to_owned(),
+                role: role.name.clone(),
                 key_id,
                 key,
             });
         }
     };
-    if let Ok(r) = state.root().role().base_role(crate::tuf::roles::TARGETS) {
-        add(&r.name, &r.keys);
+    if let Ok(r) = root.base_role(crate::tuf::roles::TARGETS) {
+        add(&r);
     }
-    for t in state.targets().values() {
-        for d in &t.role().delegations.roles {
-            let allowed = match tag {
-                None => true,
-                Some(tag) => d.paths.iter().any(|p| tag.starts_with(p.as_str())),
-            };
-            if !allowed || !state.targets().contains_key(&d.name) {
-                continue;
-            }
-            if let Ok(r) = t.role().delegation_role(&d.name) {
-                add(&r.name, &r.keys);
-            }
+    for name in roles {
+        let Some(parent) = crate::tuf::roles::parent_role(name) else {
+            continue;
+        };
+        if !chain_allows(targets, name, tag) {
+            continue;
+        }
+        if let Some(r) = targets(parent).and_then(|p| p.delegation_role(name).ok()) {
+            add(&r);
         }
     }
     out
+}
+
+/// Whether delegation `role` may sign `tag`: its entry in its parent's targets file allows
+/// the tag, and so does each ancestor's entry up to `targets`.
+fn chain_allows<'t>(
+    targets: &dyn Fn(&str) -> Option<&'t crate::tuf::targets::Targets>,
+    role: &str,
+    tag: Option<&str>,
+) -> bool {
+    let mut name = role;
+    while let Some(parent) = crate::tuf::roles::parent_role(name) {
+        let Some(entry) = targets(parent).and_then(|p| p.delegation(name)) else {
+            return false;
+        };
+        if let Some(tag) = tag {
+            if !entry.paths.iter().any(|p| tag.starts_with(p.as_str())) {
+                return false;
+            }
+        }
+        if parent == crate::tuf::roles::TARGETS {
+            return true;
+        }
+        name = parent;
+    }
+    false
 }
 
 /// The names of the roles of `keys`, for messages.

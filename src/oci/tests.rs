@@ -107,3 +107,72 @@ fn signs_and_verifies_both_formats_with_one_ecdsa_key_and_refuses_others() {
         Err(OciError::UnsupportedKey { .. })
     ));
 }
+
+/// A delegation's key counts for a tag only where every delegation above it allows the
+/// tag (as Notary v1 targets are looked up): `targets/a` may sign `v…`; `targets/a/b`,
+/// below it, lists every path in `targets/a`'s file (written by whoever holds the
+/// `targets/a` key). Its key must not count for `x1`. A role whose threshold one OCI
+/// signature cannot meet does not count at all.
+#[test]
+fn a_delegation_key_counts_only_where_every_parent_allows_the_tag() {
+    use crate::crypto::private::{Algorithm, PrivateKey};
+    use crate::tuf::root::RoleKeys;
+    use crate::tuf::targets::{DelegationRole, Targets};
+    use crate::tuf::{Expires, Root};
+    use std::collections::BTreeMap;
+
+    let key = || PrivateKey::generate(Algorithm::Ecdsa).unwrap().public_key();
+    let (kt, ka, kb, kc) = (key(), key(), key(), key());
+    let id = |k: &crate::tuf::PublicKey| k.key_id().to_string();
+    let expires = Expires::new(time::OffsetDateTime::now_utc() + time::Duration::days(30)).unwrap();
+    let mut keys = BTreeMap::new();
+    keys.insert(id(&kt), kt.clone());
+    let mut roles = BTreeMap::new();
+    for r in ["root", "targets", "snapshot", "timestamp"] {
+        roles.insert(r.to_owned(), RoleKeys::new(vec![id(&kt)], 1));
+    }
+    let root = Root::new(1, expires.clone(), keys, roles);
+
+    let mut top = Targets::new(1, expires.clone());
+    top.delegations.keys.insert(id(&ka), ka.clone());
+    top.delegations.keys.insert(id(&kc), kc.clone());
+    top.delegations.roles.push(DelegationRole::new(
+        "targets/a",
+        vec![id(&ka)],
+        1,
+        vec!["v".into()],
+    ));
+    top.delegations.roles.push(DelegationRole::new(
+        "targets/c",
+        vec![id(&kc)],
+        2,
+        vec!["".into()],
+    ));
+    let mut a = Targets::new(1, expires.clone());
+    a.delegations.keys.insert(id(&kb), kb.clone());
+    a.delegations.roles.push(DelegationRole::new(
+        "targets/a/b",
+        vec![id(&kb)],
+        1,
+        vec!["".into()],
+    ));
+    let files: BTreeMap<String, Targets> = [
+        ("targets".to_owned(), top),
+        ("targets/a".to_owned(), a),
+        ("targets/a/b".to_owned(), Targets::new(1, expires.clone())),
+        ("targets/c".to_owned(), Targets::new(1, expires)),
+    ]
+    .into();
+    let lookup = |n: &str| files.get(n);
+    let roles_for = |tag: &str| {
+        let mut r: Vec<String> =
+            keys_for(&root, &lookup, files.keys().map(String::as_str), Some(tag))
+                .into_iter()
+                .map(|k| k.role)
+                .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(roles_for("v1"), ["targets", "targets/a", "targets/a/b"]);
+    assert_eq!(roles_for("x1"), ["targets"]);
+}

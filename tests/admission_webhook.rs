@@ -872,21 +872,30 @@ fn webhook_rules_verify_the_signature_format_they_name() {
         vec![pinned10]
     );
 
-    // format: cosign denies a tag that only has a Notary v1 signature, naming cosign.
+    // format: any admits a tag that only has a Notary v1 signature, pinned the same way.
     let img20 = format!("{gun}:2.0");
     let notary_deploy = workload("deployment", "notary", &img20, &[]);
+    let patch = patch_of(&hook.send(&review(&notary_deploy, "any", "")));
+    assert_eq!(
+        patch[1],
+        json!({"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": format!("{img20}@{notary_only}")})
+    );
+
+    // format: cosign denies it, naming cosign — although the same reference was just
+    // verified (and cached) under format: any.
     let m = denied_message(&hook.send(&review(&notary_deploy, "prod", "")));
     assert!(
         m.contains(&img20) && m.contains("no cosign signature verifies"),
         "{m}"
     );
 
-    // format: any admits it by its Notary v1 signature, pinned the same way.
-    let patch = patch_of(&hook.send(&review(&notary_deploy, "any", "")));
-    assert_eq!(
-        patch[1],
-        json!({"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": format!("{img20}@{notary_only}")})
-    );
+    // By digest alone: the cosign signature of that digest admits it, unpatched.
+    let by_digest = format!("{gun}@{cosigned}");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": by_digest}]}});
+    let resp = hook.send(&review(&pod, "prod", ""));
+    assert_eq!(resp["allowed"], true, "{resp}");
+    assert!(resp.get("patch").is_none(), "{resp}");
 
     // The decision log and the metrics name the formats.
     let log = hook.log();
@@ -895,24 +904,25 @@ fn webhook_rules_verify_the_signature_format_they_name() {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|l| l["msg"] == "admission review")
         .collect();
-    assert_eq!(decisions.len(), 3, "{log}");
+    assert_eq!(decisions.len(), 4, "{log}");
     let first = &decisions[0]["images"][0];
     assert_eq!(first["format"], "cosign", "{log}");
     assert_eq!(first["verified_format"], "cosign", "{log}");
-    assert_eq!(decisions[1]["images"][0]["format"], "cosign", "{log}");
-    assert_eq!(decisions[1]["images"][0]["result"], "not-trusted", "{log}");
-    assert_eq!(decisions[2]["images"][0]["format"], "any", "{log}");
+    assert_eq!(decisions[1]["images"][0]["format"], "any", "{log}");
     assert_eq!(
-        decisions[2]["images"][0]["verified_format"], "notary",
+        decisions[1]["images"][0]["verified_format"], "notary",
         "{log}"
     );
+    assert_eq!(decisions[2]["images"][0]["format"], "cosign", "{log}");
+    assert_eq!(decisions[2]["images"][0]["result"], "not-trusted", "{log}");
+    assert_eq!(decisions[2]["images"][0]["cached"], false, "{log}");
     let (_, metrics) = hook.get("/metrics");
     for want in [
-        "vouch_admission_image_checks_total{format=\"cosign\",result=\"verified\"} 1\n",
+        "vouch_admission_image_checks_total{format=\"cosign\",result=\"verified\"} 2\n",
         "vouch_admission_image_checks_total{format=\"cosign\",result=\"not_trusted\"} 1\n",
         "vouch_admission_image_checks_total{format=\"any\",result=\"verified\"} 1\n",
         "vouch_admission_images_verified_total{format=\"notary\"} 1\n",
-        "vouch_admission_images_verified_total{format=\"cosign\"} 1\n",
+        "vouch_admission_images_verified_total{format=\"cosign\"} 2\n",
     ] {
         assert!(metrics.contains(want), "{want}: {metrics}");
     }

@@ -790,3 +790,140 @@ fn a_stalled_notary_server_is_denied_at_the_deadline_without_blocking_the_server
     );
     assert!(took < Duration::from_millis(900), "answered after {took:?}");
 }
+
+#[test]
+fn webhook_rules_verify_the_signature_format_they_name() {
+    // One repository: 1.0 signed as a Notary v1 target and with a cosign signature,
+    // 2.0 as a Notary v1 target only.
+    let reg = Registry::start();
+    let server = NotaryServer::start();
+    let work = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&work.path().join("oci"));
+    let cosigned = oci
+        .add_image("cosigned", "signed with cosign too", "amd64")
+        .digest;
+    let notary_only = oci.add_image("notary", "notary v1 only", "amd64").digest;
+    reg.push_oci(&oci, "cosigned", "demo/fmt:1.0");
+    reg.push_oci(&oci, "notary", "demo/fmt:2.0");
+    let gun = reg.image("demo/fmt");
+    let publisher = tempfile::tempdir().unwrap();
+    let p = publisher.path();
+    let lock = work.path().join("vouch-trust.json");
+    ok(v(p), &["--server", &server.url, "init", &gun]);
+    ok(
+        v(p),
+        &[
+            "trust",
+            "pin",
+            &gun,
+            "--from-cache",
+            "--trust-lock",
+            lock.to_str().unwrap(),
+        ],
+    );
+    let o = ok(
+        v(p),
+        &[
+            "--server",
+            &server.url,
+            "sign",
+            &format!("{gun}:1.0"),
+            "--oci",
+            "cosign",
+        ],
+    );
+    assert!(
+        o.stderr.contains("cosign signature published"),
+        "{}",
+        o.stderr
+    );
+    ok(
+        v(p),
+        &["--server", &server.url, "sign", &format!("{gun}:2.0")],
+    );
+
+    // Namespace "any" gets the rule with format: any (more specific: it names namespaces).
+    let policy = work.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        format!(
+            "default: deny\nrules:\n  - match: \"{gun}\"\n    trust_lock: vouch-trust.json\n    format: cosign\n  - match: \"{gun}\"\n    namespaces: [\"any\"]\n    trust_lock: vouch-trust.json\n    format: any\n"
+        ),
+    )
+    .unwrap();
+    let tls = make_tls_files();
+    let hook = Webhook::start(&policy, &tls, &server.url);
+    let dir = tempfile::tempdir().unwrap();
+
+    // format: cosign admits the cosign-signed tag, pinned to the digest the signature covers.
+    let img10 = format!("{gun}:1.0");
+    let pinned10 = format!("{img10}@{cosigned}");
+    let deploy = workload("deployment", "cosigned", &img10, &[]);
+    let patch = patch_of(&hook.send(&review(&deploy, "prod", "")));
+    assert_eq!(
+        patch,
+        json!([
+            {"op": "test", "path": "/spec/template/spec/containers/0/image", "value": img10},
+            {"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": pinned10},
+        ])
+    );
+    assert_eq!(
+        images(&apply_patch(dir.path(), &deploy, &patch)),
+        vec![pinned10]
+    );
+
+    // format: any admits a tag that only has a Notary v1 signature, pinned the same way.
+    let img20 = format!("{gun}:2.0");
+    let notary_deploy = workload("deployment", "notary", &img20, &[]);
+    let patch = patch_of(&hook.send(&review(&notary_deploy, "any", "")));
+    assert_eq!(
+        patch[1],
+        json!({"op": "replace", "path": "/spec/template/spec/containers/0/image", "value": format!("{img20}@{notary_only}")})
+    );
+
+    // format: cosign denies it, naming cosign — although the same reference was just
+    // verified (and cached) under format: any.
+    let m = denied_message(&hook.send(&review(&notary_deploy, "prod", "")));
+    assert!(
+        m.contains(&img20) && m.contains("no cosign signature verifies"),
+        "{m}"
+    );
+
+    // By digest alone: the cosign signature of that digest admits it, unpatched.
+    let by_digest = format!("{gun}@{cosigned}");
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": by_digest}]}});
+    let resp = hook.send(&review(&pod, "prod", ""));
+    assert_eq!(resp["allowed"], true, "{resp}");
+    assert!(resp.get("patch").is_none(), "{resp}");
+
+    // The decision log and the metrics name the formats.
+    let log = hook.log();
+    let decisions: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["msg"] == "admission review")
+        .collect();
+    assert_eq!(decisions.len(), 4, "{log}");
+    let first = &decisions[0]["images"][0];
+    assert_eq!(first["format"], "cosign", "{log}");
+    assert_eq!(first["verified_format"], "cosign", "{log}");
+    assert_eq!(decisions[1]["images"][0]["format"], "any", "{log}");
+    assert_eq!(
+        decisions[1]["images"][0]["verified_format"], "notary",
+        "{log}"
+    );
+    assert_eq!(decisions[2]["images"][0]["format"], "cosign", "{log}");
+    assert_eq!(decisions[2]["images"][0]["result"], "not-trusted", "{log}");
+    assert_eq!(decisions[2]["images"][0]["cached"], false, "{log}");
+    let (_, metrics) = hook.get("/metrics");
+    for want in [
+        "vouch_admission_image_checks_total{format=\"cosign\",result=\"verified\"} 2\n",
+        "vouch_admission_image_checks_total{format=\"cosign\",result=\"not_trusted\"} 1\n",
+        "vouch_admission_image_checks_total{format=\"any\",result=\"verified\"} 1\n",
+        "vouch_admission_images_verified_total{format=\"notary\"} 1\n",
+        "vouch_admission_images_verified_total{format=\"cosign\"} 2\n",
+    ] {
+        assert!(metrics.contains(want), "{want}: {metrics}");
+    }
+}

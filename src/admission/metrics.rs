@@ -4,6 +4,9 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use super::policy::SignatureFormat;
+use super::Outcome;
+
 /// Upper bounds of the latency histogram, in seconds.
 pub const BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
@@ -28,8 +31,30 @@ const VERDICTS: [(Verdict, &str); 4] = [
     (Verdict::Invalid, "invalid"),
 ];
 
+/// Results of one image's check under a verify rule, for
+/// `vouch_admission_image_checks_total{format=…,result=…}`.
+const RESULTS: [&str; 3] = ["verified", "not_trusted", "unavailable"];
+
+/// The signatures that verify images: notary, cosign, notation.
+const VERIFIED_FORMATS: [SignatureFormat; 3] = [
+    SignatureFormat::ALL[0],
+    SignatureFormat::ALL[1],
+    SignatureFormat::ALL[2],
+];
+
+fn format_idx(f: SignatureFormat) -> usize {
+    SignatureFormat::ALL
+        .iter()
+        .position(|x| *x == f)
+        .unwrap_or(0)
+}
+
 #[derive(Default)]
 pub struct Metrics {
+    /// Per rule format (SignatureFormat::ALL), per result (RESULTS).
+    checks: [[AtomicU64; RESULTS.len()]; SignatureFormat::ALL.len()],
+    /// Per signature that verified (SignatureFormat::ALL; `any` stays 0).
+    verified: [AtomicU64; SignatureFormat::ALL.len()],
     reviews: [AtomicU64; 4],
     patched: AtomicU64,
     cache_hits: AtomicU64,
@@ -63,6 +88,18 @@ impl Metrics {
             u64::try_from(took.as_micros()).unwrap_or(u64::MAX),
             Ordering::Relaxed,
         );
+    }
+    /// One image checked under a verify rule whose format is `format`.
+    pub fn image_check(&self, format: SignatureFormat, outcome: &Outcome) {
+        let result = match outcome {
+            Outcome::Verified(v) => {
+                self.verified[format_idx(v.format)].fetch_add(1, Ordering::Relaxed);
+                0
+            }
+            Outcome::NotTrusted(_) => 1,
+            Outcome::Unavailable(_) => 2,
+        };
+        self.checks[format_idx(format)][result].fetch_add(1, Ordering::Relaxed);
     }
     pub fn cache_hit(&self) {
         self.cache_hits.fetch_add(1, Ordering::Relaxed);
@@ -98,6 +135,34 @@ impl Metrics {
                 s,
                 "vouch_admission_reviews_total{{verdict=\"{name}\"}} {}",
                 g(&self.reviews[idx(v)])
+            );
+        }
+        let name = "vouch_admission_image_checks_total";
+        let _ = writeln!(
+            s,
+            "# HELP {name} Images checked under verify rules, by the rule's signature format and the result."
+        );
+        let _ = writeln!(s, "# TYPE {name} counter");
+        for (fi, f) in SignatureFormat::ALL.iter().enumerate() {
+            for (ri, r) in RESULTS.iter().enumerate() {
+                let _ = writeln!(
+                    s,
+                    "{name}{{format=\"{f}\",result=\"{r}\"}} {}",
+                    g(&self.checks[fi][ri])
+                );
+            }
+        }
+        let name = "vouch_admission_images_verified_total";
+        let _ = writeln!(
+            s,
+            "# HELP {name} Images verified, by the signature that verified them (a rule with format any counts under the one that did)."
+        );
+        let _ = writeln!(s, "# TYPE {name} counter");
+        for f in VERIFIED_FORMATS {
+            let _ = writeln!(
+                s,
+                "{name}{{format=\"{f}\"}} {}",
+                g(&self.verified[format_idx(f)])
             );
         }
         for (name, help, a) in [
@@ -159,7 +224,33 @@ mod tests {
         m.review(Verdict::Allowed, Duration::from_micros(800), true);
         m.review(Verdict::Denied, Duration::from_millis(30), false);
         m.cache_hit();
+        let cosign = SignatureFormat::Oci(crate::oci::Format::Cosign);
+        m.image_check(
+            SignatureFormat::Any,
+            &Outcome::Verified(Box::new(super::super::Verified {
+                tag: Some("1.0".into()),
+                digest: "sha256:ab".into(),
+                pinned: false,
+                format: cosign,
+                role: "targets".into(),
+            })),
+        );
+        m.image_check(cosign, &Outcome::NotTrusted("no".into()));
         let t = m.render();
+        assert!(
+            t.contains(
+                "vouch_admission_image_checks_total{format=\"any\",result=\"verified\"} 1\n"
+            ),
+            "{t}"
+        );
+        assert!(t.contains(
+            "vouch_admission_image_checks_total{format=\"cosign\",result=\"not_trusted\"} 1\n"
+        ));
+        assert!(t.contains(
+            "vouch_admission_image_checks_total{format=\"notary\",result=\"verified\"} 0\n"
+        ));
+        assert!(t.contains("vouch_admission_images_verified_total{format=\"cosign\"} 1\n"));
+        assert!(t.contains("vouch_admission_images_verified_total{format=\"notary\"} 0\n"));
         assert!(t.contains("vouch_admission_reviews_total{verdict=\"allowed\"} 1\n"));
         assert!(t.contains("vouch_admission_reviews_total{verdict=\"denied\"} 1\n"));
         assert!(t.contains("vouch_admission_review_duration_seconds_bucket{le=\"0.001\"} 1\n"));

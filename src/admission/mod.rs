@@ -4,9 +4,11 @@
 //! - [`policy`]: the policy file (which images are verified, against which trust lock).
 //! - [`review`]: the AdmissionReview v1 request, where its object's images are, the response.
 //! - [`Engine::review`]: the decision, per image, with the verdict of `vouch verify`
-//!   ([`crate::trust::verdict`] through [`crate::trust::images::check_image`]) under the
-//!   rule's trust lock — never trust on first use — and a JSONPatch that pins each
-//!   verified tag to its signed digest.
+//!   ([`crate::trust::verdict`] through [`crate::trust::images::check_image`]; for a rule's
+//!   `format: cosign|notation|any`, the OCI signatures as `vouch verify --format` checks
+//!   them, [`crate::oci::cosign::verify`] and [`crate::oci::notation::verify`], with the
+//!   keys the verified TUF metadata lists) under the rule's trust lock — never trust on
+//!   first use — and a JSONPatch that pins each verified tag to its signed digest.
 //! - [`cache`]: verified results, kept in memory with a TTL and a size bound.
 //! - [`metrics`]: counters, as Prometheus text.
 //!
@@ -25,9 +27,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
 use crate::exit::ExitCode;
+use crate::oci;
 use crate::reference::Reference;
 use crate::remote::registry::{Registry, RegistryError};
 use crate::remote::{Gun, Remote};
@@ -36,7 +39,7 @@ use crate::trust::images;
 use crate::trust::state::LoadPolicy;
 use crate::trust::{verdict, LocalRepo, RepoState};
 
-use policy::{Action, Mode, OnError, Policy, Rule};
+use policy::{Action, Mode, OnError, Policy, Rule, SignatureFormat};
 use review::{ImageAt, Request, Response};
 
 /// How the engine reaches notary servers and registries: with the credentials, TLS
@@ -51,12 +54,27 @@ pub trait Remotes: Send + Sync {
     fn trust_dir(&self) -> &Path;
 }
 
+/// A verified image: what the patch pins it to, and which signature verified it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    /// The signed tag that decided (for a reference by digest alone: a tag that carries
+    /// it; none when an OCI signature of the digest verified it).
+    pub tag: Option<String>,
+    /// The signed digest, `sha256:HEX`.
+    pub digest: String,
+    /// The reference already names this digest.
+    pub pinned: bool,
+    /// The signature that verified: notary, cosign or notation (never `any`).
+    pub format: SignatureFormat,
+    /// The role whose key signed.
+    pub role: String,
+}
+
 /// What one image's check came to.
 #[derive(Debug, Clone)]
 pub enum Outcome {
-    /// Signed: the tag that decided, its signed digest, whether the reference already
-    /// names that digest (the verdict of `vouch verify`).
-    Verified(Box<images::ImageVerdict>),
+    /// Signed: the verdict of `vouch verify` (`--format` as the rule says).
+    Verified(Box<Verified>),
     /// A definitive no (unsigned, wrong signer, tag moved, expired, not pinned…).
     NotTrusted(String),
     /// The notary server or registry could not be read.
@@ -249,15 +267,20 @@ impl Engine {
             }
             Action::Verify => {}
         }
+        line.format = Some(rule.format);
         let (outcome, cached) = self.check(rule, remotes, &r, deadline);
         line.cached = cached;
+        self.metrics.image_check(rule.format, &outcome);
         match outcome {
             Outcome::Verified(v) => {
                 line.result = "verified";
                 line.digest = Some(v.digest.clone());
-                line.tag = Some(v.tag.clone());
-                let new_value =
-                    (rule.mutate && !v.pinned).then(|| images::pinned_value(&at.image, &r, &v));
+                line.tag = v.tag.clone();
+                line.verified = Some((v.format, v.role.clone()));
+                let new_value = (rule.mutate && !v.pinned).then(|| {
+                    let tag = v.tag.as_deref().unwrap_or(images::DEFAULT_TAG);
+                    images::pin_to(&at.image, &r, tag, &v.digest)
+                });
                 let new_value = new_value.filter(|v| *v != at.image);
                 line.patched = new_value.clone();
                 (line, ImageResult::Allowed { new_value })
@@ -322,11 +345,12 @@ impl Engine {
             );
         };
         let key = format!(
-            "{}|{}|{}|{}|{}",
+            "{}|{}|{}|{}|{}|{}",
             serde_json::to_string(pin).unwrap_or_default(),
             rule.server.as_deref().unwrap_or(""),
             rule.signers.join(","),
             rule.check_registry,
+            rule.format,
             r
         );
         let now = Instant::now();
@@ -392,8 +416,9 @@ fn classify(e: &Error) -> Outcome {
     }
 }
 
-/// The verdict of `vouch verify` for `r`, anchored by `policy` (the rule's trust lock),
-/// then the rule's signers and the registry check.
+/// The verdict of `vouch verify --format FORMAT` (the rule's) for `r`: the repository's
+/// TUF metadata anchored by `policy` (the rule's trust lock), then the signature of the
+/// rule's format, its signers, and for notary the registry check.
 fn verify_reference(
     rule: &Rule,
     remotes: &dyn Remotes,
@@ -409,8 +434,111 @@ fn verify_reference(
         trust: policy,
     };
     let state = verdict::load(Some(remote.as_ref()), &local, load)?;
-    let v = images::check_image(&state, r)?;
-    if let Some(reason) = signers_disagree(&state, r, &v.tag, &v.digest, &rule.signers) {
+    match rule.format {
+        SignatureFormat::Notary => verify_notary(rule, remotes, r, &state),
+        SignatureFormat::Oci(f) => verify_oci(rule, remotes, r, &state, f),
+        SignatureFormat::Any => {
+            // As `vouch verify --format any`: notary, cosign, notation; the first that
+            // verifies decides; otherwise every reason.
+            let mut reasons = Vec::new();
+            let mut unavailable = false;
+            for f in [None, Some(oci::Format::Cosign), Some(oci::Format::Notation)] {
+                let (name, result) = match f {
+                    None => ("notary", verify_notary(rule, remotes, r, &state)),
+                    Some(f) => (f.as_str(), verify_oci(rule, remotes, r, &state, f)),
+                };
+                match result.unwrap_or_else(|e| classify(&e)) {
+                    Outcome::Verified(v) => return Ok(Outcome::Verified(v)),
+                    Outcome::NotTrusted(why) => reasons.push(format!("{name}: {why}")),
+                    Outcome::Unavailable(why) => {
+                        unavailable = true;
+                        reasons.push(format!("{name}: {why}"));
+                    }
+                }
+            }
+            let why = format!(
+                "no signature verifies in any format (the rule's format is any): {}",
+                reasons.join("; ")
+            );
+            Ok(if unavailable {
+                Outcome::Unavailable(why)
+            } else {
+                Outcome::NotTrusted(why)
+            })
+        }
+    }
+}
+
+/// An OCI signature (`format`) of the digest the registry serves for `r` (or of the
+/// digest `r` names), by a key `state` lists for a role that may sign the tag — with
+/// the rule's signers, one by each of them. The same check as `vouch verify --format`.
+fn verify_oci(
+    rule: &Rule,
+    remotes: &dyn Remotes,
+    r: &Reference,
+    state: &RepoState,
+    format: oci::Format,
+) -> Result<Outcome, Error> {
+    let gun = state.gun().as_str();
+    // A reference by digest alone names no tag: any role's key may have signed it.
+    let tag = match (&r.tag, &r.digest) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(_)) => None,
+        (None, None) => Some(images::DEFAULT_TAG.to_owned()),
+    };
+    let reg = remotes.registry(&r.registry)?;
+    let manifest = match (r.digest.as_deref(), tag.as_deref()) {
+        (Some(d), _) => reg.fetch_digest(&r.repository, d)?,
+        (None, t) => reg.resolve_tag(&r.repository, t.unwrap_or(images::DEFAULT_TAG))?,
+    };
+    let subject = oci::Subject {
+        registry: r.registry.clone(),
+        repository: r.repository.clone(),
+        digest: manifest.digest,
+        size: manifest.size,
+        media_type: manifest.media_type,
+    };
+    let keys = oci::trusted_keys(state, tag.as_deref());
+    let now = SystemClock.now();
+    let verify = |keys: &[oci::TrustedKey]| match format {
+        oci::Format::Cosign => oci::cosign::verify(&reg, &subject, gun, keys),
+        oci::Format::Notation => oci::notation::verify(&reg, &subject, gun, keys, now),
+    };
+    let mut verified = Vec::new();
+    for role in &rule.signers {
+        let theirs: Vec<_> = keys.iter().filter(|k| &k.role == role).cloned().collect();
+        if theirs.is_empty() {
+            return Ok(Outcome::NotTrusted(format!(
+                "the signer {role} may not sign {} in {gun} (no such delegation, or its paths do not allow the tag; the rule requires every signer in {:?})",
+                tag.as_deref().unwrap_or(&subject.digest),
+                rule.signers
+            )));
+        }
+        verified.push(verify(&theirs)?);
+    }
+    let v = match verified.into_iter().next() {
+        Some(v) => v,
+        None => verify(&keys)?,
+    };
+    Ok(Outcome::Verified(Box::new(Verified {
+        tag,
+        digest: subject.digest,
+        pinned: r.digest.is_some(),
+        format: SignatureFormat::Oci(v.format),
+        role: v.role,
+    })))
+}
+
+/// The Notary v1 verdict of `vouch verify` for `r` in `state`, then the rule's signers
+/// and the registry check.
+fn verify_notary(
+    rule: &Rule,
+    remotes: &dyn Remotes,
+    r: &Reference,
+    state: &RepoState,
+) -> Result<Outcome, Error> {
+    let v = images::check_image(state, r)?;
+    if let Some(reason) = signers_disagree(state, r, &v.tag, &v.digest, &rule.signers) {
         return Ok(Outcome::NotTrusted(reason));
     }
     // A reference by tag alone is pulled by tag unless the patch pins it: the registry
@@ -428,7 +556,13 @@ fn verify_reference(
             .into());
         }
     }
-    Ok(Outcome::Verified(Box::new(v)))
+    Ok(Outcome::Verified(Box::new(Verified {
+        role: v.target.role.clone(),
+        tag: Some(v.tag),
+        digest: v.digest,
+        pinned: v.pinned,
+        format: SignatureFormat::Notary,
+    })))
 }
 
 /// Why the rule's signers do not all vouch for `digest` (None: they do). Each signer
@@ -516,6 +650,10 @@ struct LogLine {
     digest: Option<String>,
     patched: Option<String>,
     cached: bool,
+    /// The rule's format (verify rules).
+    format: Option<SignatureFormat>,
+    /// The signature that verified, and the role whose key made it.
+    verified: Option<(SignatureFormat, String)>,
 }
 
 impl LogLine {
@@ -533,6 +671,13 @@ impl LogLine {
         }
         if let Some(p) = &self.patched {
             v["patched"] = json!(p);
+        }
+        if let Some(f) = self.format {
+            v["format"] = json!(f.as_str());
+        }
+        if let Some((f, role)) = &self.verified {
+            v["verified_format"] = json!(f.as_str());
+            v["signed_by_role"] = json!(role);
         }
         v
     }

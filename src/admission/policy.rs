@@ -14,7 +14,13 @@
 //!     mode: enforce              # enforce | warn
 //!     on_error: deny             # notary or registry unreachable: deny | allow
 //!     check_registry: true       # the registry must serve the signed digest for the tag
+//!     format: notary             # the signature required: notary | cosign | notation | any
 //! ```
+//!
+//! `format` (default `notary`): `notary` is the Notary v1 (TUF) target; `cosign` and
+//! `notation` an OCI signature of the digest the registry serves for the tag, by a key
+//! the repository's verified TUF metadata lists (as `vouch verify --format`); `any` the
+//! first of notary, cosign, notation that verifies.
 //!
 //! `match` is an anchored glob over the normalised image name (the GUN, as `vouch verify`
 //! names it: `docker.io/library/nginx`, `registry.example.com:5000/team/app`), without tag
@@ -27,6 +33,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
+use crate::oci;
 use crate::trust::pin::TrustLock;
 
 use super::yaml;
@@ -79,6 +86,50 @@ pub enum OnError {
     Allow,
 }
 
+/// The signature a verify rule requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SignatureFormat {
+    /// The Notary v1 (TUF) target (the default).
+    Notary,
+    /// An OCI signature (cosign or Notary Project) by a key the verified TUF metadata lists.
+    Oci(oci::Format),
+    /// The first of notary, cosign, notation that verifies.
+    Any,
+}
+
+impl SignatureFormat {
+    /// Every format, in the order `any` tries them.
+    pub const ALL: [SignatureFormat; 4] = [
+        SignatureFormat::Notary,
+        SignatureFormat::Oci(oci::Format::Cosign),
+        SignatureFormat::Oci(oci::Format::Notation),
+        SignatureFormat::Any,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureFormat::Notary => "notary",
+            SignatureFormat::Oci(f) => f.as_str(),
+            SignatureFormat::Any => "any",
+        }
+    }
+
+    /// `notary`, `cosign`, `notation` (or `notary-project`), `any`.
+    pub fn parse(s: &str) -> Option<SignatureFormat> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "notary" => Some(SignatureFormat::Notary),
+            "any" => Some(SignatureFormat::Any),
+            other => oci::Format::parse(other).map(SignatureFormat::Oci),
+        }
+    }
+}
+
+impl std::fmt::Display for SignatureFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
@@ -102,6 +153,8 @@ struct RawRule {
     mode: Option<Mode>,
     on_error: Option<OnError>,
     check_registry: Option<bool>,
+    /// A string; read here (not by serde) so that an unknown format names its rule.
+    format: Option<serde_json::Value>,
 }
 
 /// One rule, validated; its trust lock read.
@@ -120,6 +173,8 @@ pub struct Rule {
     pub mode: Mode,
     pub on_error: OnError,
     pub check_registry: bool,
+    /// The signature required.
+    pub format: SignatureFormat,
     literal: usize,
 }
 
@@ -265,6 +320,7 @@ fn validate_rule(index: usize, r: RawRule, base: &Path, path: &Path) -> Result<R
         ("mode", r.mode.is_some()),
         ("on_error", r.on_error.is_some()),
         ("check_registry", r.check_registry.is_some()),
+        ("format", r.format.is_some()),
     ];
     let trust_lock = match action {
         Action::Verify => {
@@ -294,6 +350,17 @@ fn validate_rule(index: usize, r: RawRule, base: &Path, path: &Path) -> Result<R
             )));
         }
     }
+    let format = match &r.format {
+        None => SignatureFormat::Notary,
+        Some(v) => v
+            .as_str()
+            .and_then(SignatureFormat::parse)
+            .ok_or_else(|| {
+                err(format!(
+                    "`format` {v} is not a signature format: use notary (the default), cosign, notation or any"
+                ))
+            })?,
+    };
     let literal = p.bytes().filter(|&b| b != b'*').count();
     Ok(Rule {
         index,
@@ -307,6 +374,7 @@ fn validate_rule(index: usize, r: RawRule, base: &Path, path: &Path) -> Result<R
         mode: r.mode.unwrap_or(Mode::Enforce),
         on_error: r.on_error.unwrap_or(OnError::Deny),
         check_registry: r.check_registry.unwrap_or(true),
+        format,
         literal,
     })
 }
@@ -378,6 +446,46 @@ mod tests {
             p.files,
             vec![dir.path().join("policy.yaml"), dir.path().join("lock.json")]
         );
+    }
+
+    #[test]
+    fn format_defaults_to_notary_and_unknown_formats_name_their_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        write_lock(dir.path());
+        let path = dir.path().join("policy.yaml");
+        let p = Policy::parse(
+            "rules:\n- match: reg/a\n  trust_lock: lock.json\n- match: reg/b\n  trust_lock: lock.json\n  format: cosign\n- match: reg/c\n  trust_lock: lock.json\n  format: Notation\n- match: reg/d\n  trust_lock: lock.json\n  format: any\n- match: reg/e\n  trust_lock: lock.json\n  format: notary\n",
+            &path,
+        )
+        .unwrap();
+        let formats: Vec<_> = p.rules.iter().map(|r| r.format).collect();
+        assert_eq!(
+            formats,
+            vec![
+                SignatureFormat::Notary,
+                SignatureFormat::Oci(oci::Format::Cosign),
+                SignatureFormat::Oci(oci::Format::Notation),
+                SignatureFormat::Any,
+                SignatureFormat::Notary,
+            ]
+        );
+        for (text, want) in [
+            (
+                "rules:\n- match: reg/a\n  trust_lock: lock.json\n- match: reg/b\n  trust_lock: lock.json\n  format: sigstore\n",
+                "rule 2 (reg/b): `format` \"sigstore\" is not a signature format: use notary (the default), cosign, notation or any",
+            ),
+            (
+                "rules:\n- match: reg/b\n  trust_lock: lock.json\n  format: [cosign]\n",
+                "rule 1 (reg/b): `format` [\"cosign\"] is not a signature format",
+            ),
+            (
+                "rules:\n- match: reg/b\n  action: allow\n  format: cosign\n",
+                "rule 1 (reg/b): `format` applies to `action: verify` only",
+            ),
+        ] {
+            let e = Policy::parse(text, &path).unwrap_err().to_string();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
     }
 
     #[test]

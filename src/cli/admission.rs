@@ -43,8 +43,9 @@ pub enum AdmissionCommand {
     #[command(after_help = "\
 Each image of a Pod, Deployment, ReplicaSet, ReplicationController, DaemonSet, StatefulSet,
 Job or CronJob (and the pods/ephemeralcontainers subresource) is checked by the policy's
-most specific rule: verified as `vouch verify` does, under the rule's trust lock (never
-trust on first use), and patched from repo:tag to repo:tag@sha256:… (the signed digest).
+most specific rule: verified as `vouch verify --format F` does for the rule's `format`
+(notary by default; cosign, notation or any), under the rule's trust lock (never trust on
+first use), and patched from repo:tag to repo:tag@sha256:… (the signed digest).
 Notary servers, registries, credentials and TLS are found as for every command
 (--server, the config file, docker config.json, certs.d).
 One JSON line per decision on stderr. The policy, trust locks and certificate are reloaded

@@ -76,6 +76,11 @@ pub fn check_image(state: &RepoState, reference: &Reference) -> Result<ImageVerd
 /// stays for readers; the digest decides what is pulled. A reference by digest alone is
 /// kept as it is.
 pub fn pinned_value(written: &str, reference: &Reference, v: &ImageVerdict) -> String {
+    pin_to(written, reference, &v.tag, &v.digest)
+}
+
+/// [`pinned_value`] for a tag and digest verified otherwise (an OCI signature).
+pub fn pin_to(written: &str, reference: &Reference, tag: &str, digest: &str) -> String {
     if reference.tag.is_none() && reference.digest.is_some() {
         return written.to_owned();
     }
@@ -84,7 +89,7 @@ pub fn pinned_value(written: &str, reference: &Reference, v: &ImageVerdict) -> S
         Some(t) => name.strip_suffix(&format!(":{t}")).unwrap_or(name),
         None => name,
     };
-    format!("{name}:{}@{}", v.tag, v.digest)
+    format!("{name}:{tag}@{digest}")
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Faults against the real notary-server, each followed by the next command, with the
 //! real `notary` CLI as the judge of what is published: a full disk at every point of
-//! `init` and `sign` (a small tmpfs, filled to leave 0, 1, 2, … pages), and `sign` killed
-//! at every rename and at every fsync. Whatever happened, the command said the truth (published → exit 0),
+//! `init` and `sign` (a small tmpfs, filled to leave 0, 1, 2, … pages), and `init`, `sign`,
+//! `publish`, `sign --stage --from-file` and `key rotate` killed at every rename and at
+//! every fsync. Whatever happened, the command said the truth (published → exit 0),
 //! nothing is half done, and the next command finishes the job.
 
 mod support;
@@ -207,6 +208,43 @@ fn sign_killed_at_any_fsync_on_notary_server_then_notary_and_vouch_agree() {
     sign_killed_at_any("fsync,fdatasync", "example.com/faults/sign-kill-fsync");
 }
 
+/// `vouch ARGS` under strace, SIGKILLed at its `n`th call of one of `syscalls`. `true`
+/// when it was killed; `false` when it ran to its end (fewer calls than `n`): then it must
+/// have succeeded.
+fn killed_at(trust: &Path, server: &NotaryServer, syscalls: &str, n: u64, args: &[&str]) -> bool {
+    let out = Command::new(support::require_binary("strace"))
+        .args(["-f", "-o", "/dev/null", "-e"])
+        .arg(format!("inject={syscalls}:signal=KILL:when={n}"))
+        .arg(assert_cmd::cargo::cargo_bin("vouch"))
+        .arg("--trust-dir")
+        .arg(trust)
+        .args(["-s", &server.url])
+        .args(args)
+        .env_remove("VOUCH_TRUST_DIR")
+        .env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
+        .env("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS)
+        .env("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS)
+        .env("VOUCH_SESSION", support::NO_SESSION)
+        .env("HOME", trust)
+        .output()
+        .expect("run strace");
+    let killed = out.status.signal() == Some(libc::SIGKILL) || out.status.code() == Some(128 + 9);
+    if !killed {
+        assert!(
+            out.status.success(),
+            "{args:?} under strace ({syscalls} {n}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    killed
+}
+
+fn tags(names: &[String]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = names.iter().map(|t| (t.clone(), digest(t))).collect();
+    v.sort();
+    v
+}
+
 fn sign_killed_at_any(syscalls: &str, gun: &str) {
     let server = NotaryServer::start();
     let tmp = tempfile::tempdir().unwrap();
@@ -214,51 +252,162 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
     let judge = tmp.path().join("judge");
     ok(vouch(&trust, &server), &["init", gun]);
     ok(vouch(&trust, &server), &["sign", &pair(gun, "v0")]);
+    let mut signed = vec!["v0".to_owned()];
     for n in 1..MAX_STEPS {
         let tag = format!("k{n}");
-        let out = Command::new(support::require_binary("strace"))
-            .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!(
-                "inject=rename,renameat,renameat2:signal=KILL:when={n}"
-            ))
-            .arg(assert_cmd::cargo::cargo_bin("vouch"))
-            .arg("--trust-dir")
-            .arg(&trust)
-            .args(["-s", &server.url, "sign", &pair(gun, &tag)])
-            .env_remove("VOUCH_TRUST_DIR")
-            .env("VOUCH_ROOT_PASSPHRASE", support::ROOT_PASS)
-            .env("VOUCH_TARGETS_PASSPHRASE", support::TARGETS_PASS)
-            .env("VOUCH_SNAPSHOT_PASSPHRASE", support::SNAPSHOT_PASS)
-            .env("VOUCH_SESSION", support::NO_SESSION)
-            .env("HOME", &trust)
-            .output()
-            .expect("run strace");
-        let killed =
-            out.status.signal() == Some(libc::SIGKILL) || out.status.code() == Some(128 + 9);
-        if !killed {
-            assert!(
-                out.status.success(),
-                "sign under strace ({syscalls} {n}): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
+        let killed = killed_at(&trust, &server, syscalls, n, &["sign", &pair(gun, &tag)]);
         // The next command: publish whatever the killed one left staged, then sign
         // the tag again (a no-op when it was published).
         ok(vouch(&trust, &server), &["publish", gun]);
         ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
+        signed.push(tag);
         let seen = notary_sees(&judge, &server, gun).unwrap();
         assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
-        let mut want: Vec<(String, String)> = (1..=n)
-            .map(|i| format!("k{i}"))
-            .chain(["v0".to_owned()])
-            .map(|t| (t.clone(), digest(&t)))
-            .collect();
-        want.sort();
-        assert_eq!(seen, want, "{syscalls} {n}");
+        assert_eq!(seen, tags(&signed), "{syscalls} {n}");
         assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
         if !killed {
             return;
         }
     }
     panic!("sign was still killed at {syscalls} {MAX_STEPS}");
+}
+
+const KILL_POINTS: [&str; 2] = ["rename,renameat,renameat2", "fsync,fdatasync"];
+
+/// `init` killed at every rename and fsync: the same `init` again finishes (or says it is
+/// done), the repository signs, and notary reads what vouch reads.
+#[test]
+fn init_killed_at_any_rename_or_fsync_then_init_again_finishes_and_notary_agrees() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let judge = tmp.path().join("judge");
+    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
+        for n in 1..MAX_STEPS {
+            let gun = format!("example.com/faults/init-{k}-{n}");
+            let killed = killed_at(&trust, &server, syscalls, n, &["init", &gun]);
+            ok(vouch(&trust, &server), &["init", &gun]);
+            ok(vouch(&trust, &server), &["sign", &pair(&gun, "v1")]);
+            let want = tags(&["v1".to_owned()]);
+            assert_eq!(
+                notary_sees(&judge, &server, &gun),
+                Some(want.clone()),
+                "{syscalls} {n}"
+            );
+            assert_eq!(vouch_sees(&trust, &server, &gun), want, "{syscalls} {n}");
+            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            if !killed {
+                break;
+            }
+            assert!(n + 1 < MAX_STEPS, "init was still killed at {syscalls} {n}");
+        }
+    }
+}
+
+/// `publish` of two staged changes, and `sign --stage --from-file` of three, killed at
+/// every rename and fsync: what is published is all of a batch or none of it, the next
+/// `publish` publishes the rest once, and notary lists what vouch lists.
+#[test]
+fn publish_and_staging_killed_at_any_rename_or_fsync_are_all_or_nothing_and_notary_agrees() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let judge = tmp.path().join("judge");
+    let gun = "example.com/faults/publish-kill";
+    ok(vouch(&trust, &server), &["init", gun]);
+    let mut signed: Vec<String> = Vec::new();
+    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
+        for n in 1..MAX_STEPS {
+            // publish, killed.
+            let staged: Vec<String> = (0..2).map(|i| format!("p{k}-{n}-{i}")).collect();
+            for t in &staged {
+                ok(vouch(&trust, &server), &["sign", "--stage", &pair(gun, t)]);
+            }
+            let killed_publish = killed_at(&trust, &server, syscalls, n, &["publish", gun]);
+            let seen = notary_sees(&judge, &server, gun).unwrap_or_default();
+            let with: Vec<String> = signed.iter().chain(&staged).cloned().collect();
+            assert!(
+                seen == tags(&signed) || seen == tags(&with),
+                "publish killed at {syscalls} {n}: half a publish is visible: {seen:?}"
+            );
+            ok(vouch(&trust, &server), &["publish", gun]);
+            signed = with;
+            assert_eq!(notary_sees(&judge, &server, gun).unwrap(), tags(&signed));
+
+            // sign --stage --from-file, killed.
+            let batch: Vec<String> = (0..3).map(|i| format!("f{k}-{n}-{i}")).collect();
+            let file = tmp.path().join("batch.txt");
+            std::fs::write(
+                &file,
+                batch
+                    .iter()
+                    .map(|t| pair(gun, t) + "\n")
+                    .collect::<String>(),
+            )
+            .unwrap();
+            let file = file.to_str().unwrap();
+            let killed_stage = killed_at(
+                &trust,
+                &server,
+                syscalls,
+                n,
+                &["sign", "--stage", "--from-file", file],
+            );
+            ok(vouch(&trust, &server), &["publish", gun]);
+            let seen = notary_sees(&judge, &server, gun).unwrap();
+            let with: Vec<String> = signed.iter().chain(&batch).cloned().collect();
+            assert!(
+                seen == tags(&signed) || seen == tags(&with),
+                "sign --stage --from-file killed at {syscalls} {n}: part of the batch was staged: {seen:?}"
+            );
+            ok(vouch(&trust, &server), &["sign", "--from-file", file]);
+            signed = with;
+            let seen = notary_sees(&judge, &server, gun).unwrap();
+            assert_eq!(seen, tags(&signed), "{syscalls} {n}");
+            assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
+            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            if !killed_publish && !killed_stage {
+                break;
+            }
+            assert!(n + 1 < MAX_STEPS, "still killed at {syscalls} {n}");
+        }
+    }
+}
+
+/// `key rotate GUN targets` killed at every rename and fsync: the repository still signs
+/// (with whichever targets key the published root lists), and notary agrees.
+#[test]
+fn key_rotate_killed_at_any_rename_or_fsync_leaves_a_repository_that_signs_and_notary_agrees() {
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("trust");
+    let judge = tmp.path().join("judge");
+    let gun = "example.com/faults/rotate-kill";
+    ok(vouch(&trust, &server), &["init", gun]);
+    let mut signed: Vec<String> = Vec::new();
+    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
+        for n in 1..MAX_STEPS {
+            let killed = killed_at(
+                &trust,
+                &server,
+                syscalls,
+                n,
+                &["key", "rotate", gun, "targets"],
+            );
+            let tag = format!("r{k}-{n}");
+            ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
+            signed.push(tag);
+            let seen = notary_sees(&judge, &server, gun).unwrap();
+            assert_eq!(seen, tags(&signed), "{syscalls} {n}");
+            assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
+            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            if !killed {
+                break;
+            }
+            assert!(
+                n + 1 < MAX_STEPS,
+                "key rotate was still killed at {syscalls} {n}"
+            );
+        }
+    }
 }

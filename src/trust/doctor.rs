@@ -327,7 +327,11 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                     fixed: false,
                 });
             }
-            for path in local.stale_set_temps() {
+            for path in local
+                .stale_set_temps()
+                .into_iter()
+                .chain(local.stale_record_temps())
+            {
                 report.findings.push(Finding {
                     kind: Kind::StaleCacheTemp,
                     path,
@@ -366,6 +370,9 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
             if opts.fix {
                 local.finish_pending_set();
                 local.remove_stale_set_temps()?;
+                for p in local.stale_record_temps() {
+                    let _ = std::fs::remove_file(p);
+                }
                 changelist.recover()?;
             }
         }

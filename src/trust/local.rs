@@ -103,7 +103,15 @@ impl LocalRepo {
         // No writer is at work now: temp files of a cache set that a stopped writer never
         // committed are tidied (best effort: they are never read either way).
         let _ = self.remove_stale_set_temps();
+        // The same for the anchor record and the root history (whose writers are gone).
+        fsio::remove_stale_temps(&self.vouch_dir());
         Ok(RepoLock { _file: file })
+    }
+
+    /// Temp files of the anchor record and root history whose writers are gone (see
+    /// [`Self::lock`], which removes them).
+    pub fn stale_record_temps(&self) -> Vec<PathBuf> {
+        fsio::stale_temps(&self.vouch_dir())
     }
 
     /// vouch's own state for this repository (see the module doc).

@@ -141,6 +141,126 @@ fn a_full_disk_at_any_point_of_sign_keeps_nothing_half_done_and_notary_agrees() 
     }
 }
 
+/// `publish` of two staged changes and `key rotate GUN targets` on a disk that has 0, 1,
+/// 2, … pages free: a failure is exit 4 naming the full disk, what is published is both
+/// changes or neither, the next command with room finishes the job, and notary lists what
+/// vouch lists.
+#[test]
+fn a_full_disk_at_any_point_of_publish_or_key_rotate_keeps_nothing_half_done() {
+    let Some(fs) = SmallFs::mount(2048) else {
+        return;
+    };
+    let server = NotaryServer::start();
+    let trust = fs.path("trust");
+    let judge = tempfile::tempdir().unwrap();
+    let gun = "example.com/faults/publish-enospc";
+    ok(vouch(&trust, &server), &["init", gun]);
+    let mut signed: Vec<String> = Vec::new();
+    let sorted = |names: &[String]| {
+        let mut v: Vec<(String, String)> = names.iter().map(|t| (t.clone(), digest(t))).collect();
+        v.sort();
+        v
+    };
+    let (mut publish_done, mut rotate_done) = (false, false);
+    // How often each command met the full disk (the loop must have reached it).
+    let (mut publish_full, mut rotate_full) = (0, 0);
+    for pages in 0..MAX_STEPS {
+        if !publish_done {
+            let staged: Vec<String> = (0..2).map(|i| format!("p{pages}-{i}")).collect();
+            for t in &staged {
+                ok(vouch(&trust, &server), &["sign", "--stage", &pair(gun, t)]);
+            }
+            fs.leave_free(pages);
+            let out = run(vouch(&trust, &server), &["publish", gun]);
+            fs.free();
+            assert_no_panic(&out.stderr);
+            let with: Vec<String> = signed.iter().chain(&staged).cloned().collect();
+            let seen = notary_sees(judge.path(), &server, gun).unwrap_or_default();
+            match out.code {
+                0 => {
+                    // Published; a cache the disk could not take is said as a warning.
+                    assert_eq!(seen, sorted(&with), "publish exit 0 with {pages} page(s)");
+                    publish_done = !out.stderr.contains("warning");
+                    if !publish_done {
+                        assert!(
+                            out.stderr.contains("No space left on device"),
+                            "{}",
+                            out.stderr
+                        );
+                        publish_full += 1;
+                    }
+                }
+                4 => {
+                    assert!(
+                        out.stderr.contains("No space left on device"),
+                        "{}",
+                        out.stderr
+                    );
+                    assert!(
+                        seen == sorted(&signed) || seen == sorted(&with),
+                        "{pages} page(s): {seen:?}"
+                    );
+                    publish_full += 1;
+                }
+                code => panic!(
+                    "publish: exit {code} with {pages} page(s) free: {}",
+                    out.stderr
+                ),
+            }
+            ok(vouch(&trust, &server), &["publish", gun]);
+            signed = with;
+            assert_eq!(
+                notary_sees(judge.path(), &server, gun).unwrap(),
+                sorted(&signed)
+            );
+        }
+        if !rotate_done {
+            fs.leave_free(pages);
+            let out = run(vouch(&trust, &server), &["key", "rotate", gun, "targets"]);
+            fs.free();
+            assert_no_panic(&out.stderr);
+            match out.code {
+                0 => {
+                    rotate_done = !out.stderr.contains("warning");
+                    if !rotate_done {
+                        assert!(
+                            out.stderr.contains("No space left on device"),
+                            "{}",
+                            out.stderr
+                        );
+                        rotate_full += 1;
+                    }
+                }
+                4 => {
+                    assert!(
+                        out.stderr.contains("No space left on device"),
+                        "{}",
+                        out.stderr
+                    );
+                    rotate_full += 1;
+                }
+                code => panic!(
+                    "key rotate: exit {code} with {pages} page(s) free: {}",
+                    out.stderr
+                ),
+            }
+            // The repository signs with whichever targets key its published root lists.
+            let tag = format!("r{pages}");
+            ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
+            signed.push(tag);
+        }
+        let seen = notary_sees(judge.path(), &server, gun).unwrap();
+        assert_eq!(seen, sorted(&signed), "{pages} page(s)");
+        assert_eq!(vouch_sees(&trust, &server, gun), seen, "{pages} page(s)");
+        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{pages} page(s)");
+        if publish_done && rotate_done {
+            assert!(publish_full > 0 && rotate_full > 0, "the disk was never full for them: publish {publish_full}×, key rotate {rotate_full}×");
+            return;
+        }
+    }
+    panic!("publish or key rotate never had room enough");
+}
+
 #[test]
 fn a_full_disk_at_any_point_of_init_leaves_a_repository_the_next_init_finishes() {
     let Some(fs) = SmallFs::mount(2048) else {

@@ -56,11 +56,14 @@ impl Repo {
     /// `args` under strace, SIGKILLed at its `n`th rename. `true` when it was killed,
     /// `false` when it ran to its end (fewer renames than `n`): then it must succeed.
     fn killed_at(&self, n: usize, args: &[&str]) -> bool {
+        self.killed_at_call(n, "rename,renameat,renameat2", args)
+    }
+
+    /// As [`Repo::killed_at`], at the `n`th call of one of `syscalls`.
+    fn killed_at_call(&self, n: usize, syscalls: &str, args: &[&str]) -> bool {
         let out = Command::new(support::require_binary("strace"))
             .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!(
-                "inject=rename,renameat,renameat2:signal=KILL:when={n}"
-            ))
+            .arg(format!("inject={syscalls}:signal=KILL:when={n}"))
             .arg(assert_cmd::cargo::cargo_bin("vouch"))
             .arg("--trust-dir")
             .arg(&self.trust)
@@ -197,6 +200,15 @@ fn publish_killed_at_any_rename_publishes_the_staged_change_once() {
 
 #[test]
 fn key_generate_killed_at_any_rename_leaves_a_whole_key_or_none() {
+    key_generate_killed_at_any("rename,renameat,renameat2");
+}
+
+#[test]
+fn key_generate_killed_at_any_fsync_leaves_a_whole_key_or_none() {
+    key_generate_killed_at_any("fsync,fdatasync");
+}
+
+fn key_generate_killed_at_any(syscalls: &str) {
     for n in 1..MAX_RENAMES {
         let tmp = tempfile::tempdir().unwrap();
         let trust = tmp.path().join("trust");
@@ -205,7 +217,7 @@ fn key_generate_killed_at_any_rename_leaves_a_whole_key_or_none() {
             url: format!("file://{}", tmp.path().join("repository").display()),
             _tmp: tmp,
         };
-        let killed = repo.killed_at(n, &["key", "generate", "--role", "targets/ci"]);
+        let killed = repo.killed_at_call(n, syscalls, &["key", "generate", "--role", "targets/ci"]);
         // The next command lists zero or one key, every one of which opens.
         let listed = ok(vouch(&trust), &["key", "list"]).stdout;
         let ids: Vec<&str> = listed
@@ -216,7 +228,7 @@ fn key_generate_killed_at_any_rename_leaves_a_whole_key_or_none() {
                     .find(|w| w.len() == 64 && w.bytes().all(|b| b.is_ascii_hexdigit()))
             })
             .collect();
-        assert!(ids.len() <= 1, "rename {n}: {listed}");
+        assert!(ids.len() <= 1, "{syscalls} {n}: {listed}");
         for id in ids {
             ok(
                 vouch(&trust),
@@ -229,12 +241,12 @@ fn key_generate_killed_at_any_rename_leaves_a_whole_key_or_none() {
                 ],
             );
         }
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "rename {n}");
+        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
         if !killed {
             return;
         }
     }
-    panic!("key generate was still killed at rename {MAX_RENAMES}");
+    panic!("key generate was still killed at {syscalls} {MAX_RENAMES}");
 }
 
 #[test]

@@ -155,7 +155,7 @@ pub enum TrustError {
     NoSuchRole { gun: String, role: String },
     #[error("cannot witness {role} of {gun}: it lists fewer keys than its threshold")]
     BelowThreshold { gun: String, role: String },
-    /// Metadata whose version cannot be followed by a newer one (see [`next_version`]).
+    /// Metadata whose version cannot be followed by a newer one (at or past 2^53).
     #[error(
         "{role} of {gun} is at version {version}, at or past the largest version notary metadata carries exactly (2^53), \
          so no newer {role} can be published; its versions were inflated (a stolen {role} key, or a broken client)"

@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use clap::Subcommand;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, StatusCode};
@@ -26,7 +25,7 @@ use vouch::admission::{metrics::Verdict, Engine, Remotes, Settings};
 use vouch::remote::registry::Registry;
 use vouch::remote::{Access, Gun, Remote};
 
-use super::args::GlobalOpts;
+use super::args::{AdmissionCommand, GlobalOpts};
 use super::{usage, CliError, CliResult, Context};
 
 /// The largest AdmissionReview body read (the API server's own request limit is 3 MiB).
@@ -35,87 +34,6 @@ const MAX_BODY: usize = 6 << 20;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections served at once; more wait in the kernel's backlog.
 const MAX_CONNECTIONS: usize = 1024;
-
-#[derive(Debug, Subcommand)]
-pub enum AdmissionCommand {
-    /// Serve the mutating admission webhook: POST /mutate (AdmissionReview v1), GET
-    /// /healthz, /readyz and /metrics (Prometheus text), over HTTPS.
-    #[command(after_help = "\
-Each image of a Pod, Deployment, ReplicaSet, ReplicationController, DaemonSet, StatefulSet,
-Job or CronJob (and the pods/ephemeralcontainers subresource) is checked by the policy's
-most specific rule: verified as `vouch verify --format F` does for the rule's `format`
-(notary by default; cosign, notation or any), under the rule's trust lock (never trust on
-first use), and patched from repo:tag to repo:tag@sha256:… (the signed digest).
-Notary servers, registries, credentials and TLS are found as for every command
-(--server, the config file, docker config.json, certs.d).
-One JSON line per decision on stderr. The policy, trust locks and certificate are reloaded
-when their files change; SIGTERM stops accepting, answers what is in flight, and exits.
-Example:
-  vouch admission serve --policy /etc/vouch/policy.yaml --listen 0.0.0.0:8443 \\
-    --tls-cert /etc/vouch/tls/tls.crt --tls-key /etc/vouch/tls/tls.key")]
-    Serve {
-        /// The policy file (YAML or JSON); see docs/kubernetes.md.
-        #[arg(long, value_name = "FILE")]
-        policy: PathBuf,
-        /// Address and port to listen on.
-        #[arg(long, value_name = "ADDR:PORT", default_value = "0.0.0.0:8443")]
-        listen: SocketAddr,
-        /// The server certificate (PEM, chain first to last).
-        #[arg(long, value_name = "FILE")]
-        tls_cert: PathBuf,
-        /// The server certificate's private key (PEM).
-        #[arg(long, value_name = "FILE")]
-        tls_key: PathBuf,
-        /// Answer within this many seconds, whatever the notary servers do (keep it below
-        /// the webhook's timeoutSeconds; images not checked by then are denied).
-        #[arg(long, value_name = "SECONDS", default_value_t = 8.0)]
-        deadline: f64,
-        /// Timeout to connect to and read from a notary server or registry.
-        #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
-        remote_timeout: f64,
-        /// How long a verified image is remembered.
-        #[arg(long, value_name = "SECONDS", default_value_t = 30.0)]
-        cache_ttl: f64,
-        /// How many verified images are remembered.
-        #[arg(long, value_name = "N", default_value_t = 10_000)]
-        cache_size: usize,
-        /// Threads that read trust data (verdicts that are not cached).
-        #[arg(long, value_name = "N", default_value_t = 16)]
-        workers: usize,
-        /// How often the policy, trust lock and certificate files are checked for changes.
-        #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
-        reload_interval: f64,
-    },
-    /// Print the YAML that deploys the webhook: Deployment, Service, PodDisruptionBudget,
-    /// ServiceAccount and MutatingWebhookConfiguration.
-    #[command(after_help = "\
-The TLS Secret (tls.crt, tls.key) and the policy ConfigMap (policy.yaml and the trust locks it
-names) are referenced, not printed: create them first (see docs/kubernetes.md).
-Example:
-  vouch admission manifests --namespace vouch-system --image registry.example.com/vouch:0.1.0 \\
-    --ca-bundle ca.crt > vouch-admission.yaml")]
-    Manifests {
-        /// The namespace the webhook runs in (excluded from its own webhook).
-        #[arg(long, default_value = "vouch-system")]
-        namespace: String,
-        /// The webhook's container image (pin it: IMAGE:TAG@sha256:…).
-        #[arg(long)]
-        image: String,
-        /// The CA certificate (PEM) that signed the serving certificate; its base64 goes into
-        /// the webhook's caBundle. Without it, caBundle is left for cert-manager's CA injector.
-        #[arg(long, value_name = "FILE")]
-        ca_bundle: Option<PathBuf>,
-        /// Pod replicas.
-        #[arg(long, default_value_t = 3)]
-        replicas: u32,
-        /// The webhook's timeoutSeconds (1-30); serve's --deadline is set 2 s below.
-        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=30))]
-        timeout_seconds: u32,
-        /// The name of the Deployment, Service and webhook.
-        #[arg(long, default_value = "vouch-admission")]
-        name: String,
-    },
-}
 
 pub fn run(ctx: &Context, cmd: AdmissionCommand) -> CliResult {
     match cmd {

@@ -75,7 +75,7 @@ pub fn pin_manifests(ctx: &Context, paths: &[PathBuf], mode: Mode, trust: &Trust
         }
         let state = Gun::parse(&gun)
             .map_err(CliError::from)
-            .and_then(|g| super::verify::load_state(ctx, &g, trust))
+            .and_then(|g| super::state::load_state(ctx, &g, trust))
             .map_err(|e| {
                 let msg = e.message();
                 load_errors.push(e);

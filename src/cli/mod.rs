@@ -49,6 +49,7 @@ mod prompt;
 mod registry;
 mod repo;
 mod sign;
+mod state;
 mod verify;
 
 use std::path::PathBuf;

@@ -211,7 +211,7 @@ pub(super) fn verify(
         .clone()
         .ok_or_else(|| usage(format!("{image}: name the tag to verify (IMAGE:TAG)")))?;
     let gun = Gun::parse(&r.gun())?;
-    let state = super::verify::load_state(ctx, &gun, trust)?;
+    let state = super::state::load_state(ctx, &gun, trust)?;
     let keys = oci::trusted_keys(&state, Some(&tag));
     let repo = open_repo(ctx, &gun)?;
     let manifest = match r.digest.as_deref() {
@@ -295,7 +295,7 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
             "--formats names no format: give cosign, notation or both",
         ));
     }
-    let gun = super::repo::parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let repo = open_repo(ctx, &gun)?;
     let session = ctx.session(&gun, Access::Pull)?;
     let state = session.fetch_state()?;
@@ -415,14 +415,14 @@ fn migrate_oci(ctx: &Context, gun: &str, dry_run: bool, formats: &str) -> CliRes
 }
 
 fn export_trust(ctx: &Context, gun: &str, out: &Path, trust: &TrustArgs) -> CliResult {
-    let gun = super::repo::parse_gun(gun)?;
+    let gun = ctx.gun(gun)?;
     let r = Reference::parse(gun.as_str()).map_err(|e| {
         usage(format!(
             "{gun} is not an image repository (REGISTRY/PATH): {e}"
         ))
     })?;
     let scope = format!("{}/{}", r.registry, r.repository);
-    let state = super::verify::load_state(ctx, &gun, trust)?;
+    let state = super::state::load_state(ctx, &gun, trust)?;
     let dir = certificate_dir(ctx, &gun);
     let mut keys = Vec::new();
     let base = base_role(&state, "targets")?;

@@ -497,7 +497,7 @@ pub fn fetch_state(ctx: &Context, gun: &Gun, remote: &dyn Remote) -> CliResult<R
     };
     let state = vouch::trust::verdict::load(Some(remote), &local, policy)
         .map_err(|e| ctx.read_error(gun, e.into()))?;
-    super::verify::announce(ctx, &state, Some(remote));
+    super::state::announce(ctx, &state, Some(remote));
     Ok(state)
 }
 
@@ -509,7 +509,7 @@ pub(super) fn cmd_list(ctx: &Context, gun: &str, check_registry: bool) -> CliRes
         offline: false,
         cache_fallback: true,
     };
-    let state = super::verify::load_state(ctx, &gun, &fallback)?;
+    let state = super::state::load_state(ctx, &gun, &fallback)?;
     let targets = view::all_targets(&state);
     let digest = |t: &view::TargetEntry| t.sha256_hex().map(|h| format!("sha256:{h}"));
     let (registry, served) = if check_registry {

@@ -14,6 +14,7 @@ pub mod encryption;
 mod error;
 pub mod format;
 pub(crate) mod fsio;
+mod info;
 pub mod keyring;
 pub mod layout;
 pub mod passphrase;
@@ -29,6 +30,7 @@ mod unlock;
 pub use error::KeystoreError;
 pub use format::{FileFormat, KeyFormat};
 pub use fsio::LOCK_FILE;
+pub use info::KeyInfo;
 pub use keyring::KeyringCache;
 pub use passphrase::{
     Chain, EnvSource, Fixed, NoPassphrase, Origin, PassphraseFile, PassphraseRequest,
@@ -37,5 +39,5 @@ pub use passphrase::{
 pub use pkcs11_ref::SUFFIX as TOKEN_REF_SUFFIX;
 pub use session::{Session, SessionError, SessionInfo};
 pub(crate) use store::inspect_file;
-pub use store::{KeyInfo, KeyStore, Scan, Skipped};
+pub use store::{KeyStore, Scan, Skipped};
 pub use transfer::{ExportFormat, ImportOptions, ImportOutcome, ImportedKey};

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use super::format::FileFormat;
 use super::fsio;
+use super::info::KeyInfo;
 use super::role::{role_takes_gun, validate_role_gun};
-use super::store::KeyInfo;
 use super::KeystoreError;
 use crate::crypto::pkcs11::Pkcs11Uri;
 use crate::crypto::private::PrivateKey;

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::encryption::KekCache;
 use super::format::{self, FileFormat, KeyFormat};
 use super::fsio::{self, DirLock};
+use super::info::KeyInfo;
 use super::layout::{self, Location};
 use super::passphrase::PassphraseSource;
 use super::pemblock::{self, PemBlock};
@@ -23,24 +24,6 @@ use crate::crypto::CryptoError;
 use crate::tuf::KeyId;
 
 type Result<T> = std::result::Result<T, KeystoreError>;
-
-/// What the key store knows about a key without its passphrase.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyInfo {
-    /// The canonical key ID (the file name).
-    pub id: KeyId,
-    /// `root`, `targets`, `snapshot`, `timestamp`, `targets/<name>`, a signer name, or ""
-    /// if the file does not say.
-    pub role: String,
-    /// The repository, for targets/snapshot/timestamp keys.
-    pub gun: Option<String>,
-    /// `ecdsa`, `ed25519` or `rsa`, when known without decrypting.
-    pub algorithm: Option<String>,
-    pub path: PathBuf,
-    pub format: FileFormat,
-    /// Stored in notary ≤ 0.3's `root_keys/` or `tuf_keys/` directories.
-    pub legacy_layout: bool,
-}
 
 /// A `*.key` file that `scan` could not use, and why.
 #[derive(Debug, Clone)]

@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
 use super::format::{self, FileFormat, KeyFormat, ALGORITHM_HEADER};
+use super::info::KeyInfo;
 use super::layout::{self, TUF_KEYS_DIR};
 use super::passphrase::{PassphraseRequest, PassphraseSource, Secret};
 use super::pemblock::{self, PemBlock};
 use super::role::{role_takes_gun, validate_gun, validate_role};
-use super::store::{encode_new, KeyInfo, KeyStore};
+use super::store::{encode_new, KeyStore};
 use super::unlock::{self, Target};
 use super::{fsio, KeystoreError};
 use crate::crypto::CryptoError;

@@ -37,6 +37,51 @@ pub struct AnchorRecord {
     pub at: String,
 }
 
+/// How the root a command used came to be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchoredBy {
+    /// Pinned root keys or CAs (now, or along the cached chain).
+    Pin,
+    /// The repository was created in this trust dir.
+    Init,
+    /// Trusted on first use, with consent.
+    Tofu,
+    /// Restored from a key backup, asked for (`key restore --with-trust-data`).
+    Backup,
+}
+
+impl AnchoredBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchoredBy::Pin => "pin",
+            AnchoredBy::Init => "init",
+            AnchoredBy::Tofu => "tofu",
+            AnchoredBy::Backup => "backup",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AnchoredBy> {
+        match s {
+            "pin" => Some(AnchoredBy::Pin),
+            "init" => Some(AnchoredBy::Init),
+            "tofu" => Some(AnchoredBy::Tofu),
+            "backup" => Some(AnchoredBy::Backup),
+            _ => None,
+        }
+    }
+
+    /// The record for a root of `version` anchored so at `now`.
+    pub fn record(self, version: i64, now: time::OffsetDateTime) -> AnchorRecord {
+        AnchorRecord {
+            anchored_by: self.as_str().to_owned(),
+            root_version: version,
+            at: now
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default(),
+        }
+    }
+}
+
 /// The `signed.version` of a root file, without verifying anything.
 fn root_version(bytes: &[u8]) -> Option<i64> {
     #[derive(serde::Deserialize)]
@@ -197,7 +242,7 @@ impl LocalRepo {
                 };
                 let r: AnchorRecord =
                     serde_json::from_slice(&b).map_err(|e| corrupt(e.to_string()))?;
-                if crate::trust::anchor::AnchoredBy::parse(&r.anchored_by).is_none() {
+                if AnchoredBy::parse(&r.anchored_by).is_none() {
                     return Err(corrupt(format!(
                         "anchored_by {:?} is not init, pin, tofu or backup",
                         r.anchored_by

@@ -30,7 +30,9 @@ use crate::remote::{Gun, Remote};
 use crate::trust::Error;
 use crate::tuf::{Root, Signed, Verified};
 
-use super::local::{AnchorRecord, LocalRepo};
+/// How the root a command used came to be trusted (kept with the record of it).
+pub use super::local::AnchoredBy;
+use super::local::LocalRepo;
 use super::pin::Pin;
 use super::TrustError;
 
@@ -66,51 +68,6 @@ impl TrustPolicy {
             pin: Some(pin),
             pin_origin: origin.into(),
             ..Default::default()
-        }
-    }
-}
-
-/// How the root a command used came to be trusted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AnchoredBy {
-    /// Pinned root keys or CAs (now, or along the cached chain).
-    Pin,
-    /// The repository was created in this trust dir.
-    Init,
-    /// Trusted on first use, with consent.
-    Tofu,
-    /// Restored from a key backup, asked for (`key restore --with-trust-data`).
-    Backup,
-}
-
-impl AnchoredBy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AnchoredBy::Pin => "pin",
-            AnchoredBy::Init => "init",
-            AnchoredBy::Tofu => "tofu",
-            AnchoredBy::Backup => "backup",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<AnchoredBy> {
-        match s {
-            "pin" => Some(AnchoredBy::Pin),
-            "init" => Some(AnchoredBy::Init),
-            "tofu" => Some(AnchoredBy::Tofu),
-            "backup" => Some(AnchoredBy::Backup),
-            _ => None,
-        }
-    }
-
-    /// The record for a root of `version` anchored so at `now`.
-    pub fn record(self, version: i64, now: OffsetDateTime) -> AnchorRecord {
-        AnchorRecord {
-            anchored_by: self.as_str().to_owned(),
-            root_version: version,
-            at: now
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default(),
         }
     }
 }

@@ -421,6 +421,7 @@ pub fn remedy(r: &Remedy) -> String {
             "move the file out of the trust dir and import it again with `vouch key import FILE` (it is stored as {stored_as})"
         ),
         Remedy::RestoreFromBackup => "move it out of the trust dir; restore the key from a backup (`vouch key restore`) if it is needed".into(),
+        Remedy::RegisterTokenKey => "move it out of the trust dir; register the token key again if it is needed (`vouch key import-pkcs11 URI --role ROLE`)".into(),
         Remedy::ReviewRepository { gun } => format!(
             "do not deploy from it; look at the repository with `vouch inspect {gun}`, and if the cache alone is bad, drop it with `vouch delete {gun}` after publishing or resetting staged changes"
         ),

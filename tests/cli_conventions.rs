@@ -214,6 +214,7 @@ fn config_show_names_where_each_setting_came_from() {
     );
     assert_eq!(v["max_root_size"]["value"], 1048576);
     assert_eq!(v["tofu"]["value"], false);
+    assert_eq!(v["pkcs11_module"]["value"], serde_json::Value::Null);
 
     // A config file, then the environment over it, then the flag over both.
     let cfg = trust.join("config.json");
@@ -221,7 +222,7 @@ fn config_show_names_where_each_setting_came_from() {
         &cfg,
         r#"{"remote_server": {"url": "https://file.example.com", "root_ca": "ca.crt"},
             "remote_servers": {"example.com/team": {"url": "https://team.example.com"}},
-            "max_root_size": "2M", "tofu": true}"#,
+            "max_root_size": "2M", "tofu": true, "pkcs11_module": "/usr/lib/softhsm/libsofthsm2.so"}"#,
     )
     .unwrap();
     let v = show(vouch(&trust), &[]);
@@ -236,6 +237,14 @@ fn config_show_names_where_each_setting_came_from() {
     assert_eq!(v["tls_ca_cert"]["value"], s(&trust.join("ca.crt")));
     assert_eq!(v["max_root_size"]["value"], 2 << 20);
     assert_eq!(v["tofu"]["value"], true);
+    assert_eq!(
+        v["pkcs11_module"]["value"],
+        "/usr/lib/softhsm/libsofthsm2.so"
+    );
+    assert_eq!(
+        v["pkcs11_module"]["source"],
+        format!("config file {}", cfg.display())
+    );
     let v = show(vouch(&trust), &["example.com/team/app"]);
     assert_eq!(v["server"]["value"], "https://team.example.com");
     let mut c = vouch(&trust);

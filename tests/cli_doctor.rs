@@ -392,3 +392,28 @@ fn a_held_lock_is_reported_and_its_repository_left_alone() {
     assert_eq!(code, 0, "{after:?}");
     assert!(!cache_temp.exists());
 }
+
+/// A damaged reference to a token key (`private/<id>.pkcs11`, no secret in it) is a
+/// problem doctor names, with the way to register the key again; doctor --fix leaves it.
+#[test]
+fn a_damaged_token_key_reference_is_named() {
+    let td = initialized();
+    let reference = td
+        .path()
+        .join("private")
+        .join(format!("{}.pkcs11", "ab".repeat(32)));
+    std::fs::write(&reference, b"{\"uri\": 17").unwrap();
+    let (code, findings) = doctor_json(td.path(), &[]);
+    assert_eq!(code, 1, "{findings:?}");
+    assert_eq!(
+        kinds(&findings),
+        vec![("bad-key-file".to_owned(), reference.display().to_string())]
+    );
+    assert!(findings[0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("vouch key import-pkcs11"));
+    let (code, _) = doctor_json(td.path(), &["--fix"]);
+    assert_eq!(code, 1);
+    assert!(reference.exists(), "--fix never removes a key reference");
+}

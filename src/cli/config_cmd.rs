@@ -121,6 +121,18 @@ fn show(ctx: &Context, gun: Option<&str>) -> CliResult {
         value: format!("{}s", timeouts.request.as_secs_f64()).into(),
         source: timeout_source,
     });
+    let env_module = std::env::var_os(super::pkcs11::MODULE_ENV).filter(|v| !v.is_empty());
+    let (module, module_source) = match (&g.pkcs11_module, env_module, ctx.config_pkcs11_module()) {
+        (Some(p), _, _) => (Some(p.clone()), "--pkcs11-module".to_owned()),
+        (None, Some(p), _) => (Some(p.into()), super::pkcs11::MODULE_ENV.to_owned()),
+        (None, None, Some(p)) => (Some(p), file()),
+        (None, None, None) => (None, "not set (only token keys need it)".to_owned()),
+    };
+    out.push(Setting {
+        name: "pkcs11_module",
+        value: module.map(|p| p.display().to_string()).into(),
+        source: module_source,
+    });
     let (allow_http, allow_source) = ctx.allow_http_token_service()?;
     out.push(Setting {
         name: "allow_http_token_service",

@@ -38,6 +38,6 @@ pub use passphrase::{
 };
 pub use pkcs11_ref::SUFFIX as TOKEN_REF_SUFFIX;
 pub use session::{Session, SessionError, SessionInfo};
-pub(crate) use store::inspect_file;
+pub(crate) use store::{inspect_file, inspect_token_refs};
 pub use store::{KeyStore, Scan, Skipped};
 pub use transfer::{ExportFormat, ImportOptions, ImportOutcome, ImportedKey};

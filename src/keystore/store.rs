@@ -656,6 +656,18 @@ impl KeyStore {
     }
 }
 
+/// Every token key reference (`<id>.pkcs11`) in `private_dir`, read as `scan` reads it.
+pub(crate) fn inspect_token_refs(private_dir: &Path) -> Vec<(PathBuf, Result<KeyInfo>)> {
+    pkcs11_ref::list(private_dir)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|path| {
+            let read = pkcs11_ref::read(&path).map(|(id, r)| r.info(id, path.clone()));
+            (path, read)
+        })
+        .collect()
+}
+
 /// One key file examined read-only and without a passphrase (for `doctor`): its name
 /// must be a key ID, it must parse (PEM, headers, the encrypted PKCS#8 envelope). Also
 /// returns the ID of the key inside when it can be known without decrypting (an

@@ -113,6 +113,8 @@ pub enum Remedy {
     ImportAgain { stored_as: String },
     /// Restore the key from a backup, if it is needed.
     RestoreFromBackup,
+    /// Register a key on a PKCS#11 token again (its reference is damaged).
+    RegisterTokenKey,
     /// Look at the repository; drop the cache if it alone is bad.
     ReviewRepository { gun: String },
     /// Pin the repository's root keys, or accept the cache with consent.
@@ -251,6 +253,30 @@ pub fn examine(trust_dir: &Path, opts: &Options<'_>) -> Result<Report, TrustErro
                         fixed: false,
                     });
                 }
+            }
+        }
+        // References to keys on a PKCS#11 token (no secret in them).
+        for (path, read) in keystore::inspect_token_refs(&private_dir) {
+            report.key_files += 1;
+            match read {
+                Ok(info) => {
+                    if gun_filter.is_none() || info.gun == gun_filter {
+                        keys.push(info);
+                    }
+                }
+                Err(e) if gun_filter.is_none() => report.findings.push(Finding {
+                    kind: Kind::BadKeyFile,
+                    path,
+                    gun: None,
+                    detail: e.to_string(),
+                    fix:
+                        "move it out of the trust dir; register the token key again if it is needed"
+                            .into(),
+                    remedy: Some(Remedy::RegisterTokenKey),
+                    fixable: false,
+                    fixed: false,
+                }),
+                Err(_) => {}
             }
         }
         if gun_filter.is_none() {

@@ -170,3 +170,39 @@ fn request_timeouts_come_from_the_flag_the_environment_or_the_config_file() {
     );
     assert!(out.stderr.contains("--timeout \"soon\""), "{}", out.stderr);
 }
+
+/// The same timeout applies to the image's registry: a registry that accepts the
+/// connection and never answers fails the sign within the timeout given (exit 3), not the
+/// longer default.
+#[test]
+fn a_registry_that_never_answers_is_given_up_on_at_the_timeout() {
+    let silent = silent_server();
+    let tmp = tempfile::tempdir().unwrap();
+    let trust = tmp.path().join("vouch");
+    let host = silent
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let gun = format!("{host}/team/app");
+    ok(vouch(&trust), &["init", &gun]);
+    let sign = |extra: &[&str]| {
+        let mut c = vouch(&trust);
+        c.args(extra);
+        let start = Instant::now();
+        let out = fails(c, &["sign", &format!("{gun}:1.0")], 3);
+        (start.elapsed(), out)
+    };
+    let (took, out) = sign(&["--timeout", "1s"]);
+    assert!(took < Duration::from_secs(4), "{took:?}: {}", out.stderr);
+    assert!(out.stderr.contains(&host), "{}", out.stderr);
+    let (took, _) = sign(&[]);
+    assert!(
+        took >= Duration::from_secs(4),
+        "the default is longer: {took:?}"
+    );
+    assert_eq!(
+        ok(vouch(&trust), &["status", &gun]).stdout.contains("1.0"),
+        false
+    );
+}

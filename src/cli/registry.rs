@@ -41,7 +41,12 @@ pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
     tls.extra_ca_certs = certs.cas;
     let opts = RegistryOptions {
         tls,
-        timeouts: ctx.remote_timeouts.unwrap_or_default(),
+        // `admission serve` sets its own; else --timeout / VOUCH_TIMEOUT / config, as for
+        // notary servers.
+        timeouts: match ctx.remote_timeouts {
+            Some(t) => t,
+            None => ctx.timeouts()?.0,
+        },
         credentials: CredentialLookup::from_env(),
         insecure,
     };

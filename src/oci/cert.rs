@@ -8,20 +8,11 @@
 //! notation's trusted identities need `C`, `ST` and `O` in the subject; vouch writes
 //! `C=ZZ, ST=-, O=vouch, CN=<GUN>` ([`subject_string`]).
 
-use std::time::Duration as StdDuration;
-
-use der::asn1::{Any, BitString, OctetString, UtcTime};
 use der::oid::ObjectIdentifier;
-use der::{Decode, Encode, Tag};
+use der::{Decode, Encode};
 use rand_core::RngCore as _;
-use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
-use x509_cert::attr::AttributeTypeAndValue;
 use x509_cert::ext::pkix::{BasicConstraints, ExtendedKeyUsage, KeyUsage, KeyUsages};
-use x509_cert::ext::Extension;
-use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
-use x509_cert::serial_number::SerialNumber;
-use x509_cert::time::{Time, Validity};
-use x509_cert::{Certificate, TbsCertificate, Version};
+use x509_cert::Certificate;
 
 use super::{OciError, Signer};
 
@@ -32,7 +23,6 @@ const OID_CN: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 const OID_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.15");
 const OID_EXT_KEY_USAGE: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.37");
 const OID_BASIC_CONSTRAINTS: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.29.19");
-const OID_ECDSA_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.4.3.2");
 const OID_CODE_SIGNING: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.3.3");
 const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
@@ -75,12 +65,6 @@ const SHA1_SIGNATURES: [ObjectIdentifier; 3] = [
 
 /// KeyUsage BIT STRING {digitalSignature}.
 const KEY_USAGE_DER: [u8; 4] = [0x03, 0x02, 0x07, 0x80];
-/// ExtKeyUsage SEQUENCE { id-kp-codeSigning }.
-const EXT_KEY_USAGE_DER: [u8; 12] = [
-    0x30, 0x0a, 0x06, 0x08, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x03,
-];
-/// BasicConstraints SEQUENCE {} (cA FALSE).
-const BASIC_CONSTRAINTS_DER: [u8; 2] = [0x30, 0x00];
 
 /// Validity of a made certificate: 10 years from an hour before now.
 const VALIDITY_SECS: i64 = 10 * 365 * 86_400;
@@ -95,46 +79,6 @@ pub fn subject_string(gun: &str) -> String {
     format!("C={SUBJECT_C}, ST={SUBJECT_ST}, O={SUBJECT_O}, CN={gun}")
 }
 
-fn printable(s: &str) -> bool {
-    s.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(b, b'\''..=b')' | b'+'..=b'/' | b' ' | b':' | b'=' | b'?')
-    })
-}
-
-fn rdn(oid: ObjectIdentifier, value: &str) -> Result<RelativeDistinguishedName, String> {
-    let tag = if printable(value) {
-        Tag::PrintableString
-    } else {
-        Tag::Utf8String
-    };
-    let value = Any::new(tag, value.as_bytes()).map_err(|e| e.to_string())?;
-    Ok(RelativeDistinguishedName(
-        vec![AttributeTypeAndValue { oid, value }]
-            .try_into()
-            .map_err(|e: der::Error| e.to_string())?,
-    ))
-}
-
-fn subject_name(gun: &str) -> Result<Name, String> {
-    if gun.is_empty() || gun.len() > 64 * 4 {
-        return Err(format!("{gun:?} cannot be a common name"));
-    }
-    Ok(RdnSequence(vec![
-        rdn(OID_C, SUBJECT_C)?,
-        rdn(OID_ST, SUBJECT_ST)?,
-        rdn(OID_O, SUBJECT_O)?,
-        rdn(OID_CN, gun)?,
-    ]))
-}
-
-fn utc(unix: i64) -> Result<Time, String> {
-    let secs = u64::try_from(unix).map_err(|_| "time before 1970".to_owned())?;
-    UtcTime::from_unix_duration(StdDuration::from_secs(secs))
-        .map(Time::UtcTime)
-        .map_err(|e| e.to_string())
-}
-
 /// A self-signed certificate (DER) for `signer`'s key with subject
 /// [`subject_string`]`(gun)`, meeting notation's leaf rules, valid from an hour before
 /// `now` (unix seconds) for ten years.
@@ -144,53 +88,31 @@ pub fn make_certificate(signer: &Signer<'_>, gun: &str, now: i64) -> Result<Vec<
             "cannot make the notation certificate for {gun:?}: {what}: {e}"
         )))
     };
-    let name = subject_name(gun).map_err(|e| fail("subject", &e))?;
-    let not_before = now - 3600;
-    let validity = Validity {
-        not_before: utc(not_before).map_err(|e| fail("not before", &e))?,
-        not_after: utc(not_before + VALIDITY_SECS).map_err(|e| fail("not after", &e))?,
-    };
-    let spki = SubjectPublicKeyInfoOwned::from_der(&signer.spki_der)
-        .map_err(|e| fail("public key", &e))?;
-    let ext = |oid, critical, value: &[u8]| -> Result<Extension, OciError> {
-        Ok(Extension {
-            extn_id: oid,
-            critical,
-            extn_value: OctetString::new(value).map_err(|e| fail("extension", &e))?,
-        })
-    };
+    if gun.is_empty() || gun.len() > 64 * 4 {
+        return Err(fail("subject", &format!("{gun:?} cannot be a common name")));
+    }
     let mut serial = [0u8; 16];
     rand_core::OsRng.fill_bytes(&mut serial);
     serial[0] &= 0x7f;
     serial[0] |= 0x01;
-    let signature_alg = AlgorithmIdentifierOwned {
-        oid: OID_ECDSA_SHA256,
-        parameters: None,
-    };
-    let tbs = TbsCertificate {
-        version: Version::V3,
-        serial_number: SerialNumber::new(&serial).map_err(|e| fail("serial", &e))?,
-        signature: signature_alg.clone(),
-        issuer: name.clone(),
-        validity,
-        subject: name,
-        subject_public_key_info: spki,
-        issuer_unique_id: None,
-        subject_unique_id: None,
-        extensions: Some(vec![
-            ext(OID_KEY_USAGE, true, &KEY_USAGE_DER)?,
-            ext(OID_EXT_KEY_USAGE, false, &EXT_KEY_USAGE_DER)?,
-            ext(OID_BASIC_CONSTRAINTS, true, &BASIC_CONSTRAINTS_DER)?,
-        ]),
-    };
-    let tbs_der = tbs.to_der().map_err(|e| fail("encoding", &e))?;
-    let sig = signer.sign_der(&tbs_der)?;
-    let cert = Certificate {
-        tbs_certificate: tbs,
-        signature_algorithm: signature_alg,
-        signature: BitString::from_bytes(&sig).map_err(|e| fail("signature", &e))?,
-    };
-    cert.to_der().map_err(|e| fail("encoding", &e))
+    let not_before = now - 3600;
+    crate::crypto::x509::self_signed(
+        &crate::crypto::x509::SelfSigned {
+            subject: &[
+                (OID_C, SUBJECT_C),
+                (OID_ST, SUBJECT_ST),
+                (OID_O, SUBJECT_O),
+                (OID_CN, gun),
+            ],
+            serial: &serial,
+            not_before,
+            not_after: not_before + VALIDITY_SECS,
+            spki_der: &signer.spki_der,
+            key_usage_der: &KEY_USAGE_DER,
+        },
+        |tbs| signer.sign_der(tbs),
+        fail,
+    )
 }
 
 /// Checks notation's rules for a signing (leaf) certificate: keyUsage present and

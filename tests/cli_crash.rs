@@ -7,7 +7,7 @@
 mod support;
 
 use std::os::unix::process::ExitStatusExt as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use support::{list_rows, ok, vouch};
@@ -107,27 +107,6 @@ impl Repo {
     }
 }
 
-/// Every file under `dir` whose name marks it as one of vouch's temp files.
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(temp_files(&p));
-        } else if p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.contains(".tmp") || n.contains(".set-"))
-        {
-            out.push(p);
-        }
-    }
-    out
-}
-
 fn hex(c: char) -> String {
     c.to_string().repeat(64)
 }
@@ -159,7 +138,11 @@ fn sign_killed_at_any_rename_is_all_or_nothing_and_signs_again() {
             repo.staged().contains("No unpublished changes"),
             "rename {n}"
         );
-        assert_eq!(temp_files(&repo.trust), Vec::<PathBuf>::new(), "rename {n}");
+        assert_eq!(
+            support::temp_files(&repo.trust),
+            Vec::<PathBuf>::new(),
+            "rename {n}"
+        );
         if !killed {
             return;
         }
@@ -190,7 +173,11 @@ fn publish_killed_at_any_rename_publishes_the_staged_change_once() {
             repo.staged().contains("No unpublished changes"),
             "rename {n}"
         );
-        assert_eq!(temp_files(&repo.trust), Vec::<PathBuf>::new(), "rename {n}");
+        assert_eq!(
+            support::temp_files(&repo.trust),
+            Vec::<PathBuf>::new(),
+            "rename {n}"
+        );
         if !killed {
             return;
         }
@@ -241,7 +228,11 @@ fn key_generate_killed_at_any(syscalls: &str) {
                 ],
             );
         }
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+        assert_eq!(
+            support::temp_files(&trust),
+            Vec::<PathBuf>::new(),
+            "{syscalls} {n}"
+        );
         if !killed {
             return;
         }

@@ -60,27 +60,6 @@ fn vouch_sees(trust: &Path, server: &NotaryServer, gun: &str) -> Vec<(String, St
         .collect()
 }
 
-/// Every file under `dir` whose name marks it as a temp file of vouch's.
-fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(temp_files(&p));
-        } else if p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(|n| n.contains(".tmp") || n.contains(".set-"))
-        {
-            out.push(p);
-        }
-    }
-    out
-}
-
 fn assert_no_panic(stderr: &str) {
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -136,7 +115,11 @@ fn a_full_disk_at_any_point_of_sign_keeps_nothing_half_done_and_notary_agrees() 
             code => panic!("exit {code} with {pages} page(s) free: {}", out.stderr),
         }
         assert_eq!(vouch_sees(&trust, &server, gun), want, "{pages} page(s)");
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{pages} page(s)");
+        assert_eq!(
+            support::temp_files(&trust),
+            Vec::<PathBuf>::new(),
+            "{pages} page(s)"
+        );
         assert!(pages + 1 < MAX_STEPS, "sign never had room enough");
     }
 }
@@ -252,7 +235,11 @@ fn a_full_disk_at_any_point_of_publish_or_key_rotate_keeps_nothing_half_done() {
         let seen = notary_sees(judge.path(), &server, gun).unwrap();
         assert_eq!(seen, sorted(&signed), "{pages} page(s)");
         assert_eq!(vouch_sees(&trust, &server, gun), seen, "{pages} page(s)");
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{pages} page(s)");
+        assert_eq!(
+            support::temp_files(&trust),
+            Vec::<PathBuf>::new(),
+            "{pages} page(s)"
+        );
         if publish_done && rotate_done {
             assert!(publish_full > 0 && rotate_full > 0, "the disk was never full for them: publish {publish_full}×, key rotate {rotate_full}×");
             return;
@@ -296,7 +283,11 @@ fn a_full_disk_at_any_point_of_init_leaves_a_repository_the_next_init_finishes()
         let want = vec![("v1".to_owned(), digest("v1"))];
         assert_eq!(notary_sees(judge.path(), &server, &gun), Some(want.clone()));
         assert_eq!(vouch_sees(&trust, &server, &gun), want);
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{pages} page(s)");
+        assert_eq!(
+            support::temp_files(&trust),
+            Vec::<PathBuf>::new(),
+            "{pages} page(s)"
+        );
         let keys = ok(vouch(&trust, &server), &["key", "list"]).stdout;
         assert_eq!(
             keys.lines().filter(|l| l.starts_with("root ")).count(),
@@ -384,7 +375,11 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
         let seen = notary_sees(&judge, &server, gun).unwrap();
         assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
         assert_eq!(seen, tags(&signed), "{syscalls} {n}");
-        assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+        assert_eq!(
+            support::temp_files(&trust),
+            Vec::<PathBuf>::new(),
+            "{syscalls} {n}"
+        );
         if !killed {
             return;
         }
@@ -415,7 +410,11 @@ fn init_killed_at_any_rename_or_fsync_then_init_again_finishes_and_notary_agrees
                 "{syscalls} {n}"
             );
             assert_eq!(vouch_sees(&trust, &server, &gun), want, "{syscalls} {n}");
-            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            assert_eq!(
+                support::temp_files(&trust),
+                Vec::<PathBuf>::new(),
+                "{syscalls} {n}"
+            );
             if !killed {
                 break;
             }
@@ -485,7 +484,11 @@ fn publish_and_staging_killed_at_any_rename_or_fsync_are_all_or_nothing_and_nota
             let seen = notary_sees(&judge, &server, gun).unwrap();
             assert_eq!(seen, tags(&signed), "{syscalls} {n}");
             assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
-            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            assert_eq!(
+                support::temp_files(&trust),
+                Vec::<PathBuf>::new(),
+                "{syscalls} {n}"
+            );
             if !killed_publish && !killed_stage {
                 break;
             }
@@ -520,7 +523,11 @@ fn key_rotate_killed_at_any_rename_or_fsync_leaves_a_repository_that_signs_and_n
             let seen = notary_sees(&judge, &server, gun).unwrap();
             assert_eq!(seen, tags(&signed), "{syscalls} {n}");
             assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
-            assert_eq!(temp_files(&trust), Vec::<PathBuf>::new(), "{syscalls} {n}");
+            assert_eq!(
+                support::temp_files(&trust),
+                Vec::<PathBuf>::new(),
+                "{syscalls} {n}"
+            );
             if !killed {
                 break;
             }

@@ -348,3 +348,25 @@ pub fn list_rows(out: &str) -> Vec<ListRow> {
         })
         .collect()
 }
+
+/// Every file under `dir` whose name marks it as one of vouch's temp files (`.NAME.tmp-…`,
+/// `.NAME.set-…`): what a killed command may leave, and the next command removes.
+pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(temp_files(&p));
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.contains(".tmp") || n.contains(".set-"))
+        {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -262,6 +262,40 @@ impl Registry {
         })
     }
 
+    /// `GET url` (a read of repository `name`): the 200 answer, or `None` for a 404; any
+    /// other status is the registry's error about `what`.
+    fn get_if_there(
+        &self,
+        ep: &Endpoint,
+        url: Url,
+        name: &str,
+        accept: &str,
+        what: &str,
+    ) -> Result<Option<Response>, RegistryError> {
+        let resp = self.execute(
+            ep,
+            Request {
+                method: Method::GET,
+                url,
+                name,
+                push: false,
+                accept: Some(accept),
+                content_type: None,
+                body: None,
+            },
+        )?;
+        let status = resp.status().as_u16();
+        if status == 404 {
+            return Ok(None);
+        }
+        if status != 200 {
+            let body =
+                read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, what).unwrap_or_default();
+            return Err(self.wrap(server_error(&self.describe, what, status, &body)));
+        }
+        Ok(Some(resp))
+    }
+
     /// The manifest `name:reference` with its exact bytes, or `None` when the registry
     /// has none (404). A digest reference must match the bytes.
     pub fn get_manifest(
@@ -282,27 +316,9 @@ impl Registry {
         let url = self.url(&ep, &format!("v2/{name}/manifests/{reference}"))?;
         let what = format!("the manifest {name}:{reference}");
         let accept = ACCEPTED_MEDIA_TYPES.join(", ");
-        let resp = self.execute(
-            &ep,
-            Request {
-                method: Method::GET,
-                url,
-                name,
-                push: false,
-                accept: Some(&accept),
-                content_type: None,
-                body: None,
-            },
-        )?;
-        let status = resp.status().as_u16();
-        if status == 404 {
+        let Some(resp) = self.get_if_there(&ep, url, name, &accept, &what)? else {
             return Ok(None);
-        }
-        if status != 200 {
-            let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, &what)
-                .unwrap_or_default();
-            return Err(self.wrap(server_error(&self.describe, &what, status, &body)));
-        }
+        };
         let ct = content_type(resp.headers());
         let bytes = read_capped(resp, MAX_MANIFEST_SIZE, &self.describe, &what)
             .map_err(|e| self.wrap(e))?;
@@ -420,27 +436,9 @@ impl Registry {
         let ep = self.endpoint()?;
         let url = self.url(&ep, &format!("v2/{name}/referrers/{digest}"))?;
         let what = format!("the referrers of {name}@{digest}");
-        let resp = self.execute(
-            &ep,
-            Request {
-                method: Method::GET,
-                url,
-                name,
-                push: false,
-                accept: Some(OCI_INDEX),
-                content_type: None,
-                body: None,
-            },
-        )?;
-        let status = resp.status().as_u16();
-        if status == 404 {
+        let Some(resp) = self.get_if_there(&ep, url, name, OCI_INDEX, &what)? else {
             return Ok(None);
-        }
-        if status != 200 {
-            let body = read_capped(resp, limits::MAX_ERROR_SIZE, &self.describe, &what)
-                .unwrap_or_default();
-            return Err(self.wrap(server_error(&self.describe, &what, status, &body)));
-        }
+        };
         let is_index = content_type(resp.headers()).is_some_and(|c| c == OCI_INDEX);
         let bytes = read_capped(resp, MAX_MANIFEST_SIZE, &self.describe, &what)
             .map_err(|e| self.wrap(e))?;

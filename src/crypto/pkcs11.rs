@@ -198,7 +198,26 @@ pub struct TokenSession {
     module: Arc<Module>,
 }
 
+/// The error of PKCS#11 operation `op` on `token`.
+fn device(op: &'static str, token: &str) -> impl Fn(CkError) -> TokenError {
+    let token = token.to_owned();
+    move |e| TokenError::Device {
+        op,
+        token: token.clone(),
+        reason: describe(&e),
+    }
+}
+
 impl TokenSession {
+    /// The session, for one operation at a time.
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Session>, TokenError> {
+        self.session.lock().map_err(|_| TokenError::Device {
+            op: "locking",
+            token: self.label.clone(),
+            reason: "poisoned".into(),
+        })
+    }
+
     pub fn label(&self) -> &str {
         &self.label
     }
@@ -337,14 +356,7 @@ impl Tokens {
         if let Some(s) = st.sessions.get(&slot.id()) {
             return Ok(s.clone());
         }
-        let dev = |op: &'static str| {
-            let label = label.clone();
-            move |e: CkError| TokenError::Device {
-                op,
-                token: label.clone(),
-                reason: describe(&e),
-            }
-        };
+        let dev = |op: &'static str| device(op, &label);
         let session = ctx.open_rw_session(slot).map_err(dev("C_OpenSession"))?;
         let info = ctx.get_token_info(slot).map_err(dev("C_GetTokenInfo"))?;
         if info.user_pin_locked() {
@@ -450,19 +462,8 @@ impl Tokens {
     ) -> Result<TokenKey, TokenError> {
         let ts = self.session(uri)?;
         let label = ts.label.clone();
-        let s = ts.session.lock().map_err(|_| TokenError::Device {
-            op: "locking",
-            token: label.clone(),
-            reason: "poisoned".into(),
-        })?;
-        let dev = |op: &'static str| {
-            let label = label.clone();
-            move |e: CkError| TokenError::Device {
-                op,
-                token: label.clone(),
-                reason: describe(&e),
-            }
-        };
+        let s = ts.lock()?;
+        let dev = |op: &'static str| device(op, &label);
         let mut template = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
         if let Some(o) = &uri.object {
             template.push(Attribute::Label(o.as_bytes().to_vec()));
@@ -598,19 +599,8 @@ impl Tokens {
         let ts = self.session(uri)?;
         let token = ts.label.clone();
         {
-            let s = ts.session.lock().map_err(|_| TokenError::Device {
-                op: "locking",
-                token: token.clone(),
-                reason: "poisoned".into(),
-            })?;
-            let dev = |op: &'static str| {
-                let token = token.clone();
-                move |e: CkError| TokenError::Device {
-                    op,
-                    token: token.clone(),
-                    reason: describe(&e),
-                }
-            };
+            let s = ts.lock()?;
+            let dev = |op: &'static str| device(op, &token);
             let existing = s
                 .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
                 .map_err(dev("C_FindObjects"))?;

@@ -26,20 +26,20 @@ pub fn to_canonical_from<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, TufError
 /// with the §4.1 rules. One pass of the parser over the text, writing as it reads, so
 /// large documents need no in-memory tree.
 pub fn canonicalize_raw(text: &str) -> Result<Vec<u8>, TufError> {
-    // Each level re-reads the text of the one inside it: refuse deep nesting in one pass
-    // first, so that the work stays linear in the input.
+    // The parser recurses per level with its own limit turned off: refuse deep nesting
+    // in one pass first, so that the stack stays bounded.
     if nesting_exceeds(text.as_bytes(), MAX_DEPTH) {
         return Err(TufError::Malformed(format!(
             "JSON nested deeper than {MAX_DEPTH} levels"
         )));
     }
     let mut out = Vec::with_capacity(text.len());
-    write_raw(text, &mut out, 0)?;
+    write_raw(text, &mut out)?;
     Ok(out)
 }
 
 /// Whether brackets outside strings nest deeper than `max` + 1 levels (the depth
-/// [`write_raw`] allows), without parsing.
+/// canonicalization allows), without parsing.
 fn nesting_exceeds(text: &[u8], max: usize) -> bool {
     let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
     for &b in text {
@@ -74,7 +74,7 @@ const MAX_DEPTH: usize = 128;
 /// when the object ends, they are put in key order (later duplicates replacing earlier
 /// ones, as Go's map decoding does) only if the document did not have them in that order
 /// already — which notary's and vouch's own files always do.
-fn write_raw(text: &str, out: &mut Vec<u8>, _depth: usize) -> Result<(), TufError> {
+fn write_raw(text: &str, out: &mut Vec<u8>) -> Result<(), TufError> {
     use serde::de::DeserializeSeed as _;
     let bad = |e: serde_json::Error| TufError::Malformed(format!("invalid JSON: {e}"));
     if text.trim().is_empty() {
@@ -480,8 +480,8 @@ mod raw_tests {
         assert!(canonicalize_raw(r#"{"a":"#).is_err());
     }
 
-    /// Nesting is bounded in one pass before parsing (each level of the parser re-reads
-    /// the text inside it); brackets inside strings, escaped quotes included, do not count.
+    /// Nesting is bounded in one pass before parsing (the parser recurses per level);
+    /// brackets inside strings, escaped quotes included, do not count.
     #[test]
     fn nesting_is_bounded_before_parsing() {
         let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);

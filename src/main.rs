@@ -5,12 +5,10 @@ mod cli;
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     forbid_core_dumps();
     quiet_broken_pipe();
-    let args = match cli::args::Cli::try_parse() {
+    let args = match cli::args::parse() {
         Ok(args) => args,
         Err(e) => return parse_error(e),
     };

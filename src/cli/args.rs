@@ -28,85 +28,85 @@ pub struct Cli {
 pub struct GlobalOpts {
     /// Trust directory (keys, cached metadata, staged changes). Works with ~/.notary and
     /// ~/.docker/trust. [default: $VOUCH_TRUST_DIR or ~/.vouch]
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, value_name = "DIR")]
     pub trust_dir: Option<PathBuf>,
 
     /// Where trust data lives: https://… or http://… (notary server), file:///DIR or a
     /// path (static repository), static+https://… (static repository on a web server).
     /// [default: $VOUCH_SERVER, else $DOCKER_CONTENT_TRUST_SERVER, else the config file,
     /// else a static repository in <trust-dir>/repository]
-    #[arg(long, short = 's', global = true, value_name = "URL")]
+    #[arg(long, short = 's', value_name = "URL")]
     pub server: Option<String>,
 
     /// Config file [default: <trust-dir>/config.json]. notary's config.json fields are read.
-    #[arg(long, short = 'c', global = true, value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE")]
     pub config: Option<PathBuf>,
 
     /// CA certificate(s) (PEM) that sign the server's TLS certificate; replaces the system roots.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub tls_ca_cert: Option<PathBuf>,
 
     /// Client certificate (PEM) for TLS client authentication.
-    #[arg(long, global = true, value_name = "FILE", requires = "tls_client_key")]
+    #[arg(long, value_name = "FILE", requires = "tls_client_key")]
     pub tls_client_cert: Option<PathBuf>,
 
     /// Client private key (PEM) for TLS client authentication.
-    #[arg(long, global = true, value_name = "FILE", requires = "tls_client_cert")]
+    #[arg(long, value_name = "FILE", requires = "tls_client_cert")]
     pub tls_client_key: Option<PathBuf>,
 
     /// Output format for answers on stdout.
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     /// Read key passphrases from this file (first line) instead of prompting.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
 
     /// Cache passphrases in the OS keyring (also VOUCH_KEYRING=1). Ignored where no keyring runs.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub keyring: bool,
 
     /// Tell what happens on stderr: -v the server used, each request (method, URL, status,
     /// time), where trust data came from (server or cache), its anchor, roles and versions;
     /// -vv also the network settings (timeouts, TLS files). Credentials are never printed.
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count)]
+    #[arg(long, short = 'v', action = clap::ArgAction::Count)]
     pub verbose: u8,
 
     /// Only answers (stdout) and errors: no notes, warnings or progress on stderr.
-    #[arg(long, short = 'q', global = true, conflicts_with = "verbose")]
+    #[arg(long, short = 'q', conflicts_with = "verbose")]
     pub quiet: bool,
 
     /// How long one request to a server may take, e.g. 30s, 2m, 500ms (also VOUCH_TIMEOUT,
     /// or "timeout" in the config file) [default: 120s; at most 30s of it to connect].
-    #[arg(long, global = true, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
 
     /// Send credentials to a notary server's token service even when it is plain http://
     /// while the server is https:// (also VOUCH_ALLOW_HTTP_TOKEN_SERVICE=1, or
     /// "allow_http_token_service": true in the config file). Refused by default.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub allow_http_token_service: bool,
 
     /// Trust lock file pinning repositories' root keys (also VOUCH_TRUST_LOCK): every
     /// command that reads a repository's trust data anchors its root there.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, value_name = "FILE")]
     pub trust_lock: Option<PathBuf>,
 
     /// Trust a repository's root on first use (nothing pinned, nothing anchored in the
     /// cache), and say so; recorded in the cache as trusted on first use.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub tofu: bool,
 
     /// PKCS#11 module (shared library) for keys on a token, e.g.
     /// /usr/lib/softhsm/libsofthsm2.so or libykcs11.so (also VOUCH_PKCS11_MODULE or
     /// pkcs11_module in the config file). The PIN comes from VOUCH_PKCS11_PIN,
     /// VOUCH_PKCS11_PIN_FILE or a prompt.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, value_name = "PATH")]
     pub pkcs11_module: Option<PathBuf>,
 
     /// Container registry HOST[:PORT] that may be reached over plain HTTP and without
     /// certificate verification (repeatable). Loopback registries always may.
-    #[arg(long = "insecure-registry", global = true, value_name = "HOST")]
+    #[arg(long = "insecure-registry", value_name = "HOST")]
     pub insecure_registries: Vec<String>,
 }
 
@@ -126,6 +126,7 @@ pub enum VerifyFormat {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum MigrateCommand {
     /// Publish cosign and Notary Project signatures for every tag signed in the Notary v1
     /// repository GUN whose digest the registry still serves (moved or deleted tags are
@@ -145,6 +146,7 @@ pub enum MigrateCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum OciCommand {
     /// Write what cosign and notation need to verify GUN's OCI signatures: cosign.pub, a
     /// notation trust store and trustpolicy.oci.json (keys from the verified metadata).
@@ -159,6 +161,7 @@ pub enum OciCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Manage signing keys in the local key store.
     #[command(subcommand)]
@@ -418,6 +421,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ConfigCommand {
     /// Print each effective setting, its value and where it came from (flag, environment
     /// variable, config file, default).
@@ -441,6 +445,7 @@ pub struct TrustArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum DelegationCommand {
     /// Add a delegation, or add keys/paths to it.
     Add {
@@ -479,6 +484,7 @@ pub enum DelegationCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SignerCommand {
     /// Add a signer: its key to targets/NAME and targets/releases.
     Add {
@@ -492,6 +498,7 @@ pub enum SignerCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum RootCommand {
     /// Write a request file: the current root and the unsigned new root; prints what changes.
     Plan {
@@ -525,6 +532,7 @@ pub enum RootCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum TrustCommand {
     /// Pin a repository's root keys in a trust lock file (created or updated).
     #[command(after_help = "Examples:
@@ -557,6 +565,7 @@ pub enum KeyFormatArg {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum KeyCommand {
     /// Generate a new key and store it encrypted.
     Generate {
@@ -725,6 +734,7 @@ pub enum KeyCommand {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum BackupAction {
     /// Prove that a backup file (with its passphrase) or a set of shares restores, listing
     /// the keys inside; writes nothing.
@@ -736,6 +746,7 @@ pub enum BackupAction {
 
 /// `vouch admission …` (served by `cli::admission`).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AdmissionCommand {
     /// Serve the mutating admission webhook: POST /mutate (AdmissionReview v1), GET
     /// /healthz, /readyz and /metrics (Prometheus text), over HTTPS.
@@ -814,4 +825,93 @@ Example:
         #[arg(long, default_value = "vouch-admission")]
         name: String,
     },
+}
+
+/// The command line of this process, parsed.
+///
+/// The global options ([`GlobalOpts`]) are accepted before and after the command. clap
+/// would copy all 17 of them into each of the ~30 commands before parsing (its `global`
+/// options); here they are given only to the command that the arguments name, which is
+/// all that parsing needs: a warm `verify` spent a third of its instructions building and
+/// freeing options it never reads. When the arguments name no command (`vouch --help`, a
+/// typo, `vouch help …`), every command gets them, so help and suggestions are complete.
+/// The definition is not freed either: this process runs one command and exits.
+pub fn parse() -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let cmd = Cli::command();
+    let named = named_command(&cmd, &args).map(str::to_owned);
+    let cmd: &'static mut clap::Command = Box::leak(Box::new(with_globals(cmd, named.as_deref())));
+    let matches: &'static mut clap::ArgMatches =
+        Box::leak(Box::new(cmd.try_get_matches_from_mut(args)?));
+    Cli::from_arg_matches_mut(matches)
+}
+
+/// The whole command-line definition, every command with the global options: for help,
+/// shell completions and man pages.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    with_globals(Cli::command(), None)
+}
+
+/// `cmd` with the global options given to its command `only` (by name), or to every
+/// command; there they are clap `global` options, so they reach nested commands too
+/// (`vouch key list --trust-dir D`) and their values are read at the top.
+fn with_globals(cmd: clap::Command, only: Option<&str>) -> clap::Command {
+    let globals: Vec<clap::Arg> = GlobalOpts::augment_args(clap::Command::new("globals"))
+        .get_arguments()
+        .map(|a| a.clone().global(true))
+        .collect();
+    match only {
+        Some(name) => cmd.mut_subcommand(name, |sub| sub.args(globals)),
+        None => cmd.mut_subcommands(|sub| {
+            if sub.get_name() == "help" {
+                sub
+            } else {
+                sub.args(globals.iter().cloned())
+            }
+        }),
+    }
+}
+
+/// The name of the command that `args` (argv, program name first) name: the first word
+/// that is neither an option of the top level nor an option's value. `None` when there is
+/// none, after `--`, or when the word is no command (clap then reports it).
+fn named_command<'c>(cmd: &'c clap::Command, args: &[std::ffi::OsString]) -> Option<&'c str> {
+    let takes_value = |a: &clap::Arg| a.get_action().takes_values();
+    let mut words = args.iter().skip(1);
+    while let Some(word) = words.next() {
+        let word = word.to_str()?;
+        if word == "--" {
+            return None;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            let (name, inline) = match long.split_once('=') {
+                Some((name, _)) => (name, true),
+                None => (long, false),
+            };
+            let arg = cmd.get_arguments().find(|a| a.get_long() == Some(name))?;
+            if takes_value(arg) && !inline {
+                words.next()?;
+            }
+        } else if let Some(shorts) = word.strip_prefix('-').filter(|s| !s.is_empty()) {
+            for (i, c) in shorts.char_indices() {
+                let arg = cmd.get_arguments().find(|a| a.get_short() == Some(c))?;
+                if takes_value(arg) {
+                    // `-sURL`, `-s=URL` or `-s URL`: the value ends the cluster.
+                    if i + c.len_utf8() == shorts.len() {
+                        words.next()?;
+                    }
+                    break;
+                }
+            }
+        } else {
+            return cmd
+                .get_subcommands()
+                .find(|sub| sub.get_name() == word || sub.get_all_aliases().any(|a| a == word))
+                .map(|sub| sub.get_name())
+                .filter(|name| *name != "help");
+        }
+    }
+    None
 }

@@ -4,13 +4,10 @@
 use std::io::Write;
 use std::path::Path;
 
-use clap::CommandFactory;
-
-use super::args::Cli;
 use super::{usage, CliError, CliResult};
 
 pub fn completions(shell: clap_complete::Shell) -> CliResult {
-    let mut cmd = Cli::command();
+    let mut cmd = super::args::command();
     let mut out = std::io::stdout().lock();
     clap_complete::generate(shell, &mut cmd, "vouch", &mut out);
     out.flush().map_err(|e| write_err("stdout", e))
@@ -19,7 +16,7 @@ pub fn completions(shell: clap_complete::Shell) -> CliResult {
 /// The man page of `vouch` or of one of its commands (`["trust", "pin"]`) on stdout; with
 /// `out_dir`, every page written there as NAME.1.
 pub fn man(command: &[String], out_dir: Option<&Path>) -> CliResult {
-    let mut root = Cli::command();
+    let mut root = super::args::command();
     root.build();
     if let Some(dir) = out_dir {
         let mut pages = Vec::new();

@@ -2,11 +2,10 @@
 //! roots, as notary's `ExclusiveRootPools`), client certificates, timeouts, and bounded
 //! reads that refuse a body larger than the caller's cap before allocating for it.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use reqwest::blocking::{Client, Response};
+use super::client::{Client, RequestBuilder, Response};
 use reqwest::Url;
 
 use super::RemoteError;
@@ -64,7 +63,7 @@ pub type TraceFn = std::sync::Arc<dyn Fn(&RequestTrace) + Send + Sync>;
 
 /// Sends `b`, reporting the request to `trace` when there is one.
 pub fn send_traced(
-    b: reqwest::blocking::RequestBuilder,
+    b: RequestBuilder,
     trace: Option<&TraceFn>,
 ) -> reqwest::Result<Response> {
     let Some(trace) = trace else {
@@ -142,7 +141,7 @@ fn build_inner(
     ca_replaces_system_roots: bool,
     system_roots: bool,
 ) -> Result<Client, RemoteError> {
-    let mut b = Client::builder()
+    let mut b = reqwest::Client::builder()
         .user_agent(USER_AGENT)
         .connect_timeout(timeouts.connect)
         .timeout(timeouts.request)
@@ -195,8 +194,7 @@ fn build_inner(
     if tls.insecure_skip_verify {
         b = b.danger_accept_invalid_certs(true);
     }
-    b.build()
-        .map_err(|e| RemoteError::TlsSetup { message: chain(&e) })
+    Client::build(b).map_err(|e| RemoteError::TlsSetup { message: chain(&e) })
 }
 
 /// The certificates of a PEM CA file; none is an error.
@@ -334,22 +332,18 @@ pub(crate) fn read_capped(
     }
     if declared.is_some() {
         // A declared length within the limit bounds the body (the HTTP layer reads no
-        // more than Content-Length): take it in one piece, one hand-off between threads
-        // instead of one per read.
-        return resp
-            .bytes()
-            .map(|b| b.to_vec())
-            .map_err(|e| read_failed(e.is_timeout(), &e));
+        // more than Content-Length): take it in one piece.
+        return resp.bytes().map_err(|e| read_failed(e.is_timeout(), &e));
     }
+    let mut resp = resp;
     let mut buf = Vec::new();
-    let mut reader = resp.take(limit.saturating_add(1));
-    reader.read_to_end(&mut buf).map_err(|e| {
-        let timed_out = e.kind() == std::io::ErrorKind::TimedOut
-            || e.get_ref()
-                .and_then(|i| i.downcast_ref::<reqwest::Error>())
-                .is_some_and(|r| r.is_timeout());
-        read_failed(timed_out, &e)
-    })?;
+    while buf.len() as u64 <= limit {
+        match resp.read_chunk_into(&mut buf) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => return Err(read_failed(e.is_timeout(), &e)),
+        }
+    }
     if buf.len() as u64 > limit {
         return Err(too_large(None));
     }

@@ -17,6 +17,7 @@
 
 pub mod auth;
 pub mod certs_d;
+pub mod client;
 pub mod config;
 mod gun;
 pub mod http;

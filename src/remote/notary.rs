@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use rand_core::{OsRng, RngCore};
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use super::client::{Client, RequestBuilder, Response};
 use reqwest::{Method, Url};
 use zeroize::Zeroizing;
 

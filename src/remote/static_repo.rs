@@ -26,7 +26,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use rand_core::{OsRng, RngCore};
-use reqwest::blocking::Client;
+use crate::remote::client::Client;
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 

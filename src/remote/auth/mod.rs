@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
-use reqwest::blocking::Client;
+use crate::remote::client::Client;
 use reqwest::Url;
 use zeroize::Zeroizing;
 

@@ -196,7 +196,7 @@ impl TokenSource {
         service: Option<&str>,
         creds: Option<&Credentials>,
         timeout: Duration,
-    ) -> Result<reqwest::blocking::RequestBuilder, RemoteError> {
+    ) -> Result<crate::remote::client::RequestBuilder, RemoteError> {
         // Query keys sorted, as Go's url.Values.Encode does.
         let mut q: Vec<(String, String)> = url
             .query_pairs()

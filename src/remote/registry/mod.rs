@@ -27,7 +27,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use reqwest::blocking::{Client, Response};
+use super::client::{Client, Response};
 use reqwest::header::{HeaderMap, ACCEPT, CONTENT_TYPE};
 use reqwest::{Method, Url};
 use sha2::{Digest as _, Sha256};

@@ -837,8 +837,12 @@ Example:
 /// typo, `vouch help …`), every command gets them, so help and suggestions are complete.
 /// The definition is not freed either: this process runs one command and exits.
 pub fn parse() -> Result<Cli, clap::Error> {
+    parse_from(std::env::args_os().collect())
+}
+
+/// [`parse`] of `args` (program name first).
+pub fn parse_from(args: Vec<std::ffi::OsString>) -> Result<Cli, clap::Error> {
     use clap::{CommandFactory, FromArgMatches};
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let cmd = Cli::command();
     let named = named_command(&cmd, &args).map(str::to_owned);
     let cmd: &'static mut clap::Command = Box::leak(Box::new(with_globals(cmd, named.as_deref())));
@@ -914,4 +918,112 @@ fn named_command<'c>(cmd: &'c clap::Command, args: &[std::ffi::OsString]) -> Opt
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(line: &str) -> Vec<std::ffi::OsString> {
+        line.split(' ').map(Into::into).collect()
+    }
+
+    #[test]
+    fn the_named_command_is_found_past_the_global_options_and_their_values() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        let named = |line: &str| named_command(&cmd, &argv(line)).map(str::to_owned);
+        assert_eq!(named("vouch verify g:t").as_deref(), Some("verify"));
+        // Option values that look like commands are values.
+        assert_eq!(named("vouch -s verify list g").as_deref(), Some("list"));
+        assert_eq!(
+            named("vouch --server verify list g").as_deref(),
+            Some("list")
+        );
+        assert_eq!(
+            named("vouch --server=verify key list").as_deref(),
+            Some("key")
+        );
+        assert_eq!(named("vouch -sverify list g").as_deref(), Some("list"));
+        assert_eq!(named("vouch -qs verify list g").as_deref(), Some("list"));
+        assert_eq!(
+            named("vouch -vv --trust-dir list inspect g").as_deref(),
+            Some("inspect")
+        );
+        assert_eq!(
+            named("vouch --output json expiry").as_deref(),
+            Some("expiry")
+        );
+        assert_eq!(named("vouch --tofu list g").as_deref(), Some("list"));
+        // No command named: every command gets the global options.
+        for line in [
+            "vouch",
+            "vouch --help",
+            "vouch help verify",
+            "vouch lsit g",
+            "vouch -- list",
+            "vouch --no-such-option list",
+            "vouch -s",
+        ] {
+            assert_eq!(named(line), None, "{line}");
+        }
+    }
+
+    /// Parsing with the global options given to the named command only reads the same
+    /// as parsing with them given to every command, wherever they stand.
+    #[test]
+    fn global_options_given_to_the_named_command_only_parse_as_given_to_all() {
+        use clap::FromArgMatches;
+        let lines = [
+            "vouch verify g:t --trust-lock L -s http://x --trust-dir D",
+            "vouch -s http://x --trust-dir D verify g:t --trust-lock L --output json",
+            "vouch --trust-dir D key list -q",
+            "vouch key --trust-dir D generate --role targets g -v -v",
+            "vouch -s verify list g --timeout 5s",
+            "vouch trust pin g --from-cache --trust-lock L --tofu",
+            "vouch delegation add g targets/r K --insecure-registry r:5000 --keyring",
+            "vouch verify g:t -v -q",
+            "vouch sign g:t --tls-client-cert C",
+        ];
+        for line in lines {
+            let slim = parse_from(argv(line)).map(|c| format!("{c:?}"));
+            let full = command()
+                .try_get_matches_from(argv(line))
+                .and_then(|mut m| Cli::from_arg_matches_mut(&mut m))
+                .map(|c| format!("{c:?}"));
+            match (slim, full) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{line}"),
+                (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "{line}"),
+                (a, b) => panic!("{line}: {a:?} against {b:?}"),
+            }
+        }
+        let c = parse_from(argv("vouch key list --trust-dir D -vv")).unwrap();
+        assert_eq!(c.global.trust_dir, Some(PathBuf::from("D")));
+        assert_eq!(c.global.verbose, 2);
+    }
+
+    /// Help, completions and man pages see every global option under every command.
+    #[test]
+    fn every_command_of_the_whole_definition_has_every_global_option() {
+        fn walk(cmd: &clap::Command, path: &str, globals: &[String]) {
+            for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+                let path = format!("{path} {}", sub.get_name());
+                for g in globals {
+                    assert!(
+                        sub.get_arguments().any(|a| a.get_long() == Some(g)),
+                        "`{path}` lacks --{g}"
+                    );
+                }
+                walk(sub, &path, globals);
+            }
+        }
+        let globals: Vec<String> = GlobalOpts::augment_args(clap::Command::new("g"))
+            .get_arguments()
+            .filter_map(|a| a.get_long().map(str::to_owned))
+            .collect();
+        assert_eq!(globals.len(), 17);
+        let mut cmd = command();
+        cmd.build();
+        walk(&cmd, "vouch", &globals);
+    }
 }

@@ -41,7 +41,10 @@ impl Rt {
     where
         F::Output: Send,
     {
-        let rt = self.0.as_ref().expect("the runtime lives as long as the client");
+        let rt = self
+            .0
+            .as_ref()
+            .expect("the runtime lives as long as the client");
         if tokio::runtime::Handle::try_current().is_err() {
             return rt.block_on(fut);
         }
@@ -168,7 +171,7 @@ impl RequestBuilder {
 }
 
 /// A response whose headers have arrived; the body is read with [`bytes`](Self::bytes)
-/// or [`chunk`](Self::chunk).
+/// or piece by piece with [`read_chunk_into`](Self::read_chunk_into).
 pub struct Response {
     inner: reqwest::Response,
     client: Client,
@@ -218,5 +221,116 @@ impl Response {
             }
             None => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A loopback HTTP/1.1 responder for transport tests: answers every request on every
+    /// connection with `body`, after `delay`; stops when the test ends.
+    fn responder(body: &'static str, delay: Duration) -> Url {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = Url::parse(&format!("http://{}/", listener.local_addr().unwrap())).unwrap();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { return };
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut conn = conn;
+                    loop {
+                        let mut line = String::new();
+                        loop {
+                            line.clear();
+                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if line == "\r\n" {
+                                break;
+                            }
+                        }
+                        std::thread::sleep(delay);
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if conn.write_all(reply.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    fn client() -> Client {
+        Client::build(reqwest::Client::builder().tls_built_in_root_certs(false)).unwrap()
+    }
+
+    #[test]
+    fn a_body_is_read_whole_or_in_pieces() {
+        let url = responder("hello", Duration::ZERO);
+        let c = client();
+        let r = c.get(url.clone()).send().unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.content_length(), Some(5));
+        assert_eq!(r.bytes().unwrap(), b"hello");
+        let mut r = c.get(url).send().unwrap();
+        let mut body = Vec::new();
+        while r.read_chunk_into(&mut body).unwrap() {}
+        assert_eq!(body, b"hello");
+    }
+
+    /// The admission webhook's workers share one client per server.
+    #[test]
+    fn threads_sharing_a_client_each_get_their_answer() {
+        let url = responder("shared", Duration::from_millis(50));
+        let c = client();
+        let started = std::time::Instant::now();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| s.spawn(|| c.get(url.clone()).send().unwrap().bytes().unwrap()))
+                .collect();
+            for h in handles {
+                assert_eq!(h.join().unwrap(), b"shared");
+            }
+        });
+        // Four answers that each take 50 ms came in parallel, not one after another.
+        assert!(
+            started.elapsed() < Duration::from_millis(190),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    /// Inside a tokio runtime, blocking on another one would panic; the request runs on
+    /// a thread of its own there.
+    #[test]
+    fn a_request_from_inside_an_async_runtime_does_not_panic() {
+        let url = responder("nested", Duration::ZERO);
+        let c = client();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let body = rt.block_on(async { c.get(url).send().unwrap().bytes().unwrap() });
+        assert_eq!(body, b"nested");
+        rt.block_on(async move { drop(c) });
+    }
+
+    #[test]
+    fn the_timeout_covers_a_server_that_does_not_answer() {
+        let url = responder("late", Duration::from_secs(5));
+        let started = std::time::Instant::now();
+        let e = client()
+            .get(url)
+            .timeout(Duration::from_millis(200))
+            .send()
+            .unwrap_err();
+        assert!(e.is_timeout(), "{e}");
+        assert!(started.elapsed() < Duration::from_secs(2));
     }
 }

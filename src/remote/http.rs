@@ -62,10 +62,7 @@ pub struct RequestTrace {
 pub type TraceFn = std::sync::Arc<dyn Fn(&RequestTrace) + Send + Sync>;
 
 /// Sends `b`, reporting the request to `trace` when there is one.
-pub fn send_traced(
-    b: RequestBuilder,
-    trace: Option<&TraceFn>,
-) -> reqwest::Result<Response> {
+pub fn send_traced(b: RequestBuilder, trace: Option<&TraceFn>) -> reqwest::Result<Response> {
     let Some(trace) = trace else {
         return b.send();
     };
@@ -295,8 +292,10 @@ pub(crate) fn classify_send_error(
 /// Reads a response body of at most `limit` bytes.
 ///
 /// A `Content-Length` above the limit is refused before anything is read or allocated;
-/// without one (or with a lying one) reading stops at `limit + 1` bytes and the body is
-/// refused. Memory grows with the bytes actually received, never with a declared size.
+/// without one, reading stops with the piece of the body (as the connection delivers
+/// it, a few KiB) that passes the limit, and the body is refused; a declared length
+/// within the limit bounds what the HTTP layer reads. Memory grows with the bytes
+/// actually received, never with a declared size.
 pub(crate) fn read_capped(
     resp: Response,
     limit: u64,

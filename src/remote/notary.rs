@@ -7,8 +7,8 @@
 
 use std::sync::Mutex;
 
-use rand_core::{OsRng, RngCore};
 use super::client::{Client, RequestBuilder, Response};
+use rand_core::{OsRng, RngCore};
 use reqwest::{Method, Url};
 use zeroize::Zeroizing;
 

@@ -25,8 +25,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-use rand_core::{OsRng, RngCore};
 use crate::remote::client::Client;
+use rand_core::{OsRng, RngCore};
 use reqwest::Url;
 use sha2::{Digest, Sha256};
 

@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use crate::remote::client::Client;
+use base64::Engine as _;
 use reqwest::Url;
 use zeroize::Zeroizing;
 

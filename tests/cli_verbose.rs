@@ -131,3 +131,63 @@ fn verbose_verify_names_its_requests_and_quiet_keeps_only_the_answer() {
     assert_eq!(out.stderr, "");
     assert_eq!(out.stdout.trim(), format!("{gun}@sha256:{d}"));
 }
+
+/// Container registries are traced like notary servers: `sign IMAGE:TAG` asks the
+/// registry for the tag's digest, and `-v` shows the ping and the manifest request.
+/// Against the real docker-registry, with an image pushed by skopeo.
+#[test]
+fn verbose_names_the_container_registry_requests_too() {
+    use support::registry::{OciLayout, Registry};
+    let reg = Registry::start();
+    let server = NotaryServer::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut oci = OciLayout::new(&tmp.path().join("oci"));
+    let digest = oci.add_image("app", "app 1.0", "amd64").digest;
+    reg.push_oci(&oci, "app", "demo/app:1.0");
+    let gun = reg.image("demo/app");
+    let trust = tmp.path().join("vouch");
+    ok(vouch(&trust, &server.url), &["init", &gun]);
+
+    let out = ok(
+        vouch(&trust, &server.url),
+        &["-v", "sign", &format!("{gun}:1.0")],
+    );
+    let base = format!("http://{}/v2/", reg.host);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    let traced = |what: &str| {
+        lines.iter().any(|l| {
+            l.starts_with("vouch: ")
+                && l.contains(&format!(" {base}{what} -> "))
+                && l.ends_with(" ms)")
+        })
+    };
+    assert!(traced(""), "no ping of the registry in:\n{}", out.stderr);
+    // A loopback registry is tried over HTTPS first; this one speaks plain HTTP, and the
+    // failed try says why, once, without repeating its URL.
+    let https_try = lines
+        .iter()
+        .find(|l| {
+            l.starts_with(&format!(
+                "vouch: GET https://{}/v2/ -> no reply: ",
+                reg.host
+            ))
+        })
+        .unwrap_or_else(|| panic!("no HTTPS try in:\n{}", out.stderr));
+    assert!(!https_try.contains("for url"), "{https_try}");
+    assert!(
+        traced("demo/app/manifests/1.0"),
+        "no manifest request in:\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(digest.trim_start_matches("sha256:"))
+            || out.stdout.contains(digest.trim_start_matches("sha256:")),
+        "the signed digest {digest} is named nowhere:\n{}{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // Without -v: not a word of it.
+    let out = ok(vouch(&trust, &server.url), &["sign", &format!("{gun}:1.0")]);
+    assert!(!out.stderr.contains(&base), "{}", out.stderr);
+}

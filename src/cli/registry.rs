@@ -49,6 +49,7 @@ pub fn open(ctx: &Context, host: &str) -> CliResult<Registry> {
         },
         credentials: CredentialLookup::from_env(),
         insecure,
+        trace: ctx.request_trace(),
     };
     Ok(Registry::new(host, &opts)?)
 }

@@ -73,13 +73,14 @@ pub fn send_traced(b: RequestBuilder, trace: Option<&TraceFn>) -> reqwest::Resul
     let _ = url.set_username("");
     let _ = url.set_password(None);
     let start = std::time::Instant::now();
-    let r = client.execute(req);
+    // The URL is traced on its own; callers name it in their errors themselves.
+    let r = client.execute(req).map_err(reqwest::Error::without_url);
     trace(&RequestTrace {
         method,
         url: url.to_string(),
         status: r.as_ref().ok().map(|r| r.status().as_u16()),
         elapsed: start.elapsed(),
-        error: r.as_ref().err().map(|e| e.to_string()),
+        error: r.as_ref().err().map(send_error_cause),
     });
     r
 }
@@ -239,6 +240,22 @@ pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// What went wrong with a request that got no reply, without the URL and without
+/// hyper's wrappers, which say nothing a user can act on ("connection refused", "received
+/// corrupt message", …).
+fn send_error_cause(e: &reqwest::Error) -> String {
+    let noise = [
+        "error sending request",
+        "client error (Connect)",
+        "tcp connect error",
+    ];
+    chain(e)
+        .split(": ")
+        .filter(|p| !noise.contains(p))
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 /// Turns a failed request into the error a user can act on.
 pub(crate) fn classify_send_error(
     e: reqwest::Error,
@@ -253,19 +270,7 @@ pub(crate) fn classify_send_error(
             seconds: timeout.as_secs().max(1),
         };
     }
-    let e = e.without_url();
-    let full = chain(&e);
-    // hyper's wrappers say nothing a user can act on.
-    let noise = [
-        "error sending request",
-        "client error (Connect)",
-        "tcp connect error",
-    ];
-    let cause = full
-        .split(": ")
-        .filter(|p| !noise.contains(p))
-        .collect::<Vec<_>>()
-        .join(": ");
+    let cause = send_error_cause(&e.without_url());
     let lower = cause.to_ascii_lowercase();
     let tls_markers = [
         "certificate",

@@ -20,6 +20,7 @@ pub struct Registry {
     candidates: Vec<(Url, Client)>,
     pub(super) timeouts: Timeouts,
     lookup: CredentialLookup,
+    pub(super) trace: Option<TraceFn>,
     endpoint: Mutex<Option<Arc<Endpoint>>>,
     creds: Mutex<Option<CredentialSearch>>,
 }
@@ -83,6 +84,7 @@ impl Registry {
             candidates,
             timeouts: opts.timeouts,
             lookup,
+            trace: opts.trace.clone(),
             endpoint: Mutex::new(None),
             creds: Mutex::new(None),
         })
@@ -162,7 +164,7 @@ impl Registry {
         let mut last_err = None;
         for (base, client) in &self.candidates {
             let url = base.join("v2/").expect("static path");
-            let resp = match client.get(url.clone()).timeout(t).send() {
+            let resp = match send_traced(client.get(url.clone()).timeout(t), self.trace.as_ref()) {
                 Ok(r) => r,
                 Err(e) => {
                     last_err = Some(classify_send_error(e, &self.describe, url.as_str(), t));
@@ -213,7 +215,8 @@ impl Registry {
                 base: base.clone(),
                 client: client.clone(),
                 challenge,
-                tokens: TokenSource::new(client.clone(), base.clone(), self.timeouts.request),
+                tokens: TokenSource::new(client.clone(), base.clone(), self.timeouts.request)
+                    .traced(self.trace.clone()),
             });
             *slot = Some(e.clone());
             return Ok(e);
@@ -312,7 +315,7 @@ impl Registry {
             if let Some(a) = &auth {
                 req = req.header(reqwest::header::AUTHORIZATION, a.as_str());
             }
-            let resp = req.send().map_err(|e| {
+            let resp = send_traced(req, self.trace.as_ref()).map_err(|e| {
                 self.wrap(classify_send_error(
                     e,
                     &self.describe,

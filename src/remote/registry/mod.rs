@@ -39,7 +39,8 @@ use crate::remote::auth::{
     basic_authorization, pick_challenge, Challenge, CredentialSearch, TokenSource,
 };
 use crate::remote::http::{
-    build_registry_client, classify_send_error, excerpt, parse_err_body, read_capped, server_error,
+    build_registry_client, classify_send_error, excerpt, parse_err_body, read_capped, send_traced,
+    server_error, TraceFn,
 };
 use crate::remote::{limits, CredentialLookup, RemoteError, Timeouts, TlsOptions};
 
@@ -117,7 +118,7 @@ pub fn normalize_registry_host(s: &str) -> Option<String> {
 }
 
 /// How to reach a registry.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct RegistryOptions {
     /// A CA file here is *added* to the system roots; client certificate and key optional.
     pub tls: TlsOptions,
@@ -126,6 +127,20 @@ pub struct RegistryOptions {
     pub credentials: CredentialLookup,
     /// Listed as insecure by the user (see [`transport`]).
     pub insecure: bool,
+    /// Told of every request (`vouch -v`): the ping, manifests, blobs, tokens.
+    pub trace: Option<super::http::TraceFn>,
+}
+
+impl std::fmt::Debug for RegistryOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryOptions")
+            .field("tls", &self.tls)
+            .field("timeouts", &self.timeouts)
+            .field("credentials", &self.credentials)
+            .field("insecure", &self.insecure)
+            .field("trace", &self.trace.is_some())
+            .finish()
+    }
 }
 
 /// A manifest as the registry serves it.

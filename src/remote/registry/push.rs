@@ -384,7 +384,7 @@ impl Registry {
                     "{what}: refusing a redirect to plain HTTP on another host ({next})"
                 )));
             }
-            resp = ep.client.get(next.clone()).send().map_err(|e| {
+            resp = send_traced(ep.client.get(next.clone()), self.trace.as_ref()).map_err(|e| {
                 self.wrap(classify_send_error(
                     e,
                     &self.describe,

@@ -194,6 +194,10 @@ pub struct TokenSession {
     session: Mutex<Session>,
     slot: Slot,
     label: String,
+    /// For keys that want the PIN again for every signature.
+    pin: Arc<dyn PinSource>,
+    /// The module's file, for [`raw_sign`].
+    module_path: PathBuf,
     /// Keeps the module loaded while the session lives (dropped after `session`).
     module: Arc<Module>,
 }
@@ -231,10 +235,42 @@ impl Drop for TokenSession {
     }
 }
 
+/// A failed `C_Login` as the error to report; `Ok` when the user was logged in already.
+fn login_failed(ctx: &Pkcs11, slot: Slot, label: &str, e: CkError) -> Result<(), TokenError> {
+    match e {
+        CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _) => Ok(()),
+        CkError::Pkcs11(RvError::PinIncorrect, _) | CkError::Pkcs11(RvError::PinLenRange, _) => {
+            let after = ctx.get_token_info(slot).ok();
+            let tries = after.as_ref().and_then(|i| {
+                if i.user_pin_locked() {
+                    Some("the PIN is now locked")
+                } else if i.user_pin_final_try() {
+                    Some("one try left before the PIN locks")
+                } else if i.user_pin_count_low() {
+                    Some("few tries left before the PIN locks")
+                } else {
+                    None
+                }
+            });
+            Err(TokenError::WrongPin {
+                token: label.to_owned(),
+                tries,
+            })
+        }
+        CkError::Pkcs11(RvError::PinLocked, _) => Err(TokenError::PinLocked {
+            token: label.to_owned(),
+        }),
+        e => Err(device("C_Login", label)(e)),
+    }
+}
+
 /// An ECDSA P-256 private key on a token.
 pub struct TokenKey {
     session: Arc<TokenSession>,
     handle: ObjectHandle,
+    /// `CKA_ALWAYS_AUTHENTICATE`: the token wants the PIN again for every signature (a
+    /// YubiKey's PIV slot 9c, for one).
+    always_authenticate: bool,
     /// Uncompressed SEC1 public point.
     point: [u8; 65],
     uri: Pkcs11Uri,
@@ -275,8 +311,12 @@ impl TokenKey {
                 .session
                 .lock()
                 .map_err(|_| fail("session lock poisoned".into()))?;
-            s.sign(&Mechanism::Ecdsa, self.handle, digest)
-                .map_err(|e| fail(describe(&e)))?
+            if self.always_authenticate {
+                self.sign_after_login(&s, digest).map_err(fail)?
+            } else {
+                s.sign(&Mechanism::Ecdsa, self.handle, digest)
+                    .map_err(|e| fail(describe(&e)))?
+            }
         };
         let sig = match out.len() {
             64 => p256::ecdsa::Signature::from_slice(&out),
@@ -292,6 +332,73 @@ impl TokenKey {
         let mut fixed = [0u8; 64];
         fixed.copy_from_slice(&sig.to_bytes());
         Ok(fixed)
+    }
+}
+
+impl TokenKey {
+    /// `C_SignInit`, the PIN once more (`C_Login` as `CKU_CONTEXT_SPECIFIC`), `C_Sign`:
+    /// what a key marked `CKA_ALWAYS_AUTHENTICATE` needs for each signature.
+    fn sign_after_login(&self, s: &Session, digest: &[u8; 32]) -> Result<Vec<u8>, String> {
+        let ts = &self.session;
+        s.sign_init(&Mechanism::Ecdsa, self.handle)
+            .map_err(|e| describe(&e))?;
+        let pin = ts
+            .pin
+            .pin(&ts.label, &self.uri.to_string())
+            .map_err(|e| e.to_string())?;
+        let auth = AuthPin::from(pin.as_str().to_owned());
+        drop(pin);
+        if let Err(e) = s.login(UserType::ContextSpecific, Some(&auth)) {
+            if let Err(e) = login_failed(&ts.module.0, ts.slot, &ts.label, e) {
+                // A C_Sign that fails ends the operation, so that the session can sign
+                // again (with the right PIN).
+                let _ = raw_sign(&ts.module_path, s, digest);
+                return Err(e.to_string());
+            }
+        }
+        raw_sign(&ts.module_path, s, digest)
+    }
+}
+
+/// `C_Sign` of the operation `C_SignInit` started on session `s`, through the module's
+/// own function list. cryptoki's `Session::sign` always starts a new operation, which
+/// would drop the context-specific login in between.
+fn raw_sign(module: &Path, s: &Session, data: &[u8]) -> Result<Vec<u8>, String> {
+    use cryptoki_sys::{CKR_OK, CK_FUNCTION_LIST, CK_ULONG};
+
+    // SAFETY: the module is the one already loaded (and initialized) for this session;
+    // loading it again only takes another reference. `C_GetFunctionList` fills in a
+    // pointer to the module's static function table, which lives as long as `lib`, and
+    // `C_Sign` is called with a buffer and its true length.
+    unsafe {
+        let lib = cryptoki_sys::Pkcs11::new(module).map_err(|e| e.to_string())?;
+        let get = lib
+            .C_GetFunctionList
+            .as_ref()
+            .map_err(|e| format!("C_GetFunctionList: {e}"))?;
+        let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+        let rv = get(&mut list);
+        if rv != CKR_OK || list.is_null() {
+            return Err(format!("C_GetFunctionList returned {rv:#x}"));
+        }
+        let sign = (*list).C_Sign.ok_or("the module has no C_Sign")?;
+        let mut data = data.to_vec();
+        // Enough for any ECDSA signature, raw or DER.
+        let mut out = vec![0u8; 160];
+        let mut len = out.len() as CK_ULONG;
+        let rv = sign(
+            s.handle(),
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            out.as_mut_ptr(),
+            &mut len,
+        );
+        if let Err(e) = cryptoki::error::Rv::from(rv).into_result(cryptoki::context::Function::Sign)
+        {
+            return Err(describe(&e));
+        }
+        out.truncate((len as usize).min(out.len()));
+        Ok(out)
     }
 }
 
@@ -366,37 +473,16 @@ impl Tokens {
             let pin = self.config.pin.pin(&label, &uri.to_string())?;
             let auth = AuthPin::from(pin.as_str().to_owned());
             drop(pin);
-            match session.login(UserType::User, Some(&auth)) {
-                Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                Err(CkError::Pkcs11(RvError::PinIncorrect, _))
-                | Err(CkError::Pkcs11(RvError::PinLenRange, _)) => {
-                    let after = ctx.get_token_info(slot).ok();
-                    let tries = after.as_ref().and_then(|i| {
-                        if i.user_pin_locked() {
-                            Some("the PIN is now locked")
-                        } else if i.user_pin_final_try() {
-                            Some("one try left before the PIN locks")
-                        } else if i.user_pin_count_low() {
-                            Some("few tries left before the PIN locks")
-                        } else {
-                            None
-                        }
-                    });
-                    return Err(TokenError::WrongPin {
-                        token: label,
-                        tries,
-                    });
-                }
-                Err(CkError::Pkcs11(RvError::PinLocked, _)) => {
-                    return Err(TokenError::PinLocked { token: label })
-                }
-                Err(e) => return Err(dev("C_Login")(e)),
+            if let Err(e) = session.login(UserType::User, Some(&auth)) {
+                login_failed(ctx, slot, &label, e)?;
             }
         }
         let ts = Arc::new(TokenSession {
             session: Mutex::new(session),
             slot,
             label,
+            pin: self.config.pin.clone(),
+            module_path: self.config.module.clone().unwrap_or_default(),
             module: module.clone(),
         });
         st.sessions.insert(slot.id(), ts.clone());
@@ -499,6 +585,14 @@ impl Tokens {
                 ],
             )
             .map_err(dev("C_GetAttributeValue"))?;
+        // Not every module knows CKA_ALWAYS_AUTHENTICATE: asked on its own, and absent is
+        // false.
+        let always_authenticate = s
+            .get_attributes(handle, &[AttributeType::AlwaysAuthenticate])
+            .ok()
+            .into_iter()
+            .flatten()
+            .any(|a| matches!(a, Attribute::AlwaysAuthenticate(true)));
         let (mut key_type, mut params, mut obj_label, mut obj_id) = (None, None, None, None);
         for a in attrs {
             match a {
@@ -583,6 +677,7 @@ impl Tokens {
         Ok(TokenKey {
             session: ts,
             handle,
+            always_authenticate,
             point,
             uri: full,
         })

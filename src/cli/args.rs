@@ -135,6 +135,7 @@ pub enum MigrateCommand {
   vouch migrate oci registry.example.com/team/app --dry-run
   vouch migrate oci registry.example.com/team/app")]
     Oci {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Say what would be published; publish nothing.
         #[arg(long)]
@@ -151,6 +152,7 @@ pub enum OciCommand {
     /// Write what cosign and notation need to verify GUN's OCI signatures: cosign.pub, a
     /// notation trust store and trustpolicy.oci.json (keys from the verified metadata).
     ExportTrust {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// The folder to write into (created if needed).
         #[arg(long, value_name = "DIR")]
@@ -228,10 +230,12 @@ pub enum Command {
     },
     /// Sign files as targets (sha256, sha512 and length, as `notary add`).
     SignFile {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Target name (with FILE).
         #[arg(required_unless_present = "from_dir")]
         name: Option<String>,
+        /// The file to sign (with NAME); hashed as it is read, never loaded whole.
         #[arg(required_unless_present = "from_dir")]
         file: Option<PathBuf>,
         /// Sign every regular file under DIR, named by its path relative to DIR.
@@ -243,6 +247,7 @@ pub enum Command {
     },
     /// Remove signed targets: `unsign IMAGE:TAG…` or `unsign GUN NAME…`.
     Unsign {
+        /// Image tags (IMAGE:TAG…), or a repository and target names (GUN NAME…).
         #[arg(required = true, value_name = "IMAGE:TAG | GUN NAME…")]
         args: Vec<String>,
         /// Only stage the change; publish later with `vouch publish`.
@@ -257,7 +262,10 @@ pub enum Command {
         dry_run: bool,
     },
     /// Show staged, unpublished changes.
-    Status { gun: String },
+    Status {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
+        gun: String,
+    },
     /// Check the trust dir (keys, cache, staged changes, leftovers of stopped commands);
     /// exit 1 when problems are found. Reads only, unless --fix.
     Doctor {
@@ -270,6 +278,7 @@ pub enum Command {
     },
     /// Publish staged changes.
     Publish {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// The server lost this repository (a new database): publish this trust dir's
         /// verified copy to it again, with a new root listing the server's new keys
@@ -279,6 +288,7 @@ pub enum Command {
     },
     /// Drop staged changes.
     Reset {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Drop all staged changes.
         #[arg(long, conflicts_with = "number")]
@@ -289,6 +299,7 @@ pub enum Command {
     },
     /// List signed targets: name, digest, size, role.
     List {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Also ask the image's registry what it serves for each signed tag now: `ok`,
         /// `moved` (another digest) or `missing`; exit 1 when any tag is not served as signed.
@@ -349,14 +360,18 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
     Admission(AdmissionCommand),
     /// Verify a downloaded file against the hashes and length signed for target NAME.
     VerifyFile {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
+        /// The target name the file was signed as.
         name: String,
+        /// The downloaded file to check (read once, never loaded whole).
         file: PathBuf,
         #[command(flatten)]
         trust: TrustArgs,
     },
     /// Show a repository's roles, keys, signers, thresholds, versions and expiries.
     Inspect {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         #[command(flatten)]
         trust: TrustArgs,
@@ -372,7 +387,9 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
     Signer(SignerCommand),
     /// Re-sign a targets role as it is (e.g. after its signer was removed).
     Witness {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
+        /// The delegation roles to re-sign as they are, e.g. targets/releases.
         #[arg(required = true)]
         roles: Vec<String>,
         /// Only stage the change; publish later with `vouch publish`.
@@ -391,13 +408,22 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
         refresh: bool,
     },
     /// Re-sign roles before they expire (default: every role whose key is here).
-    Renew { gun: String, roles: Vec<String> },
+    Renew {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
+        gun: String,
+        /// Roles to re-sign: root, targets, snapshot, timestamp, targets/NAME [default:
+        /// every role whose key is here].
+        roles: Vec<String>,
+    },
     /// Offline root ceremonies: plan a new root, sign it where the root key lives, apply it.
     #[command(subcommand)]
     Root(RootCommand),
     /// Delete local trust data for a repository (keys are kept); --remote also on the server.
     Delete {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
+        /// Also delete the repository's trust data on the notary server (needs push and
+        /// delete rights there); readers that cached it keep their copy.
         #[arg(long)]
         remote: bool,
     },
@@ -406,6 +432,7 @@ Exit codes: 0 trusted, 1 not trusted, 2 bad input, 3 remote unavailable, 4 trust
     Config(ConfigCommand),
     /// Print a shell completion script: `vouch completions bash > /etc/bash_completion.d/vouch`.
     Completions {
+        /// The shell to write the script for.
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -449,6 +476,7 @@ pub struct TrustArgs {
 pub enum DelegationCommand {
     /// Add a delegation, or add keys/paths to it.
     Add {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// targets/NAME
         role: String,
@@ -467,12 +495,17 @@ pub enum DelegationCommand {
     },
     /// Remove keys or paths from a delegation, or (with neither) the whole delegation.
     Remove {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
+        /// targets/NAME
         role: String,
+        /// Remove this key from the role (repeatable).
         #[arg(long = "key", value_name = "KEYID")]
         keys: Vec<String>,
+        /// Remove this path prefix from the role (repeatable).
         #[arg(long = "path", value_name = "PREFIX")]
         paths: Vec<String>,
+        /// Remove every path: the role may then sign nothing.
         #[arg(long)]
         all_paths: bool,
         /// Only stage the change; publish later with `vouch publish`.
@@ -480,7 +513,10 @@ pub enum DelegationCommand {
         stage: bool,
     },
     /// List delegations: role, paths, key IDs, threshold.
-    List { gun: String },
+    List {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
+        gun: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -488,13 +524,22 @@ pub enum DelegationCommand {
 pub enum SignerCommand {
     /// Add a signer: its key to targets/NAME and targets/releases.
     Add {
+        /// The signer's name: the role is targets/NAME.
         name: String,
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
+        /// The signer's public key: a PEM file (PUBLIC KEY or CERTIFICATE) or a key ID in
+        /// the key store (repeatable).
         #[arg(long = "key", value_name = "PEM|KEYID", required = true)]
         keys: Vec<String>,
     },
     /// Remove a signer: targets/NAME, and its keys from targets/releases.
-    Remove { name: String, gun: String },
+    Remove {
+        /// The signer's name (targets/NAME).
+        name: String,
+        /// The repository (GUN), e.g. registry.example.com/team/app.
+        gun: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -502,6 +547,7 @@ pub enum SignerCommand {
 pub enum RootCommand {
     /// Write a request file: the current root and the unsigned new root; prints what changes.
     Plan {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Rotate the root key to this key (ID in this key store); a certificate is issued.
         #[arg(long, value_name = "KEYID")]
@@ -513,12 +559,14 @@ pub enum RootCommand {
         /// Expiry of the new root, e.g. 3650d [default: 10 years].
         #[arg(long)]
         expires: Option<String>,
+        /// Where to write the request file (carry it to where the root key lives).
         #[arg(long = "out", short = 'o', value_name = "FILE", required = true)]
         out: PathBuf,
     },
     /// Check a request, show what it changes (computed from the current and new root), and
     /// add signatures from this key store (no network, no server config).
     Sign {
+        /// The request file written by `vouch root plan`.
         request: PathBuf,
         /// Write the signed request here [default: overwrite REQUEST].
         #[arg(long = "out", short = 'o', value_name = "FILE")]
@@ -528,7 +576,10 @@ pub enum RootCommand {
         yes: bool,
     },
     /// Verify a signed request against the current root and publish it.
-    Apply { signed: PathBuf },
+    Apply {
+        /// The request signed by `vouch root sign`.
+        signed: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -540,6 +591,7 @@ pub enum TrustCommand {
   vouch trust pin registry.example.com/team/app --from-cache
   vouch trust pin registry.example.com/team/app --root-key-id 1a2b3c… --trust-lock vouch-trust.json")]
     Pin {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// Pin these root key IDs (public-key or certificate IDs) instead of reading them.
         #[arg(long = "root-key-id", value_name = "ID", conflicts_with = "from_cache")]
@@ -575,6 +627,7 @@ pub enum KeyCommand {
         /// Repository (GUN) the key belongs to; required for targets and snapshot keys.
         #[arg(long)]
         gun: Option<String>,
+        /// Key algorithm: ECDSA P-256 (what notary makes), or Ed25519.
         #[arg(long, value_enum, default_value_t = AlgorithmArg::Ecdsa)]
         algorithm: AlgorithmArg,
         /// File encryption format.
@@ -590,6 +643,7 @@ pub enum KeyCommand {
     List,
     /// Import keys from PEM files (notary/docker key files, PKCS#8, encrypted PKCS#8, legacy).
     Import {
+        /// Key files (PEM) to import; the passphrase of an encrypted one is asked for.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// Role to record for keys whose file does not name one.
@@ -606,6 +660,7 @@ pub enum KeyCommand {
     /// pkcs11:token=release;object=vouch-root (or ;id=%01).
     #[command(name = "import-pkcs11")]
     ImportPkcs11 {
+        /// The key's PKCS#11 URI (RFC 7512): token= and object= or id=.
         #[arg(value_name = "URI")]
         uri: String,
         /// root, targets, snapshot, a delegation targets/NAME, or a signer name.
@@ -617,6 +672,7 @@ pub enum KeyCommand {
     },
     /// Export a private key (encrypted) as PEM.
     Export {
+        /// The key: its ID or a unique prefix (`vouch key list`).
         key_id: String,
         /// `notary` writes a file notary 0.7 and docker trust can import.
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
@@ -627,6 +683,7 @@ pub enum KeyCommand {
     },
     /// Change a key's passphrase.
     Passwd {
+        /// The key: its ID or a unique prefix (`vouch key list`).
         key_id: String,
         /// Re-encrypt in this format (default: keep the current one).
         #[arg(long, value_enum)]
@@ -637,6 +694,7 @@ pub enum KeyCommand {
     },
     /// Rotate a repository's root, targets, snapshot or timestamp key.
     Rotate {
+        /// The repository (GUN), e.g. registry.example.com/team/app.
         gun: String,
         /// root, targets, snapshot or timestamp.
         role: String,
@@ -652,11 +710,13 @@ pub enum KeyCommand {
         /// Do not ask for confirmation (root rotation).
         #[arg(long, short = 'y')]
         yes: bool,
+        /// File encryption format of a new key.
         #[arg(long, value_enum, default_value_t = KeyFormatArg::Vouch)]
         key_format: KeyFormatArg,
     },
     /// Delete a key from the key store.
     Remove {
+        /// The key: its ID or a unique prefix (`vouch key list`).
         key_id: String,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
@@ -664,6 +724,7 @@ pub enum KeyCommand {
     },
     /// Print a key's public key (PEM); for a root key with --gun, a root certificate.
     Public {
+        /// The key: its ID or a unique prefix (`vouch key list`).
         key_id: String,
         /// For root keys: issue a self-signed root certificate for this GUN, as `init` does.
         #[arg(long)]
@@ -739,6 +800,7 @@ pub enum BackupAction {
     /// Prove that a backup file (with its passphrase) or a set of shares restores, listing
     /// the keys inside; writes nothing.
     Verify {
+        /// The backup file, or the share files (at least the threshold number).
         #[arg(required = true, value_name = "FILE|SHARE")]
         files: Vec<PathBuf>,
     },
@@ -1025,5 +1087,29 @@ mod tests {
         let mut cmd = command();
         cmd.build();
         walk(&cmd, "vouch", &globals);
+    }
+
+    /// `vouch CMD --help` explains every argument and option it lists, and every command
+    /// says what it does.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for a in cmd.get_arguments().filter(|a| !a.is_hide_set()) {
+                if a.get_help().is_none() && a.get_long_help().is_none() {
+                    missing.push(format!("`{path}`: {}", a.get_id()));
+                }
+            }
+            if cmd.get_about().is_none() && cmd.get_long_about().is_none() {
+                missing.push(format!("`{path}` itself"));
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut cmd = command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "vouch", &mut missing);
+        assert!(missing.is_empty(), "no help text:\n{}", missing.join("\n"));
     }
 }

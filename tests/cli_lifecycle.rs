@@ -49,19 +49,6 @@ fn s(p: &Path) -> &str {
 /// from the environment, and `-s server` when given.
 fn vouch(trust: &Path, server: Option<&str>) -> assert_cmd::Command {
     let mut c = support::vouch(trust);
-    for v in [
-        "NOTARY_AUTH",
-        "VOUCH_USERNAME",
-        "VOUCH_PASSWORD",
-        "VOUCH_TRUST_LOCK",
-        "DOCKER_CONFIG",
-        "NOTARY_ROOT_PASSPHRASE",
-        "NOTARY_TARGETS_PASSPHRASE",
-        "NOTARY_SNAPSHOT_PASSPHRASE",
-        "NOTARY_DELEGATION_PASSPHRASE",
-    ] {
-        c.env_remove(v);
-    }
     if let Some(server) = server {
         c.arg("-s").arg(server);
     }

@@ -46,17 +46,6 @@ fn s(p: &Path) -> &str {
 /// and `-s server` when given.
 fn vouch(trust: &Path, server: Option<&str>) -> assert_cmd::Command {
     let mut c = support::vouch(trust);
-    for v in [
-        "NOTARY_AUTH",
-        "VOUCH_USERNAME",
-        "VOUCH_PASSWORD",
-        "DOCKER_CONFIG",
-        "NOTARY_ROOT_PASSPHRASE",
-        "NOTARY_TARGETS_PASSPHRASE",
-        "NOTARY_SNAPSHOT_PASSPHRASE",
-    ] {
-        c.env_remove(v);
-    }
     if let Some(server) = server {
         c.arg("-s").arg(server);
     }

@@ -28,14 +28,6 @@ const P256: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x
 
 fn vouch(hsm: &SoftHsm, trust: &Path, server: &str) -> assert_cmd::Command {
     let mut c = support::vouch(trust);
-    for v in [
-        "NOTARY_AUTH",
-        "VOUCH_USERNAME",
-        "VOUCH_PASSWORD",
-        "DOCKER_CONFIG",
-    ] {
-        c.env_remove(v);
-    }
     hsm.env(&mut c);
     c.args(["-s", server]);
     c

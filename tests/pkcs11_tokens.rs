@@ -48,19 +48,6 @@ fn assert_contains(haystack: &str, needle: &str) {
 /// `-s server` when given.
 fn vouch(hsm: &SoftHsm, trust: &Path, server: Option<&str>) -> assert_cmd::Command {
     let mut c = support::vouch(trust);
-    for v in [
-        "NOTARY_AUTH",
-        "VOUCH_USERNAME",
-        "VOUCH_PASSWORD",
-        "VOUCH_TRUST_LOCK",
-        "DOCKER_CONFIG",
-        "NOTARY_ROOT_PASSPHRASE",
-        "NOTARY_TARGETS_PASSPHRASE",
-        "NOTARY_SNAPSHOT_PASSPHRASE",
-        "NOTARY_DELEGATION_PASSPHRASE",
-    ] {
-        c.env_remove(v);
-    }
     hsm.env(&mut c);
     if let Some(server) = server {
         c.arg("-s").arg(server);

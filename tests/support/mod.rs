@@ -225,10 +225,35 @@ impl Notary {
     }
 }
 
-/// `vouch` with a trust dir and the env passphrases (VOUCH_*) set.
+/// Settings a developer's or CI machine's environment may hold that would change what a
+/// test's vouch does: credentials, docker's config, a trust lock, timeouts, a token's
+/// module and PIN. [`vouch`] starts without them, and without notary's and docker's
+/// passphrase variables; a test that wants one sets it.
+pub const AMBIENT_VARS: [&str; 11] = [
+    "NOTARY_AUTH",
+    "VOUCH_USERNAME",
+    "VOUCH_PASSWORD",
+    "DOCKER_CONFIG",
+    "VOUCH_TRUST_LOCK",
+    "VOUCH_TIMEOUT",
+    "VOUCH_ALLOW_HTTP_TOKEN_SERVICE",
+    "VOUCH_KEYRING",
+    "VOUCH_PKCS11_MODULE",
+    "VOUCH_PKCS11_PIN",
+    "VOUCH_PKCS11_PIN_FILE",
+];
+
+/// `vouch` with a trust dir and vouch's passphrase variables (VOUCH_*) set; none of
+/// [`AMBIENT_VARS`] and no other [`PASSPHRASE_VARS`].
 pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
     let mut c = assert_cmd::Command::cargo_bin("vouch").unwrap();
     c.arg("--trust-dir").arg(trust_dir);
+    for v in AMBIENT_VARS
+        .iter()
+        .chain(PASSPHRASE_VARS.iter().filter(|v| !v.starts_with("VOUCH_")))
+    {
+        c.env_remove(v);
+    }
     c.env_remove("VOUCH_TRUST_DIR")
         .env_remove("VOUCH_SERVER")
         .env_remove("DOCKER_CONTENT_TRUST_SERVER")

@@ -31,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
         serde_json::from_slice::<serde_json::Value>(&once),
     ) {
         if exact_numbers(&a) {
-            assert_eq!(normalized(a), normalized(b), "canonicalization changed the document");
+            assert_eq!(
+                normalized(a),
+                normalized(b),
+                "canonicalization changed the document"
+            );
         }
     }
 });
@@ -40,7 +44,9 @@ fuzz_target!(|data: &[u8]| {
 fn exact_numbers(v: &serde_json::Value) -> bool {
     use serde_json::Value::*;
     match v {
-        Number(n) => n.as_f64().is_some_and(|f| f.abs() <= 9_007_199_254_740_992.0),
+        Number(n) => n
+            .as_f64()
+            .is_some_and(|f| f.abs() <= 9_007_199_254_740_992.0),
         Array(a) => a.iter().all(exact_numbers),
         Object(o) => o.values().all(exact_numbers),
         _ => true,

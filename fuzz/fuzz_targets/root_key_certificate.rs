@@ -10,7 +10,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let key = vouch::tuf::PublicKey::new(vouch::tuf::keys::ECDSA_X509, data.to_vec());
-    let id = key.canonical_key_id().expect("a parsed certificate has a key ID");
+    let id = key
+        .canonical_key_id()
+        .expect("a parsed certificate has a key ID");
     let plain = vouch::tuf::PublicKey::new(vouch::tuf::keys::ECDSA, cert.spki_der.clone());
     assert_eq!(id, plain.key_id());
     let now = time::OffsetDateTime::now_utc();

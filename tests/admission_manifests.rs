@@ -5,35 +5,25 @@
 mod support;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine as _;
 use serde_json::Value;
-use support::{fails, ok, require_binary};
+use support::{fails, ok};
 
 /// Every object of a YAML stream, as kubectl parses it.
 fn kubectl_objects(file: &Path) -> Vec<Value> {
-    let out = Command::new(require_binary("kubectl"))
-        .args([
-            "patch",
-            "--local",
-            "--type=json",
-            "-p",
-            "[]",
-            "-o",
-            "json",
-            "-f",
-        ])
-        .arg(file)
-        .env("KUBECONFIG", "/nonexistent")
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::Deserializer::from_slice(&out.stdout)
+    let out = support::kubectl(&[
+        "patch",
+        "--local",
+        "--type=json",
+        "-p",
+        "[]",
+        "-o",
+        "json",
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    serde_json::Deserializer::from_str(&out)
         .into_iter::<Value>()
         .map(Result::unwrap)
         .collect()

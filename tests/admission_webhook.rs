@@ -14,31 +14,13 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use support::registry::{OciLayout, Registry};
 use support::tls::{make_tls_files, TlsFiles};
-use support::{free_port, ok, require_binary, NotaryServer};
+use support::{free_port, kubectl, ok, NotaryServer};
 
-/// vouch with the test passphrases and no registry credentials from the environment.
+/// vouch with the test passphrases and no registry credentials from the environment
+/// (`support::vouch` starts without them; HOME is the trust dir, which has no docker
+/// config).
 fn v(trust: &Path) -> assert_cmd::Command {
-    let mut c = support::vouch(trust);
-    c.env_remove("VOUCH_USERNAME")
-        .env_remove("VOUCH_PASSWORD")
-        .env_remove("NOTARY_AUTH")
-        .env_remove("VOUCH_TRUST_LOCK")
-        .env("DOCKER_CONFIG", trust.join("no-docker-config"));
-    c
-}
-
-fn kubectl(args: &[&str]) -> String {
-    let out = Command::new(require_binary("kubectl"))
-        .args(args)
-        .env("KUBECONFIG", "/nonexistent")
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::vouch(trust)
 }
 
 /// `kubectl create KIND NAME --image=IMAGE [extra] --dry-run=client -o json`.

@@ -364,7 +364,7 @@ fn expiry_gives_one_verdict_with_or_without_server() {
                 (
                     r["role"].as_str().unwrap().to_owned(),
                     r["within_window"].as_bool().unwrap(),
-                    signer_text(&r["signer"]),
+                    support::signer_text(&r["signer"]),
                 )
             })
             .collect()
@@ -486,23 +486,4 @@ fn a_static_repository_missing_its_timestamp_later_is_not_republished_from_the_c
     // init says the same: not a first publish to finish.
     assert_ne!(run(vouch_at(&td, &url), &["init", GUN]).code, 0);
     assert_eq!(std::fs::read(tuf.join("targets.json")).unwrap(), targets);
-}
-
-/// Who re-signs a role, from `expiry --output json`'s `signer` object, as the text table
-/// says it.
-fn signer_text(s: &serde_json::Value) -> String {
-    let first = |k: &str| {
-        s[k].as_array()
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str())
-            .map(|id| id[..12].to_owned())
-            .unwrap_or_default()
-    };
-    if s["server"] == true {
-        "server (re-signed automatically)".to_owned()
-    } else if !first("here").is_empty() {
-        format!("key {} (here)", first("here"))
-    } else {
-        format!("key {} (NOT in this key store)", first("key_ids"))
-    }
 }

@@ -389,6 +389,30 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
 
 const KILL_POINTS: [&str; 2] = ["rename,renameat,renameat2", "fsync,fdatasync"];
 
+/// Runs `step(k, syscalls, n)` for every kill point `k` (`syscalls`) and n = 1, 2, …
+/// until a step's command is no longer killed (`step` returns whether it was): the
+/// command has then been cut at every one of its renames or fsyncs. After each step, no
+/// temp file of a stopped command is left in `trust`.
+fn at_every_kill_point(trust: &Path, what: &str, mut step: impl FnMut(usize, &str, u64) -> bool) {
+    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
+        for n in 1..MAX_STEPS {
+            let killed = step(k, syscalls, n);
+            assert_eq!(
+                support::temp_files(trust),
+                Vec::<PathBuf>::new(),
+                "{syscalls} {n}"
+            );
+            if !killed {
+                break;
+            }
+            assert!(
+                n + 1 < MAX_STEPS,
+                "{what} was still killed at {syscalls} {n}"
+            );
+        }
+    }
+}
+
 /// `init` killed at every rename and fsync: the same `init` again finishes (or says it is
 /// done), the repository signs, and notary reads what vouch reads.
 #[test]
@@ -397,30 +421,20 @@ fn init_killed_at_any_rename_or_fsync_then_init_again_finishes_and_notary_agrees
     let tmp = tempfile::tempdir().unwrap();
     let trust = tmp.path().join("trust");
     let judge = tmp.path().join("judge");
-    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
-        for n in 1..MAX_STEPS {
-            let gun = format!("example.com/faults/init-{k}-{n}");
-            let killed = killed_at(&trust, &server, syscalls, n, &["init", &gun]);
-            ok(vouch(&trust, &server), &["init", &gun]);
-            ok(vouch(&trust, &server), &["sign", &pair(&gun, "v1")]);
-            let want = tags(&["v1".to_owned()]);
-            assert_eq!(
-                notary_sees(&judge, &server, &gun),
-                Some(want.clone()),
-                "{syscalls} {n}"
-            );
-            assert_eq!(vouch_sees(&trust, &server, &gun), want, "{syscalls} {n}");
-            assert_eq!(
-                support::temp_files(&trust),
-                Vec::<PathBuf>::new(),
-                "{syscalls} {n}"
-            );
-            if !killed {
-                break;
-            }
-            assert!(n + 1 < MAX_STEPS, "init was still killed at {syscalls} {n}");
-        }
-    }
+    at_every_kill_point(&trust, "init", |k, syscalls, n| {
+        let gun = format!("example.com/faults/init-{k}-{n}");
+        let killed = killed_at(&trust, &server, syscalls, n, &["init", &gun]);
+        ok(vouch(&trust, &server), &["init", &gun]);
+        ok(vouch(&trust, &server), &["sign", &pair(&gun, "v1")]);
+        let want = tags(&["v1".to_owned()]);
+        assert_eq!(
+            notary_sees(&judge, &server, &gun),
+            Some(want.clone()),
+            "{syscalls} {n}"
+        );
+        assert_eq!(vouch_sees(&trust, &server, &gun), want, "{syscalls} {n}");
+        killed
+    });
 }
 
 /// `publish` of two staged changes, and `sign --stage --from-file` of three, killed at
@@ -435,66 +449,56 @@ fn publish_and_staging_killed_at_any_rename_or_fsync_are_all_or_nothing_and_nota
     let gun = "example.com/faults/publish-kill";
     ok(vouch(&trust, &server), &["init", gun]);
     let mut signed: Vec<String> = Vec::new();
-    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
-        for n in 1..MAX_STEPS {
-            // publish, killed.
-            let staged: Vec<String> = (0..2).map(|i| format!("p{k}-{n}-{i}")).collect();
-            for t in &staged {
-                ok(vouch(&trust, &server), &["sign", "--stage", &pair(gun, t)]);
-            }
-            let killed_publish = killed_at(&trust, &server, syscalls, n, &["publish", gun]);
-            let seen = notary_sees(&judge, &server, gun).unwrap_or_default();
-            let with: Vec<String> = signed.iter().chain(&staged).cloned().collect();
-            assert!(
-                seen == tags(&signed) || seen == tags(&with),
-                "publish killed at {syscalls} {n}: half a publish is visible: {seen:?}"
-            );
-            ok(vouch(&trust, &server), &["publish", gun]);
-            signed = with;
-            assert_eq!(notary_sees(&judge, &server, gun).unwrap(), tags(&signed));
-
-            // sign --stage --from-file, killed.
-            let batch: Vec<String> = (0..3).map(|i| format!("f{k}-{n}-{i}")).collect();
-            let file = tmp.path().join("batch.txt");
-            std::fs::write(
-                &file,
-                batch
-                    .iter()
-                    .map(|t| pair(gun, t) + "\n")
-                    .collect::<String>(),
-            )
-            .unwrap();
-            let file = file.to_str().unwrap();
-            let killed_stage = killed_at(
-                &trust,
-                &server,
-                syscalls,
-                n,
-                &["sign", "--stage", "--from-file", file],
-            );
-            ok(vouch(&trust, &server), &["publish", gun]);
-            let seen = notary_sees(&judge, &server, gun).unwrap();
-            let with: Vec<String> = signed.iter().chain(&batch).cloned().collect();
-            assert!(
-                seen == tags(&signed) || seen == tags(&with),
-                "sign --stage --from-file killed at {syscalls} {n}: part of the batch was staged: {seen:?}"
-            );
-            ok(vouch(&trust, &server), &["sign", "--from-file", file]);
-            signed = with;
-            let seen = notary_sees(&judge, &server, gun).unwrap();
-            assert_eq!(seen, tags(&signed), "{syscalls} {n}");
-            assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
-            assert_eq!(
-                support::temp_files(&trust),
-                Vec::<PathBuf>::new(),
-                "{syscalls} {n}"
-            );
-            if !killed_publish && !killed_stage {
-                break;
-            }
-            assert!(n + 1 < MAX_STEPS, "still killed at {syscalls} {n}");
+    at_every_kill_point(&trust, "publish or sign --stage", |k, syscalls, n| {
+        // publish, killed.
+        let staged: Vec<String> = (0..2).map(|i| format!("p{k}-{n}-{i}")).collect();
+        for t in &staged {
+            ok(vouch(&trust, &server), &["sign", "--stage", &pair(gun, t)]);
         }
-    }
+        let killed_publish = killed_at(&trust, &server, syscalls, n, &["publish", gun]);
+        let seen = notary_sees(&judge, &server, gun).unwrap_or_default();
+        let with: Vec<String> = signed.iter().chain(&staged).cloned().collect();
+        assert!(
+            seen == tags(&signed) || seen == tags(&with),
+            "publish killed at {syscalls} {n}: half a publish is visible: {seen:?}"
+        );
+        ok(vouch(&trust, &server), &["publish", gun]);
+        signed = with;
+        assert_eq!(notary_sees(&judge, &server, gun).unwrap(), tags(&signed));
+
+        // sign --stage --from-file, killed.
+        let batch: Vec<String> = (0..3).map(|i| format!("f{k}-{n}-{i}")).collect();
+        let file = tmp.path().join("batch.txt");
+        std::fs::write(
+            &file,
+            batch
+                .iter()
+                .map(|t| pair(gun, t) + "\n")
+                .collect::<String>(),
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let killed_stage = killed_at(
+            &trust,
+            &server,
+            syscalls,
+            n,
+            &["sign", "--stage", "--from-file", file],
+        );
+        ok(vouch(&trust, &server), &["publish", gun]);
+        let seen = notary_sees(&judge, &server, gun).unwrap();
+        let with: Vec<String> = signed.iter().chain(&batch).cloned().collect();
+        assert!(
+            seen == tags(&signed) || seen == tags(&with),
+            "sign --stage --from-file killed at {syscalls} {n}: part of the batch was staged: {seen:?}"
+        );
+        ok(vouch(&trust, &server), &["sign", "--from-file", file]);
+        signed = with;
+        let seen = notary_sees(&judge, &server, gun).unwrap();
+        assert_eq!(seen, tags(&signed), "{syscalls} {n}");
+        assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
+        killed_publish || killed_stage
+    });
 }
 
 /// `key rotate GUN targets` killed at every rename and fsync: the repository still signs
@@ -508,33 +512,20 @@ fn key_rotate_killed_at_any_rename_or_fsync_leaves_a_repository_that_signs_and_n
     let gun = "example.com/faults/rotate-kill";
     ok(vouch(&trust, &server), &["init", gun]);
     let mut signed: Vec<String> = Vec::new();
-    for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
-        for n in 1..MAX_STEPS {
-            let killed = killed_at(
-                &trust,
-                &server,
-                syscalls,
-                n,
-                &["key", "rotate", gun, "targets"],
-            );
-            let tag = format!("r{k}-{n}");
-            ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
-            signed.push(tag);
-            let seen = notary_sees(&judge, &server, gun).unwrap();
-            assert_eq!(seen, tags(&signed), "{syscalls} {n}");
-            assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
-            assert_eq!(
-                support::temp_files(&trust),
-                Vec::<PathBuf>::new(),
-                "{syscalls} {n}"
-            );
-            if !killed {
-                break;
-            }
-            assert!(
-                n + 1 < MAX_STEPS,
-                "key rotate was still killed at {syscalls} {n}"
-            );
-        }
-    }
+    at_every_kill_point(&trust, "key rotate", |k, syscalls, n| {
+        let killed = killed_at(
+            &trust,
+            &server,
+            syscalls,
+            n,
+            &["key", "rotate", gun, "targets"],
+        );
+        let tag = format!("r{k}-{n}");
+        ok(vouch(&trust, &server), &["sign", &pair(gun, &tag)]);
+        signed.push(tag);
+        let seen = notary_sees(&judge, &server, gun).unwrap();
+        assert_eq!(seen, tags(&signed), "{syscalls} {n}");
+        assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
+        killed
+    });
 }

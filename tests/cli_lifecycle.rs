@@ -2246,7 +2246,7 @@ fn expiry_rows(out: &str) -> Vec<(String, String, bool, String)> {
                 r["gun"].as_str().unwrap().to_owned(),
                 r["role"].as_str().unwrap().to_owned(),
                 r["within_window"].as_bool().unwrap(),
-                signer_text(&r["signer"]),
+                support::signer_text(&r["signer"]),
             )
         })
         .collect()
@@ -2742,23 +2742,4 @@ fn a_timestamp_inflated_to_the_largest_exact_version_stops_publishing_with_a_way
     );
     let status = ok(vouch(&owner, Some(&url)), &["status", gun]);
     assert_contains(&status.stdout, "No unpublished changes");
-}
-
-/// Who re-signs a role, from `expiry --output json`'s `signer` object, as the text table
-/// says it.
-fn signer_text(s: &serde_json::Value) -> String {
-    let first = |k: &str| {
-        s[k].as_array()
-            .and_then(|a| a.first())
-            .and_then(|v| v.as_str())
-            .map(|id| id[..12].to_owned())
-            .unwrap_or_default()
-    };
-    if s["server"] == true {
-        "server (re-signed automatically)".to_owned()
-    } else if !first("here").is_empty() {
-        format!("key {} (here)", first("here"))
-    } else {
-        format!("key {} (NOT in this key store)", first("key_ids"))
-    }
 }

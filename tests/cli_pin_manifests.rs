@@ -8,34 +8,15 @@ mod support;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use support::registry::{OciLayout, Registry};
-use support::{fails, ok, require_binary, run, NotaryServer, Out};
+use support::{fails, kubectl, ok, run, NotaryServer, Out};
 
-/// vouch with the test passphrases and no registry credentials from the environment.
+/// vouch with the test passphrases and no registry credentials from the environment
+/// (`support::vouch` starts without them; HOME is the trust dir, which has no docker
+/// config).
 fn v(trust: &Path) -> assert_cmd::Command {
-    let mut c = support::vouch(trust);
-    c.env_remove("VOUCH_USERNAME")
-        .env_remove("VOUCH_PASSWORD")
-        .env_remove("NOTARY_AUTH")
-        .env_remove("VOUCH_TRUST_LOCK")
-        .env("DOCKER_CONFIG", trust.join("no-docker-config"));
-    c
-}
-
-fn kubectl(args: &[&str]) -> String {
-    let out = Command::new(require_binary("kubectl"))
-        .args(args)
-        .env("KUBECONFIG", "/nonexistent")
-        .output()
-        .expect("run kubectl");
-    assert!(
-        out.status.success(),
-        "kubectl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    support::vouch(trust)
 }
 
 /// The images of every object in `file`, as kubectl reads them (sorted).

@@ -924,7 +924,8 @@ pub fn command() -> clap::Command {
 /// command; there they are clap `global` options, so they reach nested commands too
 /// (`vouch key list --trust-dir D`) and their values are read at the top.
 fn with_globals(cmd: clap::Command, only: Option<&str>) -> clap::Command {
-    let globals: Vec<clap::Arg> = GlobalOpts::augment_args(clap::Command::new("globals"))
+    // The top level holds nothing but the global options (`Cli::global`).
+    let globals: Vec<clap::Arg> = cmd
         .get_arguments()
         .map(|a| a.clone().global(true))
         .collect();

@@ -342,19 +342,20 @@ impl TokenKey {
         let ts = &self.session;
         s.sign_init(&Mechanism::Ecdsa, self.handle)
             .map_err(|e| describe(&e))?;
-        let pin = ts
-            .pin
-            .pin(&ts.label, &self.uri.to_string())
-            .map_err(|e| e.to_string())?;
-        let auth = AuthPin::from(pin.as_str().to_owned());
-        drop(pin);
-        if let Err(e) = s.login(UserType::ContextSpecific, Some(&auth)) {
-            if let Err(e) = login_failed(&ts.module.0, ts.slot, &ts.label, e) {
-                // A C_Sign that fails ends the operation, so that the session can sign
-                // again (with the right PIN).
-                let _ = raw_sign(&ts.module_path, s, digest);
-                return Err(e.to_string());
+        let login = || -> Result<(), TokenError> {
+            let pin = ts.pin.pin(&ts.label, &self.uri.to_string())?;
+            let auth = AuthPin::from(pin.as_str().to_owned());
+            drop(pin);
+            match s.login(UserType::ContextSpecific, Some(&auth)) {
+                Ok(()) => Ok(()),
+                Err(e) => login_failed(&ts.module.0, ts.slot, &ts.label, e),
             }
+        };
+        if let Err(e) = login() {
+            // No PIN, or a wrong one: a C_Sign that fails ends the operation, so that the
+            // session can sign again.
+            let _ = raw_sign(&ts.module_path, s, digest);
+            return Err(e.to_string());
         }
         raw_sign(&ts.module_path, s, digest)
     }

@@ -135,10 +135,6 @@ impl RequestBuilder {
         self.map(|b| b.header(key, value))
     }
 
-    pub fn headers(self, headers: HeaderMap) -> RequestBuilder {
-        self.map(|b| b.headers(headers))
-    }
-
     pub fn body<T: Into<reqwest::Body>>(self, body: T) -> RequestBuilder {
         self.map(|b| b.body(body))
     }

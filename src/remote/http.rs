@@ -302,7 +302,7 @@ pub(crate) fn classify_send_error(
 /// within the limit bounds what the HTTP layer reads. Memory grows with the bytes
 /// actually received, never with a declared size.
 pub(crate) fn read_capped(
-    resp: Response,
+    mut resp: Response,
     limit: u64,
     remote: &str,
     what: &str,
@@ -339,7 +339,6 @@ pub(crate) fn read_capped(
         // more than Content-Length): take it in one piece.
         return resp.bytes().map_err(|e| read_failed(e.is_timeout(), &e));
     }
-    let mut resp = resp;
     let mut buf = Vec::new();
     while buf.len() as u64 <= limit {
         match resp.read_chunk_into(&mut buf) {

@@ -221,23 +221,9 @@ pub fn recover_server(env: &Env<'_>, local: &LocalRepo) -> Result<RecoverReport,
         for role in roles {
             let key = env.remote.rotate_server_key(gun, role)?;
             let id = key.key_id().to_string();
-            root.keys.insert(id.clone(), key);
-            root.roles
-                .insert(role.to_owned(), RoleKeys::new(vec![id.clone()], 1));
+            set_role_key(&mut root, &before, role, id.clone(), key);
             new_server_keys.push((role.to_owned(), id));
         }
-        let used: BTreeSet<String> = root
-            .roles
-            .values()
-            .flat_map(|r| r.keyids.iter().cloned())
-            .collect();
-        let old_root_ids: BTreeSet<String> = before
-            .roles
-            .get("root")
-            .map(|r| r.keyids.iter().cloned().collect())
-            .unwrap_or_default();
-        root.keys
-            .retain(|id, _| used.contains(id) || old_root_ids.contains(id));
     }
     let root_update = if new_server_keys.is_empty() {
         None
@@ -318,27 +304,30 @@ fn build(
     };
     if let Some(p) = public {
         let id = p.key_id().to_string();
-        root.keys.insert(id.clone(), p);
-        root.roles
-            .insert(opts.role.name().to_owned(), RoleKeys::new(vec![id], 1));
-        // Keys no role uses any more leave root, except old root keys, which stay listed
-        // as notary keeps them.
-        let used: BTreeSet<String> = root
-            .roles
-            .values()
-            .flat_map(|r| r.keyids.iter().cloned())
-            .collect();
-        let old_root_ids: BTreeSet<String> = state
-            .root
-            .role()
-            .roles
-            .get("root")
-            .map(|r| r.keyids.iter().cloned().collect())
-            .unwrap_or_default();
-        root.keys
-            .retain(|id, _| used.contains(id) || old_root_ids.contains(id));
+        set_role_key(&mut root, state.root.role(), opts.role.name(), id, p);
     }
     Ok((root, extra))
+}
+
+/// `role` of `root` (an edit of `before`) signed by `key` alone, threshold 1. Keys no
+/// role uses any more leave root, except `before`'s root keys, which stay listed as
+/// notary keeps them.
+fn set_role_key(root: &mut Root, before: &Root, role: &str, id: String, key: PublicKey) {
+    root.keys.insert(id.clone(), key);
+    root.roles
+        .insert(role.to_owned(), RoleKeys::new(vec![id], 1));
+    let used: BTreeSet<String> = root
+        .roles
+        .values()
+        .flat_map(|r| r.keyids.iter().cloned())
+        .collect();
+    let old_root_ids: BTreeSet<String> = before
+        .roles
+        .get("root")
+        .map(|r| r.keyids.iter().cloned().collect())
+        .unwrap_or_default();
+    root.keys
+        .retain(|id, _| used.contains(id) || old_root_ids.contains(id));
 }
 
 /// A copy of the key (a key on a PKCS#11 token shares its session: it cannot be copied out).

@@ -268,6 +268,22 @@ pub fn vouch(trust_dir: &Path) -> assert_cmd::Command {
     c
 }
 
+/// The real `kubectl` with no cluster (`--local`, `--dry-run=client` work): its stdout;
+/// a failure fails the test with kubectl's stderr.
+pub fn kubectl(args: &[&str]) -> String {
+    let out = Command::new(require_binary("kubectl"))
+        .args(args)
+        .env("KUBECONFIG", "/nonexistent")
+        .output()
+        .expect("run kubectl");
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 /// Every passphrase variable vouch reads (vouch's, notary's and docker's names).
 pub const PASSPHRASE_VARS: [&str; 11] = [
     "VOUCH_ROOT_PASSPHRASE",
@@ -394,4 +410,23 @@ pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// Who re-signs a role, from `expiry --output json`'s `signer` object, as the text table
+/// says it.
+pub fn signer_text(s: &serde_json::Value) -> String {
+    let first = |k: &str| {
+        s[k].as_array()
+            .and_then(|a| a.first())
+            .and_then(|v| v.as_str())
+            .map(|id| id[..12].to_owned())
+            .unwrap_or_default()
+    };
+    if s["server"] == true {
+        "server (re-signed automatically)".to_owned()
+    } else if !first("here").is_empty() {
+        format!("key {} (here)", first("here"))
+    } else {
+        format!("key {} (NOT in this key store)", first("key_ids"))
+    }
 }

@@ -364,7 +364,7 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
     ok(vouch(&trust, &server), &["init", gun]);
     ok(vouch(&trust, &server), &["sign", &pair(gun, "v0")]);
     let mut signed = vec!["v0".to_owned()];
-    for n in 1..MAX_STEPS {
+    at_each_call(&trust, "sign", syscalls, |n| {
         let tag = format!("k{n}");
         let killed = killed_at(&trust, &server, syscalls, n, &["sign", &pair(gun, &tag)]);
         // The next command: publish whatever the killed one left staged, then sign
@@ -375,8 +375,21 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
         let seen = notary_sees(&judge, &server, gun).unwrap();
         assert_eq!(seen, vouch_sees(&trust, &server, gun), "{syscalls} {n}");
         assert_eq!(seen, tags(&signed), "{syscalls} {n}");
+        killed
+    });
+}
+
+const KILL_POINTS: [&str; 2] = ["rename,renameat,renameat2", "fsync,fdatasync"];
+
+/// Runs `step(n)` for n = 1, 2, … until its command, killed at its `n`th call of one of
+/// `syscalls`, is no longer killed (`step` returns whether it was): the command has then
+/// been cut at every one of those calls. After each step, no temp file of a stopped
+/// command is left in `trust`.
+fn at_each_call(trust: &Path, what: &str, syscalls: &str, mut step: impl FnMut(u64) -> bool) {
+    for n in 1..MAX_STEPS {
+        let killed = step(n);
         assert_eq!(
-            support::temp_files(&trust),
+            support::temp_files(trust),
             Vec::<PathBuf>::new(),
             "{syscalls} {n}"
         );
@@ -384,32 +397,13 @@ fn sign_killed_at_any(syscalls: &str, gun: &str) {
             return;
         }
     }
-    panic!("sign was still killed at {syscalls} {MAX_STEPS}");
+    panic!("{what} was still killed at {syscalls} {MAX_STEPS}");
 }
 
-const KILL_POINTS: [&str; 2] = ["rename,renameat,renameat2", "fsync,fdatasync"];
-
-/// Runs `step(k, syscalls, n)` for every kill point `k` (`syscalls`) and n = 1, 2, …
-/// until a step's command is no longer killed (`step` returns whether it was): the
-/// command has then been cut at every one of its renames or fsyncs. After each step, no
-/// temp file of a stopped command is left in `trust`.
+/// [`at_each_call`] for every kill point `k` (`syscalls`): `step(k, syscalls, n)`.
 fn at_every_kill_point(trust: &Path, what: &str, mut step: impl FnMut(usize, &str, u64) -> bool) {
     for (k, syscalls) in KILL_POINTS.into_iter().enumerate() {
-        for n in 1..MAX_STEPS {
-            let killed = step(k, syscalls, n);
-            assert_eq!(
-                support::temp_files(trust),
-                Vec::<PathBuf>::new(),
-                "{syscalls} {n}"
-            );
-            if !killed {
-                break;
-            }
-            assert!(
-                n + 1 < MAX_STEPS,
-                "{what} was still killed at {syscalls} {n}"
-            );
-        }
+        at_each_call(trust, what, syscalls, |n| step(k, syscalls, n));
     }
 }
 

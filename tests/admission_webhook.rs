@@ -216,6 +216,16 @@ impl Webhook {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// Polls `done` every 50 ms until it holds; after 10 s the test fails with `what`
+    /// and the webhook's log.
+    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "{what}: {}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM by pid; the exit status.
     fn terminate(&mut self) -> std::process::ExitStatus {
         let pid = self.child.id() as i32;
@@ -560,35 +570,23 @@ fn webhook_fails_closed_reloads_and_stops_gracefully() {
         "  - match: \"BASE/*\"\n    trust_lock: vouch-trust.json\n",
         "  - match: \"BASE/*\"\n    action: deny\n",
     ));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let resp = hook.send(&review(&deploy, "prod", ""));
-        if resp["allowed"] == false {
-            let m = denied_message(&resp);
-            assert!(m.contains("rule 1") && m.contains("denies it"), "{m}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the policy was not reloaded: {}",
-            hook.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut resp = Value::Null;
+    hook.wait_for("the policy was not reloaded", || {
+        resp = hook.send(&review(&deploy, "prod", ""));
+        resp["allowed"] == false
+    });
+    let m = denied_message(&resp);
+    assert!(m.contains("rule 1") && m.contains("denies it"), "{m}");
     // A broken policy is refused; the previous one stays in use.
     scene.write_policy("default: deny\nrules:\n  - match: BASE/*\n    action: maybe\n");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !hook.log().contains("policy not reloaded") {
-        assert!(Instant::now() < deadline, "{}", hook.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hook.wait_for("the broken policy was not refused", || {
+        hook.log().contains("policy not reloaded")
+    });
     assert!(denied_message(&hook.send(&review(&deploy, "prod", ""))).contains("denies it"));
     scene.write_policy(POLICY);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while hook.send(&review(&deploy, "prod", ""))["allowed"] == false {
-        assert!(Instant::now() < deadline, "{}", hook.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hook.wait_for("the image is still denied", || {
+        hook.send(&review(&deploy, "prod", ""))["allowed"] != false
+    });
 
     // A trust lock the policy names is reloaded too: a repository it no longer pins is
     // denied (not trusted on first use), and allowed again when it is pinned again.
@@ -604,27 +602,16 @@ fn webhook_fails_closed_reloads_and_stops_gracefully() {
         std::fs::rename(&tmp, &scene.lock).unwrap();
     };
     write_lock(&lock.to_string());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let resp = hook.send(&review(&deploy, "prod", ""));
-        if resp["allowed"] == false {
-            let m = denied_message(&resp);
-            assert!(m.contains("is not pinned in the trust lock"), "{m}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the trust lock was not reloaded: {}",
-            hook.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hook.wait_for("the trust lock was not reloaded", || {
+        resp = hook.send(&review(&deploy, "prod", ""));
+        resp["allowed"] == false
+    });
+    let m = denied_message(&resp);
+    assert!(m.contains("is not pinned in the trust lock"), "{m}");
     write_lock(&lock_text);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while hook.send(&review(&deploy, "prod", ""))["allowed"] == false {
-        assert!(Instant::now() < deadline, "{}", hook.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hook.wait_for("the image is still denied", || {
+        hook.send(&review(&deploy, "prod", ""))["allowed"] != false
+    });
 
     // Certificate rotation: new files in place; clients trusting only the new CA connect.
     let new_tls = make_tls_files();
@@ -642,15 +629,9 @@ fn webhook_fails_closed_reloads_and_stops_gracefully() {
         std::fs::copy(from, &tmp).unwrap();
         std::fs::rename(&tmp, to).unwrap();
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while new_client.get(&healthz).send().is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the certificate was not reloaded: {}",
-            hook.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    hook.wait_for("the certificate was not reloaded", || {
+        new_client.get(&healthz).send().is_ok()
+    });
     hook.client = new_client;
     assert!(hook.log().contains("TLS certificate reloaded"));
 

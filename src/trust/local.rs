@@ -168,11 +168,15 @@ impl LocalRepo {
         self.vouch_dir().join("roots")
     }
 
-    /// Every root version kept in the history and the cached root.json, by version
-    /// (one file per version; the cached root.json wins over a history copy of its
-    /// version). Files that do not parse far enough to show a version are skipped: each
-    /// root is verified by the caller anyway.
-    pub fn root_history(&self) -> Result<Vec<(i64, Vec<u8>)>, TrustError> {
+    /// Every root version kept in the history and the cached root.json (`cached_root`,
+    /// as the caller read it with [`read_cached`](Self::read_cached)), by version (one
+    /// file per version; the cached root.json wins over a history copy of its version).
+    /// Files that do not parse far enough to show a version are skipped: each root is
+    /// verified by the caller anyway.
+    pub fn root_history(
+        &self,
+        cached_root: Option<&[u8]>,
+    ) -> Result<Vec<(i64, Vec<u8>)>, TrustError> {
         let mut out = std::collections::BTreeMap::new();
         let dir = self.history_dir();
         match fs::read_dir(&dir) {
@@ -197,9 +201,9 @@ impl LocalRepo {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(local_err("cannot read", &dir, e)),
         }
-        if let Some(bytes) = self.read_cached("root")? {
-            if let Some(v) = root_version(&bytes) {
-                out.insert(v, bytes);
+        if let Some(bytes) = cached_root {
+            if let Some(v) = root_version(bytes) {
+                out.insert(v, bytes.to_vec());
             }
         }
         Ok(out.into_iter().collect())

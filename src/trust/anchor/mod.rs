@@ -87,15 +87,17 @@ pub(crate) enum Start {
     FirstUse,
 }
 
-/// Decide where trust starts for `local`'s repository, from the local state alone.
+/// Decide where trust starts for `local`'s repository, from the local state alone
+/// (`cached_root`: its cached root.json, as the caller read it).
 pub(crate) fn start(
     local: &LocalRepo,
+    cached_root: Option<&[u8]>,
     policy: &TrustPolicy,
     now: OffsetDateTime,
 ) -> Result<Start, Error> {
     let g = local.gun().as_str();
     if let Some(pin) = &policy.pin {
-        let history = local.root_history()?;
+        let history = local.root_history(cached_root)?;
         return Ok(match pinned_chain(g, pin, &history, now).pop() {
             Some(root) => Start::Trusted {
                 root,
@@ -104,13 +106,13 @@ pub(crate) fn start(
             None => Start::Pin,
         });
     }
-    let Some(bytes) = local.read_cached("root")? else {
+    let Some(bytes) = cached_root else {
         if policy.tofu {
             return Ok(Start::FirstUse);
         }
         return Err(no_anchor(g, policy, false).into());
     };
-    let root = trust_cached_root(g, &bytes, now)?;
+    let root = trust_cached_root(g, bytes, now)?;
     let recorded = local
         .anchor_record()?
         .and_then(|r| AnchoredBy::parse(&r.anchored_by));
@@ -287,7 +289,7 @@ pub(crate) fn offline_root(
 ) -> Result<(Verified<Root>, AnchoredBy), Error> {
     let g = local.gun().as_str();
     if let Some(pin) = &policy.pin {
-        let history = local.root_history()?;
+        let history = local.root_history(Some(cached))?;
         let chain = pinned_chain(g, pin, &history, now);
         return match chain.into_iter().find(|r| r.bytes() == cached) {
             Some(root) => Ok((root, AnchoredBy::Pin)),
@@ -304,7 +306,7 @@ pub(crate) fn offline_root(
             .into()),
         };
     }
-    match start(local, policy, now)? {
+    match start(local, Some(cached), policy, now)? {
         Start::Trusted { root, by } => Ok((root, by)),
         // `start` only says so with a pin, or with nothing cached.
         Start::Pin | Start::FirstUse => Err(no_anchor(g, policy, false).into()),

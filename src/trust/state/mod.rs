@@ -166,7 +166,7 @@ impl RepoState {
         let g = gun.as_str();
         let now = policy.clock.now();
         let cached_root_bytes = local.read_cached("root")?;
-        let start = match anchor::start(local, policy.trust, now) {
+        let start = match anchor::start(local, cached_root_bytes.as_deref(), policy.trust, now) {
             Ok(s) => s,
             // Nothing anchors a first root: a repository the remote does not have at all
             // is said as such (not initialised, a wrong name), not as a trust question.
